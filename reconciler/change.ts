@@ -1,0 +1,20 @@
+// One step of a plan. `before` is what the target had when planned (apply refuses when the target no
+// longer matches it); `after` is what it will have. Kinds are a closed set (SPEC §3, plus `touch`).
+import type { Entry, DirEntry, FileEntry, SymlinkEntry } from "./snapshot.js";
+import type { RelPath } from "./paths.js";
+
+export type ChangeKind = "mkdir" | "create" | "update" | "symlink" | "chmod" | "chown" | "touch" | "delete" | "rmdir";
+
+export type Change =
+  /** A directory appears (`before` set when it replaces a non-directory, which is removed first). */
+  | { readonly kind: "mkdir"; readonly path: RelPath; readonly before?: Entry; readonly after: DirEntry }
+  /** A file appears (`before` set when it replaces a symlink/dir removed earlier in the plan). */
+  | { readonly kind: "create"; readonly path: RelPath; readonly before?: Entry; readonly after: FileEntry }
+  /** A file's content changes. */
+  | { readonly kind: "update"; readonly path: RelPath; readonly before: FileEntry; readonly after: FileEntry }
+  /** A symlink appears or is retargeted (`before` set when it replaces something). */
+  | { readonly kind: "symlink"; readonly path: RelPath; readonly before?: Entry; readonly after: SymlinkEntry }
+  /** Metadata only: permission bits, owner/group, or times. */
+  | { readonly kind: "chmod" | "chown" | "touch"; readonly path: RelPath; readonly before: Entry; readonly after: Entry }
+  | { readonly kind: "delete"; readonly path: RelPath; readonly before: Entry }
+  | { readonly kind: "rmdir"; readonly path: RelPath; readonly before: DirEntry };

@@ -1,0 +1,39 @@
+// Typed errors at I/O boundaries. cli/ maps them to exit codes and one-line messages in one place;
+// anything else reaching the top is a bug and is reported as such.
+
+export class TsyncError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** A host could not be reached, refused us, or a remote command failed. Never carries secrets. */
+export class TransportError extends TsyncError {
+  constructor(
+    readonly host: string,
+    code: string,
+    message: string,
+    hint?: string,
+  ) {
+    super(code, `${host}: ${message}`, hint);
+  }
+}
+
+/** A host key that is unknown (under strict) or changed. */
+export class HostKeyError extends TransportError {}
+
+/** A saved plan no longer matches the manifest, the source or a target. */
+export class StalePlanError extends TsyncError {}
+
+/** A safety check (maxDelete, confinement) refused to act. */
+export class SafetyRefusal extends TsyncError {}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

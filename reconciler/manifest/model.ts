@@ -1,0 +1,106 @@
+// The resolved manifest: what every stage after loading consumes. Defaults are merged, `~` expanded,
+// roles expanded into concrete targets. Nothing downstream re-reads YAML.
+
+export type HostKeyChecking = "strict" | "accept-new";
+
+export interface Host {
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  readonly user: string;
+  /** Absolute path; absent: ssh-agent (SSH_AUTH_SOCK), else ~/.ssh/id_*. */
+  readonly identityFile?: string;
+  /** Absolute path of the known_hosts file used to verify this host. */
+  readonly knownHosts: string;
+  readonly hostKeyChecking: HostKeyChecking;
+  readonly roles: readonly string[];
+}
+
+/** A tree root: on a named host (over SSH), or on the machine running tsync when `host` is absent. */
+export interface Location {
+  readonly host?: string;
+  /** Absolute, normalized (no trailing slash except "/"). */
+  readonly path: string;
+}
+
+export type Limit = { readonly kind: "count"; readonly value: number } | { readonly kind: "percent"; readonly value: number };
+
+export interface Preserve {
+  readonly perms: boolean;
+  readonly times: boolean;
+  readonly owner: boolean;
+  readonly group: boolean;
+}
+
+/** The rules the pure planner compares under. */
+export interface SyncRules {
+  /** gitignore patterns, relative to the source root. */
+  readonly exclude: readonly string[];
+  readonly delete: boolean;
+  readonly maxDelete?: Limit;
+  readonly preserve: Preserve;
+}
+
+export interface Sync {
+  readonly name: string;
+  readonly source: Location;
+  readonly targets: readonly Location[];
+  readonly rules: SyncRules;
+  readonly delayMs: number;
+  readonly audit: { readonly quick?: string; readonly deep?: string };
+  readonly onDrift: "heal" | "report";
+}
+
+export interface NginxLocation {
+  /** The nginx location match as written, e.g. "/" or "~ /wp-admin/". */
+  readonly match: string;
+  readonly upstream: string;
+}
+
+export interface NginxServer {
+  readonly names: readonly string[];
+  readonly listen: string;
+  readonly locations: readonly NginxLocation[];
+}
+
+export interface NginxUpstream {
+  readonly name: string;
+  readonly roles: readonly string[];
+  /** Host names having one of `roles`, in manifest order. */
+  readonly hosts: readonly string[];
+}
+
+export interface NginxSettings {
+  /** Absent: the local machine. */
+  readonly host?: string;
+  readonly path: string;
+  readonly test: string;
+  readonly reload: string;
+  readonly upstreams: readonly NginxUpstream[];
+  readonly servers: readonly NginxServer[];
+  readonly drifted: "keep" | "down";
+}
+
+export interface Settings {
+  readonly maxProcesses: number;
+  readonly statusFile?: string;
+  readonly logFile?: string;
+}
+
+export interface Manifest {
+  /** The file it was loaded from, as given. */
+  readonly file: string;
+  /** sha256 hex of the manifest file's bytes: a saved plan is refused when it changes. */
+  readonly digest: string;
+  readonly settings: Settings;
+  /** In manifest order. */
+  readonly hosts: ReadonlyMap<string, Host>;
+  /** In manifest order. */
+  readonly syncs: readonly Sync[];
+  readonly nginx?: NginxSettings;
+}
+
+/** "www-01:/var/www/site" or "/var/www/site": how a location is shown to users. */
+export function formatLocation(loc: Location): string {
+  return loc.host === undefined ? loc.path : `${loc.host}:${loc.path}`;
+}

@@ -1,0 +1,67 @@
+// The small interface between the reconciler and a machine holding trees. Implemented for local paths
+// (transport/local.ts) and SSH (transport/ssh.ts); tests of the pure core use a fake.
+import type { Readable } from "node:stream";
+import type { Change } from "../change.js";
+import type { RelPath } from "../paths.js";
+import type { Snapshot } from "../snapshot.js";
+
+/** Decides whether a path is excluded (gitignore semantics, see ignore.ts). */
+export type Matcher = (path: RelPath, isDir: boolean) => boolean;
+
+export interface ScanOptions {
+  readonly exclude: Matcher;
+  /** Read uid/gid (preserve owner/group). */
+  readonly owners: boolean;
+  /** "none": metadata only; "all": hash every file (deep). */
+  readonly hash: "none" | "all";
+  /** Limit the scan to these paths (and everything below those that are directories). Absent: whole tree. */
+  readonly only?: readonly RelPath[];
+  readonly signal?: AbortSignal;
+}
+
+/** Content of source files, streamed to a target's apply. */
+export interface ContentSource {
+  /** A readable of the file's bytes. The transport checks the size it receives against the plan. */
+  open(path: RelPath): Promise<Readable>;
+}
+
+export interface ApplyOptions {
+  /** Called after each change is done, for progress (bytes: content bytes written by it). */
+  readonly onProgress?: (change: Change, bytes: number) => void;
+  readonly signal?: AbortSignal;
+}
+
+/** A change that could not be carried out; the rest of the batch carries on where it safely can. */
+export interface ApplyProblem {
+  readonly path: RelPath;
+  readonly kind: Change["kind"];
+  /** "stale" when the target no longer matched `before`; "unsafe" when a path escaped the root. */
+  readonly code: "stale" | "unsafe" | "io";
+  readonly message: string;
+}
+
+export interface ApplyResult {
+  readonly applied: number;
+  readonly bytes: number;
+  readonly problems: readonly ApplyProblem[];
+}
+
+export interface Transport {
+  /** The host name ("local" for the machine running tsync), for messages. */
+  readonly host: string;
+  /** Scan the tree at `root`. A missing root yields an empty snapshot; unreadable paths become problem entries. */
+  scan(root: string, opts: ScanOptions): Promise<Snapshot>;
+  /** BLAKE2b-512 hex of the given files; a path that cannot be hashed is left out of the result. */
+  hash(root: string, paths: readonly RelPath[], signal?: AbortSignal): Promise<Map<RelPath, string>>;
+  /** Whole content of one file (for --diff and nginx configs); absent file: undefined. */
+  readFile(root: string, path: RelPath, signal?: AbortSignal): Promise<Buffer | undefined>;
+  /** Content for applying to other trees. */
+  contentSource(root: string): ContentSource;
+  /** Carry out `changes` in order under `root`, atomically per file and confined to root. */
+  apply(root: string, changes: readonly Change[], content: ContentSource, opts?: ApplyOptions): Promise<ApplyResult>;
+  /** Run a command (nginx test/reload): exit code and combined output. */
+  run(command: string, signal?: AbortSignal): Promise<{ code: number; output: string }>;
+  /** Replace a whole small file atomically (temp file + rename beside it): nginx configs. */
+  writeFile(absPath: string, data: Buffer, signal?: AbortSignal): Promise<void>;
+  close(): Promise<void>;
+}
