@@ -1,1 +1,84 @@
-export {}
+#!/usr/bin/env node
+// The command line: parse, call the reconciler, render, exit with SPEC §2's codes.
+import { Command, Option } from "commander";
+import { createRequire } from "node:module";
+import { Exit, EXIT, err, type GlobalOptions } from "./output.js";
+import { TsyncError, errorMessage } from "../reconciler/errors.js";
+import { validateCommand } from "./commands/validate.js";
+import { planCommand } from "./commands/plan.js";
+import { applyCommand } from "./commands/apply.js";
+import { nginxCommand } from "./commands/nginx.js";
+
+const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** Options every command accepts, so they can come before or after the command name. */
+function common(cmd: Command): Command {
+  return cmd
+    .option("-f, --manifest <file>", "the manifest (default: ./tsync.yaml)")
+    .option("--sync <name>", "only this sync (repeatable)", collect)
+    .option("--target <host>", "only targets on this host; 'local' for local paths (repeatable)", collect)
+    .option("--json", "machine-readable output on stdout, nothing else there")
+    .option("--no-color", "no ANSI colours (also: NO_COLOR)")
+    .option("-q, --quiet", "print less")
+    .option("-v, --verbose", "print more (per-file detail, stack traces of internal errors)");
+}
+
+function run<A extends unknown[]>(fn: (...args: A) => unknown) {
+  return async (...args: A) => {
+    await fn(...args);
+  };
+}
+
+const program = new Command("tsync")
+  .description("Replicate a web root to web nodes over SSH, declared in one manifest: plan, apply, watch, and the nginx upstreams derived from the same roles.")
+  .version(version)
+  .showHelpAfterError("(run with --help for usage)")
+  .configureHelp({ sortSubcommands: false });
+
+common(program.command("validate"))
+  .description("check the manifest; print nothing but errors (exit 0 valid, 1 invalid)")
+  .addHelpText("after", "\nExample:\n  tsync validate -f fixtures/seed/tsync.yaml")
+  .action(run((opts: GlobalOptions) => validateCommand(opts)));
+
+common(program.command("plan"))
+  .description("show exactly what apply would change on every target; changes nothing")
+  .option("--deep", "compare content hashes of every file (default: metadata first, hashes where it cannot decide)")
+  .option("--diff", "add unified diffs of changed text files (≤ 1 MiB)")
+  .option("--out <file>", "save the plan; `tsync apply FILE` applies exactly it")
+  .option("--detailed-exitcode", "exit 0 no changes, 2 changes (drift), 1 error")
+  .addOption(new Option("--format <format>", "output format").choices(["human", "json", "junit", "markdown"]).default("human"))
+  .addHelpText("after", "\nExamples:\n  tsync plan\n  tsync plan --detailed-exitcode --json > plan.json   # the CI drift check\n  tsync plan --out site.plan && tsync apply site.plan")
+  .action(run(planCommand));
+
+common(program.command("apply"))
+  .argument("[planfile]", "a plan saved with `plan --out`: apply exactly it, refusing targets that moved")
+  .description("converge every target (or exactly a saved plan), then render and deploy nginx")
+  .option("-y, --yes", "do not ask for confirmation (required when stdin is not a terminal)")
+  .option("--allow-mass-delete", "lift the maxDelete safety limit")
+  .addHelpText("after", "\nExamples:\n  tsync apply\n  tsync apply --yes --sync site --target www-02")
+  .action(run(applyCommand));
+
+common(program.command("nginx"))
+  .description("print the nginx config rendered from the manifest's roles")
+  .addHelpText("after", "\nExample:\n  tsync nginx -f fixtures/seed/tsync.yaml")
+  .action(run((opts: GlobalOptions) => nginxCommand(opts)));
+
+async function main(): Promise<number> {
+  try {
+    await program.parseAsync(process.argv);
+    return EXIT.ok;
+  } catch (e) {
+    if (e instanceof Exit) return e.code;
+    if (e instanceof TsyncError) {
+      err(`tsync: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ""}`);
+      return EXIT.error;
+    }
+    const verbose = process.argv.includes("-v") || process.argv.includes("--verbose");
+    err(`tsync: internal error: ${errorMessage(e)}${verbose && e instanceof Error ? "\n" + e.stack : " (run with -v for details; please report it)"}`);
+    return EXIT.error;
+  }
+}
+
+process.exitCode = await main();

@@ -1,0 +1,132 @@
+// tsync apply [PLANFILE]: converge every target (or exactly a saved plan), then nginx.
+import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline/promises";
+import { Fleet } from "../../reconciler/fleet.js";
+import { planManifest } from "../../reconciler/plan-run.js";
+import { applyPlan, type ApplyReport, type TargetOutcome } from "../../reconciler/apply-run.js";
+import { parsePlanJson, toPlanJson } from "../../reconciler/plan-json.js";
+import { renderPlanHuman, painter, formatBytes } from "../../reconciler/render-plan.js";
+import { formatLocation } from "../../reconciler/manifest/model.js";
+import type { Plan } from "../../reconciler/plan-model.js";
+import { summarize } from "../../reconciler/plan-model.js";
+import { targetSelected } from "../../reconciler/plan-run.js";
+import { errorMessage } from "../../reconciler/errors.js";
+import type { Manifest } from "../../reconciler/manifest/model.js";
+import { requireManifest } from "../manifest.js";
+import { out, err, useColor, Exit, EXIT, type GlobalOptions } from "../output.js";
+import { progressReporter } from "../progress.js";
+
+export interface ApplyCommandOptions extends GlobalOptions {
+  yes?: boolean;
+  allowMassDelete?: boolean;
+}
+
+function loadSavedPlan(file: string, manifest: Manifest, opts: GlobalOptions): Plan {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    err(`${file}: cannot read the plan: ${errorMessage(e)}`);
+    throw new Exit(EXIT.error);
+  }
+  let plan: Plan;
+  try {
+    plan = parsePlanJson(text, file);
+  } catch (e) {
+    err(errorMessage(e));
+    throw new Exit(EXIT.error);
+  }
+  if (plan.manifestDigest !== manifest.digest) {
+    err(`${file}: refused: ${manifest.file} changed since the plan was made; nothing was changed (plan again)`);
+    throw new Exit(EXIT.error);
+  }
+  const targets = plan.targets.filter((t) => (!opts.sync?.length || opts.sync.includes(t.sync)) && targetSelected(t.target, opts.target));
+  const keepNginx = plan.nginx && !opts.sync?.length && !opts.target?.length;
+  return { ...plan, targets, ...(keepNginx ? {} : { nginx: undefined }), summary: summarize(targets, keepNginx ? plan.nginx : undefined) };
+}
+
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(question);
+    return answer.trim() === "yes";
+  } finally {
+    rl.close();
+  }
+}
+
+function outcomeLine(o: TargetOutcome, paint: ReturnType<typeof painter>): string {
+  const head = `${o.plan.sync}: ${formatLocation(o.plan.target)}`;
+  switch (o.status) {
+    case "in-sync":
+      return `${head} ${paint("green", "in sync")}`;
+    case "applied":
+      return `${head} ${paint("green", "applied")} ${o.applied} change(s), ${formatBytes(o.bytes)}`;
+    default:
+      return `${head} ${paint("red", o.status)}: ${o.error ?? ""}`;
+  }
+}
+
+function reportJson(plan: Plan, report: ApplyReport): unknown {
+  return {
+    plan: toPlanJson(plan),
+    result: {
+      ok: report.ok,
+      targets: report.targets.map((o) => ({
+        sync: o.plan.sync,
+        location: formatLocation(o.plan.target),
+        status: o.status,
+        applied: o.applied,
+        bytes: o.bytes,
+        ...(o.error ? { error: o.error } : {}),
+        problems: o.problems.map((p) => ({ path: Buffer.from(p.path, "latin1").toString("utf8"), action: p.kind, code: p.code, message: p.message })),
+      })),
+      ...(report.nginx ? { nginx: { status: report.nginx.status, ...(report.nginx.error ? { error: report.nginx.error } : {}) } } : {}),
+    },
+  };
+}
+
+export async function applyCommand(planFile: string | undefined, opts: ApplyCommandOptions): Promise<void> {
+  const manifest = requireManifest(opts);
+  const fleet = new Fleet(manifest);
+  const color = useColor(opts);
+  const paint = painter(color);
+  try {
+    const plan = planFile
+      ? loadSavedPlan(planFile, manifest, opts)
+      : await planManifest(manifest, fleet, {
+          ...(opts.sync ? { syncs: opts.sync } : {}),
+          ...(opts.target ? { targets: opts.target } : {}),
+          allowMassDelete: opts.allowMassDelete ?? false,
+          ...(opts.target?.length ? { nginx: false } : {}),
+        });
+    const s = plan.summary;
+    const hasWork = s.add + s.change + s.delete > 0 || s.nginxChanged;
+    if (!opts.json) out(renderPlanHuman(plan, { color, quiet: opts.quiet ?? false }));
+    if (hasWork && !opts.yes) {
+      if (!process.stdin.isTTY) {
+        err("apply: refusing to change targets without confirmation: stdin is not a terminal (pass --yes)");
+        throw new Exit(EXIT.error);
+      }
+      if (!(await confirm("Apply these changes? Only 'yes' is accepted: "))) {
+        err("Apply cancelled; nothing was changed.");
+        throw new Exit(EXIT.error);
+      }
+    }
+    const progress = !opts.json && process.stderr.isTTY ? progressReporter(process.stderr) : undefined;
+    const report = hasWork || s.unreachable > 0 ? await applyPlan(manifest, fleet, plan, { saved: planFile !== undefined, ...(progress ? { onProgress: progress.update } : {}) }) : { targets: [], ok: true };
+    progress?.done();
+    if (opts.json) out(JSON.stringify(reportJson(plan, report), null, 2));
+    else if (hasWork || s.unreachable > 0) {
+      for (const o of report.targets) out(outcomeLine(o, paint));
+      if (report.nginx) {
+        const n = report.nginx;
+        out(`nginx ${manifest.nginx?.path ?? ""} ${n.status === "failed" || n.status === "refused" ? paint("red", n.status) + ": " + (n.error ?? "") : paint("green", n.status)}`);
+      }
+      out(report.ok ? paint("bold", "Apply complete.") : paint("red", "Apply finished with errors (see above)."));
+    }
+    throw new Exit(report.ok ? EXIT.ok : EXIT.error);
+  } finally {
+    await fleet.close();
+  }
+}

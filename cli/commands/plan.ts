@@ -1,0 +1,58 @@
+// tsync plan: compare source and every target, print what apply would do; changes nothing.
+import { writeFileSync, renameSync } from "node:fs";
+import { Fleet } from "../../reconciler/fleet.js";
+import { planManifest } from "../../reconciler/plan-run.js";
+import { toPlanJson } from "../../reconciler/plan-json.js";
+import { renderPlanHuman } from "../../reconciler/render-plan.js";
+import { textDiffs } from "../../reconciler/text-diff.js";
+import { renderJunit } from "../../reconciler/report/junit.js";
+import { renderMarkdown } from "../../reconciler/report/markdown.js";
+import type { Plan } from "../../reconciler/plan-model.js";
+import { requireManifest } from "../manifest.js";
+import { out, err, useColor, Exit, EXIT, type GlobalOptions } from "../output.js";
+
+export interface PlanCommandOptions extends GlobalOptions {
+  deep?: boolean;
+  diff?: boolean;
+  out?: string;
+  detailedExitcode?: boolean;
+  format?: "human" | "json" | "junit" | "markdown";
+}
+
+/** 1 for errors (unreachable target, nginx unreadable), else 2 for changes under --detailed-exitcode. */
+export function planExitCode(plan: Plan, detailed: boolean): number {
+  if (plan.summary.unreachable > 0 || plan.nginx?.error) return EXIT.error;
+  const changes = plan.summary.add + plan.summary.change + plan.summary.delete > 0 || plan.summary.nginxChanged;
+  return detailed && changes ? EXIT.changes : EXIT.ok;
+}
+
+export async function planCommand(opts: PlanCommandOptions): Promise<void> {
+  const manifest = requireManifest(opts);
+  const fleet = new Fleet(manifest);
+  try {
+    const plan = await planManifest(manifest, fleet, {
+      ...(opts.sync ? { syncs: opts.sync } : {}),
+      ...(opts.target ? { targets: opts.target } : {}),
+      deep: opts.deep ?? false,
+      hashContent: opts.out !== undefined,
+      ...(opts.target?.length ? { nginx: false } : {}),
+    });
+    if (opts.out) {
+      const tmp = `${opts.out}.tmp-${process.pid}`;
+      writeFileSync(tmp, JSON.stringify(toPlanJson(plan), null, 2) + "\n", { mode: 0o600 });
+      renameSync(tmp, opts.out);
+    }
+    const format = opts.json ? "json" : (opts.format ?? "human");
+    if (format === "json") out(JSON.stringify(toPlanJson(plan), null, 2));
+    else if (format === "junit") out(renderJunit(plan));
+    else if (format === "markdown") out(renderMarkdown(plan));
+    else {
+      const diffs = opts.diff ? await textDiffs(manifest, fleet, plan) : undefined;
+      out(renderPlanHuman(plan, { color: useColor(opts), quiet: opts.quiet ?? false, ...(diffs ? { diffs } : {}) }));
+      if (opts.out) err(`Saved the plan to ${opts.out}; apply exactly it with: tsync apply ${opts.out}`);
+    }
+    throw new Exit(planExitCode(plan, opts.detailedExitcode ?? false));
+  } finally {
+    await fleet.close();
+  }
+}

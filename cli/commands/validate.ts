@@ -1,0 +1,20 @@
+// tsync validate: prints nothing but errors (or, with --json, the diagnostics as an array).
+import { existsSync } from "node:fs";
+import { loadManifest } from "../../reconciler/manifest/load.js";
+import { hasErrors } from "../../reconciler/diagnostics.js";
+import { manifestPath } from "../manifest.js";
+import { out, err, printDiagnostics, Exit, EXIT, type GlobalOptions } from "../output.js";
+
+export function validateCommand(opts: GlobalOptions): void {
+  const file = manifestPath(opts);
+  if (!existsSync(file)) {
+    const d = { severity: "error", code: "no-manifest", message: "no such file", path: "", file };
+    if (opts.json) out(JSON.stringify([d], null, 2));
+    else err(`${file}: no such file`);
+    throw new Exit(EXIT.error);
+  }
+  const { diagnostics } = loadManifest(file);
+  if (opts.json) out(JSON.stringify(diagnostics, null, 2));
+  else printDiagnostics(diagnostics);
+  throw new Exit(hasErrors(diagnostics) ? EXIT.error : EXIT.ok);
+}

@@ -1,0 +1,178 @@
+// Gathers the two snapshots of every sync × target and hands them to the pure planner. All I/O of
+// planning lives here; the decisions live in plan.ts and safety.ts.
+import type { Manifest, Sync, Location } from "./manifest/model.js";
+import { formatLocation } from "./manifest/model.js";
+import type { Plan, TargetPlan, NginxPlan } from "./plan-model.js";
+import { summarize } from "./plan-model.js";
+import type { RelPath } from "./paths.js";
+import type { FileEntry, Snapshot } from "./snapshot.js";
+import type { Change } from "./change.js";
+import type { ScanOptions, Transport } from "./transport/types.js";
+import { makeMatcher } from "./ignore.js";
+import { planSync, pathsNeedingHash } from "./plan.js";
+import { checkMaxDelete } from "./safety.js";
+import { planNginx } from "./nginx/deploy.js";
+import { downHosts } from "./nginx/routing.js";
+import type { Fleet } from "./fleet.js";
+import { errorMessage } from "./errors.js";
+
+export interface PlanOptions {
+  /** Only these syncs (by name). */
+  readonly syncs?: readonly string[];
+  /** Only targets on these hosts ("local" names local targets). */
+  readonly targets?: readonly string[];
+  /** Compare content hashes of every file. */
+  readonly deep?: boolean;
+  /** Limit to these source-relative paths (a live batch). */
+  readonly only?: readonly RelPath[];
+  /** Hash the source content a change would send, so a saved plan can verify it at apply time. */
+  readonly hashContent?: boolean;
+  /** Lift maxDelete (apply --allow-mass-delete). */
+  readonly allowMassDelete?: boolean;
+  /** Include the nginx config (default: when the manifest has one and no --sync narrows the run). */
+  readonly nginx?: boolean;
+  /** Host names rendered `down` (drifted: down); default: derived from this plan's target states. */
+  readonly down?: ReadonlySet<string>;
+  readonly signal?: AbortSignal;
+}
+
+export function targetSelected(target: Location, targets: readonly string[] | undefined): boolean {
+  return !targets || targets.length === 0 || targets.includes(target.host ?? "local");
+}
+
+/** Entries that the planner needs hashed on one side, with the hashes merged in. */
+function withHashes(snap: Snapshot, hashes: ReadonlyMap<RelPath, string>): Snapshot {
+  if (hashes.size === 0) return snap;
+  const out = new Map(snap);
+  for (const [p, hash] of hashes) {
+    const e = out.get(p);
+    if (e?.kind === "file") out.set(p, { ...e, hash });
+  }
+  return out;
+}
+
+function problemsOf(snap: Snapshot, side: "source" | "target"): TargetPlan["problems"] {
+  const out: { side: "source" | "target"; path: RelPath; error: string }[] = [];
+  for (const [path, e] of snap) if (e.kind === "problem") out.push({ side, path, error: e.error });
+  return out;
+}
+
+function scanOptions(sync: Sync, opts: PlanOptions): ScanOptions {
+  const p = sync.rules.preserve;
+  return {
+    exclude: makeMatcher(sync.rules.exclude),
+    owners: p.owner || p.group,
+    hash: opts.deep ? "all" : "none",
+    ...(opts.only ? { only: opts.only } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  };
+}
+
+function sendsContent(c: Change): c is Change & { after: FileEntry } {
+  return c.kind === "create" || c.kind === "update";
+}
+
+async function planOneTarget(
+  sync: Sync,
+  target: Location,
+  source: { snap: Snapshot; transport: Transport },
+  fleet: Fleet,
+  opts: PlanOptions,
+): Promise<TargetPlan> {
+  const base = { sync: sync.name, target };
+  try {
+    const t = fleet.transport(target.host);
+    let dst = await fleet.limit(() => t.scan(target.path, scanOptions(sync, opts)));
+    let src = source.snap;
+    const need = pathsNeedingHash(src, dst, sync.rules);
+    if (need.length > 0) {
+      const [hs, hd] = await Promise.all([
+        source.transport.hash(sync.source.path, need, opts.signal),
+        fleet.limit(() => t.hash(target.path, need, opts.signal)),
+      ]);
+      src = withHashes(src, hs);
+      dst = withHashes(dst, hd);
+    }
+    let changes = planSync(src, dst, sync.rules);
+    if (opts.hashContent) {
+      const unhashed = changes.filter(sendsContent).filter((c) => c.after.hash === undefined).map((c) => c.path);
+      if (unhashed.length > 0) {
+        src = withHashes(src, await source.transport.hash(sync.source.path, unhashed, opts.signal));
+        changes = planSync(src, dst, sync.rules);
+      }
+    }
+    const refused = opts.allowMassDelete ? undefined : checkMaxDelete(changes, dst, sync.rules.maxDelete);
+    return {
+      ...base,
+      state: changes.length > 0 ? "drifted" : "in-sync",
+      changes,
+      ...(refused ? { refused } : {}),
+      problems: [...problemsOf(src, "source"), ...problemsOf(dst, "target")],
+    };
+  } catch (err) {
+    return { ...base, state: "unreachable", changes: [], error: errorMessage(err), problems: [] };
+  }
+}
+
+/** Plan one sync for its selected targets. Never throws for operational errors. */
+export async function planSyncTargets(sync: Sync, fleet: Fleet, opts: PlanOptions = {}): Promise<TargetPlan[]> {
+  const targets = sync.targets.filter((t) => targetSelected(t, opts.targets));
+  let source: { snap: Snapshot; transport: Transport };
+  try {
+    const transport = fleet.transport(sync.source.host);
+    const snap = await fleet.limit(() => transport.scan(sync.source.path, scanOptions(sync, opts)));
+    if (!snap.has("" as RelPath) && !opts.only) throw new Error(`source ${formatLocation(sync.source)} does not exist`);
+    source = { snap, transport };
+  } catch (err) {
+    const error = `source ${formatLocation(sync.source)}: ${errorMessage(err)}`;
+    return targets.map((target) => ({ sync: sync.name, target, state: "unreachable", changes: [], error, problems: [] }));
+  }
+  return Promise.all(targets.map((t) => planOneTarget(sync, t, source, fleet, opts)));
+}
+
+export type HostState = TargetPlan["state"];
+
+/** Host name → worst of the given target states (for drifted: down). */
+export function worstHostStates(states: Iterable<readonly [Location, HostState]>): Map<string, HostState> {
+  const rank = { "in-sync": 0, drifted: 1, unreachable: 2 } as const;
+  const out = new Map<string, HostState>();
+  for (const [target, state] of states) {
+    if (target.host === undefined) continue;
+    const prev = out.get(target.host);
+    if (!prev || rank[state] > rank[prev]) out.set(target.host, state);
+  }
+  return out;
+}
+
+/** What each target's state will be once this plan is applied: drift heals, refusals and unreachables stay. */
+export function statesAfterApply(targets: readonly TargetPlan[]): Map<string, HostState> {
+  return worstHostStates(
+    targets.map((t) => [t.target, t.state === "unreachable" ? "unreachable" : t.refused ? "drifted" : "in-sync"] as const),
+  );
+}
+
+export async function planManifest(manifest: Manifest, fleet: Fleet, opts: PlanOptions = {}): Promise<Plan> {
+  const syncs = manifest.syncs.filter((s) => !opts.syncs?.length || opts.syncs.includes(s.name));
+  const targets = (await Promise.all(syncs.map((s) => planSyncTargets(s, fleet, opts)))).flat();
+  let nginx: NginxPlan | undefined;
+  const wantNginx = opts.nginx ?? (manifest.nginx !== undefined && !opts.syncs?.length);
+  if (wantNginx && manifest.nginx) {
+    const down = opts.down ?? downHosts(manifest.nginx, statesAfterApply(targets)).down;
+    try {
+      nginx = await planNginx(manifest, fleet.transport(manifest.nginx.host), down);
+    } catch (err) {
+      const n = manifest.nginx;
+      nginx = { ...(n.host ? { host: n.host } : {}), path: n.path, after: "", changed: false, diff: "", error: errorMessage(err) };
+    }
+  }
+  return {
+    manifestFile: manifest.file,
+    manifestDigest: manifest.digest,
+    createdAt: new Date().toISOString(),
+    deep: opts.deep ?? false,
+    targets,
+    ...(nginx ? { nginx } : {}),
+    summary: summarize(targets, nginx),
+  };
+}
+
