@@ -30,6 +30,8 @@ export interface NginxPlan {
   /** Unified diff of before → after ("" when unchanged). */
   readonly diff: string;
   readonly error?: string;
+  /** Rendering warnings (e.g. an upstream no location uses), shown but not fatal. */
+  readonly warnings?: readonly string[];
 }
 
 export interface PlanSummary {

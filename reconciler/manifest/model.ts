@@ -68,6 +68,8 @@ export interface NginxUpstream {
   readonly roles: readonly string[];
   /** Host names having one of `roles`, in manifest order. */
   readonly hosts: readonly string[];
+  /** Port of every server of this upstream; absent: nginx's default (80). */
+  readonly port?: number;
 }
 
 export interface NginxSettings {
