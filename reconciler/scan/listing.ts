@@ -1,0 +1,151 @@
+// The remote half of scanning, as pure functions: the shell command lines (GNU find / b2sum, one exec
+// each) and the parsers of their NUL-framed output. Names travel only as data — on stdin or in the
+// output — never inside a command line; only the manifest's root is, single-quoted.
+import { ancestorsOf, type RelPath } from "../paths.js";
+import { STAGING_DIR, type Entry, type Snapshot } from "../snapshot.js";
+import type { Matcher } from "../transport/types.js";
+
+export const LIST_MARKER = "TSYNC-LIST\0";
+export const NO_ROOT_MARKER = "TSYNC-NOROOT\0";
+export const HASH_MARKER = "TSYNC-HASH\0";
+
+/** Single-quote a string for POSIX sh: every byte but `'` is literal inside single quotes. */
+export function shq(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+// %y type, %m octal mode, %s size, %T@ mtime, %U uid, %G gid, %l link target, %p path: 8 fields.
+const FIELDS = "%m\\0%s\\0%T@\\0%U\\0%G\\0";
+const FORMAT = `'%y\\0${FIELDS}%l\\0%p\\0'`;
+// A directory we cannot list is reported as such ("X") instead of as a find error on stderr, whose
+// quoting of names is not parseable.
+const PREDICATES = `\\( -type d ! \\( -readable -executable \\) -prune -printf 'X\\0${FIELDS}\\0%p\\0' \\) -o -printf ${FORMAT}`;
+
+/**
+ * Prints the marker, then either NO_ROOT_MARKER (root absent) or one record per path. Exit status is
+ * find's (1 when paths vanished during the walk; the caller decides from stderr).
+ * With `only`, names are read NUL-separated as `./path` from stdin.
+ */
+export function listCommand(root: string, opts: { only: boolean; timeoutSec: number }): string {
+  const r = shq(root);
+  const t = `timeout -k 5 ${opts.timeoutSec}`;
+  const walk = opts.only
+    ? `${t} find . -maxdepth 0 ${PREDICATES} && ${t} xargs -0 -r sh -c 'exec find "$@" ${PREDICATES.replace(/'/g, `'\\''`)}' sh`
+    : `${t} find . ${PREDICATES}`;
+  return [
+    "LC_ALL=C; export LC_ALL",
+    `printf '${LIST_MARKER.replace("\0", "\\0")}'`,
+    `if cd -- ${r} 2>/dev/null; then :; elif [ -e ${r} ] || [ -L ${r} ]; then echo "cannot enter the root directory" >&2; exit 3; else printf '${NO_ROOT_MARKER.replace("\0", "\\0")}'; exit 0; fi`,
+    walk,
+  ].join("\n");
+}
+
+/** stdin for `listCommand(..., {only: true})` and `hashCommand`: `./path\0` per path. */
+export function pathsInput(paths: readonly RelPath[]): Buffer {
+  return Buffer.concat(paths.flatMap((p) => [Buffer.from("./"), Buffer.from(p, "latin1"), Buffer.from([0])]));
+}
+
+/** The bytes after the first `marker` (a noisy shell rc may print before it), or undefined. */
+export function afterMarker(out: Buffer, marker: string): Buffer | undefined {
+  const i = out.indexOf(marker, 0, "latin1");
+  return i < 0 ? undefined : out.subarray(i + marker.length);
+}
+
+export interface ListingOptions {
+  readonly exclude: Matcher;
+  readonly owners: boolean;
+  readonly only?: readonly RelPath[];
+}
+
+export type ListingResult =
+  | { readonly kind: "ok"; readonly snapshot: Snapshot }
+  | { readonly kind: "no-root" }
+  | { readonly kind: "bad"; readonly error: string };
+
+const SPECIAL: Record<string, string> = { b: "block device", c: "character device", p: "fifo", s: "socket", D: "door" };
+
+/** seconds.fraction → the same double Node computes for Stats#mtimeMs (sec*1e3 + nsec/1e6). */
+export function parseMtime(s: string): number {
+  const dot = s.indexOf(".");
+  if (dot < 0) return Number(s) * 1e3;
+  const nsec = Number(s.slice(dot + 1, dot + 10).padEnd(9, "0"));
+  const sec = Number(s.slice(0, dot));
+  return sec < 0 ? sec * 1e3 - nsec / 1e6 : sec * 1e3 + nsec / 1e6;
+}
+
+function toRel(p: string): RelPath | undefined {
+  if (p === ".") return "" as RelPath;
+  return p.startsWith("./") ? (p.slice(2) as RelPath) : undefined;
+}
+
+function wanted(p: RelPath, only: readonly RelPath[] | undefined): boolean {
+  if (only === undefined || p === "") return true;
+  return only.some((o) => o === "" || p === o || (p.startsWith(o) && p.charCodeAt(o.length) === 0x2f));
+}
+
+/** Parse `listCommand` output (stdout as received, noise and all). */
+export function parseListing(stdout: Buffer, opts: ListingOptions): ListingResult {
+  const body = afterMarker(stdout, LIST_MARKER);
+  if (body === undefined) return { kind: "bad", error: "no listing in the remote output" };
+  if (body.subarray(0, NO_ROOT_MARKER.length).toString("latin1") === NO_ROOT_MARKER) return { kind: "no-root" };
+  const fields = body.toString("latin1").split("\0");
+  // A complete listing ends with a NUL, leaving one empty string after the last field.
+  if (fields.pop() !== "" || fields.length % 8 !== 0) return { kind: "bad", error: "truncated listing" };
+  const snapshot = new Map<RelPath, Entry>();
+  // Directory verdicts, so a child of an excluded directory is excluded too (gitignore cannot
+  // re-include below an excluded directory). A full walk meets parents first; an `only` walk starts
+  // below the root and asks the matcher about ancestors it never listed.
+  const dirExcluded = new Map<string, boolean>();
+  const excludedDir = (d: RelPath): boolean => {
+    let v = dirExcluded.get(d);
+    if (v === undefined) dirExcluded.set(d, (v = opts.exclude(d, true)));
+    return v;
+  };
+  for (let i = 0; i < fields.length; i += 8) {
+    const [type, modeS, sizeS, mtimeS, uidS, gidS, target, rawPath] = fields.slice(i, i + 8) as [string, string, string, string, string, string, string, string];
+    const path = toRel(rawPath);
+    if (path === undefined) return { kind: "bad", error: `unexpected path in listing at record ${i / 8}` };
+    if (path === STAGING_DIR || path.startsWith(STAGING_DIR + "/")) continue;
+    if (!wanted(path, opts.only)) continue;
+    const isDir = type === "d" || type === "X";
+    if (path !== "" && (ancestorsOf(path).some(excludedDir) || (isDir ? excludedDir(path) : opts.exclude(path, false)))) continue;
+    const meta = {
+      mode: parseInt(modeS, 8) & 0o7777,
+      mtimeMs: parseMtime(mtimeS),
+      ...(opts.owners ? { uid: Number(uidS), gid: Number(gidS) } : {}),
+    };
+    if (type === "f") snapshot.set(path, { kind: "file", size: Number(sizeS), ...meta });
+    else if (type === "d") snapshot.set(path, { kind: "dir", ...meta });
+    else if (type === "l") snapshot.set(path, { kind: "symlink", target, ...meta });
+    else if (type === "X") snapshot.set(path, { kind: "problem", error: "permission denied: directory cannot be listed" });
+    else snapshot.set(path, { kind: "problem", error: `${SPECIAL[type] ?? `unknown file type ${type}`} cannot be synced` });
+  }
+  return { kind: "ok", snapshot };
+}
+
+/**
+ * Hashes the regular files named on stdin (`./path\0`), skipping anything that is no longer a regular
+ * file (never follows a symlink). Exit status is xargs' (123: some could not be read).
+ */
+export function hashCommand(root: string, timeoutSec: number): string {
+  return [
+    "LC_ALL=C; export LC_ALL",
+    `printf '${HASH_MARKER.replace("\0", "\\0")}'`,
+    `cd -- ${shq(root)} 2>/dev/null || exit 0`,
+    `xargs -0 -r sh -c 'exec find "$@" -maxdepth 0 -type f -print0' sh | timeout -k 5 ${timeoutSec} xargs -0 -r b2sum -z --`,
+  ].join("\n");
+}
+
+/** Parse `HASH  ./path\0` records after the marker; undefined when the output is not ours. */
+export function parseHashes(stdout: Buffer): Map<RelPath, string> | undefined {
+  const body = afterMarker(stdout, HASH_MARKER);
+  if (body === undefined) return undefined;
+  const out = new Map<RelPath, string>();
+  for (const rec of body.toString("latin1").split("\0")) {
+    if (rec === "") continue;
+    const m = /^([0-9a-f]{128}) [ *]\.\/(.*)$/s.exec(rec);
+    if (m === null) return undefined;
+    out.set(m[2] as RelPath, m[1]!);
+  }
+  return out;
+}

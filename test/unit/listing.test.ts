@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { lstatSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import type { RelPath } from "../../reconciler/paths.js";
+import {
+  hashCommand,
+  listCommand,
+  parseHashes,
+  parseListing,
+  parseMtime,
+  pathsInput,
+  shq,
+  type ListingOptions,
+} from "../../reconciler/scan/listing.js";
+import type { Entry } from "../../reconciler/snapshot.js";
+
+const R = (s: string) => s as RelPath;
+const none: ListingOptions = { exclude: () => false, owners: false };
+const rec = (y: string, mode: string, size: string, mtime: string, target: string, path: string, uid = "0", gid = "0") =>
+  [y, mode, size, mtime, uid, gid, target, path].join("\0") + "\0";
+const out = (...parts: string[]) => Buffer.from("TSYNC-LIST\0" + parts.join(""), "latin1");
+
+const dRoot = rec("d", "755", "4096", "100.5", "", ".");
+const fA = rec("f", "644", "3", "200.000000001", "", "./a");
+const dW = rec("d", "2775", "4096", "300", "", "./wp");
+const fWc = rec("f", "600", "9", "300", "", "./wp/cache");
+const lEtc = rec("l", "777", "4", "400", "/etc", "./uploads");
+
+const eRoot: Entry = { kind: "dir", mode: 0o755, mtimeMs: 100500 };
+const eA: Entry = { kind: "file", size: 3, mode: 0o644, mtimeMs: 200000.000001 };
+const eW: Entry = { kind: "dir", mode: 0o2775, mtimeMs: 300000 };
+const eWc: Entry = { kind: "file", size: 9, mode: 0o600, mtimeMs: 300000 };
+const eEtc: Entry = { kind: "symlink", target: "/etc", mode: 0o777, mtimeMs: 400000 };
+
+const excludeWp: ListingOptions = { exclude: (p) => p === "wp", owners: false };
+const cases: [string, Buffer, ListingOptions, ReturnType<typeof parseListing>][] = [
+  ["plain tree", out(dRoot, fA, dW, fWc, lEtc), none, { kind: "ok", snapshot: new Map([["", eRoot], ["a", eA], ["wp", eW], ["wp/cache", eWc], ["uploads", eEtc]] as [RelPath, Entry][]) }],
+  ["noise before the marker is ignored", Buffer.concat([Buffer.from("Welcome!\0\nTSYNC junk\n\x1b[31m"), out(dRoot, fA)]), none, { kind: "ok", snapshot: new Map([["", eRoot], ["a", eA]] as [RelPath, Entry][]) }],
+  ["no marker", Buffer.from(dRoot + fA, "latin1"), none, { kind: "bad", error: "no listing in the remote output" }],
+  ["truncated record", out(dRoot, fA.slice(0, 9)), none, { kind: "bad", error: "truncated listing" }],
+  ["missing root", out("TSYNC-NOROOT\0"), none, { kind: "no-root" }],
+  ["an excluded dir takes its subtree", out(dRoot, fA, dW, fWc), excludeWp, { kind: "ok", snapshot: new Map([["", eRoot], ["a", eA]] as [RelPath, Entry][]) }],
+  ["only: exact paths and below, root kept", out(dRoot, fA, dW, fWc, lEtc), { ...none, only: [R("wp")] }, { kind: "ok", snapshot: new Map([["", eRoot], ["wp", eW], ["wp/cache", eWc]] as [RelPath, Entry][]) }],
+  ["only: an unseen excluded ancestor still excludes", out(dRoot, fWc), { ...excludeWp, only: [R("wp/cache")] }, { kind: "ok", snapshot: new Map([["", eRoot]] as [RelPath, Entry][]) }],
+  ["staging dir skipped", out(dRoot, rec("d", "700", "1", "1", "", "./.tsync-tmp"), rec("f", "600", "1", "1", "", "./.tsync-tmp/x")), none, { kind: "ok", snapshot: new Map([["", eRoot]] as [RelPath, Entry][]) }],
+  ["owners read when asked", out(rec("f", "4755", "1", "1", "", "./s", "33", "44")), { ...none, owners: true }, { kind: "ok", snapshot: new Map([["s", { kind: "file", size: 1, mode: 0o4755, mtimeMs: 1000, uid: 33, gid: 44 }]] as [RelPath, Entry][]) }],
+  ["special files and unlistable dirs become problems", out(rec("p", "644", "0", "1", "", "./fifo"), rec("X", "0", "1", "1", "", "./locked")), none, { kind: "ok", snapshot: new Map([["fifo", { kind: "problem", error: "fifo cannot be synced" }], ["locked", { kind: "problem", error: "permission denied: directory cannot be listed" }]] as [RelPath, Entry][]) }],
+  ["names are bytes: newline, non-UTF-8", out(rec("f", "644", "0", "1", "", "./x\ny\xff")), none, { kind: "ok", snapshot: new Map([["x\ny\xff", { kind: "file", size: 0, mode: 0o644, mtimeMs: 1000 }]] as [RelPath, Entry][]) }],
+  ["a path not starting with ./ is rejected", out(rec("f", "644", "0", "1", "", "/etc/passwd")), none, { kind: "bad", error: "unexpected path in listing at record 0" }],
+];
+for (const [name, buf, opts, want] of cases) test(`parseListing: ${name}`, () => assert.deepEqual(parseListing(buf, opts), want));
+
+test("parseMtime matches Node's Stats#mtimeMs formula", () => {
+  assert.equal(parseMtime("1700000000.123456789"), 1700000000 * 1e3 + 123456789 / 1e6);
+  assert.equal(parseMtime("5"), 5000);
+  assert.equal(parseMtime("5.5"), 5500);
+});
+
+test("parseHashes: after the marker, names as bytes, junk refused", () => {
+  const h = "ab".repeat(64);
+  const ok = Buffer.from(`noise\nTSYNC-HASH\0${h}  ./a b\n\0${h}  ./\xff\0`, "latin1");
+  assert.deepEqual(parseHashes(ok), new Map([["a b\n", h], ["\xff", h]]));
+  assert.equal(parseHashes(Buffer.from(`${h}  ./a\0`)), undefined);
+  assert.equal(parseHashes(Buffer.from(`TSYNC-HASH\0garbage\0`)), undefined);
+});
+
+test("shq survives sh for hostile strings", () => {
+  for (const s of ["plain", "it's", "$(touch /tmp/pwned)", "a\nb", "`x`", "\\", "'", "-n"]) {
+    const r = spawnSync("sh", ["-c", `printf %s ${shq(s)}`], { encoding: "utf8" });
+    assert.equal(r.stdout, s);
+  }
+});
+
+// The commands run against a local tree with sh, checked against lstat (an independent listing).
+const dir = mkdtempSync(join(tmpdir(), "tsync-listing-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const hostile = ["new\nline", "quo'te\"s", "$(touch pwned)", "-dash", "back\\slash", Buffer.from([0x6e, 0xff, 0xfe]).toString("latin1"), "x".repeat(255)];
+
+test("listCommand + parseListing equal lstat on hostile names; hashCommand equals b2sum", () => {
+  const root = join(dir, "root's dir");
+  mkdirSync(join(root, "sub"), { recursive: true });
+  for (const n of hostile) writeFileSync(Buffer.from(join(root, "sub", n), "latin1"), Buffer.from(n, "latin1"));
+  symlinkSync("/etc", join(root, "etc-link"));
+  const r = spawnSync("bash", ["-c", listCommand(root, { only: false, timeoutSec: 30 })]);
+  assert.equal(r.status, 0, r.stderr.toString());
+  const got = parseListing(r.stdout, none);
+  assert.equal(got.kind, "ok");
+  const snap = got.kind === "ok" ? got.snapshot : new Map();
+  const names = [...snap.keys()].sort();
+  assert.deepEqual(names, ["", "etc-link", "sub", ...hostile.map((n) => `sub/${n}`)].sort());
+  for (const [p, e] of snap) {
+    const st = lstatSync(Buffer.from(p === "" ? root : join(root, p), "latin1"));
+    assert.equal((e as { mtimeMs: number }).mtimeMs, st.mtimeMs, p);
+    assert.equal((e as { mode: number }).mode, st.mode & 0o7777, p);
+  }
+  assert.deepEqual(snap.get(R("etc-link")), { kind: "symlink", target: readlinkSync(join(root, "etc-link")), mode: 0o777, mtimeMs: lstatSync(join(root, "etc-link")).mtimeMs });
+  assert.equal(spawnSync("test", ["-e", join(root, "sub", "pwned")]).status, 1, "a name was executed");
+
+  const paths = [...hostile.map((n) => R(`sub/${n}`)), R("etc-link"), R("gone")];
+  const h = spawnSync("bash", ["-c", hashCommand(root, 30)], { input: pathsInput(paths) });
+  const hashes = parseHashes(h.stdout);
+  assert.ok(hashes);
+  assert.equal(hashes.size, hostile.length, "symlink and missing file left out");
+  for (const n of hostile) {
+    const want = spawnSync("b2sum", { input: Buffer.from(n, "latin1") }).stdout.toString().split(" ")[0];
+    assert.equal(hashes.get(R(`sub/${n}`)), want);
+  }
+});
+
+test("listCommand: missing root is distinguished from an unreadable one", () => {
+  const missing = spawnSync("bash", ["-c", listCommand(join(dir, "nope"), { only: false, timeoutSec: 5 })]);
+  assert.deepEqual(parseListing(missing.stdout, none), { kind: "no-root" });
+  writeFileSync(join(dir, "a-file"), "");
+  const notDir = spawnSync("bash", ["-c", listCommand(join(dir, "a-file"), { only: false, timeoutSec: 5 })]);
+  assert.equal(notDir.status, 3);
+});
