@@ -1,0 +1,41 @@
+// maxDelete: refuse a plan that would delete most of a target — the signature of an empty or
+// unmounted source — before anything is touched. Pure; the caller turns a message into a refusal.
+import type { Change } from "./change.js";
+import type { Limit } from "./manifest/model.js";
+import { ROOT } from "./paths.js";
+import type { Snapshot } from "./snapshot.js";
+
+/** How many entries `changes` remove (type-change removals included). */
+export function countDeletes(changes: readonly Change[]): number {
+  let n = 0;
+  for (const c of changes) if (c.kind === "delete" || c.kind === "rmdir") n++;
+  return n;
+}
+
+/**
+ * A refusal message when `changes` delete more than `limit` allows, else undefined. A percentage is
+ * of the target's entries other than the root (files, directories, symlinks, problems alike).
+ */
+export function checkMaxDelete(changes: readonly Change[], target: Snapshot, limit: Limit | undefined): string | undefined {
+  if (limit === undefined) return undefined;
+  const deletes = countDeletes(changes);
+  if (deletes === 0) return undefined;
+  const total = target.size - (target.has(ROOT) ? 1 : 0);
+  const pct = total > 0 ? (deletes / total) * 100 : 100;
+  const over = limit.kind === "count" ? deletes > limit.value : pct > limit.value;
+  if (!over) return undefined;
+  const shown = formatPercent(pct, limit.kind === "percent" ? limit.value : undefined);
+  const max = limit.kind === "count" ? String(limit.value) : `${limit.value}%`;
+  return (
+    `would delete ${deletes} of ${total} entries (${shown}), more than maxDelete ${max}; ` +
+    `an empty or unmounted source? use --allow-mass-delete to proceed`
+  );
+}
+
+/** Whole percent, with as many decimals as it takes for an over-limit figure not to read as the limit. */
+function formatPercent(pct: number, limit: number | undefined): string {
+  let digits = 0;
+  let text = pct.toFixed(0);
+  while (limit !== undefined && Number(text) <= limit && digits < 4) text = pct.toFixed(++digits);
+  return `${text}%`;
+}
