@@ -1,0 +1,13 @@
+// The only thing the watch daemon needs from the planner and the transports. The daemon is written
+// against this so it can be tested with an in-memory fake and wired to the real engine by cli/.
+import type { Sync, Location } from "../manifest/model.js";
+import type { TargetPlan } from "../plan-model.js";
+import type { RelPath } from "../paths.js";
+export interface SyncEngine {
+  /** Plan one sync for its targets (all, or `targets`). `only`: limit to these source-relative paths
+   *  (a live batch); `deep`: hash every file on both sides (deep audit). Never throws for operational
+   *  errors: an unreachable target comes back with state "unreachable" and `error`. */
+  plan(sync: Sync, opts: { only?: readonly RelPath[]; deep?: boolean; targets?: readonly Location[] }): Promise<TargetPlan[]>;
+  /** Apply one target's plan. Never throws for operational errors. */
+  apply(tp: TargetPlan): Promise<{ ok: boolean; applied: number; bytes: number; error?: string }>;
+}
