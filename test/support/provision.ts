@@ -4,6 +4,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { delimiter, join } from "node:path";
+import { pathToFileURL } from "node:url";
 
 /** A tool the test suite needs, and the Debian package that provides it. */
 interface Tool {
@@ -78,6 +79,6 @@ export function provision(): number {
 }
 
 // Only act when run as a script, so tests can import missingTools without side effects.
-if (process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   process.exitCode = provision();
 }
