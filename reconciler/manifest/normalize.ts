@@ -1,0 +1,200 @@
+// Written shape (schema-valid, rule-checked) → the resolved Manifest: defaults merged into every host,
+// `~` expanded, roles expanded into one target per matching host, upstream hosts resolved.
+
+import { homedir, userInfo } from "node:os";
+import { posix } from "node:path";
+import type { Host, Location, Manifest, NginxSettings, Sync } from "./model.js";
+import { parseDuration, parseLimit } from "./units.js";
+
+// ---- the written shape, as schemas/manifest.schema.json admits it ----
+export interface RawConnection {
+  user?: string;
+  port?: number;
+  identityFile?: string;
+  knownHosts?: string;
+  hostKeyChecking?: "strict" | "accept-new";
+}
+export interface RawHost extends RawConnection {
+  address: string;
+  roles?: string[];
+}
+export type RawLocation = string | { host?: string; path: string };
+export interface RawRoleTargets {
+  roles: string[];
+  path: string;
+}
+export interface RawSync {
+  source: RawLocation;
+  targets: RawLocation[] | RawRoleTargets;
+  exclude?: string[];
+  delete?: boolean;
+  maxDelete?: string | number;
+  preserve?: ("perms" | "times" | "owner" | "group")[];
+  delay?: string;
+  audit?: { quick?: string; deep?: string };
+  onDrift?: "heal" | "report";
+}
+export interface RawNginx {
+  host?: string;
+  path: string;
+  test?: string;
+  reload?: string;
+  upstreams: Record<string, { roles: string[] }>;
+  servers: { names: string[]; listen?: number | string; locations: Record<string, string> }[];
+  drifted?: "keep" | "down";
+}
+export interface RawManifest {
+  version: 1;
+  defaults?: RawConnection;
+  settings?: { maxProcesses?: number; statusFile?: string; logFile?: string };
+  hosts?: Record<string, RawHost>;
+  syncs?: Record<string, RawSync>;
+  nginx?: RawNginx;
+}
+
+/** What an absent key means. The schema documents the same values under `default` (a test keeps them equal). */
+export const DEFAULTS = {
+  port: 22,
+  knownHosts: "~/.ssh/known_hosts",
+  hostKeyChecking: "strict",
+  maxProcesses: 5,
+  exclude: [] as string[],
+  delete: true,
+  preserve: ["perms", "times"],
+  delay: "1s",
+  auditQuick: "*/5 * * * *",
+  onDrift: "heal",
+  nginxTest: "nginx -t",
+  nginxReload: "nginx -s reload",
+  drifted: "keep",
+  listen: 80,
+} as const;
+
+/** The login user when neither the host nor `defaults` names one: whoever runs tsync, like ssh itself. */
+export function defaultUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? "root";
+  }
+}
+
+/** "~" and "~/x" → the home directory; anything else unchanged ("~bob/x" is not expanded). */
+export function expandHome(p: string): string {
+  if (p === "~") return homedir();
+  return p.startsWith("~/") ? posix.join(homedir(), p.slice(2)) : p;
+}
+
+/** Absolute, normalized, no trailing slash except "/" itself. */
+export function normalizePath(p: string): string {
+  const n = posix.normalize(p);
+  return n.length > 1 && n.endsWith("/") ? n.slice(0, -1) : n;
+}
+
+/** Splits a written location without judging it: "HOST:/p" → {host, path}; "/p", "~/p", "p" → {path}. */
+export function splitLocation(raw: RawLocation): { host?: string; path: string } {
+  if (typeof raw !== "string") return raw.host === undefined ? { path: raw.path } : { host: raw.host, path: raw.path };
+  if (raw.startsWith("/") || raw.startsWith("~")) return { path: raw };
+  const colon = raw.indexOf(":");
+  return colon > 0 ? { host: raw.slice(0, colon), path: raw.slice(colon + 1) } : { path: raw };
+}
+
+/** A resolved Location: `~` expanded for local paths only (a remote `~` is rejected by the rules). */
+export function resolveLocation(raw: RawLocation): Location {
+  const { host, path } = splitLocation(raw);
+  return host === undefined ? { path: normalizePath(expandHome(path)) } : { host, path: normalizePath(path) };
+}
+
+/** Host names having one of `roles`, in manifest order. */
+export function hostsWithRoles(hosts: Record<string, RawHost>, roles: readonly string[]): string[] {
+  return Object.entries(hosts)
+    .filter(([, h]) => (h.roles ?? []).some((r) => roles.includes(r)))
+    .map(([name]) => name);
+}
+
+export function isRoleTargets(t: RawSync["targets"]): t is RawRoleTargets {
+  return !Array.isArray(t);
+}
+
+export function normalize(raw: RawManifest, file: string, digest: string): Manifest {
+  const rawHosts = raw.hosts ?? {};
+  const d = raw.defaults ?? {};
+  const user = d.user ?? defaultUser();
+  const hosts = new Map<string, Host>();
+  for (const [name, h] of Object.entries(rawHosts)) {
+    const identityFile = h.identityFile ?? d.identityFile;
+    hosts.set(name, {
+      name,
+      address: h.address,
+      port: h.port ?? d.port ?? DEFAULTS.port,
+      user: h.user ?? user,
+      ...(identityFile !== undefined ? { identityFile: expandHome(identityFile) } : {}),
+      knownHosts: expandHome(h.knownHosts ?? d.knownHosts ?? DEFAULTS.knownHosts),
+      hostKeyChecking: h.hostKeyChecking ?? d.hostKeyChecking ?? DEFAULTS.hostKeyChecking,
+      roles: h.roles ?? [],
+    });
+  }
+  const syncs: Sync[] = Object.entries(raw.syncs ?? {}).map(([name, s]) => normalizeSync(name, s, rawHosts));
+  const set = raw.settings ?? {};
+  return {
+    file,
+    digest,
+    settings: {
+      maxProcesses: set.maxProcesses ?? DEFAULTS.maxProcesses,
+      ...(set.statusFile !== undefined ? { statusFile: expandHome(set.statusFile) } : {}),
+      ...(set.logFile !== undefined ? { logFile: expandHome(set.logFile) } : {}),
+    },
+    hosts,
+    syncs,
+    ...(raw.nginx ? { nginx: normalizeNginx(raw.nginx, rawHosts) } : {}),
+  };
+}
+
+function normalizeSync(name: string, s: RawSync, hosts: Record<string, RawHost>): Sync {
+  const t = s.targets;
+  const targets = isRoleTargets(t)
+    ? hostsWithRoles(hosts, t.roles).map((host) => ({ host, path: normalizePath(t.path) }))
+    : t.map(resolveLocation);
+  const preserve: readonly string[] = s.preserve ?? DEFAULTS.preserve;
+  const maxDelete = s.maxDelete === undefined ? undefined : parseLimit(s.maxDelete);
+  // The quick audit is on unless switched "off": chokidar has no fallback when inotify runs out, so a
+  // periodic rescan is what catches missed events.
+  const quickRaw = s.audit?.quick ?? DEFAULTS.auditQuick;
+  const quick = quickRaw === "off" ? undefined : quickRaw;
+  return {
+    name,
+    source: resolveLocation(s.source),
+    targets,
+    rules: {
+      exclude: s.exclude ?? DEFAULTS.exclude,
+      delete: s.delete ?? DEFAULTS.delete,
+      ...(maxDelete ? { maxDelete } : {}),
+      preserve: {
+        perms: preserve.includes("perms"),
+        times: preserve.includes("times"),
+        owner: preserve.includes("owner"),
+        group: preserve.includes("group"),
+      },
+    },
+    // The rules have already rejected a malformed delay, so the fallback is never taken.
+    delayMs: parseDuration(s.delay ?? DEFAULTS.delay) ?? 1000,
+    audit: { ...(quick !== undefined ? { quick } : {}), ...(s.audit?.deep !== undefined ? { deep: s.audit.deep } : {}) },
+    onDrift: s.onDrift ?? DEFAULTS.onDrift,
+  };
+}
+
+function normalizeNginx(n: RawNginx, hosts: Record<string, RawHost>): NginxSettings {
+  return {
+    ...(n.host !== undefined ? { host: n.host } : {}),
+    path: normalizePath(n.host === undefined ? expandHome(n.path) : n.path),
+    test: n.test ?? DEFAULTS.nginxTest,
+    reload: n.reload ?? DEFAULTS.nginxReload,
+    upstreams: Object.entries(n.upstreams).map(([name, u]) => ({ name, roles: u.roles, hosts: hostsWithRoles(hosts, u.roles) })),
+    servers: n.servers.map((s) => ({
+      names: s.names,
+      listen: String(s.listen ?? DEFAULTS.listen),
+      locations: Object.entries(s.locations).map(([match, upstream]) => ({ match, upstream })),
+    })),
+    drifted: n.drifted ?? DEFAULTS.drifted,
+  };
+}

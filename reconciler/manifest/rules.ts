@@ -1,0 +1,251 @@
+// Semantic checks on a schema-valid manifest, one named Rule each (changesets' style). Each reports
+// positioned diagnostics; none stops the others.
+
+import { isIP } from "node:net";
+import { Cron } from "croner";
+import type { Diagnostic } from "../diagnostics.js";
+import { closest, diagnosticAt, type DiagnosticOptions, type Seg, type SourceDoc } from "./position.js";
+import { expandHome, hostsWithRoles, isRoleTargets, normalizePath, splitLocation, type RawConnection, type RawLocation, type RawManifest } from "./normalize.js";
+import { parseDuration, parseLimit } from "./units.js";
+
+export interface RuleContext {
+  readonly raw: RawManifest;
+  readonly src: SourceDoc;
+  report(code: string, segs: readonly Seg[], message: string, opts?: DiagnosticOptions): void;
+}
+export type Rule = (ctx: RuleContext) => void;
+
+/** One written location (or one host of a roles selection), with where it was written. */
+interface Written {
+  readonly sync: string;
+  readonly kind: "source" | "target";
+  readonly at: readonly Seg[];
+  readonly host?: string;
+  readonly path: string;
+  /** Where to point about the path: the string itself, or the `path` key of an object. */
+  readonly pathAt: readonly Seg[];
+  readonly hostAt: readonly Seg[];
+}
+
+function writtenLocations(raw: RawManifest): Written[] {
+  const out: Written[] = [];
+  for (const [sync, s] of Object.entries(raw.syncs ?? {})) {
+    const one = (loc: RawLocation, at: Seg[], kind: Written["kind"]) => {
+      const { host, path } = splitLocation(loc);
+      const obj = typeof loc !== "string";
+      out.push({ sync, kind, at, ...(host !== undefined ? { host } : {}), path, pathAt: obj ? [...at, "path"] : at, hostAt: obj ? [...at, "host"] : at });
+    };
+    one(s.source, ["syncs", sync, "source"], "source");
+    const t = s.targets;
+    if (isRoleTargets(t)) {
+      const at = ["syncs", sync, "targets", "roles"];
+      for (const host of hostsWithRoles(raw.hosts ?? {}, t.roles))
+        out.push({ sync, kind: "target", at, host, path: t.path, pathAt: ["syncs", sync, "targets", "path"], hostAt: at });
+    } else {
+      t.forEach((loc, i) => one(loc, ["syncs", sync, "targets", i], "target"));
+    }
+  }
+  return out;
+}
+
+const label = (w: { host?: string; path: string }) => (w.host === undefined ? w.path : `${w.host}:${w.path}`);
+
+/** Paths must be absolute; `~/` is accepted only where it is expanded on this machine. */
+const relativePaths: Rule = ({ raw, report }) => {
+  const local = (p: string | undefined, at: Seg[]) => {
+    if (p !== undefined && !expandHome(p).startsWith("/")) report("relative-path", at, `${JSON.stringify(p)} is relative; use an absolute path (or ~/...)`);
+  };
+  local(raw.settings?.statusFile, ["settings", "statusFile"]);
+  local(raw.settings?.logFile, ["settings", "logFile"]);
+  const connections: [Seg[], RawConnection][] = [[["defaults"], raw.defaults ?? {}], ...Object.entries(raw.hosts ?? {}).map(([n, h]): [Seg[], RawConnection] => [["hosts", n], h])];
+  for (const [base, c] of connections) {
+    local(c.identityFile, [...base, "identityFile"]);
+    local(c.knownHosts, [...base, "knownHosts"]);
+  }
+  for (const w of writtenLocations(raw)) {
+    if (w.host === undefined) {
+      if (!expandHome(w.path).startsWith("/"))
+        report("relative-path", w.pathAt, `${JSON.stringify(w.path)} is relative; a location is "/abs/path" or "HOST:/abs/path"`);
+    } else if (!w.path.startsWith("/")) {
+      report("relative-path", w.pathAt, `${JSON.stringify(label(w))}: the path on ${w.host} must be absolute`);
+    }
+  }
+  const n = raw.nginx;
+  if (n && !(n.host === undefined ? expandHome(n.path) : n.path).startsWith("/"))
+    report("relative-path", ["nginx", "path"], `${JSON.stringify(n.path)} is relative; use an absolute path`);
+};
+
+// RFC 1123 labels. Anything else (user@host, host:22, "-oProxyCommand=...") would be misread by ssh or nginx.
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+const hostAddresses: Rule = ({ raw, report }) => {
+  for (const [name, h] of Object.entries(raw.hosts ?? {})) {
+    if (isIP(h.address) === 0 && !HOSTNAME.test(h.address))
+      report("host-address", ["hosts", name, "address"], `${JSON.stringify(h.address)} is not a hostname or IP address (user and port have their own keys)`);
+  }
+};
+
+const unknownHosts: Rule = ({ raw, report }) => {
+  const names = Object.keys(raw.hosts ?? {});
+  const check = (host: string | undefined, at: readonly Seg[]) => {
+    if (host === undefined || names.includes(host)) return;
+    const hint = closest(host, names);
+    report("unknown-host", at, `unknown host ${JSON.stringify(host)}` + (hint ? `; did you mean ${JSON.stringify(hint)}?` : names.length ? ` (hosts: ${names.join(", ")})` : " (no hosts are defined)"));
+  };
+  for (const w of writtenLocations(raw)) check(w.host, w.hostAt);
+  check(raw.nginx?.host, ["nginx", "host"]);
+};
+
+const unknownRoles: Rule = ({ raw, report }) => {
+  const known = new Set(Object.values(raw.hosts ?? {}).flatMap((h) => h.roles ?? []));
+  const check = (roles: readonly string[], at: readonly Seg[]) =>
+    roles.forEach((r, i) => {
+      if (known.has(r)) return;
+      const hint = closest(r, known);
+      report("unknown-role", [...at, i], `no host has role ${JSON.stringify(r)}` + (hint ? `; did you mean ${JSON.stringify(hint)}?` : ""));
+    });
+  for (const [name, s] of Object.entries(raw.syncs ?? {})) if (isRoleTargets(s.targets)) check(s.targets.roles, ["syncs", name, "targets", "roles"]);
+  for (const [name, u] of Object.entries(raw.nginx?.upstreams ?? {})) check(u.roles, ["nginx", "upstreams", name, "roles"]);
+};
+
+/** An upstream with no server makes nginx refuse the config (or, rendered empty, takes the site down). */
+const emptyUpstreams: Rule = ({ raw, report }) => {
+  for (const [name, u] of Object.entries(raw.nginx?.upstreams ?? {}))
+    if (u.roles.length === 0) report("empty-upstream", ["nginx", "upstreams", name, "roles"], "selects no host: an empty upstream takes the site down");
+};
+
+/** Same machine: local, or hosts with the same address and port (two names for one box). */
+function machineOf(raw: RawManifest, host: string | undefined): string | undefined {
+  if (host === undefined) return "local";
+  const h = raw.hosts?.[host];
+  return h ? `${h.address.toLowerCase()}|${h.port ?? raw.defaults?.port ?? 22}` : undefined;
+}
+
+function resolvedPath(w: Written): string | undefined {
+  const p = w.host === undefined ? expandHome(w.path) : w.path;
+  return p.startsWith("/") ? normalizePath(p) : undefined;
+}
+
+/** "same", "inside" (a under b), "contains" (b under a), or undefined. */
+function overlap(a: string, b: string): "same" | "inside" | "contains" | undefined {
+  if (a === b) return "same";
+  if (a.startsWith(b === "/" ? "/" : `${b}/`)) return "inside";
+  if (b.startsWith(a === "/" ? "/" : `${a}/`)) return "contains";
+  return undefined;
+}
+
+const sourceIsTarget: Rule = ({ raw, report }) => {
+  const all = writtenLocations(raw);
+  for (const src of all.filter((w) => w.kind === "source")) {
+    const sm = machineOf(raw, src.host);
+    const sp = resolvedPath(src);
+    if (!sm || !sp) continue;
+    for (const t of all.filter((w) => w.kind === "target" && w.sync === src.sync)) {
+      const tp = resolvedPath(t);
+      const o = tp && machineOf(raw, t.host) === sm ? overlap(tp, sp) : undefined;
+      if (!o) continue;
+      const how = o === "same" ? "is the source itself" : o === "inside" ? "is inside the source" : "contains the source";
+      report("source-is-target", t.at, `target ${label(t)} ${how} (${label(src)}): a sync cannot write into what it reads`);
+    }
+  }
+};
+
+const overlappingTargets: Rule = ({ raw, report }) => {
+  const seen: { w: Written; machine: string; path: string }[] = [];
+  for (const w of writtenLocations(raw).filter((x) => x.kind === "target")) {
+    const machine = machineOf(raw, w.host);
+    const path = resolvedPath(w);
+    if (!machine || !path) continue;
+    if (path === "/") {
+      report("root-target", w.pathAt, `refusing to replicate into / on ${w.host ?? "this machine"}: name the directory to mirror`);
+      continue;
+    }
+    const other = seen.find((s) => s.machine === machine && overlap(path, s.path));
+    if (other) {
+      const where = other.w.sync === w.sync ? "another target of this sync" : `a target of sync ${JSON.stringify(other.w.sync)}`;
+      report("overlapping-targets", w.at, `target ${label(w)} overlaps ${label(other.w)}, ${where}: two writers would undo each other`);
+    } else {
+      seen.push({ w, machine, path });
+    }
+  }
+};
+
+const durationsAndLimits: Rule = ({ raw, report }) => {
+  for (const [name, s] of Object.entries(raw.syncs ?? {})) {
+    if (s.delay !== undefined && parseDuration(s.delay) === undefined)
+      report("bad-duration", ["syncs", name, "delay"], `must be a duration like "1s", at most 24 days`);
+    if (s.maxDelete !== undefined && parseLimit(s.maxDelete) === undefined)
+      report("bad-limit", ["syncs", name, "maxDelete"], `must be a count like 1000 or a percentage from 0% to 100%`);
+  }
+};
+
+const cronExpressions: Rule = ({ raw, report }) => {
+  for (const [name, s] of Object.entries(raw.syncs ?? {})) {
+    for (const kind of ["quick", "deep"] as const) {
+      const expr = s.audit?.[kind];
+      if (expr === undefined || (kind === "quick" && expr === "off")) continue;
+      try {
+        new Cron(expr, { paused: true }).stop();
+      } catch (e) {
+        const why = e instanceof Error ? e.message.replace(/^CronPattern: /, "") : String(e);
+        report("bad-cron", ["syncs", name, "audit", kind], `must be a cron expression like "*/5 * * * *" (${why})`);
+      }
+    }
+  }
+};
+
+const unknownUpstreams: Rule = ({ raw, report }) => {
+  const names = Object.keys(raw.nginx?.upstreams ?? {});
+  raw.nginx?.servers.forEach((srv, i) => {
+    for (const [match, up] of Object.entries(srv.locations)) {
+      if (names.includes(up)) continue;
+      const hint = closest(up, names);
+      report("unknown-upstream", ["nginx", "servers", i, "locations", match], `unknown upstream ${JSON.stringify(up)}` + (hint ? `; did you mean ${JSON.stringify(hint)}?` : ""));
+    }
+  });
+};
+
+// These strings are pasted into nginx syntax; any of these characters could end a directive or open a block.
+const NGINX_UNSAFE = /[;{}"'#\\\s\x00-\x1f\x7f]/;
+const NGINX_UNSAFE_MATCH = /[;{}"'#\n\r\x00-\x1f\x7f]/;
+
+function describeChar(s: string, re: RegExp): string {
+  const c = re.exec(s)![0];
+  return c >= " " && c !== "\x7f" ? JSON.stringify(c) : `U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`;
+}
+
+const nginxInjection: Rule = ({ raw, report }) => {
+  raw.nginx?.servers.forEach((srv, i) => {
+    const at: Seg[] = ["nginx", "servers", i];
+    srv.names.forEach((n, j) => {
+      if (NGINX_UNSAFE.test(n)) report("nginx-injection", [...at, "names", j], `server name ${JSON.stringify(n)} contains ${describeChar(n, NGINX_UNSAFE)}, which nginx would read as syntax`);
+    });
+    for (const match of Object.keys(srv.locations)) {
+      if (NGINX_UNSAFE_MATCH.test(match) || match.trim() === "")
+        report("nginx-injection", [...at, "locations", match], `location ${JSON.stringify(match)} ${match.trim() === "" ? "is empty" : `contains ${describeChar(match, NGINX_UNSAFE_MATCH)}, which nginx would read as syntax`}`, { key: true });
+    }
+    if (typeof srv.listen === "string" && NGINX_UNSAFE_MATCH.test(srv.listen))
+      report("nginx-injection", [...at, "listen"], `listen ${JSON.stringify(srv.listen)} contains ${describeChar(srv.listen, NGINX_UNSAFE_MATCH)}, which nginx would read as syntax`);
+  });
+};
+
+export const RULES: Readonly<Record<string, Rule>> = {
+  relativePaths,
+  hostAddresses,
+  unknownHosts,
+  unknownRoles,
+  emptyUpstreams,
+  sourceIsTarget,
+  overlappingTargets,
+  durationsAndLimits,
+  cronExpressions,
+  unknownUpstreams,
+  nginxInjection,
+};
+
+export function checkRules(raw: RawManifest, src: SourceDoc): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const ctx: RuleContext = { raw, src, report: (code, segs, message, opts) => out.push(diagnosticAt(src, code, segs, message, opts)) };
+  for (const rule of Object.values(RULES)) rule(ctx);
+  return out;
+}

@@ -1,0 +1,241 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { formatDiagnostic } from "../../reconciler/diagnostics.js";
+import { loadManifest, parseManifest } from "../../reconciler/manifest/load.js";
+import { DEFAULTS, defaultUser } from "../../reconciler/manifest/normalize.js";
+import { RULES } from "../../reconciler/manifest/rules.js";
+import { parseDuration, parseLimit } from "../../reconciler/manifest/units.js";
+import { manifestSchema } from "../../reconciler/manifest/validate.js";
+
+// Fixture paths appear in the expected lines as written ("fixtures/invalid/x.yaml"): run from the repo root.
+process.chdir(fileURLToPath(new URL("../../../", import.meta.url)));
+
+const INVALID = "fixtures/invalid";
+const corpus = readdirSync(INVALID).filter((f) => f.endsWith(".yaml")).map((f) => f.slice(0, -5)).sort();
+
+test("the invalid corpus is large and every case has its expectation", () => {
+  assert.ok(corpus.length >= 30, `only ${corpus.length} cases`);
+  for (const name of corpus) assert.ok(existsSync(`${INVALID}/${name}.expected`), `${name}.expected missing`);
+  for (const f of readdirSync(INVALID).filter((f) => f.endsWith(".expected")))
+    assert.ok(corpus.includes(f.slice(0, -9)), `${f} has no .yaml`);
+});
+
+for (const name of corpus) {
+  test(`invalid: ${name}`, () => {
+    const file = `${INVALID}/${name}.yaml`;
+    const { manifest, diagnostics } = loadManifest(file);
+    assert.equal(manifest, undefined);
+    const want = readFileSync(`${INVALID}/${name}.expected`, "utf8").trimEnd().split("\n");
+    assert.deepEqual(diagnostics.map(formatDiagnostic), want);
+    for (const d of diagnostics) {
+      assert.ok(d.start, `${name}: every error has a line and column`);
+      assert.ok(!formatDiagnostic(d).includes("\n"), `${name}: one line each`);
+    }
+  });
+}
+
+test("every rule and every error kind is exercised by the corpus", () => {
+  const codes = new Set(corpus.flatMap((n) => loadManifest(`${INVALID}/${n}.yaml`).diagnostics.map((d) => d.code)));
+  for (const code of [
+    "yaml", "tab", "duplicate-key", "not-text", "empty", "not-mapping", "bad-key", "schema", "unknown-key", "missing-key",
+    "relative-path", "host-address", "unknown-host", "unknown-role", "empty-upstream", "source-is-target",
+    "overlapping-targets", "root-target", "bad-duration", "bad-limit", "bad-cron", "unknown-upstream", "nginx-injection",
+  ])
+    assert.ok(codes.has(code), `no corpus case yields ${code}`);
+  assert.equal(Object.keys(RULES).length, 11);
+});
+
+test("a 10 MB file is refused quickly with one line", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsync-manifest-"));
+  try {
+    const file = join(dir, "huge.yaml");
+    writeFileSync(file, "version: 1\n" + `#${"x".repeat(1022)}\n`.repeat(10 * 1024 - 1));
+    const t0 = performance.now();
+    const { manifest, diagnostics } = loadManifest(file);
+    const fromString = parseManifest(readFileSync(file, "utf8"), file);
+    assert.ok(performance.now() - t0 < 1000);
+    assert.equal(manifest, undefined);
+    assert.equal(fromString.manifest, undefined);
+    assert.deepEqual(diagnostics.map(formatDiagnostic), [`${file}: the file is 10.0 MiB; a manifest is at most 1 MiB (is this the right file?)`]);
+    assert.deepEqual(fromString.diagnostics.map(formatDiagnostic), diagnostics.map(formatDiagnostic));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a missing file is one line, not a throw", () => {
+  assert.deepEqual(loadManifest("fixtures/nope/tsync.yaml").diagnostics.map(formatDiagnostic), [
+    "fixtures/nope/tsync.yaml: cannot read the manifest: no such file",
+  ]);
+});
+
+test("parseDuration", () => {
+  const cases: [string, number | undefined][] = [
+    ["500ms", 500], ["1s", 1000], ["2m", 120_000], ["1h", 3_600_000], ["1.5s", 1500], ["0s", 0], ["0.5ms", 1],
+    ["1", undefined], ["1x", undefined], ["s", undefined], ["-1s", undefined], [" 1s", undefined], ["1 s", undefined],
+    ["1S", undefined], ["1d", undefined], ["", undefined], ["9999h", undefined], ["596h", 2_145_600_000],
+  ];
+  for (const [s, want] of cases) assert.equal(parseDuration(s), want, s);
+});
+
+test("parseLimit", () => {
+  const cases: [string | number, unknown][] = [
+    ["25%", { kind: "percent", value: 25 }], ["0%", { kind: "percent", value: 0 }], ["100%", { kind: "percent", value: 100 }],
+    ["2.5%", { kind: "percent", value: 2.5 }], ["1000", { kind: "count", value: 1000 }], [1000, { kind: "count", value: 1000 }],
+    [0, { kind: "count", value: 0 }], ["101%", undefined], ["-1", undefined], [-1, undefined], [1.5, undefined], ["1.5", undefined],
+    ["25 %", undefined], ["%", undefined], ["", undefined], ["99999999999999999999", undefined], [Number.NaN, undefined],
+  ];
+  for (const [s, want] of cases) assert.deepEqual(parseLimit(s), want, String(s));
+});
+
+test("the seed fixture normalizes: roles expanded to 3 targets, defaults merged", () => {
+  const bytes = readFileSync("fixtures/seed/tsync.yaml");
+  const { manifest, diagnostics } = loadManifest("fixtures/seed/tsync.yaml");
+  assert.deepEqual(diagnostics, []);
+  assert.ok(manifest);
+  assert.equal(manifest.file, "fixtures/seed/tsync.yaml");
+  assert.equal(manifest.digest, createHash("sha256").update(bytes).digest("hex"));
+  assert.deepEqual(manifest.settings, { maxProcesses: 5, statusFile: "/tmp/tsync.status" });
+  assert.deepEqual([...manifest.hosts.keys()], ["master", "www-01", "www-02", "www-03"]);
+  assert.deepEqual(manifest.hosts.get("www-02"), {
+    name: "www-02", address: "10.0.1.22", port: 22, user: defaultUser(),
+    knownHosts: join(homedir(), ".ssh/known_hosts"), hostKeyChecking: "strict", roles: ["replica"],
+  });
+  const [site] = manifest.syncs;
+  assert.deepEqual(site, {
+    name: "site",
+    source: { path: "/var/www/tjstein.com" },
+    targets: ["www-01", "www-02", "www-03"].map((host) => ({ host, path: "/var/www/tjstein.com" })),
+    rules: { exclude: [], delete: true, preserve: { perms: true, times: true, owner: false, group: false } },
+    delayMs: 1000,
+    audit: { quick: "*/5 * * * *" },
+    onDrift: "heal",
+  });
+  assert.deepEqual(manifest.nginx, {
+    host: "master",
+    path: "/etc/nginx/conf.d/tjstein.com.conf",
+    test: "nginx -t",
+    reload: "nginx -s reload",
+    upstreams: [
+      { name: "backend", roles: ["master", "replica"], hosts: ["master", "www-01", "www-02", "www-03"] },
+      { name: "admin", roles: ["master"], hosts: ["master"] },
+    ],
+    servers: [{ names: ["tjstein.com", "www.tjstein.com"], listen: "80", locations: [{ match: "/", upstream: "backend" }, { match: "~ /wp-admin/", upstream: "admin" }] }],
+    drifted: "keep",
+  });
+  assert.ok(readFileSync("fixtures/seed/tsync.yaml", "utf8").startsWith("# yaml-language-server: $schema=../../schemas/manifest.schema.json\n"));
+});
+
+test("valid fixtures load without diagnostics", () => {
+  for (const f of readdirSync("fixtures/valid").filter((f) => f.endsWith(".yaml"))) {
+    const { manifest, diagnostics } = loadManifest(`fixtures/valid/${f}`);
+    assert.deepEqual(diagnostics.map(formatDiagnostic), [], f);
+    assert.ok(manifest, f);
+  }
+});
+
+test("local locations, object targets, trailing slashes, ~ and explicit rules", () => {
+  const m = loadManifest("fixtures/valid/local.yaml").manifest!;
+  assert.equal(m.hosts.size, 0);
+  assert.equal(m.settings.statusFile, join(homedir(), "tsync.status"));
+  const [site, uploads] = m.syncs;
+  assert.deepEqual(site!.source, { path: "/srv/src/site" });
+  assert.deepEqual(site!.targets, [{ path: "/srv/dst/a" }, { path: "/srv/dst/b" }]);
+  assert.deepEqual(site!.rules, {
+    exclude: [".git/", "wp-content/cache/", "*.swp"], delete: false, maxDelete: { kind: "percent", value: 25 },
+    preserve: { perms: true, times: true, owner: true, group: true },
+  });
+  assert.equal(site!.delayMs, 500);
+  assert.deepEqual(site!.audit, { quick: "*/5 * * * *", deep: "0 3 * * *" });
+  assert.equal(site!.onDrift, "report");
+  assert.deepEqual(uploads!.rules.maxDelete, { kind: "count", value: 1000 });
+});
+
+test("per-host overrides beat defaults, which beat built-in defaults", () => {
+  const m = loadManifest("fixtures/valid/overrides.yaml").manifest!;
+  const key = join(homedir(), ".ssh/id_ed25519");
+  assert.deepEqual(m.hosts.get("build"), {
+    name: "build", address: "build.internal", port: 2222, user: "deploy", identityFile: key,
+    knownHosts: join(homedir(), ".ssh/known_hosts"), hostKeyChecking: "accept-new", roles: ["builder"],
+  });
+  assert.deepEqual(m.hosts.get("web-a"), {
+    name: "web-a", address: "127.0.0.2", port: 22, user: "www-data", identityFile: key,
+    knownHosts: "/etc/ssh/ssh_known_hosts", hostKeyChecking: "strict", roles: ["web"],
+  });
+  assert.equal(m.hosts.get("web-b")!.address, "::1");
+  const [release] = m.syncs;
+  assert.deepEqual(release!.source, { host: "build", path: "/srv/release" });
+  assert.deepEqual(release!.targets, [{ host: "web-a", path: "/var/www/app" }, { host: "web-b", path: "/var/www/app" }]);
+  assert.deepEqual(release!.audit, {});
+  assert.equal(m.nginx!.host, undefined);
+  assert.equal(m.nginx!.servers[0]!.listen, "443 ssl");
+  assert.deepEqual(m.nginx!.servers[0]!.locations.map((l) => l.match), ["/", "= /healthz", "~* \\.(png|jpg)$"]);
+  assert.equal(m.nginx!.drifted, "down");
+});
+
+test("parseManifest: digest of the UTF-8 bytes, positions from the string, warnings keep the manifest", () => {
+  const src = "version: 1\nsettings:\n  logFile: !note /var/log/tsync.log\n";
+  const { manifest, diagnostics } = parseManifest(src, "tsync.yaml");
+  assert.equal(manifest?.digest, createHash("sha256").update(src).digest("hex"));
+  assert.deepEqual(diagnostics.map(formatDiagnostic), ["tsync.yaml:3:12: warning: unresolved tag: !note (ignored)"]);
+  assert.deepEqual(parseManifest("version: 1\nsyncs:\n  site:\n    source: /a\n    targets: [/b]\n    delay: 1x\n", "tsync.yaml").diagnostics.map(formatDiagnostic), [
+    'tsync.yaml:6:12: syncs.site.delay: must be a duration like "1s"',
+  ]);
+});
+
+test("one mistake, one line: a wrong type is not also reported as a wrong pattern or branch", () => {
+  for (const [src, want] of [
+    ["version: 1\nsyncs:\n  s:\n    source: /a\n    targets: 7\n", "t:5:14: syncs.s.targets: must be a list of locations or {roles, path}"],
+    ["version: 1\nsyncs:\n  s:\n    source: /a\n    targets: [/b]\n    maxDelete: [1]\n", 't:6:16: syncs.s.maxDelete: must be a count like 1000 or a percentage like "25%"'],
+    ["version: 1\nhosts:\n", "t:2:1: hosts: must be a mapping (key: value)"],
+    ["version: 1\nsettings: { statusFile: 5 }\n", "t:2:25: settings.statusFile: must be an absolute path"],
+  ] as const)
+    assert.deepEqual(parseManifest(src, "t").diagnostics.map(formatDiagnostic), [want]);
+});
+
+// ---- the schema itself: editors complete from it, so it must describe everything it admits ----
+type Json = { [k: string]: unknown };
+
+test("schema: $id, title, 2020-12, and a description on every property", () => {
+  const s = manifestSchema as Json;
+  assert.equal(s.$schema, "https://json-schema.org/draft/2020-12/schema");
+  assert.ok(typeof s.$id === "string" && typeof s.title === "string");
+  const missing: string[] = [];
+  const walk = (node: unknown, at: string) => {
+    if (!node || typeof node !== "object") return;
+    const n = node as Json;
+    if (n.properties) for (const [k, v] of Object.entries(n.properties as Json)) if (!(v as Json).description) missing.push(`${at}/${k}`);
+    if (n.type === "object" || (Array.isArray(n.type) && n.type.includes("object")))
+      if (n.additionalProperties === undefined) missing.push(`${at}: additionalProperties not set`);
+    for (const [k, v] of Object.entries(n)) if (typeof v === "object") walk(v, `${at}/${k}`);
+  };
+  walk(s, "#");
+  assert.deepEqual(missing, []);
+});
+
+test("schema defaults are the defaults normalize applies", () => {
+  const d = (manifestSchema as Json).$defs as Json;
+  const get = (path: string[]) => path.reduce<unknown>((n, k) => (n as Json)[k], manifestSchema);
+  const sync = (d.sync as Json).properties as Json;
+  const nginx = (d.nginx as Json).properties as Json;
+  assert.equal((d.port as Json).default, DEFAULTS.port);
+  assert.equal((d.knownHosts as Json).default, DEFAULTS.knownHosts);
+  assert.equal((d.hostKeyChecking as Json).default, DEFAULTS.hostKeyChecking);
+  assert.equal((get(["properties", "settings", "properties", "maxProcesses"]) as Json).default, DEFAULTS.maxProcesses);
+  assert.equal((sync.delete as Json).default, DEFAULTS.delete);
+  assert.deepEqual((sync.preserve as Json).default, DEFAULTS.preserve);
+  assert.deepEqual((sync.exclude as Json).default, DEFAULTS.exclude);
+  assert.equal((sync.delay as Json).default, DEFAULTS.delay);
+  assert.equal((sync.onDrift as Json).default, DEFAULTS.onDrift);
+  assert.equal((((sync.audit as Json).properties as Json).quick as Json).default, DEFAULTS.auditQuick);
+  assert.equal((nginx.test as Json).default, DEFAULTS.nginxTest);
+  assert.equal((nginx.reload as Json).default, DEFAULTS.nginxReload);
+  assert.equal((nginx.drifted as Json).default, DEFAULTS.drifted);
+  const server = (((nginx.servers as Json).items as Json).properties as Json);
+  assert.equal((server.listen as Json).default, DEFAULTS.listen);
+});
