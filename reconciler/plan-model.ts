@@ -3,6 +3,7 @@
 import type { Change } from "./change.js";
 import type { Location } from "./manifest/model.js";
 import type { RelPath } from "./paths.js";
+import { timesEqual } from "./compare.js";
 
 export type TargetState = "in-sync" | "drifted" | "unreachable";
 
@@ -57,6 +58,19 @@ export interface Plan {
   readonly summary: PlanSummary;
 }
 
+/**
+ * A touch that only restores a directory's current time after apply writes into it: bookkeeping that
+ * apply needs, but not a difference worth showing or counting.
+ */
+export function isImplied(c: Change): boolean {
+  return c.kind === "touch" && c.before.kind !== "problem" && c.after.kind !== "problem" && timesEqual(c.before.mtimeMs, c.after.mtimeMs);
+}
+
+/** The changes a user is shown and counted. */
+export function visibleChanges(changes: readonly Change[]): Change[] {
+  return changes.filter((c) => !isImplied(c));
+}
+
 /** Which summary bucket a change counts in: "N to add, N to change, N to delete". */
 export function changeBucket(c: Change): "add" | "change" | "delete" {
   switch (c.kind) {
@@ -79,7 +93,7 @@ export function summarize(targets: readonly TargetPlan[], nginx?: NginxPlan): Pl
     if (t.state === "drifted") drifted++;
     if (t.state === "unreachable") unreachable++;
     if (t.refused) refused++;
-    for (const c of t.changes) {
+    for (const c of visibleChanges(t.changes)) {
       const b = changeBucket(c);
       if (b === "add") add++;
       else if (b === "change") change++;

@@ -21,6 +21,8 @@ export interface PlanOptions {
   readonly syncs?: readonly string[];
   /** Only targets on these hosts ("local" names local targets). */
   readonly targets?: readonly string[];
+  /** Only these exact target locations (the watch daemon retrying one target). */
+  readonly locations?: readonly Location[];
   /** Compare content hashes of every file. */
   readonly deep?: boolean;
   /** Limit to these source-relative paths (a live batch). */
@@ -116,7 +118,9 @@ async function planOneTarget(
 
 /** Plan one sync for its selected targets. Never throws for operational errors. */
 export async function planSyncTargets(sync: Sync, fleet: Fleet, opts: PlanOptions = {}): Promise<TargetPlan[]> {
-  const targets = sync.targets.filter((t) => targetSelected(t, opts.targets));
+  const targets = sync.targets.filter(
+    (t) => targetSelected(t, opts.targets) && (!opts.locations || opts.locations.some((l) => l.host === t.host && l.path === t.path)),
+  );
   let source: { snap: Snapshot; transport: Transport };
   try {
     const transport = fleet.transport(sync.source.host);

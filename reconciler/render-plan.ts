@@ -2,6 +2,7 @@
 import type { Change } from "./change.js";
 import type { Entry } from "./snapshot.js";
 import type { Plan, TargetPlan } from "./plan-model.js";
+import { visibleChanges } from "./plan-model.js";
 import { formatLocation } from "./manifest/model.js";
 import { displayPath } from "./paths.js";
 import { summaryLine } from "./report/summary.js";
@@ -12,6 +13,8 @@ export interface RenderOptions {
   readonly diffs?: ReadonlyMap<string, string>;
   /** Only the summary line. */
   readonly quiet?: boolean;
+  /** Also the directory time restorations apply performs after writing into a directory. */
+  readonly verbose?: boolean;
 }
 
 const SGR = { green: 32, yellow: 33, red: 31, cyan: 36, bold: 1, dim: 2 } as const;
@@ -83,10 +86,11 @@ function renderTarget(t: TargetPlan, paint: Paint, opts: RenderOptions): string[
   const head = `${paint("bold", t.sync)}: ${formatLocation(t.target)}`;
   if (t.state === "unreachable") return [`${head} ${paint("red", "unreachable")}: ${t.error ?? ""}`];
   const lines: string[] = [];
+  const shown = opts.verbose ? t.changes : visibleChanges(t.changes);
   if (t.changes.length === 0) lines.push(`${head} ${paint("green", "in sync")}`);
   else {
-    lines.push(`${head} ${paint("yellow", `${t.changes.length} change${t.changes.length === 1 ? "" : "s"}`)}`);
-    for (const c of t.changes) {
+    lines.push(`${head} ${paint("yellow", `${shown.length} change${shown.length === 1 ? "" : "s"}`)}`);
+    for (const c of shown) {
       lines.push(changeLine(c, paint));
       const d = opts.diffs?.get(diffKey(t, c.path));
       if (d) for (const l of d.trimEnd().split("\n")) lines.push("      " + colorDiffLine(l, paint));

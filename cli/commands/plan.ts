@@ -48,7 +48,7 @@ export async function planCommand(opts: PlanCommandOptions): Promise<void> {
     else if (format === "markdown") out(renderMarkdown(plan));
     else {
       const diffs = opts.diff ? await textDiffs(manifest, fleet, plan) : undefined;
-      out(renderPlanHuman(plan, { color: useColor(opts), quiet: opts.quiet ?? false, ...(diffs ? { diffs } : {}) }));
+      out(renderPlanHuman(plan, { color: useColor(opts), quiet: opts.quiet ?? false, verbose: opts.verbose ?? false, ...(diffs ? { diffs } : {}) }));
       if (opts.out) err(`Saved the plan to ${opts.out}; apply exactly it with: tsync apply ${opts.out}`);
     }
     throw new Exit(planExitCode(plan, opts.detailedExitcode ?? false));
