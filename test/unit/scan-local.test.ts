@@ -201,6 +201,22 @@ test("scanLocal hash: all: every file gets its hash", async () => {
   assert.equal((s.get(relPath("a/b/c.php")) as { hash?: string }).hash, want);
 });
 
+test("hashLocal: an abort rejects, and the pool hashes again afterwards", async () => {
+  const many: RelPath[] = [];
+  for (let i = 0; i < 400; i++) {
+    const n = relPath(`many-${i}`);
+    put(n, Buffer.alloc(64 * 1024, i));
+    many.push(n);
+  }
+  const ac = new AbortController();
+  const pending = hashLocal(root, many, ac.signal);
+  setImmediate(() => ac.abort());
+  await assert.rejects(pending, { name: "AbortError" });
+  const got = await hashLocal(root, many);
+  assert.equal(got.size, many.length);
+  assert.equal(got.get(relPath("many-7")), execFileSync("b2sum", { input: Buffer.alloc(64 * 1024, 7) }).toString().slice(0, 128));
+});
+
 test("hashFileSync: a file that changes while it is read gets no hash", () => {
   const p = absBytes(root, relPath("growing"));
   writeFileSync(p, "start");
