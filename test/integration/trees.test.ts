@@ -132,3 +132,14 @@ test("wordpressTree: the real package when apt works, else a same-shape tree", a
     assert.ok(existsSync(join(d, "wp/wp-admin/index.php")));
   }
 });
+
+test("wordpressTree falls back to a same-shape generated tree, and says why", async (t) => {
+  const d = tmp(t);
+  writeFileSync(join(d, "not-a-dir"), "");
+  const info = await wordpressTree(join(d, "wp"), join(d, "not-a-dir/cache"));
+  assert.equal(info.origin, "generated");
+  assert.match(info.note ?? "", /ENOTDIR/);
+  const lines = (await listTree(join(d, "wp"))).split("\n");
+  assert.equal(lines.filter((l) => l.split("\t")[1] === "f").length, 3000);
+  assert.equal(lines.filter((l) => l.split("\t")[1] === "d").length, 400);
+});

@@ -1,7 +1,7 @@
 // Trees to replicate in tests and benchmarks: hostile names, a real WordPress, and synthetic trees.
 // Everything is deterministic so a failure reproduces.
 import { execFile } from "node:child_process";
-import { mkdirSync, writeFileSync, symlinkSync, chmodSync, existsSync, readdirSync, utimesSync } from "node:fs";
+import { mkdirSync, writeFileSync, symlinkSync, chmodSync, existsSync, readdirSync, utimesSync, renameSync, rmSync, mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
@@ -170,18 +170,32 @@ async function extractedWordpress(cache: string): Promise<{ root: string; versio
   mkdirSync(cache, { recursive: true });
   let deb = readdirSync(cache).find((f) => /^wordpress_.*\.deb$/.test(f));
   if (deb === undefined) {
-    await exec("apt-get", ["download", "wordpress"], { cwd: cache, timeout: 300_000 });
-    deb = readdirSync(cache).find((f) => /^wordpress_.*\.deb$/.test(f));
-    if (deb === undefined) throw new Error("apt-get download wordpress produced no .deb");
+    // Download into a private dir and rename: parallel test processes may share the cache.
+    const dl = mkdtempSync(join(cache, "dl-"));
+    try {
+      await exec("apt-get", ["download", "wordpress"], { cwd: dl, timeout: 300_000 });
+      deb = readdirSync(dl).find((f) => /^wordpress_.*\.deb$/.test(f));
+      if (deb === undefined) throw new Error("apt-get download wordpress produced no .deb");
+      renameSync(join(dl, deb), join(cache, deb));
+    } finally {
+      rmSync(dl, { recursive: true, force: true });
+    }
   }
   const version = decodeURIComponent(deb.split("_")[1] ?? "unknown");
   const x = join(cache, `x-${deb}`);
   const root = join(x, "usr/share/wordpress");
   if (!existsSync(root)) {
     // Extract beside the final place and rename, so an interrupted run never leaves a half tree.
-    const tmp = `${x}.partial-${process.pid}`;
+    const tmp = mkdtempSync(`${x}.partial-`);
+    chmodSync(tmp, 0o755); // mkdtemp makes it 0700; tests running as another user read it too
     await exec("dpkg", ["-x", join(cache, deb), tmp]);
-    await exec("mv", ["-T", "--", tmp, x]);
+    try {
+      renameSync(tmp, x);
+    } catch (e) {
+      // Another process finished first (ENOTEMPTY/EEXIST): its tree is as good as ours.
+      rmSync(tmp, { recursive: true, force: true });
+      if (!existsSync(root)) throw e;
+    }
   }
   return { root, version };
 }
