@@ -12,7 +12,7 @@
 import { watch as chokidarWatch, type FSWatcher, type ChokidarOptions } from "chokidar";
 import type { Stats } from "node:fs";
 import { STAGING_DIR } from "../snapshot.js";
-import { ROOT, ancestorsOf, fromBytes, parentOf, type RelPath } from "../paths.js";
+import { ROOT, ancestorsOf, fromBytes, joinRel, parentOf, type RelPath } from "../paths.js";
 import type { Matcher } from "../transport/types.js";
 import type { Clock, TimerHandle } from "./clock.js";
 import type { WatcherMode } from "./status.js";
@@ -123,7 +123,7 @@ export class SourceWatcher {
       // Attached before anything else: without an error listener chokidar's ENOSPC is an uncaught crash.
       fsw.on("error", (err) => this.#fail(err));
       fsw.on("all", (event, abs) => this.#onEvent(event, abs));
-      fsw.on("raw", (_ev, name, details) => this.#onRaw(name, details));
+      fsw.on("raw", (ev, name, details) => this.#onRaw(ev, name, details));
       fsw.on("ready", () => this.#resolveReady?.());
     } catch (err) {
       this.#fail(err);
@@ -161,12 +161,22 @@ export class SourceWatcher {
     if ((event === "unlink" || event === "unlinkDir") && p !== ROOT) this.#emit(parentOf(p));
   }
 
-  #onRaw(name: unknown, details: unknown): void {
-    if (typeof name !== "string" || !name.includes("\uFFFD")) return;
+  // Raw backend events fill two gaps: chokidar reports no add/change for names that are not UTF-8,
+  // and drops a "change" whose size/mtime/inode did not move (chmod, chown): a sync must see those.
+  #onRaw(rawEvent: unknown, name: unknown, details: unknown): void {
     const dir = (details as { watchedPath?: unknown } | undefined)?.watchedPath;
-    if (typeof dir !== "string") return this.#emit(ROOT);
-    const p = toRelPath(this.opts.root, dir) ?? nearestCleanDir(this.opts.root, dir);
-    if (!isExcluded(this.opts.exclude, p, true)) this.#emit(p);
+    if (typeof name !== "string" || typeof dir !== "string") return;
+    const lossy = name.includes("\uFFFD");
+    if (!lossy && rawEvent !== "change") return; // creations, removals, renames: chokidar's own events
+    const { root, exclude } = this.opts;
+    const dirRel = toRelPath(root, dir);
+    if (lossy || dirRel === undefined) {
+      const p = dirRel ?? nearestCleanDir(root, dir);
+      if (!isExcluded(exclude, p, true)) this.#emit(p);
+      return;
+    }
+    const p = joinRel(dirRel, fromBytes(Buffer.from(name, "utf8")));
+    if (!isExcluded(exclude, p, undefined)) this.#emit(p);
   }
 
   #fail(err: unknown): void {
@@ -187,6 +197,8 @@ export class SourceWatcher {
     const fsw = this.#fsw;
     this.#fsw = undefined;
     void fsw?.close().catch(() => {});
+    // close() drops every listener; an error emitted after that must not become an uncaught crash.
+    fsw?.on("error", () => {});
     this.#hooks?.mode("polling", this.#reason);
     this.#armRescan();
     this.#resolveReady?.();

@@ -387,3 +387,22 @@ test("a remote source gets no watcher: initial apply and audits only", async () 
   r.ac.abort();
   await r.d.done;
 });
+
+test("croner scheduler: a valid expression schedules and stops; an invalid one is logged, the daemon runs on", async () => {
+  const { cronScheduler } = await import("../../reconciler/watch/daemon.js");
+  const job = cronScheduler("*/5 * * * *", async () => {}, () => {});
+  job.stop();
+  assert.throws(() => cronScheduler("not a cron", async () => {}, () => {}));
+  const clock = new FakeClock();
+  const logs: string[] = [];
+  const engine = new FakeEngine();
+  const ac = new AbortController();
+  const d = runDaemon({
+    manifest: makeManifest([makeSync({ source: { host: "master", path: "/s" }, audit: { quick: "61 * * * *" } })]),
+    engine, signal: ac.signal, clock, log: (l, m) => logs.push(`${l} ${m}`), matcherFor: () => () => false, statusFile: null,
+  });
+  await d.ready;
+  assert.ok(logs.some((l) => /^error sync site: audit quick: cannot schedule "61 \* \* \* \*"/.test(l)), logs.join("\n"));
+  ac.abort();
+  await d.done;
+});
