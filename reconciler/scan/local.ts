@@ -97,6 +97,19 @@ class Walker {
       await Promise.all(children.slice(i, i + STAT_CHUNK).map((p) => this.visit(p)));
   }
 
+  /** Record the ancestors of `p` as entries alone (their subtrees are not read). */
+  async ancestors(p: RelPath): Promise<void> {
+    for (const a of ancestorsOf(p)) {
+      if (this.out.has(a)) continue;
+      try {
+        const e = await this.entry(a, await lstat(this.abs(a)));
+        if (e !== undefined) this.out.set(a, e);
+      } catch {
+        // Vanished since reachable() looked: the listed path is then absent too.
+      }
+    }
+  }
+
   enqueue(dir: RelPath): void {
     this.queue.push(dir);
   }
@@ -153,7 +166,8 @@ function outermost(only: readonly RelPath[]): RelPath[] {
 /**
  * Snapshot of the tree at `root`. The root path itself may be a symlink (a web root often is); nothing
  * below it is followed. A missing root gives an empty snapshot. With `opts.only`, just the listed
- * paths and the subtrees of those that are directories (not their ancestors); a listed path that does
+ * paths and the subtrees of those that are directories, plus the root and every ancestor as entries
+ * alone (a partial plan creates missing parents and restores their times); a listed path that does
  * not exist, or is reached only through a symlink or an excluded directory, is absent.
  */
 export async function scanLocal(root: string, opts: ScanOptions): Promise<Snapshot> {
@@ -174,11 +188,13 @@ export async function scanLocal(root: string, opts: ScanOptions): Promise<Snapsh
     if (e !== undefined && only.includes(ROOT)) walker.out.set(ROOT, e);
     return walker.out;
   }
+  walker.out.set(ROOT, (await walker.entry(ROOT, st))!);
   for (const p of only) {
-    if (p === ROOT) {
-      walker.out.set(ROOT, (await walker.entry(ROOT, st))!);
-      walker.enqueue(ROOT);
-    } else if (await walker.reachable(p)) await walker.visit(p);
+    if (p === ROOT) walker.enqueue(ROOT);
+    else if (await walker.reachable(p)) {
+      await walker.ancestors(p);
+      await walker.visit(p);
+    }
   }
   await walker.drain();
   if (opts.hash === "all") await attachHashes(root, walker.out, opts.signal);

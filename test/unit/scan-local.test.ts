@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { timesEqual } from "../../reconciler/compare.js";
 import { makeMatcher } from "../../reconciler/ignore.js";
-import { absBytes, fromBytes, relPath, type RelPath } from "../../reconciler/paths.js";
+import { absBytes, fromBytes, relPath, ROOT, type RelPath } from "../../reconciler/paths.js";
 import { closeHashPool } from "../../reconciler/scan/hash-pool.js";
 import { hashFileSync } from "../../reconciler/scan/hash-worker.js";
 import { hashLocal, scanLocal } from "../../reconciler/scan/local.js";
@@ -123,9 +123,15 @@ test("scanLocal: a matcher that excludes nothing still skips the staging dir", a
   assert.equal(kind(s, ".tsync-tmp"), undefined);
 });
 
-test("scanLocal: only the listed paths and their subtrees", async () => {
+test("scanLocal: only the listed paths and their subtrees, plus the root", async () => {
   const s = await scanLocal(root, opts({ only: [relPath("a"), relPath("a/b/c.php"), hostile[0]!, relPath("missing"), relPath("etc-link/passwd"), relPath("nope/x")] }));
-  assert.deepEqual(keys(s), [relPath("a"), relPath("a/b"), relPath("a/b/c.php"), relPath("a/drop.log"), relPath("a/keep.log"), hostile[0]!].sort());
+  assert.deepEqual(keys(s), [ROOT, relPath("a"), relPath("a/b"), relPath("a/b/c.php"), relPath("a/drop.log"), relPath("a/keep.log"), hostile[0]!].sort());
+});
+
+test("scanLocal: only returns ancestors as entries alone, not their subtrees", async () => {
+  const s = await scanLocal(root, opts({ only: [relPath("a/b/c.php")] }));
+  assert.deepEqual(keys(s), [ROOT, relPath("a"), relPath("a/b"), relPath("a/b/c.php")]);
+  assert.equal(kind(s, "a"), "dir");
 });
 
 test("scanLocal: only respects excludes and the staging dir", async () => {
