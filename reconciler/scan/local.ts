@@ -192,8 +192,9 @@ export async function scanLocal(root: string, opts: ScanOptions): Promise<Snapsh
   for (const p of only) {
     if (p === ROOT) walker.enqueue(ROOT);
     else if (await walker.reachable(p)) {
-      await walker.ancestors(p);
       await walker.visit(p);
+      // An absent path (deleted on this side) still needs its parents; an excluded one does not.
+      if (walker.out.has(p) || !opts.exclude(p, false)) await walker.ancestors(p);
     }
   }
   await walker.drain();
