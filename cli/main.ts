@@ -8,6 +8,9 @@ import { validateCommand } from "./commands/validate.js";
 import { planCommand } from "./commands/plan.js";
 import { applyCommand } from "./commands/apply.js";
 import { nginxCommand } from "./commands/nginx.js";
+import { watchCommand } from "./commands/watch.js";
+import { statusCommand } from "./commands/status.js";
+import { importLsyncdCommand } from "./commands/import.js";
 
 const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
 
@@ -59,6 +62,28 @@ common(program.command("apply"))
   .option("--allow-mass-delete", "lift the maxDelete safety limit")
   .addHelpText("after", "\nExamples:\n  tsync apply\n  tsync apply --yes --sync site --target www-02")
   .action(run(applyCommand));
+
+common(program.command("watch"))
+  .description("the daemon: initial apply, then live sync from inotify events plus scheduled audits (SIGHUP reloads)")
+  .addHelpText("after", "\nExample:\n  tsync watch -f /etc/tsync/tsync.yaml     # see deploy/tsync-watch.service")
+  .action(run((opts: GlobalOptions) => watchCommand(opts)));
+
+common(program.command("status"))
+  .description("show the state a running `tsync watch` keeps in settings.statusFile (exit 1 unless all in sync)")
+  .option("--file <statusfile>", "read this status file instead of the manifest's settings.statusFile")
+  .addHelpText("after", "\nExamples:\n  tsync status\n  tsync status --json --file /tmp/tsync.status")
+  .action(run(statusCommand));
+
+const importCmd = program.command("import").description("turn another tool's configuration into a tsync manifest");
+common(importCmd.command("lsyncd"))
+  .argument("<file.lua>", "the lsyncd configuration (evaluated in a sandbox: no I/O, bounded time and memory)")
+  .description("translate an lsyncd configuration into tsync.yaml (stdout, or -o FILE)")
+  .option("-o, --output <file>", "write the manifest here instead of stdout")
+  .option("--force", "overwrite the -o file when it exists")
+  .option("--strict", "exit 1 when anything could not be translated exactly (warnings)")
+  .option("--name <address=name>", "name the host at ADDRESS (repeatable); default node-1, node-2, ...", collect)
+  .addHelpText("after", "\nExample:\n  tsync import lsyncd /etc/lsyncd/lsyncd.conf.lua -o tsync.yaml && tsync plan")
+  .action(run(importLsyncdCommand));
 
 common(program.command("nginx"))
   .description("print the nginx config rendered from the manifest's roles")

@@ -1,0 +1,51 @@
+// tsync import lsyncd FILE.lua: an lsyncd configuration (a Lua program, run sandboxed) → tsync.yaml.
+import { readFileSync, writeFileSync, existsSync } from "node:fs";
+import { importLsyncd } from "../../reconciler/import/lsyncd.js";
+import { errorMessage } from "../../reconciler/errors.js";
+import { out, err, Exit, EXIT, type GlobalOptions } from "../output.js";
+
+export interface ImportCommandOptions extends GlobalOptions {
+  output?: string;
+  strict?: boolean;
+  force?: boolean;
+  name?: string[];
+}
+
+function parseNames(pairs: readonly string[]): Record<string, string> {
+  const names: Record<string, string> = {};
+  for (const p of pairs) {
+    const i = p.indexOf("=");
+    if (i <= 0 || i === p.length - 1) {
+      err(`--name ${p}: expected ADDRESS=NAME, e.g. --name 10.0.1.23=www-03`);
+      throw new Exit(EXIT.error);
+    }
+    names[p.slice(0, i)] = p.slice(i + 1);
+  }
+  return names;
+}
+
+export async function importLsyncdCommand(file: string, opts: ImportCommandOptions): Promise<void> {
+  let source: string;
+  try {
+    source = readFileSync(file, "utf8");
+  } catch (e) {
+    err(`${file}: cannot read: ${errorMessage(e)}`);
+    throw new Exit(EXIT.error);
+  }
+  const r = await importLsyncd(source, file, { names: parseNames(opts.name ?? []) });
+  for (const w of r.warnings) err(`warning: ${w}`);
+  for (const e of r.errors) err(`error: ${e}`);
+  if (r.errors.length > 0 || !r.yaml) throw new Exit(EXIT.error);
+  if (opts.output) {
+    if (existsSync(opts.output) && !opts.force) {
+      err(`${opts.output} exists; not overwritten (pass --force)`);
+      throw new Exit(EXIT.error);
+    }
+    writeFileSync(opts.output, r.yaml);
+    if (!opts.quiet) err(`Wrote ${opts.output}; check it with: tsync validate -f ${opts.output} && tsync plan -f ${opts.output}`);
+  } else out(r.yaml);
+  if (opts.strict && r.warnings.length > 0) {
+    err(`--strict: ${r.warnings.length} warning(s) above`);
+    throw new Exit(EXIT.error);
+  }
+}
