@@ -198,6 +198,9 @@ export async function startSshdFleet(opts: FleetOptions): Promise<Fleet> {
     const child = procs[i];
     if (child === undefined) return;
     procs[i] = undefined;
+    // Unref'd while running so a fleet never holds the test process open; waited for, it must be ref'd
+    // or an otherwise idle event loop ends with the wait unsettled.
+    child.ref();
     const exited = child.exitCode !== null ? Promise.resolve() : new Promise<void>((r) => child.once("exit", () => r()));
     const sessions = descendants(child.pid!).slice(1);
     signalTree(child.pid, "SIGCONT");
