@@ -118,7 +118,8 @@ export function renderEntry(e: ListedEntry, opts: ListOptions = {}): string {
   if (e.type === "f") cols.push(String(e.size), e.sha256 ?? "?");
   else if (e.type === "l") cols.push("->", escapeBytes(e.link));
   if (opts.owner) cols.push(`${e.uid}:${e.gid}`);
-  if (opts.times && (e.type !== "d" || opts.dirTimes)) cols.push(roundTime(e.mtimeNs, opts.timePrecision ?? "ms"));
+  // Symlink times are not replicated (tsync compares a link by its target only), so never compared.
+  if (opts.times && (e.type === "f" || (e.type === "d" && opts.dirTimes))) cols.push(roundTime(e.mtimeNs, opts.timePrecision ?? "ms"));
   return cols.join("\t");
 }
 
