@@ -76,7 +76,7 @@ function renderUpstream(manifest: Manifest, up: NginxUpstream, index: number, do
   if (up.hosts.length === 0) throw new TsyncError("nginx-invalid", `${field}: no host has any of the roles ${up.roles.join(", ")}`);
   // Mirrors downHosts(): an upstream with every server down takes the site down, so the first stays.
   const allDown = up.hosts.every((h) => down.has(h));
-  if (allDown && up.hosts.length > 0) warnings.push(`upstream ${name}: every server is marked down; keeping ${up.hosts[0]} in rotation`);
+  if (allDown) warnings.push(`upstream ${name}: every server is marked down; keeping ${up.hosts[0]} in rotation`);
   const lines = [`upstream ${name} {`];
   up.hosts.forEach((hostName, i) => {
     const hostField = `${field}.hosts[${i}]`;

@@ -4,8 +4,11 @@
 import assert from "node:assert/strict";
 import { exec } from "node:child_process";
 import { readFile, rename, writeFile } from "node:fs/promises";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { loadManifest } from "../../reconciler/manifest/load.js";
 import type { Manifest } from "../../reconciler/manifest/model.js";
 import { applyNginx, planNginx } from "../../reconciler/nginx/deploy.js";
 import { renderNginx } from "../../reconciler/nginx/render.js";
@@ -13,7 +16,7 @@ import { downHosts } from "../../reconciler/nginx/routing.js";
 import { toBytes } from "../../reconciler/paths.js";
 import type { NginxPlan } from "../../reconciler/plan-model.js";
 import type { Transport } from "../../reconciler/transport/types.js";
-import { freePort, httpGet, nginxManifest, seedManifest, startHttpBackends, startNginx, type Backends, type Nginx } from "../support/nginx.js";
+import { freePort, httpGet, seedManifest, startHttpBackends, startNginx, type Backends, type Nginx } from "../support/nginx.js";
 
 /** What nginx deploy uses of a Transport, on this machine. */
 const local = {
@@ -49,20 +52,38 @@ before(async () => {
   const backendPort = await freePort("127.0.0.2");
   ng = await startNginx({ listen: `127.0.0.1:${lbPort}` });
   backends = await startHttpBackends(NODES, backendPort);
-  manifest = nginxManifest({
-    hosts: {
-      master: { address: NODES.master, roles: ["master"] },
-      "www-01": { address: NODES["www-01"], roles: ["replica"] },
-      "www-02": { address: NODES["www-02"], roles: ["replica"] },
-      "www-03": { address: NODES["www-03"], roles: ["replica"] },
-    },
-    upstreams: { backend: { roles: ["master", "replica"], port: backendPort }, admin: { roles: ["master"], port: backendPort } },
-    servers: [{ names: ["tsync.test"], listen: `127.0.0.1:${lbPort}`, locations: { "/": "backend", "~ /wp-admin/": "admin" } }],
-    path: ng.confPath,
-    test: ng.testCommand,
-    reload: ng.reloadCommand,
-    drifted: "down",
-  });
+  // The real loader: roles in YAML → upstream hosts in the resolved manifest.
+  const dir = mkdtempSync(join(tmpdir(), "tsync-nginx-manifest-"));
+  const file = join(dir, "tsync.yaml");
+  writeFileSync(
+    file,
+    [
+      "version: 1",
+      "hosts:",
+      ...Object.entries(NODES).map(([name, addr]) => `  ${name}: { address: ${addr}, roles: [${name === "master" ? "master" : "replica"}] }`),
+      "syncs:",
+      "  site: { source: /srv/site, targets: { roles: [replica], path: /srv/site } }",
+      "nginx:",
+      `  path: ${ng.confPath}`,
+      `  test: ${JSON.stringify(ng.testCommand)}`,
+      `  reload: ${JSON.stringify(ng.reloadCommand)}`,
+      "  drifted: down",
+      "  upstreams:",
+      "    backend: { roles: [master, replica] }",
+      "    admin: { roles: [master] }",
+      "  servers:",
+      `    - { names: [tsync.test], listen: "127.0.0.1:${lbPort}", locations: { "/": backend, "~ /wp-admin/": admin } }`,
+      "",
+    ].join("\n"),
+  );
+  const loaded = loadManifest(file);
+  rmSync(dir, { recursive: true, force: true });
+  assert.deepEqual(loaded.diagnostics.filter((d) => d.severity === "error"), [], "manifest loads");
+  const m = loaded.manifest!;
+  assert.deepEqual(m.nginx!.upstreams.map((u) => [u.name, u.hosts]), [["backend", Object.keys(NODES)], ["admin", ["master"]]]);
+  // Backends listen on a free port, not 80: set the upstream `port` extension on the resolved manifest
+  // (once the schema carries `port`, it can move into the YAML above).
+  manifest = { ...m, nginx: { ...m.nginx!, upstreams: m.nginx!.upstreams.map((u) => ({ ...u, port: backendPort })) } };
 });
 
 after(async () => {

@@ -332,7 +332,7 @@ export function nginxManifest(opts: {
   };
 }
 
-/** The SPEC §1 example (the seed's fleet), as a resolved Manifest. */
+/** fixtures/seed/tsync.yaml (the seed's fleet) built by hand, for tests that mutate it field by field. */
 export function seedManifest(file = "fixtures/seed/tsync.yaml"): Manifest {
   return nginxManifest({
     file,
@@ -343,7 +343,7 @@ export function seedManifest(file = "fixtures/seed/tsync.yaml"): Manifest {
       "www-03": { address: "10.0.1.23", roles: ["replica"] },
     },
     upstreams: { backend: { roles: ["master", "replica"] }, admin: { roles: ["master"] } },
-    servers: [{ names: ["www.tjstein.com", "tjstein.com"], listen: "80", locations: { "/": "backend", "~ /wp-admin/": "admin" } }],
+    servers: [{ names: ["tjstein.com", "www.tjstein.com"], listen: "80", locations: { "/": "backend", "~ /wp-admin/": "admin" } }],
     path: "/etc/nginx/conf.d/tjstein.com.conf",
     host: "master",
   });

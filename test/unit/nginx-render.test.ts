@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { TsyncError } from "../../reconciler/errors.js";
+import { loadManifest } from "../../reconciler/manifest/load.js";
 import type { Manifest, NginxSettings } from "../../reconciler/manifest/model.js";
 import { applyNginx, nginxErrorLines, planNginx } from "../../reconciler/nginx/deploy.js";
 import { renderNginx } from "../../reconciler/nginx/render.js";
@@ -19,9 +21,13 @@ function golden(name: string, actual: string): void {
   assert.equal(actual, readFileSync(file, "utf8"), `golden file fixtures/nginx/${name}`);
 }
 
-test("seed manifest renders the golden config", () => {
-  const { text, warnings } = renderNginx(seedManifest());
+test("fixtures/seed/tsync.yaml renders the golden config", () => {
+  const loaded = loadManifest(fileURLToPath(new URL("../../../fixtures/seed/tsync.yaml", import.meta.url)));
+  assert.deepEqual(loaded.diagnostics.filter((d) => d.severity === "error"), []);
+  // The header names the manifest as the user gave it; pin it so the golden file does not depend on cwd.
+  const { text, warnings } = renderNginx({ ...loaded.manifest!, file: "fixtures/seed/tsync.yaml" });
   golden("seed.conf", text);
+  assert.equal(renderNginx(seedManifest()).text, text, "the hand-built seed manifest matches the fixture");
   assert.deepEqual(warnings, []);
   // Consistent with the roles: content goes to www-01..03, and so does traffic (the seed's own configs disagreed).
   assert.match(text, /upstream backend \{\n  server 10\.0\.1\.20;  # master\n  server 10\.0\.1\.21;  # www-01\n  server 10\.0\.1\.22;  # www-02\n  server 10\.0\.1\.23;  # www-03\n\}/);
