@@ -132,7 +132,7 @@ export function hashCommand(root: string, timeoutSec: number): string {
     "LC_ALL=C; export LC_ALL",
     `printf '${HASH_MARKER.replace("\0", "\\0")}'`,
     `cd -- ${shq(root)} 2>/dev/null || exit 0`,
-    `xargs -0 -r sh -c 'exec find "$@" -maxdepth 0 -type f -print0' sh | timeout -k 5 ${timeoutSec} xargs -0 -r b2sum -z --`,
+    `timeout -k 5 ${timeoutSec} xargs -0 -r sh -c 'exec find "$@" -maxdepth 0 -type f -print0' sh | timeout -k 5 ${timeoutSec} xargs -0 -r b2sum -z --`,
   ].join("\n");
 }
 

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { constants as osConstants } from "node:os";
-import { PassThrough, type Readable, type Writable } from "node:stream";
+import { PassThrough, Transform, type Readable, type TransformCallback, type Writable } from "node:stream";
 import { buffer } from "node:stream/consumers";
 import { NodeSSH } from "node-ssh";
 import { HostKeyError, TransportError, errorMessage } from "../errors.js";
@@ -123,6 +123,40 @@ function connectFailure(host: Host, err: unknown, auth: Auth, readyTimeoutMs: nu
   return fail(host, "ssh-connect", msg.split("\n")[0]!);
 }
 
+// ssh2's Channel#signal stays silent once we have sent EOF (every exec closes stdin when its input
+// is done), yet sshd still delivers a signal then (killpg on the session); so send the request
+// through the protocol object directly while the channel is open.
+function signalChannel(ch: Channel, name: string): void {
+  const c = ch as unknown as { outgoing?: { id: number; state: string }; _client?: { _protocol?: { signal(id: number, s: string): void } } };
+  try {
+    if ((c.outgoing?.state === "open" || c.outgoing?.state === "eof") && c._client?._protocol) c._client._protocol.signal(c.outgoing.id, name);
+    else ch.signal(name);
+  } catch {
+    // the channel or connection is already gone
+  }
+}
+
+const PID_MARKER = "TSYNC-PID:";
+
+/** stderr minus the leading pid report (and any shell rc noise before it); keeps the pid. */
+class PidSniffer extends Transform {
+  pid: number | undefined;
+  private head: Buffer | undefined = Buffer.alloc(0);
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (this.head === undefined) return cb(null, chunk);
+    this.head = Buffer.concat([this.head, chunk]);
+    const m = /TSYNC-PID:(\d+)\0/.exec(this.head.toString("latin1"));
+    if (m === null) return cb();
+    this.pid = Number(m[1]);
+    const rest = this.head.subarray(m.index + m[0].length);
+    this.head = undefined;
+    cb(null, rest);
+  }
+  override _flush(cb: TransformCallback): void {
+    cb(null, this.head); // no report: whatever the shell said is the story
+  }
+}
+
 class Semaphore {
   private free: number;
   private readonly waiting: (() => void)[] = [];
@@ -146,7 +180,7 @@ class Semaphore {
 export class SshConnection {
   private failure: TransportError | undefined;
   private readonly channels: Semaphore;
-  private readonly active = new Set<Channel>();
+  private readonly active = new Map<Channel, PidSniffer>();
 
   private constructor(
     readonly host: Host,
@@ -224,12 +258,13 @@ export class SshConnection {
   spawn(command: string, opts: { signal?: AbortSignal } = {}): RemoteProcess {
     const stdin = new PassThrough();
     const stdout = new PassThrough();
-    const stderr = new PassThrough();
+    const stderr = new PidSniffer();
     const endAll = () => {
       for (const s of [stdout, stderr]) if (!s.writableEnded) s.end();
     };
     const done = (async () => {
       const release = await this.channels.acquire();
+      let opened = false;
       try {
         if (opts.signal?.aborted) throw fail(this.host, "aborted", "aborted");
         if (this.failure) throw this.failure;
@@ -241,13 +276,20 @@ export class SshConnection {
           try {
             // Listeners go on in this callback: a fast command's exit status can arrive in the same
             // socket read as the channel confirmation, before any awaiting code would run.
-            this.client.exec(command, (err, ch) => (err ? refuse(err) : this.run(ch, stdin, stdout, stderr, opts.signal).then(resolve, reject)));
+            // The session's shell is a process-group leader (sshd calls setsid); its pid lets an abort
+            // kill the whole group where sshd refuses signal requests (it does for root logins).
+            this.client.exec(`printf '${PID_MARKER}%s\\0' "$$" >&2; ${command}`, (err, ch) => {
+              if (err) return refuse(err);
+              opened = true;
+              this.run(ch, stdin, stdout, stderr, release, opts.signal).then(resolve, reject);
+            });
           } catch (err) {
             refuse(err as Error);
           }
         });
       } finally {
-        release();
+        // An open channel holds its slot until the host closes it (see run).
+        if (!opened) release();
         endAll();
       }
     })();
@@ -255,23 +297,24 @@ export class SshConnection {
     return { stdin, stdout, stderr, done };
   }
 
-  private run(ch: Channel, stdin: PassThrough, stdout: PassThrough, stderr: PassThrough, signal?: AbortSignal): Promise<number> {
-    this.active.add(ch);
+  private run(ch: Channel, stdin: PassThrough, stdout: PassThrough, stderr: PidSniffer, release: () => void, signal?: AbortSignal): Promise<number> {
+    this.active.set(ch, stderr);
     return new Promise<number>((resolve, reject) => {
       let code: number | undefined;
-      let aborted = false;
       const onAbort = () => {
-        aborted = true;
+        // Settle now: a command that ignores TERM must not hold the caller; its slot frees on close.
+        signalChannel(ch, "TERM");
+        void this.killGroup(stderr.pid);
         try {
-          ch.signal("TERM");
           ch.close();
         } catch {
           // channel already gone
         }
+        reject(fail(this.host, "aborted", "aborted"));
       };
       signal?.addEventListener("abort", onAbort, { once: true });
       ch.on("exit", (c: number | null, sig?: string) => {
-        code = c ?? 128 + ((sig && osConstants.signals[`SIG${sig}` as keyof typeof osConstants.signals]) || 0);
+        code = c ?? 128 + ((sig && osConstants.signals[sig as keyof typeof osConstants.signals]) || 0);
       });
       ch.on("error", () => undefined); // surfaced through 'close' without an exit status
       ch.pipe(stdout);
@@ -279,26 +322,32 @@ export class SshConnection {
       stdin.pipe(ch as unknown as Writable);
       ch.once("close", () => {
         this.active.delete(ch);
+        release();
         signal?.removeEventListener("abort", onAbort);
         stdin.unpipe();
         stdin.resume(); // drain what a caller still writes
-        if (aborted) reject(fail(this.host, "aborted", "aborted"));
-        else if (code !== undefined) resolve(code);
+        if (code !== undefined) resolve(code);
         else reject(this.failure ?? fail(this.host, "ssh-closed", "channel closed before the command finished"));
       });
     });
   }
 
+  private async killGroup(pid: number | undefined): Promise<void> {
+    if (pid === undefined || this.failure) return;
+    await this.exec(`kill -TERM -- -${pid} 2>/dev/null; true`).catch(() => undefined);
+  }
+
   /** Signal running commands (closing alone leaves them running on the host), then disconnect. */
   async close(): Promise<void> {
-    for (const ch of this.active) {
-      try {
-        ch.signal("TERM");
-      } catch {
-        // already closed
-      }
-    }
     if (this.failure) return;
+    const kills: Promise<void>[] = [];
+    for (const [ch, sniffer] of this.active) {
+      signalChannel(ch, "TERM");
+      kills.push(this.killGroup(sniffer.pid));
+    }
+    let killTimer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(kills), new Promise((r) => (killTimer = setTimeout(r, 2_000)))]);
+    clearTimeout(killTimer);
     const closed = new Promise<void>((r) => this.client.once("close", () => r()));
     this.failure = fail(this.host, "ssh-closed", "connection closed by tsync");
     this.client.end();

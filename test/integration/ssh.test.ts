@@ -256,6 +256,24 @@ test("a frozen (SIGSTOPped) sshd fails within the keepalive bound instead of han
   await ok.close();
 });
 
+test("an aborted command is signalled on the host, not left running", async () => {
+  const conn = await SshConnection.open(host(0));
+  const pidFile = join(work, "sleeper.pid");
+  try {
+    const t0 = Date.now();
+    const e = await rejects(conn.exec(`echo $$ > ${pidFile}; exec sleep 30`, { signal: AbortSignal.timeout(500) }));
+    assert.equal(e.code, "aborted");
+    assert.ok(Date.now() - t0 < 3000);
+    const pid = Number(readFileSync(pidFile, "utf8"));
+    const deadline = Date.now() + 3000;
+    while (spawnSync("kill", ["-0", String(pid)]).status === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.notEqual(spawnSync("kill", ["-0", String(pid)]).status, 0, "remote sleep still running");
+    assert.equal((await conn.exec("echo still usable")).stdout.toString(), "still usable\n");
+  } finally {
+    await conn.close();
+  }
+});
+
 test("a noisy shell rc (stdout junk before every command) does not corrupt listings, hashes or reads", async () => {
   const noise = join(work, "noisy-rc.sh");
   writeFileSync(noise, `printf 'Welcome to %s\\n\\0\\0f\\0 644\\0junk\\0./fake\\0' "$(hostname)"; echo "last login: never"\n`);
