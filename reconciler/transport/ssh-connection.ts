@@ -1,15 +1,15 @@
 // One verified SSH connection per host (node-ssh over ssh2), with raw Buffer exec/spawn on its channels.
 // Failures become one-line TransportError/HostKeyError messages naming the host and its address.
-import { existsSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { join } from "node:path";
 import { constants as osConstants } from "node:os";
 import { PassThrough, Transform, type Readable, type TransformCallback, type Writable } from "node:stream";
 import { buffer } from "node:stream/consumers";
 import { NodeSSH } from "node-ssh";
-import { HostKeyError, TransportError, errorMessage } from "../errors.js";
+import { TransportError, errorMessage } from "../errors.js";
 import type { Host } from "../manifest/model.js";
-import { readKnownHosts, knownKeyTypes, verifyHostKey, type HostKeyVerdict } from "./hostkeys.js";
+import { readKnownHosts, knownKeyTypes, verifyHostKey } from "./hostkeys.js";
+import { authMethods, connectFailure, fail, hostKeyFailure } from "./ssh-auth.js";
+
+export { hostLabel } from "./ssh-auth.js";
 
 export interface ConnectOptions {
   readonly readyTimeoutMs?: number;
@@ -53,75 +53,6 @@ interface Client {
 // ssh2's default order, with the key types known_hosts holds for the host moved first (as OpenSSH does),
 // so a server with several keys shows the one we can verify.
 const HOST_KEY_ALGOS = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"];
-
-export function hostLabel(host: Host): string {
-  return `${host.name} (${host.address}:${host.port})`;
-}
-
-function fail(host: Host, code: string, detail: string, hint?: string, Cls: typeof TransportError = TransportError): TransportError {
-  const e = new Cls(host.name, code, detail, hint);
-  // `host` stays the manifest name for callers; the message also shows where that is.
-  e.message = `${hostLabel(host)}: ${detail}`;
-  return e;
-}
-
-interface Auth {
-  readonly methods: object[];
-  readonly describe: string;
-}
-
-function authMethods(host: Host): Auth | TransportError {
-  const username = host.user;
-  if (host.identityFile !== undefined) {
-    try {
-      return { methods: [{ type: "publickey", username, key: readFileSync(host.identityFile) }], describe: `key ${host.identityFile}` };
-    } catch (err) {
-      return fail(host, "ssh-auth", `cannot read identity file ${host.identityFile}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
-    }
-  }
-  const methods: object[] = [];
-  const tried: string[] = [];
-  const agent = process.env.SSH_AUTH_SOCK;
-  if (agent) {
-    methods.push({ type: "agent", username, agent });
-    tried.push("ssh-agent");
-  }
-  for (const name of ["id_ed25519", "id_ecdsa", "id_rsa"]) {
-    const p = join(homedir(), ".ssh", name);
-    if (!existsSync(p)) continue;
-    try {
-      methods.push({ type: "publickey", username, key: readFileSync(p) });
-      tried.push(p);
-    } catch {
-      // unreadable default key: skipped like OpenSSH does
-    }
-  }
-  if (methods.length === 0) return fail(host, "ssh-auth", "no identityFile, no ssh-agent (SSH_AUTH_SOCK) and no ~/.ssh/id_* key to log in with");
-  return { methods, describe: tried.length === 1 ? `key ${tried[0]}` : tried.join(", ") };
-}
-
-function hostKeyFailure(host: Host, v: Extract<HostKeyVerdict, { ok: false }>): TransportError {
-  const where = `${host.knownHosts}${v.line ? `:${v.line}` : ""}`;
-  const name = host.port === 22 ? host.address : `[${host.address}]:${host.port}`;
-  if (v.reason === "changed")
-    return fail(host, "ssh-hostkey-changed", `host key changed: expected ${v.expected}, offered ${v.offered} — if this is expected, remove the old key from ${where}`, `ssh-keygen -R '${name}' -f ${host.knownHosts}`, HostKeyError);
-  if (v.reason === "revoked") return fail(host, "ssh-hostkey-revoked", `host key ${v.offered} is marked @revoked in ${where}`, undefined, HostKeyError);
-  return fail(host, "ssh-hostkey-unknown", `host key unknown (offered ${v.offered}) and hostKeyChecking is strict — verify it and add it to ${host.knownHosts}, or use hostKeyChecking: accept-new`, undefined, HostKeyError);
-}
-
-function connectFailure(host: Host, err: unknown, auth: Auth, readyTimeoutMs: number): TransportError {
-  const e = err as { code?: string; level?: string };
-  const msg = errorMessage(err);
-  switch (e.code) {
-    case "ECONNREFUSED": return fail(host, "ssh-refused", "connection refused");
-    case "EHOSTUNREACH": case "ENETUNREACH": return fail(host, "ssh-unreachable", "host unreachable");
-    case "ENOTFOUND": case "EAI_AGAIN": return fail(host, "ssh-unreachable", `cannot resolve ${host.address}`);
-    case "ECONNRESET": return fail(host, "ssh-closed", "connection reset during the SSH handshake");
-  }
-  if (e.level === "client-authentication") return fail(host, "ssh-auth", `authentication failed for user ${host.user} (${auth.describe})`);
-  if (e.level === "client-timeout" || e.code === "ETIMEDOUT" || /timed out/i.test(msg)) return fail(host, "ssh-timeout", `timed out (no SSH handshake within ${readyTimeoutMs / 1000} s)`);
-  return fail(host, "ssh-connect", msg.split("\n")[0]!);
-}
 
 // ssh2's Channel#signal stays silent once we have sent EOF (every exec closes stdin when its input
 // is done), yet sshd still delivers a signal then (killpg on the session); so send the request

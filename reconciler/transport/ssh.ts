@@ -2,14 +2,15 @@
 // Paths from listings only ever travel on stdin or as data; command lines hold just the manifest's root.
 import { Transform, type Readable, type TransformCallback } from "node:stream";
 import type { Change } from "../change.js";
-import { TransportError } from "../errors.js";
+import type { TransportError } from "../errors.js";
 import type { Host } from "../manifest/model.js";
 import { displayPath, ROOT, type RelPath } from "../paths.js";
 import { hashCommand, listCommand, parseHashes, parseListing, pathsInput, shq, afterMarker } from "../scan/listing.js";
 import type { Entry, Snapshot } from "../snapshot.js";
 import { APPLY_COMMAND } from "./apply-script.js";
 import { applyOverStream } from "./apply-stream.js";
-import { hostLabel, SshConnection, SshPool, type ConnectOptions } from "./ssh-connection.js";
+import { fail } from "./ssh-auth.js";
+import { SshConnection, SshPool, type ConnectOptions } from "./ssh-connection.js";
 import type { ApplyOptions, ApplyResult, ContentSource, ScanOptions, Transport } from "./types.js";
 
 export interface SshTransportOptions {
@@ -60,9 +61,7 @@ export class SshTransport implements Transport {
   }
 
   private error(code: string, detail: string): TransportError {
-    const e = new TransportError(this.target.name, code, detail);
-    e.message = `${hostLabel(this.target)}: ${detail}`;
-    return e;
+    return fail(this.target, code, detail);
   }
 
   async scan(root: string, opts: ScanOptions): Promise<Snapshot> {
