@@ -24,14 +24,14 @@ const PREDICATES = `\\( -type d ! \\( -readable -executable \\) -prune -printf '
 /**
  * Prints the marker, then either NO_ROOT_MARKER (root absent) or one record per path. Exit status is
  * find's (1 when paths vanished during the walk; the caller decides from stderr).
- * With `only`, names are read NUL-separated as `./path` from stdin.
+ * With `only`, names are read NUL-separated as `./path` from stdin (with `shallow`, just those entries).
  */
-export function listCommand(root: string, opts: { only: boolean; timeoutSec: number }): string {
+export function listCommand(root: string, opts: { only: boolean; shallow?: boolean; timeoutSec: number }): string {
   const r = shq(root);
   const t = `timeout -k 5 ${opts.timeoutSec}`;
-  const walk = opts.only
-    ? `${t} find . -maxdepth 0 ${PREDICATES} && ${t} xargs -0 -r sh -c 'exec find "$@" ${PREDICATES.replace(/'/g, `'\\''`)}' sh`
-    : `${t} find . ${PREDICATES}`;
+  const each = (depth: string) => `${t} xargs -0 -r sh -c 'exec find "$@" ${depth}${PREDICATES.replace(/'/g, `'\\''`)}' sh`;
+  // shallow: the named paths alone (ancestors of a partial scan), not their subtrees.
+  const walk = opts.shallow ? each("-maxdepth 0 ") : opts.only ? `${t} find . -maxdepth 0 ${PREDICATES} && ${each("")}` : `${t} find . ${PREDICATES}`;
   return [
     "LC_ALL=C; export LC_ALL",
     `printf '${LIST_MARKER.replace("\0", "\\0")}'`,

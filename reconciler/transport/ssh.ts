@@ -4,7 +4,7 @@ import { Transform, type Readable, type TransformCallback } from "node:stream";
 import type { Change } from "../change.js";
 import type { TransportError } from "../errors.js";
 import type { Host } from "../manifest/model.js";
-import { displayPath, ROOT, type RelPath } from "../paths.js";
+import { ancestorsOf, displayPath, isInside, ROOT, type RelPath } from "../paths.js";
 import { hashCommand, listCommand, parseHashes, parseListing, pathsInput, shq, afterMarker } from "../scan/listing.js";
 import type { Entry, Snapshot } from "../snapshot.js";
 import { APPLY_COMMAND } from "./apply-script.js";
@@ -64,23 +64,39 @@ export class SshTransport implements Transport {
     return fail(this.target, code, detail);
   }
 
-  async scan(root: string, opts: ScanOptions): Promise<Snapshot> {
+  /** One listing exec: the whole tree, the `only` subtrees, or (shallow) the named entries alone. */
+  private async list(root: string, opts: ScanOptions, paths: readonly RelPath[] | undefined, shallow: boolean): Promise<Snapshot | undefined> {
     const conn = await this.conn();
-    const only = opts.only !== undefined && !opts.only.includes(ROOT);
-    const r = await conn.exec(listCommand(root, { only, timeoutSec: this.scanTimeoutSec }), {
-      ...(only ? { stdin: pathsInput(opts.only!) } : {}),
+    const only = paths !== undefined;
+    const r = await conn.exec(listCommand(root, { only, shallow, timeoutSec: this.scanTimeoutSec }), {
+      ...(only ? { stdin: pathsInput(paths) } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
     const okCode = r.code === 0 || ((r.code === 1 || r.code === 123) && onlyVanished(r.stderr));
     if (r.code === 124) throw this.error("scan-timeout", `listing ${root} took longer than ${this.scanTimeoutSec} s`);
     if (!okCode) throw this.error("scan-failed", `cannot list ${root}: ${firstLine(r.stderr) || `exit status ${r.code}`}`);
-    const parsed = parseListing(r.stdout, { exclude: opts.exclude, owners: opts.owners, ...(opts.only ? { only: opts.only } : {}) });
-    if (parsed.kind === "no-root") return new Map();
+    const parsed = parseListing(r.stdout, { exclude: opts.exclude, owners: opts.owners, ...(only && !shallow ? { only: paths } : {}) });
+    if (parsed.kind === "no-root") return undefined;
     if (parsed.kind === "bad") throw this.error("scan-failed", `cannot list ${root}: ${parsed.error}`);
-    if (opts.hash !== "all") return parsed.snapshot;
-    const files = [...parsed.snapshot].filter(([, e]) => e.kind === "file").map(([p]) => p);
+    return parsed.snapshot;
+  }
+
+  async scan(root: string, opts: ScanOptions): Promise<Snapshot> {
+    const only = opts.only !== undefined && !opts.only.includes(ROOT) ? opts.only : undefined;
+    // A partial scan also returns every ancestor as an entry alone (ScanOptions.only): a second,
+    // parallel listing of just those names.
+    const parents = only ? [...new Set(only.flatMap((p) => ancestorsOf(p)))].filter((a) => !only.some((o) => isInside(a, o) || a === o)) : [];
+    const [listed, above] = await Promise.all([
+      this.list(root, opts, only, false),
+      parents.length > 0 ? this.list(root, opts, parents, true) : Promise.resolve(undefined),
+    ]);
+    if (listed === undefined) return new Map();
+    const snapshot = new Map<RelPath, Entry>(listed);
+    for (const [p, e] of above ?? []) if (!snapshot.has(p)) snapshot.set(p, e);
+    if (opts.hash !== "all") return snapshot;
+    const files = [...snapshot].filter(([, e]) => e.kind === "file").map(([p]) => p);
     const hashes = await this.hash(root, files, opts.signal);
-    const out = new Map<RelPath, Entry>(parsed.snapshot);
+    const out = new Map<RelPath, Entry>(snapshot);
     for (const p of files) {
       const h = hashes.get(p);
       if (h !== undefined) out.set(p, { ...(out.get(p) as Extract<Entry, { kind: "file" }>), hash: h });

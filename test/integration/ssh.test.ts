@@ -14,6 +14,7 @@ import type { Entry } from "../../reconciler/snapshot.js";
 import { fingerprint } from "../../reconciler/transport/hostkeys.js";
 import { SshConnection, SshPool } from "../../reconciler/transport/ssh-connection.js";
 import { SshTransport } from "../../reconciler/transport/ssh.js";
+import { scanLocal } from "../../reconciler/scan/local.js";
 import { startSshdFleet, type Fleet } from "../support/sshd.js";
 import { makeHostileTree, PWNED_MARKERS } from "../support/trees.js";
 
@@ -105,6 +106,12 @@ test("remote scan of hostile names equals an independent listing; nothing is exe
 
     const only = await t.scan(root, { ...noExclude, only: [R("dir with\nnewline"), R("gone")] });
     assert.deepEqual([...only.keys()].sort(), [...walk(root).keys()].filter((p) => p === "" || p.startsWith("dir with\nnewline")).sort());
+
+    // A partial scan returns ancestors as entries alone, exactly as the local scanner does.
+    const deep = [...walk(root).keys()].find((p) => p.split("/").length >= 2)! as RelPath;
+    const partial = await t.scan(root, { ...noExclude, only: [deep, R("gone/too")] });
+    assert.deepEqual(new Map([...partial].sort()), new Map([...(await scanLocal(root, { ...noExclude, only: [deep, R("gone/too")] }))].sort()));
+    assert.ok(partial.has(deep.slice(0, deep.indexOf("/")) as RelPath), "the parent of a listed path is there");
 
     assert.equal((await t.scan(join(work, "no such root"), noExclude)).size, 0);
     writeFileSync(join(work, "plain-file"), "");
