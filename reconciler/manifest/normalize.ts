@@ -39,7 +39,7 @@ export interface RawNginx {
   path: string;
   test?: string;
   reload?: string;
-  upstreams: Record<string, { roles: string[] }>;
+  upstreams: Record<string, { roles: string[]; port?: number }>;
   servers: { names: string[]; listen?: number | string; locations: Record<string, string> }[];
   drifted?: "keep" | "down";
 }
@@ -189,7 +189,7 @@ function normalizeNginx(n: RawNginx, hosts: Record<string, RawHost>): NginxSetti
     path: normalizePath(n.host === undefined ? expandHome(n.path) : n.path),
     test: n.test ?? DEFAULTS.nginxTest,
     reload: n.reload ?? DEFAULTS.nginxReload,
-    upstreams: Object.entries(n.upstreams).map(([name, u]) => ({ name, roles: u.roles, hosts: hostsWithRoles(hosts, u.roles) })),
+    upstreams: Object.entries(n.upstreams).map(([name, u]) => ({ name, roles: u.roles, hosts: hostsWithRoles(hosts, u.roles), ...(u.port !== undefined ? { port: u.port } : {}) })),
     servers: n.servers.map((s) => ({
       names: s.names,
       listen: String(s.listen ?? DEFAULTS.listen),

@@ -69,8 +69,8 @@ before(async () => {
       `  reload: ${JSON.stringify(ng.reloadCommand)}`,
       "  drifted: down",
       "  upstreams:",
-      "    backend: { roles: [master, replica] }",
-      "    admin: { roles: [master] }",
+      `    backend: { roles: [master, replica], port: ${backendPort} }`,
+      `    admin: { roles: [master], port: ${backendPort} }`,
       "  servers:",
       `    - { names: [tsync.test], listen: "127.0.0.1:${lbPort}", locations: { "/": backend, "~ /wp-admin/": admin } }`,
       "",
@@ -79,11 +79,8 @@ before(async () => {
   const loaded = loadManifest(file);
   rmSync(dir, { recursive: true, force: true });
   assert.deepEqual(loaded.diagnostics.filter((d) => d.severity === "error"), [], "manifest loads");
-  const m = loaded.manifest!;
-  assert.deepEqual(m.nginx!.upstreams.map((u) => [u.name, u.hosts]), [["backend", Object.keys(NODES)], ["admin", ["master"]]]);
-  // Backends listen on a free port, not 80: set the upstream `port` extension on the resolved manifest
-  // (once the schema carries `port`, it can move into the YAML above).
-  manifest = { ...m, nginx: { ...m.nginx!, upstreams: m.nginx!.upstreams.map((u) => ({ ...u, port: backendPort })) } };
+  manifest = loaded.manifest!;
+  assert.deepEqual(manifest.nginx!.upstreams.map((u) => [u.name, u.hosts, u.port]), [["backend", Object.keys(NODES), backendPort], ["admin", ["master"], backendPort]]);
 });
 
 after(async () => {
