@@ -12,6 +12,7 @@ import { absBytes, relPath, toBytes, type RelPath } from "../../reconciler/paths
 import type { DirEntry, Entry, FileEntry, SymlinkEntry } from "../../reconciler/snapshot.js";
 import { applyOverStream } from "../../reconciler/transport/apply-stream.js";
 import { LocalTransport, spawnApplyHelper } from "../../reconciler/transport/local.js";
+import { APPLY_COMMAND } from "../../reconciler/transport/apply-script.js";
 import type { ContentSource } from "../../reconciler/transport/types.js";
 
 const base = fs.mkdtempSync(join(tmpdir(), "tsync-apply-"));
@@ -382,7 +383,7 @@ test("a concurrent apply on the same root waits for the lock, or fails clearly w
   const s = stalled();
   const first = t.apply(root, plan, s.source);
   await new Promise((r) => setTimeout(r, 300));
-  const busy = await t.apply(root, creates({ x: "x" }), mem({ x: "x" }), { lockWaitMs: 200 } as never);
+  const busy = await t.apply(root, creates({ x: "x" }), mem({ x: "x" }), { lockWaitMs: 200 });
   assert.equal(busy.applied, 0);
   assert.match(busy.problems[0]!.message, /another tsync apply holds .*\.tsync-tmp\/lock/);
   const waiting = t.apply(root, creates({ y: "y" }), mem({ y: "y" }));
@@ -407,4 +408,55 @@ test("abort signal mid-file: no partial file, the result says it was interrupted
   assert.deepEqual(r.problems.map((x) => [x.path, x.message]), [["slow", "apply aborted"], ["later", "apply aborted before this change"]]);
   assert.deepEqual(fs.readdirSync(root), [".tsync-tmp"]);
   assert.deepEqual(stagingLeft(root), []);
+});
+
+test("replies are found behind login-shell noise; a missing perl is reported, not hung on", async () => {
+  const root = fresh();
+  fs.mkdirSync(root);
+  const run = (prefix: string) => {
+    const child = spawn("sh", ["-c", `${prefix}${APPLY_COMMAND}`], { stdio: ["pipe", "pipe", "pipe"] });
+    const done = new Promise<number>((res) => child.on("close", (c) => res(c ?? 1)));
+    return applyOverStream({ stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, done }, root, creates({ a: "1" }), mem({ a: "1" }));
+  };
+  assert.deepEqual(await run(`printf 'Last login: today\\n\\0TSYNC-APP\\0K\\0\\0\\0\\0'; `), { applied: 1, bytes: 1, problems: [] });
+  const r = await run("PATH=/nonexistent; ");
+  assert.equal(r.applied, 0);
+  assert.match(r.problems[0]!.message, /exited with code 127: .*perl.*not found/);
+});
+
+test("a symlink the plan itself puts where a dir was is never written through", async () => {
+  const root = fresh();
+  const outside = fresh();
+  fs.mkdirSync(join(root, "x"), { recursive: true });
+  fs.mkdirSync(outside);
+  const r = await t.apply(root, [
+    ...creates({ "x/a": "1" }),
+    { kind: "delete", path: p("x/a"), before: fileE("1") },
+    { kind: "rmdir", path: p("x"), before: seen(join(root, "x")) as DirEntry },
+    { kind: "symlink", path: p("x"), after: linkE(outside) },
+    ...creates({ "x/b": "2" }),
+  ], mem({ "x/a": "1", "x/b": "2" }));
+  assert.deepEqual(r.problems.map((x) => [x.path, x.code]), [["x/b", "unsafe"]]);
+  assert.equal(fs.readlinkSync(join(root, "x")), outside);
+  assert.deepEqual(fs.readdirSync(outside), []);
+});
+
+test("owner and group are set when the entry carries them (root only)", { skip: process.getuid?.() !== 0 }, async () => {
+  const root = fresh();
+  fs.mkdirSync(root);
+  fs.writeFileSync(join(root, "c"), "c");
+  const c = seen(join(root, "c"));
+  const r = await t.apply(root, [
+    { kind: "mkdir", path: p("d"), after: { ...dirE(), uid: 1234, gid: 5678 } },
+    { kind: "create", path: p("d/f"), after: { ...fileE("f", 0o4755), uid: 1234, gid: 5678 } },
+    { kind: "symlink", path: p("l"), after: { ...linkE("c"), uid: 4321 } },
+    { kind: "chown", path: p("c"), before: c, after: { ...c, gid: 99 } as Entry },
+  ], mem({ "d/f": "f" }));
+  assert.deepEqual(r.problems, []);
+  const own = (n: string) => { const s = fs.lstatSync(join(root, n)); return [s.uid, s.gid]; };
+  assert.deepEqual(own("d"), [1234, 5678]);
+  assert.deepEqual(own("d/f"), [1234, 5678]);
+  assert.equal(fs.statSync(join(root, "d/f")).mode & 0o7777, 0o4755, "setuid survives: chown happens before chmod");
+  assert.deepEqual(own("l"), [4321, 0]);
+  assert.deepEqual(own("c"), [0, 99]);
 });
