@@ -1,6 +1,7 @@
 // tsync watch: the daemon. Initial apply, then live batches from inotify events plus scheduled audits;
-// SIGTERM/SIGINT stop it cleanly, SIGHUP reloads the manifest (a bad one is reported and ignored).
-import { createWriteStream } from "node:fs";
+// SIGTERM/SIGINT stop it cleanly, SIGHUP reloads the manifest (a bad one is reported and ignored) and
+// reopens the log file (logrotate's postrotate can simply `systemctl reload`).
+import { openSync, createWriteStream, type WriteStream } from "node:fs";
 import { Fleet } from "../../reconciler/fleet.js";
 import { createSyncEngine } from "../../reconciler/sync-engine.js";
 import { runDaemon, createLineLogger } from "../../reconciler/watch/daemon.js";
@@ -11,20 +12,44 @@ import { followRouting } from "../../reconciler/nginx/follow.js";
 import type { Manifest } from "../../reconciler/manifest/model.js";
 import { formatDiagnostic } from "../../reconciler/diagnostics.js";
 import { requireManifest, manifestPath } from "../manifest.js";
-import { Exit, EXIT, type GlobalOptions } from "../output.js";
+import { err, Exit, EXIT, type GlobalOptions } from "../output.js";
+
+/** Opened synchronously so that a log file we cannot write is one line and exit 1, not a crash. */
+function openLog(file: string): WriteStream | string {
+  try {
+    const stream = createWriteStream(file, { fd: openSync(file, "a"), flags: "a" });
+    stream.on("error", (e) => process.stderr.write(`tsync watch: log file ${file}: ${e.message}\n`));
+    return stream;
+  } catch (e) {
+    return `tsync watch: cannot open the log file ${file}: ${(e as Error).message}`;
+  }
+}
 
 export async function watchCommand(opts: GlobalOptions): Promise<void> {
-  let manifest = requireManifest(opts);
-  const logStream = manifest.settings.logFile ? createWriteStream(manifest.settings.logFile, { flags: "a" }) : undefined;
+  const first = requireManifest(opts);
+  const logFile = first.settings.logFile;
+  let logStream: WriteStream | undefined;
+  if (logFile) {
+    const s = openLog(logFile);
+    if (typeof s === "string") {
+      err(s);
+      throw new Exit(EXIT.error);
+    }
+    logStream = s;
+  }
   const log = createLineLogger((line) => (logStream ? logStream.write(line + "\n") : process.stderr.write(line + "\n")), {
     verbose: opts.verbose ?? false,
     quiet: opts.quiet ?? false,
   });
+  // The running manifest and its connections. A reload swaps both before the daemon starts the new
+  // runners, so plans and applies of the new syncs use the new hosts; the old fleet is closed once
+  // the old runners have stopped.
+  let current = { manifest: first, fleet: new Fleet(first) };
+  const retired: Fleet[] = [];
   const stop = new AbortController();
-  const fleet = new Fleet(manifest);
   const daemon = runDaemon({
-    manifest,
-    engine: createSyncEngine(manifest, fleet),
+    manifest: first,
+    engine: createSyncEngine(() => current.manifest, () => current.fleet),
     signal: stop.signal,
     log,
     matcherFor: (s) => makeMatcher(s.rules.exclude),
@@ -34,28 +59,33 @@ export async function watchCommand(opts: GlobalOptions): Promise<void> {
         for (const d of r.diagnostics) log("error", formatDiagnostic(d));
         return r.diagnostics;
       }
+      retired.push(current.fleet);
+      current = { manifest: r.manifest as Manifest, fleet: new Fleet(r.manifest as Manifest) };
       return r.manifest;
     },
   });
-  const routing =
-    manifest.nginx?.drifted === "down"
-      ? followRouting({
-          manifest: () => manifest,
-          transport: (h) => fleet.transport(h),
-          status: () => daemon.status(),
-          log,
-          clock: realClock,
-          intervalMs: 5_000,
-          stableMs: 30_000,
-        })
-      : undefined;
+  const routingOptions = (intervalMs: number, stableMs: number) => ({
+    manifest: () => current.manifest,
+    transport: (h: string | undefined) => current.fleet.transport(h),
+    status: () => daemon.status(),
+    log,
+    clock: realClock,
+    intervalMs,
+    stableMs,
+  });
+  const routing = first.nginx?.drifted === "down" ? followRouting(routingOptions(5_000, 30_000)) : undefined;
   const onStop = () => stop.abort();
   const onHup = () => {
-    void daemon.reload().then((ok) => {
-      if (ok) {
-        const r = loadManifest(manifestPath(opts));
-        if (r.manifest) manifest = r.manifest as Manifest;
+    if (logFile && logStream) {
+      const s = openLog(logFile);
+      if (typeof s === "string") log("error", s);
+      else {
+        logStream.end();
+        logStream = s;
       }
+    }
+    void daemon.reload().finally(() => {
+      for (const f of retired.splice(0)) void f.close();
     });
   };
   process.on("SIGTERM", onStop);
@@ -63,14 +93,22 @@ export async function watchCommand(opts: GlobalOptions): Promise<void> {
   process.on("SIGHUP", onHup);
   try {
     await daemon.ready;
-    if (manifest.nginx) await (routing ?? followRouting({ manifest: () => manifest, transport: (h) => fleet.transport(h), status: () => daemon.status(), log, clock: realClock, intervalMs: 1 << 30, stableMs: 0 })).deploy();
+    if (current.manifest.nginx && !stop.signal.aborted) {
+      if (routing) await routing.deploy();
+      else {
+        // drifted: keep: one deploy after the initial apply; its follower must not keep a timer alive.
+        const once = followRouting(routingOptions(1 << 30, 0));
+        once.stop();
+        await once.deploy();
+      }
+    }
     await daemon.done;
   } finally {
     routing?.stop();
     process.off("SIGTERM", onStop);
     process.off("SIGINT", onStop);
     process.off("SIGHUP", onHup);
-    await fleet.close();
+    await Promise.allSettled([current.fleet.close(), ...retired.map((f) => f.close())]);
     logStream?.end();
   }
   throw new Exit(EXIT.ok);

@@ -167,7 +167,10 @@ export class SourceWatcher {
     const dir = (details as { watchedPath?: unknown } | undefined)?.watchedPath;
     if (typeof name !== "string" || typeof dir !== "string") return;
     const lossy = name.includes("\uFFFD");
-    if (!lossy && rawEvent !== "change") return; // creations, removals, renames: chokidar's own events
+    // A directory's chmod/chown arrives as "rename" (Node maps IN_ATTRIB|IN_ISDIR to it) and chokidar
+    // emits nothing for it, so both kinds are passed on; the duplicates of chokidar's own add/unlink
+    // events are harmless (the batcher dedupes by path, the planner re-scans what is named).
+    if (!lossy && rawEvent !== "change" && rawEvent !== "rename") return;
     const { root, exclude } = this.opts;
     const dirRel = toRelPath(root, dir);
     if (lossy || dirRel === undefined) {

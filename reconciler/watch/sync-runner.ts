@@ -50,6 +50,8 @@ const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date
 const oneLine = (s: string) => s.replace(/[\r\n]+/g, " ");
 const errText = (e: unknown) => oneLine(e instanceof Error ? e.message : String(e));
 const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? "" : "s"}`;
+/** A change's path for a log line; the root is "." (an empty name reads as a truncated line). */
+const shown = (p: RelPath) => (p === "" ? "." : displayPath(p));
 
 /** Runs jobs one at a time; after stop() the jobs still waiting are skipped. */
 class SerialQueue {
@@ -236,7 +238,7 @@ export class SyncRunner {
     await this.#queue.run(async () => {
       const targets = this.#healthy();
       if (targets.length === 0) return this.#say("debug", `batch of ${plural(paths.length, "path")} skipped: no healthy target (their retry is a full plan)`);
-      for (const p of paths) this.#say("debug", `event ${displayPath(p)}`);
+      for (const p of paths) this.#say("debug", `event ${shown(p)}`);
       const t0 = this.d.clock.now();
       const plans = await this.#plan({ only: paths }, targets);
       if (!plans) return;
@@ -266,10 +268,10 @@ export class SyncRunner {
       const drifted = plans.filter((tp) => tp.state !== "unreachable" && !tp.refused && tp.changes.length > 0);
       const drift = drifted.reduce((n, tp) => n + tp.changes.length, 0);
       for (const tp of drifted) {
-        const shown = tp.changes.slice(0, 5).map((c) => `${c.kind} ${displayPath(c.path)}`).join(", ");
+        const list = tp.changes.slice(0, 5).map((c) => `${c.kind} ${shown(c.path)}`).join(", ");
         const more = tp.changes.length > 5 ? `, … ${tp.changes.length - 5} more` : "";
-        this.#say("warn", `audit ${kind}: ${formatLocation(tp.target)} drifted: ${shown}${more}`);
-        for (const c of tp.changes) this.#say("debug", `audit ${kind}: ${formatLocation(tp.target)}: ${c.kind} ${displayPath(c.path)}`);
+        this.#say("warn", `audit ${kind}: ${formatLocation(tp.target)} drifted: ${list}${more}`);
+        for (const c of tp.changes) this.#say("debug", `audit ${kind}: ${formatLocation(tp.target)}: ${c.kind} ${shown(c.path)}`);
       }
       let result: AuditStatus["result"] = drift === 0 ? "in-sync" : "reported";
       if (this.sync.onDrift === "heal") {
