@@ -25,9 +25,17 @@ my ($IN, $IP, $OUT) = ('', 0, '');
 my ($ROOT, $STAGE, $CWD, $CUR, $LOCKFH) = ('', '', undef, undef, undef);
 my (@ROOTID, $FSYNC, $LOCKWAIT);
 my ($SEQ, $READY) = (0, 0);
+my @ROOTTIMES;  # (atime, mtime) of ROOT as the plan left it, restored after the staging dir goes
 
 # A staging file of an interrupted op must not linger; a kill -9 leaves it to the next run's cleanup.
-sub bail { unlink $CUR if defined $CUR; exit $_[0] }
+sub root_times { my @st = $HR && defined &Time::HiRes::stat ? Time::HiRes::stat($ROOT) : stat($ROOT); @ROOTTIMES = @st[8, 9] if @st }
+# Removing the staging dir changes ROOT's mtime: put back what the plan (or the run before it) left.
+sub unstage {
+  return unless length $STAGE;
+  rmdir $STAGE or return;
+  ($HR ? Time::HiRes::utime(@ROOTTIMES, $ROOT) : utime(int($ROOTTIMES[0]), int($ROOTTIMES[1]), $ROOT)) if @ROOTTIMES;
+}
+sub bail { unlink $CUR if defined $CUR; unstage(); exit $_[0] }
 $SIG{$_} = sub { bail(130) } for qw(TERM INT HUP);
 $SIG{PIPE} = sub { bail(141) };
 
@@ -84,20 +92,23 @@ sub setup {
   fatal('u', 'root is a symlink, not a directory') if @st && S_ISLNK($st[2]);
   fatal('i', 'root is not a directory') unless @st && S_ISDIR($st[2]);
   @ROOTID = @st[0, 1];
+  root_times();
+  # The lock is on the root directory itself, so the staging dir can be removed when we are done
+  # without racing a waiting run (a lock file inside it would be unlinked under the waiter).
+  sysopen($LOCKFH, $ROOT, O_RDONLY | O_DIRECTORY | O_NOFOLLOW) or fatal('i', "cannot open root: $!");
+  my $until = now() + $LOCKWAIT / 1000;
+  until (flock($LOCKFH, LOCK_EX | LOCK_NB)) {
+    fatal('b', "another tsync apply is running on $ROOT") if now() >= $until;
+    select(undef, undef, undef, 0.1);
+  }
   $STAGE = "$ROOT/.tsync-tmp";
   mkdir($STAGE, 0700) or $! == EEXIST or fatal('i', "cannot create $STAGE: $!");
   my @s = lstat $STAGE;
   if (@s && S_ISLNK($s[2])) { unlink $STAGE; mkdir($STAGE, 0700) or fatal('i', "cannot create $STAGE: $!"); @s = lstat $STAGE }
   fatal('u', "$STAGE is not a directory") unless @s && S_ISDIR($s[2]);
-  sysopen($LOCKFH, "$STAGE/lock", O_RDWR | O_CREAT | O_NOFOLLOW, 0600) or fatal('i', "cannot open $STAGE/lock: $!");
-  my $until = now() + $LOCKWAIT / 1000;
-  until (flock($LOCKFH, LOCK_EX | LOCK_NB)) {
-    fatal('b', "another tsync apply holds $STAGE/lock") if now() >= $until;
-    select(undef, undef, undef, 0.1);
-  }
-  # We hold the lock, so anything else in the staging dir belongs to a run that was killed.
+  # We hold the lock, so anything in the staging dir belongs to a run that was killed.
   opendir(my $dh, $STAGE) or fatal('i', "cannot list $STAGE: $!");
-  for my $e (readdir $dh) { unlink "$STAGE/$e" unless $e eq '.' || $e eq '..' || $e eq 'lock' }
+  for my $e (readdir $dh) { unlink "$STAGE/$e" unless $e eq '.' || $e eq '..' }
   closedir $dh;
   chdir_root();
   $READY = 1;
@@ -299,15 +310,17 @@ my $E = 'a N C N N d> N N N/a*';
 my ($n, $ok) = (0, 0);
 while (fill(1)) {
   my $tag = take(1);
-  if ($tag eq 'Z') { reply(pack('a N N', 'E', $n, $ok)); flush_out(); exit 0 }
+  if ($tag eq 'Z') { unstage(); reply(pack('a N N', 'E', $n, $ok)); flush_out(); exit 0 }
   fatal('i', 'protocol error') unless $tag eq 'O';
   my ($kind, $act, $path, @f) = unpack("a C N/a* $E $E", take(unpack('N', take(4))));
   my $op = { kind => $kind, act => $act, path => $path, before => entry(@f[0 .. 8]), after => entry(@f[9 .. 17]) };
   setup($op) unless $READY;
   my ($code, $msg) = run_op($op);
+  root_times() if $op->{path} eq '' && !$code;
   if ($code) { reply(pack('a N a N/a*', 'P', $n, $code, $msg)) } else { reply(pack('a N', 'K', $n)); $ok++ }
   $n++;
 }
+unstage();
 flush_out();
 exit 0;
 `;

@@ -102,6 +102,7 @@ async function sendContent(
     stream = await content.open(c.path);
     for await (const raw of stream) {
       const chunk: Buffer = Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
+      if (chunk.length === 0) continue; // a zero-length frame means "end of file"
       if (signal?.aborted) { why = "apply aborted"; break; }
       if (w.broken) return "apply helper went away";
       got += chunk.length;

@@ -77,7 +77,7 @@ describe("seed scenario: WordPress to 4 SSH targets", () => {
       t.diagnostic(`initial apply of the WordPress tree to 4 SSH targets: ${ms} ms`);
       for (const target of m.targets) {
         await assertTreesEqual(src, target, { times: true, timePrecision: "s" });
-        assert.deepEqual(await rsyncItemize(src, target), [], `rsync -c sees differences in ${target}`);
+        assert.deepEqual(await rsyncItemize(src, target, ["--omit-link-times"]), [], `rsync -c sees differences in ${target}`);
       }
     }));
 
