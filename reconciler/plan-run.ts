@@ -10,7 +10,7 @@ import type { Change } from "./change.js";
 import type { ScanOptions, Transport } from "./transport/types.js";
 import { makeMatcher } from "./ignore.js";
 import { planSync, pathsNeedingHash } from "./plan.js";
-import { checkMaxDelete } from "./safety.js";
+import { checkEmptySource, checkMaxDelete } from "./safety.js";
 import { planNginx } from "./nginx/deploy.js";
 import { downHosts } from "./nginx/routing.js";
 import type { Fleet } from "./fleet.js";
@@ -103,7 +103,11 @@ async function planOneTarget(
         changes = planSync(src, dst, sync.rules);
       }
     }
-    const refused = opts.allowMassDelete ? undefined : checkMaxDelete(changes, dst, sync.rules.maxDelete);
+    const refused = opts.allowMassDelete
+      ? undefined
+      : sync.rules.maxDelete
+        ? checkMaxDelete(changes, dst, sync.rules.maxDelete)
+        : checkEmptySource(changes, src, dst);
     return {
       ...base,
       state: changes.length > 0 ? "drifted" : "in-sync",

@@ -39,3 +39,14 @@ function formatPercent(pct: number, limit: number | undefined): string {
   while (limit !== undefined && Number(text) <= limit && digits < 4) text = pct.toFixed(++digits);
   return `${text}%`;
 }
+
+/**
+ * Without a maxDelete, a source that is empty (only its root) while the target has content is still
+ * refused: that is what an unmounted disk or a failed checkout looks like, and it would wipe every node.
+ */
+export function checkEmptySource(changes: readonly Change[], source: Snapshot, target: Snapshot): string | undefined {
+  const sourceEmpty = source.has(ROOT) && source.size === 1;
+  const total = target.size - (target.has(ROOT) ? 1 : 0);
+  if (!sourceEmpty || total === 0 || countDeletes(changes) === 0) return undefined;
+  return `the source is empty but would delete all ${total} entries of the target; an unmounted disk? use --allow-mass-delete to proceed`;
+}

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Change } from "../../reconciler/change.js";
 import type { Limit, SyncRules } from "../../reconciler/manifest/model.js";
-import type { RelPath } from "../../reconciler/paths.js";
+import { relPath, ROOT, type RelPath } from "../../reconciler/paths.js";
 import { planSync } from "../../reconciler/plan.js";
-import { checkMaxDelete, countDeletes } from "../../reconciler/safety.js";
+import { checkEmptySource, checkMaxDelete, countDeletes } from "../../reconciler/safety.js";
 import type { DirEntry, Entry, FileEntry, Snapshot } from "../../reconciler/snapshot.js";
 
 const fA: FileEntry = { kind: "file", size: 1, mtimeMs: 1, mode: 0o644 };
@@ -78,4 +78,16 @@ test("checkMaxDelete: rmdir and type-change removals count, other changes do not
   assert.equal(countDeletes(changes), 2);
   assert.match(checkMaxDelete(changes, tree(3), pct(50)) ?? "", /would delete 2 of 3 entries \(67%\)/);
   assert.equal(checkMaxDelete(changes, tree(4), pct(50)), undefined);
+});
+
+test("checkEmptySource: an empty source refuses to wipe a full target; anything else passes", () => {
+  const root = { kind: "dir", mode: 0o755, mtimeMs: 1 } as const;
+  const file = { kind: "file", size: 1, mode: 0o644, mtimeMs: 1 } as const;
+  const empty: Snapshot = new Map([[ROOT, root]]);
+  const full: Snapshot = new Map<RelPath, Entry>([[ROOT, root], [relPath("a"), file], [relPath("b"), file]]);
+  const del: Change[] = [{ kind: "delete", path: relPath("a"), before: file }, { kind: "delete", path: relPath("b"), before: file }];
+  assert.match(checkEmptySource(del, empty, full) ?? "", /source is empty but would delete all 2 entries/);
+  assert.equal(checkEmptySource([], empty, empty), undefined);
+  assert.equal(checkEmptySource(del.slice(1), full, full), undefined);
+  assert.equal(checkEmptySource([], empty, full), undefined, "delete: false plans nothing to delete");
 });
