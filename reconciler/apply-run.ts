@@ -8,9 +8,9 @@ import type { ApplyProblem } from "./transport/types.js";
 import type { Fleet } from "./fleet.js";
 import { applyNginx, planNginx } from "./nginx/deploy.js";
 import { downHosts } from "./nginx/routing.js";
-import { worstHostStates, type HostState } from "./plan-run.js";
+import { statesAfterApply, worstHostStates, type HostState } from "./plan-run.js";
 import { checkSourceUnchanged, checkTargetUnchanged } from "./stale.js";
-import { errorMessage } from "./errors.js";
+import { TransportError, errorMessage } from "./errors.js";
 import { displayPath } from "./paths.js";
 
 export type TargetStatus = "in-sync" | "applied" | "partial" | "refused" | "stale" | "unreachable" | "failed";
@@ -65,9 +65,17 @@ export async function applyTarget(manifest: Manifest, fleet: Fleet, tp: TargetPl
     const source = fleet.transport(sync.source.host);
     const target = fleet.transport(tp.target.host);
     if (opts.saved) {
-      const moved =
-        (await checkSourceUnchanged(source, sync, tp.changes, opts.signal)) ??
-        (await checkTargetUnchanged(target, sync, tp.target.path, tp.changes, opts.signal));
+      let moved: string | undefined;
+      try {
+        moved =
+          (await checkSourceUnchanged(source, sync, tp.changes, opts.signal)) ??
+          (await checkTargetUnchanged(target, sync, tp.target.path, tp.changes, opts.signal));
+      } catch (err) {
+        // A host that cannot be reached is named by its TransportError; anything else (a local hash
+        // failure) must still say which target it stopped, and is not "unreachable".
+        if (err instanceof TransportError) throw err;
+        return outcome(tp, "failed", `${where}: cannot re-check the saved plan, nothing was changed on this target: ${errorMessage(err)}`);
+      }
       if (moved) return outcome(tp, "stale", `${where}: refused, ${moved}; nothing was changed on this target (plan again)`);
     }
     const result = await fleet.limit(() =>
@@ -99,10 +107,15 @@ async function applyNginxStep(manifest: Manifest, fleet: Fleet, plan: Plan, outc
   try {
     let np: NginxPlan;
     if (saved) {
-      // Exactly what was planned, provided the file on the host is still what the plan saw.
-      const now = await planNginx(manifest, transport, new Set());
+      // Exactly what was planned, provided the file on the host is still what the plan saw, and the
+      // config in the plan is what this manifest renders for the plan's targets: the target
+      // fingerprints do not cover the nginx section, so an edited plan must not deploy its own config.
+      const now = await planNginx(manifest, transport, downHosts(settings, statesAfterApply(plan.targets)).down);
       if ((now.before ?? null) !== (plan.nginx.before ?? null)) {
         return { status: "refused", error: `nginx ${settings.path}: refused, the file changed since the plan` };
+      }
+      if (now.after !== plan.nginx.after) {
+        return { status: "refused", error: `nginx ${settings.path}: refused, the plan's config is not what the manifest renders (was the plan file edited?); make a new plan` };
       }
       np = { ...plan.nginx };
     } else {

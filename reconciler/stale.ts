@@ -65,7 +65,9 @@ export async function checkSourceUnchanged(t: Transport, sync: Sync, changes: re
   const snap = await scanPaths(t, sync.source.path, sync, sent.map((c) => c.path), sent.some((c) => c.kind !== "symlink"), signal);
   for (const c of sent) {
     const now = snap.get(c.path);
-    if (!entryMatches(c.after, now)) return `source ${displayPath(c.path)} changed since the plan (was ${describe(c.after)}, now ${describe(now)})`;
+    // A pinned hash must be confirmed: the scanner leaves it out when the file changed while hashed.
+    const unconfirmed = c.after.kind === "file" && c.after.hash !== undefined && (now?.kind !== "file" || now.hash === undefined);
+    if (unconfirmed || !entryMatches(c.after, now)) return `source ${displayPath(c.path)} changed since the plan (was ${describe(c.after)}, now ${describe(now)})`;
   }
   return undefined;
 }

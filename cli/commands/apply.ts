@@ -9,7 +9,9 @@ import { renderPlanHuman, painter, formatBytes } from "../../reconciler/render-p
 import { formatLocation } from "../../reconciler/manifest/model.js";
 import type { Plan } from "../../reconciler/plan-model.js";
 import { summarize } from "../../reconciler/plan-model.js";
-import { targetSelected } from "../../reconciler/plan-run.js";
+import { statesAfterApply, targetSelected } from "../../reconciler/plan-run.js";
+import { renderNginx } from "../../reconciler/nginx/render.js";
+import { downHosts } from "../../reconciler/nginx/routing.js";
 import { errorMessage } from "../../reconciler/errors.js";
 import type { Manifest } from "../../reconciler/manifest/model.js";
 import { requireManifest } from "../manifest.js";
@@ -21,7 +23,17 @@ export interface ApplyCommandOptions extends GlobalOptions {
   allowMassDelete?: boolean;
 }
 
-function loadSavedPlan(file: string, manifest: Manifest, opts: GlobalOptions): Plan {
+/** The target fingerprints do not cover the nginx section: it must be what the manifest renders for the plan's targets. */
+function nginxEdited(plan: Plan, manifest: Manifest): boolean {
+  if (!plan.nginx || !manifest.nginx || plan.nginx.error !== undefined) return false;
+  try {
+    return renderNginx(manifest, downHosts(manifest.nginx, statesAfterApply(plan.targets)).down).text !== plan.nginx.after;
+  } catch {
+    return true;
+  }
+}
+
+function loadSavedPlan(file: string, manifest: Manifest, opts: ApplyCommandOptions): Plan {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -40,7 +52,14 @@ function loadSavedPlan(file: string, manifest: Manifest, opts: GlobalOptions): P
     err(`${file}: refused: ${manifest.file} changed since the plan was made; nothing was changed (plan again)`);
     throw new Exit(EXIT.error);
   }
-  const targets = plan.targets.filter((t) => (!opts.sync?.length || opts.sync.includes(t.sync)) && targetSelected(t.target, opts.target));
+  if (nginxEdited(plan, manifest)) {
+    err(`${file}: refused: its nginx config is not what ${manifest.file} renders (the plan file was edited); nothing was changed (plan again)`);
+    throw new Exit(EXIT.error);
+  }
+  const targets = plan.targets
+    .filter((t) => (!opts.sync?.length || opts.sync.includes(t.sync)) && targetSelected(t.target, opts.target))
+    // The refusal is part of the verified plan; the flag lifts it here as it does for a live apply.
+    .map(({ refused, ...t }) => (opts.allowMassDelete || refused === undefined ? t : { ...t, refused }));
   const keepNginx = plan.nginx && !opts.sync?.length && !opts.target?.length;
   return { ...plan, targets, ...(keepNginx ? {} : { nginx: undefined }), summary: summarize(targets, keepNginx ? plan.nginx : undefined) };
 }

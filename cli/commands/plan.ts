@@ -1,5 +1,6 @@
 // tsync plan: compare source and every target, print what apply would do; changes nothing.
-import { writeFileSync, renameSync } from "node:fs";
+import { writeFileSync, renameSync, rmSync } from "node:fs";
+import { errorMessage } from "../../reconciler/errors.js";
 import { Fleet } from "../../reconciler/fleet.js";
 import { planManifest } from "../../reconciler/plan-run.js";
 import { toPlanJson } from "../../reconciler/plan-json.js";
@@ -26,23 +27,33 @@ export function planExitCode(plan: Plan, detailed: boolean): number {
   return detailed && changes ? EXIT.changes : EXIT.ok;
 }
 
+/** Atomically, owner-only; a path that cannot be written is the user's error, not an internal one. */
+function writePlanFile(file: string, doc: unknown): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, JSON.stringify(doc, null, 2) + "\n", { mode: 0o600 });
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    err(`${file}: cannot save the plan: ${errorMessage(e)}`);
+    throw new Exit(EXIT.error);
+  }
+}
+
 export async function planCommand(opts: PlanCommandOptions): Promise<void> {
   const manifest = requireManifest(opts);
   const fleet = new Fleet(manifest);
+  const format = opts.json ? "json" : (opts.format ?? "human");
   try {
     const plan = await planManifest(manifest, fleet, {
       ...(opts.sync ? { syncs: opts.sync } : {}),
       ...(opts.target ? { targets: opts.target } : {}),
       deep: opts.deep ?? false,
-      hashContent: opts.out !== undefined,
+      // Any plan document may be applied later (`plan --json > p.json` too): pin the content it sends.
+      hashContent: opts.out !== undefined || format === "json",
       ...(opts.target?.length ? { nginx: false } : {}),
     });
-    if (opts.out) {
-      const tmp = `${opts.out}.tmp-${process.pid}`;
-      writeFileSync(tmp, JSON.stringify(toPlanJson(plan), null, 2) + "\n", { mode: 0o600 });
-      renameSync(tmp, opts.out);
-    }
-    const format = opts.json ? "json" : (opts.format ?? "human");
+    if (opts.out) writePlanFile(opts.out, toPlanJson(plan));
     if (format === "json") out(JSON.stringify(toPlanJson(plan), null, 2));
     else if (format === "junit") out(renderJunit(plan));
     else if (format === "markdown") out(renderMarkdown(plan));

@@ -1,4 +1,5 @@
-// tsync validate: prints nothing but errors (or, with --json, the diagnostics as an array).
+// tsync validate: prints nothing but errors (and, with --json, also the diagnostics as an array on
+// stdout: its document; humans and CI logs still get them on stderr, as with plan and apply).
 import { existsSync } from "node:fs";
 import { loadManifest } from "../../reconciler/manifest/load.js";
 import { hasErrors } from "../../reconciler/diagnostics.js";
@@ -10,11 +11,11 @@ export function validateCommand(opts: GlobalOptions): void {
   if (!existsSync(file)) {
     const d = { severity: "error", code: "no-manifest", message: "no such file", path: "", file };
     if (opts.json) out(JSON.stringify([d], null, 2));
-    else err(`${file}: no such file`);
+    err(`${file}: no such file`);
     throw new Exit(EXIT.error);
   }
   const { diagnostics } = loadManifest(file);
   if (opts.json) out(JSON.stringify(diagnostics, null, 2));
-  else printDiagnostics(diagnostics);
+  printDiagnostics(diagnostics);
   throw new Exit(hasErrors(diagnostics) ? EXIT.error : EXIT.ok);
 }

@@ -2,7 +2,7 @@
 // the detail that matters for that kind. ASCII only (besides names) so any CI log shows it.
 import type { Change } from "../change.js";
 import type { Entry } from "../snapshot.js";
-import { changeBucket } from "../plan-model.js";
+import { changeBucket, visibleChanges } from "../plan-model.js";
 import { displayPath } from "../paths.js";
 
 const SIGN = { add: "+", change: "~", delete: "-" } as const;
@@ -13,9 +13,10 @@ export interface Counts {
   readonly delete: number;
 }
 
+/** Counted as the summary line counts them: a touch that only restores a directory's time is not a change. */
 export function countChanges(changes: readonly Change[]): Counts {
   const n = { add: 0, change: 0, delete: 0 };
-  for (const c of changes) n[changeBucket(c)]++;
+  for (const c of visibleChanges(changes)) n[changeBucket(c)]++;
   return n;
 }
 
@@ -42,7 +43,7 @@ function bytes(n: number): string {
 
 /** "+ create wp-config.php (1024 B)", "- rmdir old/", "~ chmod a.sh 0644 -> 0755", ... */
 export function describeChange(c: Change): string {
-  const p = displayPath(c.path);
+  const p = displayPath(c.path || ".");
   const replaces = c.before !== undefined && (c.kind === "mkdir" || c.kind === "create" || c.kind === "symlink") && c.before.kind !== c.after.kind
     ? ` (replaces ${kindOf(c.before)})`
     : "";
@@ -80,8 +81,9 @@ export function describeChange(c: Change): string {
   return `${SIGN[changeBucket(c)]} ${text}`;
 }
 
-/** Change lines, at most `max`, then "… and N more". */
-export function changeLines(changes: readonly Change[], max: number): string[] {
+/** Change lines of the visible changes (as the human view shows them), at most `max`, then "… and N more". */
+export function changeLines(all: readonly Change[], max: number): string[] {
+  const changes = visibleChanges(all);
   const lines = changes.slice(0, max).map(describeChange);
   if (changes.length > max) lines.push(`... and ${changes.length - max} more`);
   return lines;

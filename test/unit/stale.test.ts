@@ -1,0 +1,68 @@
+// The re-checks before a saved plan is applied (reconciler/stale.ts), against a fake transport whose
+// scan returns what the table says: what counts as "moved" on the source and on a target.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { Sync } from "../../reconciler/manifest/model.js";
+import type { Change } from "../../reconciler/change.js";
+import type { Entry, FileEntry } from "../../reconciler/snapshot.js";
+import { relPath, type RelPath } from "../../reconciler/paths.js";
+import type { ScanOptions, Transport } from "../../reconciler/transport/types.js";
+import { checkSourceUnchanged, checkTargetUnchanged } from "../../reconciler/stale.js";
+
+const T = 1_700_000_000_000;
+const H1 = "a".repeat(128);
+const H2 = "b".repeat(128);
+const f = (size: number, hash?: string): FileEntry => ({ kind: "file", size, mode: 0o644, mtimeMs: T, ...(hash ? { hash } : {}) });
+const p = (s: string): RelPath => relPath(s);
+
+const sync = {
+  name: "site",
+  source: { path: "/src" },
+  targets: [{ host: "web", path: "/dst" }],
+  rules: { exclude: [], delete: true, preserve: { perms: true, times: true, owner: false, group: false } },
+  delayMs: 1000,
+  audit: {},
+  onDrift: "heal",
+} as Sync;
+
+/** A transport whose scan returns `entries` (restricted to the asked paths) and records the hash mode. */
+function fake(entries: Record<string, Entry>): Transport & { asked: ScanOptions[] } {
+  const asked: ScanOptions[] = [];
+  const t = {
+    host: "fake",
+    asked,
+    async scan(_root: string, opts: ScanOptions) {
+      asked.push(opts);
+      return new Map(Object.entries(entries).filter(([k]) => !opts.only || opts.only.includes(p(k))).map(([k, v]) => [p(k), v]));
+    },
+  };
+  return t as unknown as Transport & { asked: ScanOptions[] };
+}
+
+const create = (path: string, after: FileEntry): Change => ({ kind: "create", path: p(path), after });
+
+const sourceCases: [string, Change[], Record<string, Entry>, RegExp | undefined][] = [
+  ["same size, time and hash", [create("a", f(3, H1))], { a: f(3, H1) }, undefined],
+  ["same size and time, other hash", [create("a", f(3, H1))], { a: f(3, H2) }, /source a changed since the plan/],
+  ["other size", [create("a", f(3, H1))], { a: f(4, H1) }, /was file of 3 bytes, now file of 4 bytes/],
+  ["gone", [create("a", f(3, H1))], {}, /now absent/],
+  // The scanner leaves a hash out when the file changed while it was read: that is not a confirmation.
+  ["pinned hash not confirmed (changed while hashed)", [create("a", f(3, H1))], { a: f(3) }, /source a changed since the plan/],
+  ["no pinned hash: size and time decide", [create("a", f(3))], { a: f(3, H2) }, undefined],
+];
+
+for (const [name, changes, now, want] of sourceCases) {
+  test(`checkSourceUnchanged: ${name}`, async () => {
+    const t = fake(now);
+    const r = await checkSourceUnchanged(t, sync, changes);
+    if (want === undefined) assert.equal(r, undefined);
+    else assert.match(r ?? "", want);
+    assert.equal(t.asked[0]?.hash, "all", "the source content is re-hashed");
+  });
+}
+
+test("checkTargetUnchanged: a path the plan relies on being absent that appeared is a move", async () => {
+  const r = await checkTargetUnchanged(fake({ a: f(1) }), sync, "/dst", [create("a", f(3, H1))]);
+  assert.match(r ?? "", /a changed on the target since the plan \(was absent, now file of 1 bytes\)/);
+  assert.equal(await checkTargetUnchanged(fake({}), sync, "/dst", [create("a", f(3, H1))]), undefined);
+});
