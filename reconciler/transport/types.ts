@@ -14,7 +14,11 @@ export interface ScanOptions {
   readonly owners: boolean;
   /** "none": metadata only; "all": hash every file (deep). */
   readonly hash: "none" | "all";
-  /** Limit the scan to these paths (and everything below those that are directories). Absent: whole tree. */
+  /**
+   * Limit the scan to these paths (and everything below those that are directories), plus the
+   * entries alone (not their subtrees) of the root and of every ancestor of a listed path, so a
+   * partial plan can create missing parents and restore parents' times. Absent: whole tree.
+   */
   readonly only?: readonly RelPath[];
   readonly signal?: AbortSignal;
 }
