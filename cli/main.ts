@@ -4,13 +4,11 @@ import { Command, Option } from "commander";
 import { createRequire } from "node:module";
 import { Exit, EXIT, err, type GlobalOptions } from "./output.js";
 import { TsyncError, errorMessage } from "../reconciler/errors.js";
-import { validateCommand } from "./commands/validate.js";
-import { planCommand } from "./commands/plan.js";
-import { applyCommand } from "./commands/apply.js";
-import { nginxCommand } from "./commands/nginx.js";
-import { watchCommand } from "./commands/watch.js";
-import { statusCommand } from "./commands/status.js";
-import { importLsyncdCommand } from "./commands/import.js";
+import type { PlanCommandOptions } from "./commands/plan.js";
+import type { ApplyCommandOptions } from "./commands/apply.js";
+import type { StatusCommandOptions } from "./commands/status.js";
+import type { ImportCommandOptions } from "./commands/import.js";
+// Commands are loaded when run: `tsync validate` need not load ssh2, chokidar or a Lua VM.
 
 const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
 
@@ -43,7 +41,7 @@ const program = new Command("tsync")
 common(program.command("validate"))
   .description("check the manifest; print nothing but errors (exit 0 valid, 1 invalid)")
   .addHelpText("after", "\nExample:\n  tsync validate -f fixtures/seed/tsync.yaml")
-  .action(run((opts: GlobalOptions) => validateCommand(opts)));
+  .action(run(async (opts: GlobalOptions) => (await import("./commands/validate.js")).validateCommand(opts)));
 
 common(program.command("plan"))
   .description("show exactly what apply would change on every target; changes nothing")
@@ -53,7 +51,7 @@ common(program.command("plan"))
   .option("--detailed-exitcode", "exit 0 no changes, 2 changes (drift), 1 error")
   .addOption(new Option("--format <format>", "output format").choices(["human", "json", "junit", "markdown"]).default("human"))
   .addHelpText("after", "\nExamples:\n  tsync plan\n  tsync plan --detailed-exitcode --json > plan.json   # the CI drift check\n  tsync plan --out site.plan && tsync apply site.plan")
-  .action(run(planCommand));
+  .action(run(async (opts: PlanCommandOptions) => (await import("./commands/plan.js")).planCommand(opts)));
 
 common(program.command("apply"))
   .argument("[planfile]", "a plan saved with `plan --out`: apply exactly it, refusing targets that moved")
@@ -61,18 +59,18 @@ common(program.command("apply"))
   .option("-y, --yes", "do not ask for confirmation (required when stdin is not a terminal)")
   .option("--allow-mass-delete", "lift the maxDelete safety limit")
   .addHelpText("after", "\nExamples:\n  tsync apply\n  tsync apply --yes --sync site --target www-02")
-  .action(run(applyCommand));
+  .action(run(async (planfile: string | undefined, opts: ApplyCommandOptions) => (await import("./commands/apply.js")).applyCommand(planfile, opts)));
 
 common(program.command("watch"))
   .description("the daemon: initial apply, then live sync from inotify events plus scheduled audits (SIGHUP reloads)")
   .addHelpText("after", "\nExample:\n  tsync watch -f /etc/tsync/tsync.yaml     # see deploy/tsync-watch.service")
-  .action(run((opts: GlobalOptions) => watchCommand(opts)));
+  .action(run(async (opts: GlobalOptions) => (await import("./commands/watch.js")).watchCommand(opts)));
 
 common(program.command("status"))
   .description("show the state a running `tsync watch` keeps in settings.statusFile (exit 1 unless all in sync)")
   .option("--file <statusfile>", "read this status file instead of the manifest's settings.statusFile")
   .addHelpText("after", "\nExamples:\n  tsync status\n  tsync status --json --file /tmp/tsync.status")
-  .action(run(statusCommand));
+  .action(run(async (opts: StatusCommandOptions) => (await import("./commands/status.js")).statusCommand(opts)));
 
 const importCmd = program.command("import").description("turn another tool's configuration into a tsync manifest");
 common(importCmd.command("lsyncd"))
@@ -83,12 +81,12 @@ common(importCmd.command("lsyncd"))
   .option("--strict", "exit 1 when anything could not be translated exactly (warnings)")
   .option("--name <address=name>", "name the host at ADDRESS (repeatable); default node-1, node-2, ...", collect)
   .addHelpText("after", "\nExample:\n  tsync import lsyncd /etc/lsyncd/lsyncd.conf.lua -o tsync.yaml && tsync plan")
-  .action(run(importLsyncdCommand));
+  .action(run(async (file: string, opts: ImportCommandOptions) => (await import("./commands/import.js")).importLsyncdCommand(file, opts)));
 
 common(program.command("nginx"))
   .description("print the nginx config rendered from the manifest's roles")
   .addHelpText("after", "\nExample:\n  tsync nginx -f fixtures/seed/tsync.yaml")
-  .action(run((opts: GlobalOptions) => nginxCommand(opts)));
+  .action(run(async (opts: GlobalOptions) => (await import("./commands/nginx.js")).nginxCommand(opts)));
 
 async function main(): Promise<number> {
   try {
