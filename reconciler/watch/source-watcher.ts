@@ -10,7 +10,8 @@
 // source to polling: the watcher is closed (its inotify watches are given back) and the daemon gets
 // a `rescan` every `rescanIntervalMs`. One warning, naming the sysctl; never a crash.
 import { watch as chokidarWatch, type FSWatcher, type ChokidarOptions } from "chokidar";
-import type { Stats } from "node:fs";
+import { lstatSync, type Stats } from "node:fs";
+import { join } from "node:path";
 import { STAGING_DIR } from "../snapshot.js";
 import { ROOT, ancestorsOf, fromBytes, joinRel, parentOf, type RelPath } from "../paths.js";
 import type { Matcher } from "../transport/types.js";
@@ -71,6 +72,15 @@ export function isExcluded(exclude: Matcher, p: RelPath, isDir: boolean | undefi
   // Type unknown (chokidar asks first without stats): ignore only what is excluded either way, so a
   // directory-only pattern ("cache/") never hides a file of that name.
   return isDir === undefined ? exclude(p, false) && exclude(p, true) : exclude(p, isDir);
+}
+
+/** Directory or not, from an lstat; undefined when the path is already gone. */
+function kindOf(abs: string): boolean | undefined {
+  try {
+    return lstatSync(abs).isDirectory();
+  } catch {
+    return undefined;
+  }
 }
 
 function errorReason(err: unknown): string {
@@ -179,7 +189,7 @@ export class SourceWatcher {
       return;
     }
     const p = joinRel(dirRel, fromBytes(Buffer.from(name, "utf8")));
-    if (!isExcluded(exclude, p, undefined)) this.#emit(p);
+    if (!isExcluded(exclude, p, kindOf(join(dir, name)))) this.#emit(p);
   }
 
   #fail(err: unknown): void {
