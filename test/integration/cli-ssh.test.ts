@@ -2,12 +2,13 @@
 // 127.0.0.2–5, verified with independent tools (find + sha256sum, rsync -c), plus the failure modes a
 // demanding operator meets: hostile names, planted symlinks, mass deletes, a dead and a frozen host.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, appendFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, symlinkSync, writeFileSync, appendFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { startSshdFleet, type Fleet } from "../support/sshd.js";
-import { runTsync } from "../support/cli.js";
+import { CLI, runTsync } from "../support/cli.js";
 import { assertTreesEqual, listTree, makeHostileTree, rsyncItemize, wordpressTree, PWNED_MARKERS } from "../support/trees.js";
 
 const ADDRS = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"];
@@ -218,5 +219,65 @@ describe("safety and failures", () => {
       assert.match(r.stdout, /node-1.*host key.*SHA256:.*SHA256:/i);
       assert.equal(existsSync(join(m.targets[0]!, "after-forgery.txt")), false);
       assert.equal(existsSync(join(m.targets[1]!, "after-forgery.txt")), true);
+    }));
+});
+
+describe("kill -9 mid-transfer", () => {
+  test("a reader on the target sees the old file or the new one, never a partial one; a re-run converges", (t) =>
+    check(async () => {
+      const src = join(dir, "big-src");
+      const target = join(dir, "big", "node-1");
+      mkdirSync(src, { recursive: true });
+      const OLD = 32 << 20;
+      const NEW = 96 << 20;
+      writeFileSync(join(src, "big.bin"), Buffer.alloc(OLD, "A"));
+      const file = join(dir, "big.yaml");
+      writeFileSync(file, ["version: 1", fleet.manifestHosts(), "syncs:", "  big:", `    source: ${src}`, `    targets: [node-1:${target}]`, ""].join("\n"));
+      assert.equal((await tsync(["apply", "--yes", "-f", file])).code, 0);
+      writeFileSync(join(src, "big.bin"), Buffer.alloc(NEW, "B"));
+
+      let reads = 0;
+      let stop = false;
+      const seen = new Set<string>();
+      const reader = (async () => {
+        const fd = (p: string) => openSync(p, "r");
+        while (!stop) {
+          let h: number | undefined;
+          try {
+            h = fd(join(target, "big.bin"));
+            const size = fstatSync(h).size;
+            const b = Buffer.alloc(1);
+            const probe = (at: number) => (readSync(h!, b, 0, 1, at), b.toString("latin1"));
+            const first = probe(0), mid = probe(Math.floor(size / 2)), last = probe(size - 1);
+            const state = `${size}:${first}${mid}${last}`;
+            seen.add(state);
+            assert.ok(state === `${OLD}:AAA` || state === `${NEW}:BBB`, `a reader saw a partial file: ${state}`);
+            reads++;
+          } finally {
+            if (h !== undefined) closeSync(h);
+          }
+          await new Promise((r) => setTimeout(r, 2));
+        }
+      })();
+      try {
+        for (const afterMs of [150, 400, 900]) {
+          const child = spawn(process.execPath, [CLI, "apply", "--yes", "-f", file], { stdio: "ignore" });
+          await new Promise((r) => setTimeout(r, afterMs));
+          child.kill("SIGKILL");
+          await new Promise((r) => child.on("close", r));
+        }
+        // The reader keeps polling through the run that converges, so it sees the switch too.
+        const r = await tsync(["apply", "--yes", "-f", file]);
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+        await new Promise((r) => setTimeout(r, 50));
+      } finally {
+        stop = true;
+        await reader;
+      }
+      t.diagnostic(`reader: ${reads} reads, states seen: ${[...seen].join(", ")}`);
+      assert.ok(reads > 20, `the reader polled (${reads} reads)`);
+      assert.deepEqual([...seen].sort(), [`${NEW}:BBB`, `${OLD}:AAA`].sort(), "the reader saw the old file, then the new one");
+      await assertTreesEqual(src, target, { times: true, timePrecision: "s" });
+      assert.equal(existsSync(join(target, ".tsync-tmp")), false, "no staging left after a converging run");
     }));
 });
