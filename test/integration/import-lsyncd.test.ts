@@ -1,0 +1,77 @@
+// Migration end to end: an lsyncd config shaped like the seed's (a loop over a target list calling
+// sync{} per target, ssh options in rsh) is imported, and the manifest it yields converges real sshd
+// targets — checked with independent tools, not tsync's word.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { startSshdFleet, type Fleet } from "../support/sshd.js";
+import { runTsync } from "../support/cli.js";
+import { assertTreesEqual, wordpressTree } from "../support/trees.js";
+
+let fleet: Fleet;
+let dir: string;
+
+before(async () => {
+  fleet = await startSshdFleet({ addresses: ["127.0.0.2", "127.0.0.3"] });
+  dir = mkdtempSync(join(tmpdir(), "tsync-import-"));
+});
+
+after(async () => {
+  await fleet?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("an imported lsyncd config plans and applies correctly against real targets", async () => {
+  const src = join(dir, "src");
+  await wordpressTree(src);
+  const lua = join(dir, "lsyncd.conf.lua");
+  writeFileSync(
+    lua,
+    `settings = {
+   delay        = 1,
+   maxProcesses = 5,
+   statusFile   = "${dir}/lsyncd.status",
+}
+targetlist = {
+${fleet.hosts.map((h) => ` { "${h.address}", ${h.port} },`).join("\n")}
+}
+for i, t in ipairs(targetlist) do
+  sync{ default.rsync,
+    source = "${src}",
+    target = "root@" .. t[1] .. ":${dir}/node-" .. i,
+    exclude = { "wp-content/cache/" },
+    rsync = { archive = true, rsh = "/usr/bin/ssh -p " .. t[2] .. " -i ${fleet.identityFile} -o UserKnownHostsFile=${fleet.knownHosts}" },
+  }
+end
+`,
+  );
+  const manifest = join(dir, "tsync.yaml");
+  const imp = await runTsync(["import", "lsyncd", lua, "-o", manifest]);
+  assert.equal(imp.code, 0, imp.stderr);
+  assert.match(imp.stderr, /warning: .*lsyncd\.conf\.lua:\d+: /, "what has no equivalent is named with its line");
+  assert.equal((await runTsync(["validate", "-f", manifest])).code, 0);
+
+  const plan = await runTsync(["plan", "--json", "-f", manifest]);
+  assert.equal(plan.code, 0, plan.stderr);
+  const doc = JSON.parse(plan.stdout) as { targets: { location: string; state: string }[] };
+  assert.deepEqual(
+    doc.targets.map((t) => [t.location, t.state]),
+    fleet.hosts.map((_, i) => [`node-${i + 1}:${dir}/node-${i + 1}`, "drifted"]),
+    "one sync, one target per sync{} call, named in first-seen order",
+  );
+  const apply = await runTsync(["apply", "--yes", "-f", manifest]);
+  assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+  for (let i = 1; i <= fleet.hosts.length; i++) await assertTreesEqual(src, join(dir, `node-${i}`), { times: true, timePrecision: "s", owner: true });
+  assert.match((await runTsync(["plan", "-f", manifest])).stdout, /No changes\./);
+});
+
+test("the seed's own lsyncd.conf imports verbatim into one sync with four targets", async () => {
+  const r = await runTsync(["import", "lsyncd", "fixtures/lsyncd/seed.lua", "--name", "10.0.1.23=www-03"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /www-03: \{address: 10\.0\.1\.23/);
+  assert.equal((r.stdout.match(/- (www-03|node-\d):\/var\/www\/tjstein\.com/g) ?? []).length, 4);
+  const strict = await runTsync(["import", "lsyncd", "fixtures/lsyncd/seed.lua", "--strict"]);
+  assert.equal(strict.code, 1, "--strict: the untranslatable -u flag fails the import");
+});
