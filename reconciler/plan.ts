@@ -12,7 +12,7 @@
 //  - a source entry whose target counterpart is excluded is not written (it would overwrite it).
 // The target root "" is never removed; a root whose kind differs between the sides is not planned.
 import type { Change } from "./change.js";
-import { compareFiles, metaDiff } from "./compare.js";
+import { compareFiles, metaDiff, timesEqual } from "./compare.js";
 import { makeMatcher } from "./ignore.js";
 import type { Preserve, SyncRules } from "./manifest/model.js";
 import { ancestorsOf, compareRel, depthOf, type RelPath } from "./paths.js";
@@ -189,11 +189,80 @@ export function planSync(source: Snapshot, target: Snapshot, rules: SyncRules): 
   return [
     ...removals.sort(byDepthDesc),
     ...mkdirs.sort(byDepthAsc),
-    ...writes,
+    ...withCopySources(writes, copyDonors(dst, frozen, [removals, mkdirs, writes].flat(), extras), preserve),
     ...fileMeta,
     ...extras.sort(byDepthDesc),
     ...dirMeta.sort(byDepthDesc),
   ];
+}
+
+/**
+ * Smallest create copied on the target instead of sent: every non-empty file (an empty one sends no
+ * bytes anyway). Measured over loopback SSH (2 cores), renaming a directory of 2,000 files: 8 KiB
+ * files re-sent 0.54–0.87 s vs copied 0.45–1.02 s, 512 B files 0.62–0.76 s vs 0.53–0.92 s: the same
+ * within noise at 200 MB/s, so on any real link, where the bytes cost more, copying small files wins
+ * too. The risk of a wrong quick-check guess is handled by the ambiguity rule, not by size.
+ */
+export const MIN_COPY_BYTES = 1;
+
+interface Donor {
+  readonly path: RelPath;
+  readonly entry: FileEntry;
+  /** This plan deletes it (after the writes): using it is a move, not a duplication. */
+  readonly moved: boolean;
+}
+
+/**
+ * Target files whose content is still in place when the writes run: not under a frozen path, not
+ * removed, replaced or rewritten before/among the writes (deletes of extras come after them), and
+ * readable by their owner (a file nobody may read would fail the copy on every run). Moves first,
+ * then byte order, so that the choice is deterministic.
+ */
+function copyDonors(dst: ReadonlyMap<RelPath, Entry>, frozen: ReadonlySet<RelPath>, early: readonly Change[], extras: readonly Change[]): Donor[] {
+  const rewritten = new Set(early.map((c) => c.path));
+  const moved = new Set(extras.filter((c) => c.kind === "delete").map((c) => c.path));
+  const out: Donor[] = [];
+  for (const [p, e] of dst) {
+    if (e.kind !== "file" || e.size < MIN_COPY_BYTES || (e.mode & 0o400) === 0) continue;
+    if (rewritten.has(p) || within(p, frozen)) continue;
+    out.push({ path: p, entry: e, moved: moved.has(p) });
+  }
+  return out.sort((a, b) => Number(b.moved) - Number(a.moved) || compareRel(a.path, b.path));
+}
+
+const bothHashed = (a: FileEntry, b: FileEntry) => a.hash !== undefined && b.hash !== undefined;
+
+/**
+ * Gives each create a `from` when the target provably has the same bytes elsewhere: equal size and
+ * equal hashes. Without both hashes, rsync's quick check (equal size and mtime, times preserved) is
+ * taken only when it is unambiguous: exactly one donor fits, and no other create of that size and
+ * mtime could differ from this one (files unpacked from one archive share an mtime; a guess among
+ * them could copy the wrong bytes).
+ */
+function withCopySources(writes: readonly Change[], donors: readonly Donor[], preserve: Preserve): Change[] {
+  const creates = writes.filter((c): c is Extract<Change, { kind: "create" }> => c.kind === "create" && c.after.size >= MIN_COPY_BYTES);
+  if (creates.length === 0 || donors.length === 0) return [...writes];
+  const bySize = new Map<number, Donor[]>();
+  for (const d of donors) bySize.set(d.entry.size, [...(bySize.get(d.entry.size) ?? []), d]);
+  const createsBySize = new Map<number, Extract<Change, { kind: "create" }>[]>();
+  for (const c of creates) createsBySize.set(c.after.size, [...(createsBySize.get(c.after.size) ?? []), c]);
+  const fromOf = (c: Extract<Change, { kind: "create" }>): Donor | undefined => {
+    const pool = bySize.get(c.after.size);
+    if (!pool) return undefined;
+    const proven = pool.find((d) => bothHashed(c.after, d.entry) && d.entry.hash === c.after.hash);
+    if (proven || !preserve.times) return proven;
+    const likely = pool.filter((d) => !bothHashed(c.after, d.entry) && timesEqual(d.entry.mtimeMs, c.after.mtimeMs));
+    if (likely.length !== 1) return undefined;
+    const rival = createsBySize.get(c.after.size)!.some(
+      (o) => o !== c && timesEqual(o.after.mtimeMs, c.after.mtimeMs) && !(bothHashed(o.after, c.after) && o.after.hash === c.after.hash),
+    );
+    return rival ? undefined : likely[0];
+  };
+  return writes.map((c) => {
+    if (c.kind !== "create" || c.after.size < MIN_COPY_BYTES) return c;
+    const d = fromOf(c);
+    return d ? { ...c, from: { path: d.path, entry: d.entry } } : c;
+  });
 }
 
 /**

@@ -39,7 +39,8 @@ const touchRoot: Change = { kind: "touch", path: p(""), before: d, after: d };
 const touch = (path: string, before: Entry, mtimeMs = T): Change => ({ kind: "touch", path: p(path), before, after: { ...before, mtimeMs } as Entry });
 const del = (path: string, before: Entry): Change => ({ kind: "delete", path: p(path), before });
 const rmdir = (path: string, before: DirEntry): Change => ({ kind: "rmdir", path: p(path), before });
-const create = (path: string, after: FileEntry, before?: Entry): Change => ({ kind: "create", path: p(path), ...(before ? { before } : {}), after });
+const create = (path: string, after: FileEntry, before?: Entry, from?: [string, FileEntry]): Change =>
+  ({ kind: "create", path: p(path), ...(before ? { before } : {}), after, ...(from ? { from: { path: p(from[0]), entry: from[1] } } : {}) });
 const mkdir = (path: string, after: DirEntry, before?: Entry): Change => ({ kind: "mkdir", path: p(path), ...(before ? { before } : {}), after });
 const link = (path: string, after: SymlinkEntry, before?: Entry): Change => ({ kind: "symlink", path: p(path), ...(before ? { before } : {}), after });
 const update = (path: string, before: FileEntry, after: FileEntry): Change => ({ kind: "update", path: p(path), before, after });
@@ -143,9 +144,9 @@ const orderCases: Case[] = [
       rmdir("t", d),
       mkdir("a/b", d),
       mkdir("a/t", d, fA),
-      create("a/b/new", fA),
+      create("a/b/new", fA, undefined, ["gone/sub/f", fA]),
       update("m", fB, fA),
-      create("t", fA, d),
+      create("t", fA, d, ["gone/sub/f", fA]),
       { kind: "chmod", path: p("keep"), before: fA, after: fAx },
       del("gone/sub/f", fA),
       rmdir("gone/sub", d),
@@ -170,12 +171,13 @@ const orderCases: Case[] = [
   ],
   ["no dir touches without preserved times", snap({ "": d, a: d, "a/f": fA }), snap({ "": d, a: d }), [create("a/f", fA)], rules({ preserve: { times: false } })],
   ["metadata-only changes do not touch parents", snap({ "": d, a: d, "a/f": fAx }), snap({ "": d, a: d, "a/f": fA }), [{ kind: "chmod", path: p("a/f"), before: fA, after: fAx }]],
-  ["case-only rename: create + delete", snap({ "": d, readme: fA }), snap({ "": d, README: fA }), [create("readme", fA), del("README", fA), touchRoot]],
+  ["case-only rename: create + delete", snap({ "": d, readme: fA }), snap({ "": d, README: fA }), [create("readme", fA, undefined, ["README", fA]), del("README", fA), touchRoot]],
   ["missing target root: mkdir root first", snap({ "": d, f: fA }), snap({}), [mkdir("", d), create("f", fA), touch("", d)]],
   ["missing source root: contents deleted, root kept", snap({}), snap({ "": d, f: fA }), [del("f", fA)]],
   ["root of another kind: nothing planned", snap({ "": fA }), snap({ "": d, f: fA }), []],
 ];
 
+// Every create of fA below copies the target's "$(x)" (same size and hash), which this plan deletes.
 const nl = "new\nline";
 const dash = "-rf";
 const ff = fromBytes(Buffer.from([0xff, 0xfe]));
@@ -184,7 +186,7 @@ const hostileCases: Case[] = [
     "hostile names are plain keys, sorted by bytes",
     snap({ "": d, [ff]: fA, [nl]: fA, [dash]: fA, "a b": fA }),
     snap({ "": d, [`${ff}/x`]: fA, [ff]: d, "$(x)": fA }),
-    [del(`${ff}/x`, fA), rmdir(ff, d), create(dash, fA), create("a b", fA), create(nl, fA), create(ff, fA, d), del("$(x)", fA), touchRoot],
+    [del(`${ff}/x`, fA), rmdir(ff, d), ...[dash, "a b", nl].map((x) => create(x, fA, undefined, ["$(x)", fA])), create(ff, fA, d, ["$(x)", fA]), del("$(x)", fA), touchRoot],
   ],
 ];
 
