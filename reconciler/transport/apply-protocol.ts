@@ -4,8 +4,11 @@
 //
 // sender → helper
 //   header   "TSYNCAP1" u32 flags(bit0 fsync) u32 lockWaitMs u32 rootLen root
-//   op       'O' u32 len [kind:1 actions:u8 u32 pathLen path entry(before) entry(after)]
-//            then, for create/update: frames u32 n + n bytes ..., ended by u32 0 or u32 0xFFFFFFFF (abort)
+//   op       'O' u32 len [kind:1 actions:u8 u32 pathLen path entry(before) entry(after) copy?]
+//            then, for create/update without copy: frames u32 n + n bytes ..., ended by u32 0 or
+//            u32 0xFFFFFFFF (abort)
+//   copy     (create with `from` only) u32 fromLen from entry(from as planned): the helper copies
+//            that target file instead of reading frames; no frames follow
 //   end      'Z'
 //   entry    type:1 ('-' none, f, d, l, x problem) u32 mode u8 owner(bit0 uid, bit1 gid) u32 uid
 //            u32 gid f64 mtimeMs u32 sizeHi u32 sizeLo u32 targetLen target
@@ -101,6 +104,17 @@ export function actionsFor(c: Change): number {
   }
 }
 
+/** Whether the op carries file content frames (a create copied on the target does not). */
+export function sendsContent(c: Change): c is Extract<Change, { kind: "create" | "update" }> {
+  return c.kind === "update" || (c.kind === "create" && c.from === undefined);
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n >>> 0, 0);
+  return b;
+}
+
 export function encodeOp(c: Change): Buffer {
   const path = toBytes(c.path);
   const after = c.kind === "delete" || c.kind === "rmdir" ? undefined : c.after;
@@ -108,7 +122,12 @@ export function encodeOp(c: Change): Buffer {
   head.write(KIND_CODE[c.kind], 0, "latin1");
   head.writeUInt8(actionsFor(c), 1);
   head.writeUInt32BE(path.length, 2);
-  const body = Buffer.concat([head, path, encodeEntry(c.before), encodeEntry(after)]);
+  const parts = [head, path, encodeEntry(c.before), encodeEntry(after)];
+  if (c.kind === "create" && c.from) {
+    const from = toBytes(c.from.path);
+    parts.push(u32(from.length), from, encodeEntry(c.from.entry));
+  }
+  const body = Buffer.concat(parts);
   const prefix = Buffer.alloc(5);
   prefix.write("O", 0, "latin1");
   prefix.writeUInt32BE(body.length, 1);

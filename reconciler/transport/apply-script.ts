@@ -11,12 +11,13 @@ use warnings;
 use Cwd ();
 use IO::Handle ();
 use Fcntl qw(:DEFAULT :flock :mode);
-use Errno qw(ENOENT EEXIST ENOTEMPTY EINTR);
+use Errno qw(ENOENT EEXIST ENOTEMPTY EINTR ELOOP);
 
 my $HR = eval { require Time::HiRes; 1 } ? 1 : 0;
 # Time::HiRes::lstat/utime give sub-second times; without them times are whole seconds.
 my $HRSTAT = $HR && defined &Time::HiRes::lstat;
 sub xlstat { $HRSTAT ? Time::HiRes::lstat($_[0]) : lstat($_[0]) }
+sub xfstat { $HR && defined &Time::HiRes::stat ? Time::HiRes::stat($_[0]) : stat($_[0]) }
 sub xutime { my ($t, $p) = @_; $HR ? Time::HiRes::utime($t, $t, $p) : utime(int($t), int($t), $p) }
 sub now { $HR ? Time::HiRes::time() : time() }
 
@@ -219,6 +220,48 @@ sub receive {
   }
 }
 
+# A create whose bytes the target already has at another path (a move): copy that file into the
+# staging file. It is reached like any path (enter: every component lstat'ed, no symlink followed),
+# must be the regular file the plan saw (size, mtime) before it is opened (so no FIFO or device is
+# ever opened) and still after the copy, and is opened O_NOFOLLOW and checked to be the same inode.
+# Anything else is stale: the next plan sends the content.
+sub copy_from {
+  my ($f, $fh) = @_;
+  my ($code, $msg, $base) = enter($f->{path});
+  return ($code eq 'u' ? 'u' : 's', "copy source: $msg") if $code;
+  my $e = $f->{entry};
+  my @l = xlstat($base);
+  return ('s', 'copy source no longer exists') unless @l;
+  return ('s', 'copy source is now ' . what(\@l)) unless S_ISREG($l[2]);
+  return ('s', "copy source changed since the plan (size $l[7], plan saw $e->{size})") if $l[7] != $e->{size};
+  return ('s', 'copy source changed since the plan (mtime)') unless same_time($l[9], $e->{mtime});
+  my $in;
+  if (!sysopen($in, $base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK)) {
+    return ('s', $! == ELOOP ? 'copy source is now a symlink' : $! == ENOENT ? 'copy source no longer exists' : "cannot open copy source: $!");
+  }
+  my @s = xfstat($in);
+  if (!@s || $s[0] != $l[0] || $s[1] != $l[1]) { close $in; return ('s', 'copy source was replaced while opening it') }
+  my ($got, $buf, $err) = (0, '', undef);
+  COPY: while (1) {
+    my $r = sysread($in, $buf, 4 << 20);
+    if (!defined $r) { next if $! == EINTR; $err = "read copy source: $!"; last }
+    last if !$r;
+    my $off = 0;
+    while ($off < $r) {
+      my $w = syswrite($fh, $buf, $r - $off, $off);
+      if (!defined $w) { next if $! == EINTR; $err = "write failed: $!"; last COPY }
+      $off += $w;
+    }
+    $got += $r;
+  }
+  @s = xfstat($in);
+  close $in;
+  return ('i', $err) if defined $err;
+  return ('s', 'copy source changed during the copy')
+    unless $got == $e->{size} && @s && $s[7] == $e->{size} && same_time($s[9], $e->{mtime});
+  ();
+}
+
 sub content_op {
   my ($op, $code, $msg, $base) = @_;
   my $a = $op->{after};
@@ -227,10 +270,23 @@ sub content_op {
     stage_name();
     if (!sysopen($fh, $CUR, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600)) { ($code, $msg) = ('i', "cannot create staging file: $!"); undef $CUR; undef $fh }
   }
-  my ($end, $got, $werr) = receive($fh);
-  if ($end eq 'abort') { drop($fh); return ('a', 'aborted by sender') }
-  return ($code, $msg) if $code;
-  $werr = "received $got bytes, expected $a->{size}" if !defined $werr && $got != $a->{size};
+  my $werr;
+  if ($op->{from}) {
+    # No content frames follow a copy.
+    return ($code, $msg) if $code;
+    my @e = copy_from($op->{from}, $fh);
+    if (@e) { drop($fh); return @e }
+    # copy_from left us in the copy source's directory: back to the parent of the path.
+    my @r = enter($op->{path});
+    if ($r[0]) { drop($fh); return @r[0, 1] }
+    $base = $r[2];
+  } else {
+    my ($end, $got);
+    ($end, $got, $werr) = receive($fh);
+    if ($end eq 'abort') { drop($fh); return ('a', 'aborted by sender') }
+    return ($code, $msg) if $code;
+    $werr = "received $got bytes, expected $a->{size}" if !defined $werr && $got != $a->{size};
+  }
   if (!defined $werr) {
     eval {
       if ($op->{act} & 2) { chown(owner_args($a), $fh) or die "chown: $!\n" }
@@ -312,8 +368,12 @@ while (fill(1)) {
   my $tag = take(1);
   if ($tag eq 'Z') { unstage(); reply(pack('a N N', 'E', $n, $ok)); flush_out(); exit 0 }
   fatal('i', 'protocol error') unless $tag eq 'O';
-  my ($kind, $act, $path, @f) = unpack("a C N/a* $E $E", take(unpack('N', take(4))));
+  my ($kind, $act, $path, @f) = unpack("a C N/a* $E $E a*", take(unpack('N', take(4))));
   my $op = { kind => $kind, act => $act, path => $path, before => entry(@f[0 .. 8]), after => entry(@f[9 .. 17]) };
+  if ($kind eq 'c' && length $f[18]) {
+    my ($from, @g) = unpack("N/a* $E", $f[18]);
+    $op->{from} = { path => $from, entry => entry(@g[0 .. 8]) };
+  }
   setup($op) unless $READY;
   my ($code, $msg) = run_op($op);
   root_times() if $op->{path} eq '' && !$code;

@@ -8,7 +8,7 @@ import type { Change } from "../change.js";
 import { errorMessage } from "../errors.js";
 import type { ApplyOptions, ApplyProblem, ApplyResult, ContentSource } from "./types.js";
 import {
-  END_OF_OPS, FRAME_ABORT, FRAME_END, ReplyDecoder, encodeHeader, encodeOp, frameHeader, isContentChange, type Reply,
+  END_OF_OPS, FRAME_ABORT, FRAME_END, ReplyDecoder, encodeHeader, encodeOp, frameHeader, sendsContent, type Reply,
 } from "./apply-protocol.js";
 
 export interface HelperProcess {
@@ -149,7 +149,8 @@ export async function applyOverStream(
       replies.set(r.index, r);
       if (r.tag === "ok") {
         const c = changes[r.index]!;
-        const n = isContentChange(c) ? c.after.size : 0;
+        // Bytes sent: a create copied on the target sends none.
+        const n = sendsContent(c) ? c.after.size : 0;
         applied++;
         bytes += n;
         opts.onProgress?.(c, n);
@@ -179,7 +180,7 @@ export async function applyOverStream(
   for (const [i, c] of changes.entries()) {
     if (opts.signal?.aborted || w.broken) break;
     w.push(encodeOp(c));
-    if (isContentChange(c)) {
+    if (sendsContent(c)) {
       const why = await sendContent(w, content, c, opts.signal);
       if (why) senderNotes.set(i, why);
     }

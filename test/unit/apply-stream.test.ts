@@ -5,7 +5,7 @@ import type { Change } from "../../reconciler/change.js";
 import { relPath } from "../../reconciler/paths.js";
 import type { Entry } from "../../reconciler/snapshot.js";
 import {
-  ACT_MODE, ACT_OWNER, ACT_TIMES, MARKER, ReplyDecoder, actionsFor, encodeEntry, encodeHeader, encodeOp, frameHeader, type Reply,
+  ACT_MODE, ACT_OWNER, ACT_TIMES, MARKER, ReplyDecoder, actionsFor, encodeEntry, encodeHeader, encodeOp, frameHeader, sendsContent, type Reply,
 } from "../../reconciler/transport/apply-protocol.js";
 import { APPLY_COMMAND, APPLY_SCRIPT } from "../../reconciler/transport/apply-script.js";
 
@@ -59,6 +59,27 @@ test("encodeOp: tag, length, kind, actions, path bytes, before, after", () => {
   assert.equal(op.subarray(11, 19).toString("latin1"), name);
   assert.equal(op.subarray(19).toString("hex"), encodeEntry(fA).toString("hex") + encodeEntry(fBig).toString("hex"));
 });
+
+test("encodeOp: a create with `from` ends with the copy source's path bytes and entry as planned", () => {
+  const from = { path: p("old/\xff n"), entry: { ...fA, mode: 0o600 } as never };
+  const plain = encodeOp({ kind: "create", path: p("new"), after: fA as never });
+  const op = encodeOp({ kind: "create", path: p("new"), after: fA as never, from });
+  assert.equal(op.readUInt32BE(1), op.length - 5);
+  assert.equal(op.subarray(5, plain.length).toString("hex"), plain.subarray(5).toString("hex"), "the op itself is unchanged");
+  const tail = op.subarray(plain.length);
+  assert.equal(tail.readUInt32BE(0), 7);
+  assert.equal(tail.subarray(4, 11).toString("latin1"), "old/\xff n");
+  assert.equal(tail.subarray(11).toString("hex"), encodeEntry({ ...fA, mode: 0o600 }).toString("hex"));
+});
+
+const contentCases: [string, Change, boolean][] = [
+  ["create", { kind: "create", path: p("a"), after: fA as never }, true],
+  ["create copied on the target", { kind: "create", path: p("a"), after: fA as never, from: { path: p("b"), entry: fA as never } }, false],
+  ["update", { kind: "update", path: p("a"), before: fA as never, after: fA as never }, true],
+  ["symlink", { kind: "symlink", path: p("l"), after: lA as never }, false],
+  ["delete", { kind: "delete", path: p("a"), before: fA }, false],
+];
+for (const [name, c, want] of contentCases) test(`sendsContent: ${name}`, () => assert.equal(sendsContent(c), want));
 
 const actionCases: [string, Change, number][] = [
   ["create sets mode+times", { kind: "create", path: p("a"), after: fA as never }, ACT_MODE | ACT_TIMES],
