@@ -8,6 +8,8 @@ import { applyTarget } from "./apply-run.js";
 import { checkMaxDelete, countDeletes } from "./safety.js";
 import { makeMatcher } from "./ignore.js";
 import { errorMessage } from "./errors.js";
+import type { RelPath } from "./paths.js";
+import type { FileEntry } from "./snapshot.js";
 
 /**
  * `manifest` and `fleet` may be getters: after a SIGHUP reload the daemon's new runners plan and
@@ -34,9 +36,32 @@ export function createSyncEngine(manifest: Manifest | (() => Manifest), fleet: F
     apply: async (tp) => {
       const o = await applyTarget(m(), f(), tp, signal ? { signal } : {});
       const ok = o.status === "applied" || o.status === "in-sync";
-      return { ok, applied: o.applied, bytes: o.bytes, ...(o.error ? { error: o.error } : {}) };
+      const moved = ok ? [] : await sourceMoved(tp, o.problems.map((p) => p.path));
+      return { ok, applied: o.applied, bytes: o.bytes, ...(o.error ? { error: o.error } : {}), ...(moved.length ? { sourceChanged: moved } : {}) };
     },
   };
+
+  /** All of `failed` when each is a file the plan sends whose source no longer matches the plan, else []. */
+  async function sourceMoved(tp: TargetPlan, failed: readonly RelPath[]): Promise<RelPath[]> {
+    if (failed.length === 0) return [];
+    const sync = m().syncs.find((s) => s.name === tp.sync);
+    if (!sync) return [];
+    const planned = new Map<RelPath, FileEntry>();
+    for (const c of tp.changes) if (c.kind === "create" || c.kind === "update") planned.set(c.path, c.after);
+    if (!failed.every((p) => planned.has(p))) return [];
+    try {
+      const src = f().transport(sync.source.host);
+      const now = await src.scan(sync.source.path, { exclude: makeMatcher(sync.rules.exclude), owners: false, hash: "none", only: failed, ...(signal ? { signal } : {}) });
+      const moved = failed.filter((p) => {
+        const e = now.get(p);
+        const want = planned.get(p)!;
+        return e?.kind !== "file" || e.size !== want.size || e.mtimeMs !== want.mtimeMs;
+      });
+      return moved.length === failed.length ? [...failed] : [];
+    } catch {
+      return [];
+    }
+  }
 
   async function checkWholeTarget(sync: Sync, tp: TargetPlan, fl: Fleet): Promise<TargetPlan> {
     if (tp.state === "unreachable" || tp.refused || countDeletes(tp.changes) === 0) return tp;

@@ -219,9 +219,13 @@ export class SshConnection {
           }
         });
       } finally {
-        // An open channel holds its slot until the host closes it (see run).
-        if (!opened) release();
-        endAll();
+        // An open channel holds its slot until the host closes it (see run). Its output streams are
+        // ended by their pipes: ssh2 emits 'close' while output may still sit in the channel's
+        // buffers, and ending them here made the rest of it a "write after end" error.
+        if (!opened) {
+          release();
+          endAll();
+        }
       }
     })();
     done.catch(() => undefined); // the caller awaits `done`; don't let an unawaited one crash the process

@@ -3,11 +3,25 @@
 import type { Sync, Location } from "../manifest/model.js";
 import type { TargetPlan } from "../plan-model.js";
 import type { RelPath } from "../paths.js";
+
+export interface EngineApplyResult {
+  readonly ok: boolean;
+  readonly applied: number;
+  readonly bytes: number;
+  readonly error?: string;
+  /**
+   * Set when every change that failed did so because its source file no longer matches the plan (a
+   * file still being written: an upload in progress). Not a target failure: the daemon plans these
+   * paths again in its next batch.
+   */
+  readonly sourceChanged?: readonly RelPath[];
+}
+
 export interface SyncEngine {
   /** Plan one sync for its targets (all, or `targets`). `only`: limit to these source-relative paths
    *  (a live batch); `deep`: hash every file on both sides (deep audit). Never throws for operational
    *  errors: an unreachable target comes back with state "unreachable" and `error`. */
   plan(sync: Sync, opts: { only?: readonly RelPath[]; deep?: boolean; targets?: readonly Location[] }): Promise<TargetPlan[]>;
   /** Apply one target's plan. Never throws for operational errors. */
-  apply(tp: TargetPlan): Promise<{ ok: boolean; applied: number; bytes: number; error?: string }>;
+  apply(tp: TargetPlan): Promise<EngineApplyResult>;
 }

@@ -7,7 +7,7 @@ import { displayPath, type RelPath } from "../paths.js";
 import { Backoff, type BackoffPolicy } from "./backoff.js";
 import { Batcher } from "./batcher.js";
 import type { Clock, TimerHandle } from "./clock.js";
-import type { SyncEngine } from "./engine.js";
+import type { EngineApplyResult, SyncEngine } from "./engine.js";
 import type { AuditStatus, SyncStatus, TargetStatusState, WatcherMode } from "./status.js";
 
 export type LogLevel = "error" | "warn" | "info" | "debug";
@@ -180,7 +180,7 @@ export class SyncRunner {
     if (tp.state === "unreachable") return this.#fail(t, "unreachable", tp.error ?? "unreachable"), no;
     if (tp.refused) return this.#fail(t, "failed", `refused: ${tp.refused}`), no;
     if (tp.error) return this.#fail(t, "failed", tp.error), no;
-    let res = { ok: true, applied: 0, bytes: 0 } as { ok: boolean; applied: number; bytes: number; error?: string };
+    let res: EngineApplyResult = { ok: true, applied: 0, bytes: 0 };
     if (tp.changes.length > 0) {
       t.phase = "syncing";
       this.d.notify(true);
@@ -188,6 +188,17 @@ export class SyncRunner {
         res = await this.d.engine.apply(tp);
       } catch (err) {
         res = { ok: false, applied: 0, bytes: 0, error: errText(err) };
+      }
+      if (!res.ok && res.sourceChanged?.length) {
+        // Files still being written on the source (an upload in progress): not the target's fault.
+        // Their events may already be spent, so they are queued again rather than waiting for a retry.
+        const n = res.sourceChanged.length;
+        this.#say("info", `${t.key}: ${plural(n, "file")} changed on the source during the transfer (${shown(res.sourceChanged[0]!)}${n > 1 ? ", …" : ""}); sending again in the next batch`);
+        for (const p of res.sourceChanged) this.#batcher.add(p);
+        this.#succeed(t, false);
+        t.phase = "syncing";
+        this.d.notify(true);
+        return { ok: true, changes: tp.changes.length, applied: res.applied, bytes: res.bytes };
       }
       if (!res.ok) return this.#fail(t, "failed", res.error ?? "apply failed"), { ...no, applied: res.applied, bytes: res.bytes };
     }

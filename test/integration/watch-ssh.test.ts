@@ -19,6 +19,7 @@ import { Fleet } from "../../reconciler/fleet.js";
 import { createSyncEngine } from "../../reconciler/sync-engine.js";
 import { runDaemon, createLineLogger } from "../../reconciler/watch/daemon.js";
 import { SourceWatcher } from "../../reconciler/watch/source-watcher.js";
+import { SshPool } from "../../reconciler/transport/ssh-connection.js";
 import { realClock } from "../../reconciler/watch/clock.js";
 import { makeMatcher } from "../../reconciler/ignore.js";
 import type { StatusDoc } from "../../reconciler/watch/status.js";
@@ -301,8 +302,12 @@ describe("tsync watch, live sync (no audits) to 4 SSH targets", () => {
         for (let f = 0; f < 100; f++) writeFileSync(join(dd, `f${f}.txt`), `burst ${dn}/${f}\n`);
       }
       const written = Date.now() - t0;
+      const mark = log(r).length;
       await converged(r, "5,000 creates", 60_000);
-      t.diagnostic(`5,000 creates in 50 dirs: written in ${written} ms, on all 4 targets ${Date.now() - t0} ms after the first`);
+      const summary = () => linesAfter(log(r), mark).filter((l) => / (info|warn|error) /.test(l));
+      const batches = await waitFor("the batch summaries in the log", () => summary().length > 0 && summary(), 5_000);
+      t.diagnostic(`5,000 creates in 50 dirs: written in ${written} ms, on all 4 targets ${Date.now() - t0} ms after the first; ${batches.length} log lines:`);
+      for (const l of batches.slice(0, 12)) t.diagnostic(`  ${l.slice(24)}`);
     }));
 
   test("one target stopped during live sync catches up when it returns; the others stay current", () =>
@@ -385,8 +390,12 @@ describe("tsync watch, live sync (no audits) to 4 SSH targets", () => {
     check(async () => {
       const big = Buffer.alloc(8 << 20, 0x61);
       const names = Array.from({ length: 12 }, (_, i) => `big/f${i}.bin`);
-      mkdirSync(join(r.src, "big"));
-      for (const n of names) writeFileSync(join(r.src, n), big);
+      // Written beside the source and moved in whole: one batch of complete files (a file still being
+      // written is another story: the unit test watch-source-changed covers it).
+      const staged = join(dir, "live", "big-staged");
+      mkdirSync(join(staged, "big"), { recursive: true });
+      for (const n of names) writeFileSync(join(staged, n), big);
+      renameSync(join(staged, "big"), join(r.src, "big"));
       // As soon as the first big file shows up on a target, the batch is in flight.
       await waitFor("the batch to be in flight", () => r.targets.some((x) => existsSync(join(x, "big"))), 10_000, undefined, 5);
       const t0 = Date.now();
@@ -541,6 +550,32 @@ describe("tsync watch without inotify (ENOSPC): polling fallback", () => {
         stop.abort();
         await daemon.done;
         await tfleet.close();
+      }
+    }));
+});
+
+describe("SSH exec under a live batch's load", () => {
+  // Regression: a scan limited to 5,000 paths that the target lacks makes find print 5,000 lines on
+  // stderr; the channel's 'close' came while some of it was still buffered, and ending the output
+  // streams then failed the whole scan with "write after end" (the target was marked unreachable).
+  test("every byte of a large stderr arrives, on many channels at once", () =>
+    check(async () => {
+      const r = rig("exec", []);
+      const host = loadManifest(r.file).manifest!.hosts.get("node-1")!;
+      const pool = new SshPool();
+      try {
+        const conn = await pool.get(host);
+        const cmd = "seq 1 60000 | sed 's/.*/find: .\\/&: No such file or directory/' >&2; printf done";
+        const want = Array.from({ length: 60000 }, (_, i) => `find: ./${i + 1}: No such file or directory\n`).join("");
+        const results = await Promise.allSettled(Array.from({ length: 12 }, () => conn.exec(cmd)));
+        for (const res of results) {
+          assert.equal(res.status, "fulfilled", res.status === "rejected" ? String(res.reason) : "");
+          const v = (res as PromiseFulfilledResult<{ code: number; stdout: Buffer; stderr: Buffer }>).value;
+          assert.equal(v.stdout.toString(), "done");
+          assert.equal(v.stderr.toString(), want);
+        }
+      } finally {
+        await pool.closeAll();
       }
     }));
 });
