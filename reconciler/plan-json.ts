@@ -62,6 +62,7 @@ function changeToJson(c: Change): Json {
     ...encodeBytes(c.path, "path", "pathBase64"),
     ...("before" in c && c.before ? { before: entryToJson(c.before) } : {}),
     ...("after" in c && c.after ? { after: entryToJson(c.after) } : {}),
+    ...(c.kind === "create" && c.from ? { ...encodeBytes(c.from.path, "from", "fromBase64"), fromEntry: entryToJson(c.from.entry) } : {}),
   };
 }
 
@@ -69,7 +70,9 @@ function changeFromJson(j: Json): Change {
   const path = decodeBytes(j, "path", "pathBase64") as RelPath;
   const before = j.before ? entryFromJson(j.before as Json) : undefined;
   const after = j.after ? entryFromJson(j.after as Json) : undefined;
-  return { kind: j.action, path, ...(before ? { before } : {}), ...(after ? { after } : {}) } as Change;
+  // The schema ties `from` to a create with a file `fromEntry`.
+  const from = j.from !== undefined ? { path: decodeBytes(j, "from", "fromBase64") as RelPath, entry: entryFromJson(j.fromEntry as Json) } : undefined;
+  return { kind: j.action, path, ...(before ? { before } : {}), ...(after ? { after } : {}), ...(from ? { from } : {}) } as Change;
 }
 
 /** Binds a target's changes to what they were planned against; an edited plan no longer matches. */

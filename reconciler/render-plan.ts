@@ -47,6 +47,11 @@ function describeEntry(e: Entry | undefined): string {
   return e.kind;
 }
 
+/** ", copied from old/path on the target" for a create whose bytes the target already has. */
+function copiedFrom(c: Extract<Change, { kind: "create" }>): string {
+  return c.from ? `, copied from ${displayPath(c.from.path)} on the target` : "";
+}
+
 /** Marker, colour and detail of one change line. */
 function changeLine(c: Change, paint: Paint): string {
   const path = displayPath(c.path || ".") + (c.kind === "mkdir" || c.kind === "rmdir" || ("after" in c && c.after.kind === "dir") ? "/" : "");
@@ -55,8 +60,8 @@ function changeLine(c: Change, paint: Paint): string {
     case "create":
     case "mkdir":
       return replaced
-        ? paint("yellow", `-/+ ${c.kind.padEnd(7)} ${path}`) + paint("dim", ` (replaces ${describeEntry(c.before)})`)
-        : paint("green", `  + ${c.kind.padEnd(7)} ${path}`) + (c.kind === "create" ? paint("dim", ` (${formatBytes(c.after.size)})`) : "");
+        ? paint("yellow", `-/+ ${c.kind.padEnd(7)} ${path}`) + paint("dim", ` (replaces ${describeEntry(c.before)}${c.kind === "create" ? copiedFrom(c) : ""})`)
+        : paint("green", `  + ${c.kind.padEnd(7)} ${path}`) + (c.kind === "create" ? paint("dim", ` (${formatBytes(c.after.size)}${copiedFrom(c)})`) : "");
     case "symlink":
       if (replaced) return paint("yellow", `-/+ symlink ${path}`) + paint("dim", ` → ${displayPath(c.after.target)} (replaces ${describeEntry(c.before)})`);
       return paint(c.before ? "yellow" : "green", `  ${c.before ? "~" : "+"} symlink ${path}`) + paint("dim", ` → ${displayPath(c.after.target)}`);

@@ -51,10 +51,17 @@ export async function checkTargetUnchanged(t: Transport, sync: Sync, root: strin
   // A path can appear twice (a type change removes, then creates): its first change holds what was seen.
   const seen = new Map<RelPath, Entry | undefined>();
   for (const c of changes) if (!seen.has(c.path)) seen.set(c.path, c.before);
-  const snap = await scanPaths(t, root, sync, [...seen.keys()], false, signal);
+  // Files whose bytes a create copies on the target must still be what the plan saw.
+  const copied = new Map<RelPath, Entry>();
+  for (const c of changes) if (c.kind === "create" && c.from && !copied.has(c.from.path)) copied.set(c.from.path, c.from.entry);
+  const snap = await scanPaths(t, root, sync, [...new Set([...seen.keys(), ...copied.keys()])], false, signal);
   for (const [path, expected] of seen) {
     const now = snap.get(path);
     if (!entryMatches(expected, now)) return `${displayPath(path || ".")} changed on the target since the plan (was ${describe(expected)}, now ${describe(now)})`;
+  }
+  for (const [path, expected] of copied) {
+    const now = snap.get(path);
+    if (!entryMatches(expected, now)) return `${displayPath(path)} (copied by the plan) changed on the target since the plan (was ${describe(expected)}, now ${describe(now)})`;
   }
   return undefined;
 }

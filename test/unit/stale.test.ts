@@ -66,3 +66,16 @@ test("checkTargetUnchanged: a path the plan relies on being absent that appeared
   assert.match(r ?? "", /a changed on the target since the plan \(was absent, now file of 1 bytes\)/);
   assert.equal(await checkTargetUnchanged(fake({}), sync, "/dst", [create("a", f(3, H1))]), undefined);
 });
+
+test("checkTargetUnchanged: the file a create copies must still be what the plan saw", async () => {
+  const copy: Change = { kind: "create", path: p("new"), after: f(3, H1), from: { path: p("keep"), entry: f(3) } };
+  const t = fake({ keep: f(3) });
+  assert.equal(await checkTargetUnchanged(t, sync, "/dst", [copy]), undefined);
+  assert.ok(t.asked[0]?.only?.includes(p("keep")), "the copy source is scanned");
+  assert.match(
+    (await checkTargetUnchanged(fake({ keep: f(4) }), sync, "/dst", [copy])) ?? "",
+    /keep \(copied by the plan\) changed on the target since the plan \(was file of 3 bytes, now file of 4 bytes\)/,
+  );
+  assert.match((await checkTargetUnchanged(fake({}), sync, "/dst", [copy])) ?? "", /keep \(copied by the plan\).*now absent/);
+  assert.match((await checkTargetUnchanged(fake({ keep: { ...f(3), mtimeMs: T + 1000 } }), sync, "/dst", [copy])) ?? "", /keep \(copied by the plan\)/);
+});
