@@ -231,32 +231,61 @@ function copyDonors(dst: ReadonlyMap<RelPath, Entry>, frozen: ReadonlySet<RelPat
 }
 
 const bothHashed = (a: FileEntry, b: FileEntry) => a.hash !== undefined && b.hash !== undefined;
+type Create = Extract<Change, { kind: "create" }>;
+
+/** Entries of equal size and mtime (within timesEqual) are found in the ms bucket or a neighbour. */
+class ByTime<T> {
+  private readonly m = new Map<string, T[]>();
+  constructor(private readonly entry: (x: T) => FileEntry) {}
+  add(x: T): void {
+    const e = this.entry(x);
+    const k = `${e.size}:${Math.floor(e.mtimeMs)}`;
+    const list = this.m.get(k);
+    if (list) list.push(x);
+    else this.m.set(k, [x]);
+  }
+  /** Up to `limit` entries of e's size and mtime for which `keep` holds (a bounded walk: buckets can be huge). */
+  near(e: FileEntry, keep: (x: T) => boolean, limit: number): T[] {
+    const out: T[] = [];
+    const ms = Math.floor(e.mtimeMs);
+    for (const k of [ms - 1, ms, ms + 1]) {
+      for (const x of this.m.get(`${e.size}:${k}`) ?? []) {
+        if (!timesEqual(this.entry(x).mtimeMs, e.mtimeMs) || !keep(x)) continue;
+        out.push(x);
+        if (out.length >= limit) return out;
+      }
+    }
+    return out;
+  }
+}
 
 /**
  * Gives each create a `from` when the target provably has the same bytes elsewhere: equal size and
  * equal hashes. Without both hashes, rsync's quick check (equal size and mtime, times preserved) is
  * taken only when it is unambiguous: exactly one donor fits, and no other create of that size and
  * mtime could differ from this one (files unpacked from one archive share an mtime; a guess among
- * them could copy the wrong bytes).
+ * them could copy the wrong bytes). Indexed, so a rename of 20,000 same-size files stays linear.
  */
 function withCopySources(writes: readonly Change[], donors: readonly Donor[], preserve: Preserve): Change[] {
-  const creates = writes.filter((c): c is Extract<Change, { kind: "create" }> => c.kind === "create" && c.after.size >= MIN_COPY_BYTES);
+  const creates = writes.filter((c): c is Create => c.kind === "create" && c.after.size >= MIN_COPY_BYTES);
   if (creates.length === 0 || donors.length === 0) return [...writes];
-  const bySize = new Map<number, Donor[]>();
-  for (const d of donors) bySize.set(d.entry.size, [...(bySize.get(d.entry.size) ?? []), d]);
-  const createsBySize = new Map<number, Extract<Change, { kind: "create" }>[]>();
-  for (const c of creates) createsBySize.set(c.after.size, [...(createsBySize.get(c.after.size) ?? []), c]);
-  const fromOf = (c: Extract<Change, { kind: "create" }>): Donor | undefined => {
-    const pool = bySize.get(c.after.size);
-    if (!pool) return undefined;
-    const proven = pool.find((d) => bothHashed(c.after, d.entry) && d.entry.hash === c.after.hash);
+  const byHash = new Map<string, Donor>();
+  const donorsByTime = new ByTime<Donor>((d) => d.entry);
+  for (const d of donors) {
+    // Donors come preferred-first: the first one per hash is the one to use.
+    const k = `${d.entry.size}:${d.entry.hash}`;
+    if (d.entry.hash !== undefined && !byHash.has(k)) byHash.set(k, d);
+    if (preserve.times) donorsByTime.add(d);
+  }
+  const createsByTime = new ByTime<Create>((c) => c.after);
+  if (preserve.times) for (const c of creates) createsByTime.add(c);
+  const fromOf = (c: Create): Donor | undefined => {
+    const proven = c.after.hash === undefined ? undefined : byHash.get(`${c.after.size}:${c.after.hash}`);
     if (proven || !preserve.times) return proven;
-    const likely = pool.filter((d) => !bothHashed(c.after, d.entry) && timesEqual(d.entry.mtimeMs, c.after.mtimeMs));
+    const likely = donorsByTime.near(c.after, (d) => !bothHashed(c.after, d.entry), 2);
     if (likely.length !== 1) return undefined;
-    const rival = createsBySize.get(c.after.size)!.some(
-      (o) => o !== c && timesEqual(o.after.mtimeMs, c.after.mtimeMs) && !(bothHashed(o.after, c.after) && o.after.hash === c.after.hash),
-    );
-    return rival ? undefined : likely[0];
+    const sameBytes = (o: Create) => bothHashed(o.after, c.after) && o.after.hash === c.after.hash;
+    return createsByTime.near(c.after, (o) => o !== c && !sameBytes(o), 1).length === 0 ? likely[0] : undefined;
   };
   return writes.map((c) => {
     if (c.kind !== "create" || c.after.size < MIN_COPY_BYTES) return c;
