@@ -30,7 +30,7 @@ export interface ContentSource {
 }
 
 export interface ApplyOptions {
-  /** Called after each change is done, for progress (bytes: content bytes written by it). */
+  /** Called after each change is done, for progress (bytes: content bytes sent for it; 0 for a copy made on the target). */
   readonly onProgress?: (change: Change, bytes: number) => void;
   readonly signal?: AbortSignal;
 }
