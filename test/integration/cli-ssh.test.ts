@@ -262,9 +262,10 @@ describe("kill -9 mid-transfer", () => {
       try {
         for (const afterMs of [150, 400, 900]) {
           const child = spawn(process.execPath, [CLI, "apply", "--yes", "-f", file], { stdio: "ignore" });
+          const closed = new Promise((r) => child.on("close", r)); // before the kill: it may finish first
           await new Promise((r) => setTimeout(r, afterMs));
           child.kill("SIGKILL");
-          await new Promise((r) => child.on("close", r));
+          await closed;
         }
         // The reader keeps polling through the run that converges, so it sees the switch too.
         const r = await tsync(["apply", "--yes", "-f", file]);
