@@ -1,0 +1,78 @@
+// Bench modes: --quick (< 2 min, small data), the default full run (< 20 min), --huge adds 1M files.
+import { parseArgs } from "node:util";
+
+export interface BenchConfig {
+  readonly mode: "quick" | "full";
+  readonly huge: boolean;
+  /** Repetitions of each alternated tsync/anchor pair; cheap items get `repsCheap`. */
+  readonly reps: number;
+  readonly repsCheap: number;
+  readonly liveSamples: number;
+  readonly burstFiles: number;
+  readonly burstReps: number;
+  readonly small: { readonly files: number; readonly dirs: number; readonly size: number };
+  readonly bigBytes: number;
+  /** File counts of the scale series (plan growth); the first and last give the growth factor. */
+  readonly scale: readonly number[];
+  /** Scale sizes (besides the small set) at which watch's peak RSS is measured. */
+  readonly rssScale: readonly number[];
+  /** Profile tsync once for every missed row (default in the full run; `--profile` in quick). */
+  readonly profile: boolean;
+  readonly keep: boolean;
+  readonly out: string;
+  readonly only?: readonly string[];
+}
+
+const USAGE = `usage: npm run bench -- [--quick | --huge] [--reps N] [--profile | --no-profile] [--keep] [--out FILE] [--only item,...]
+items: initial, plan, deep, changes, audit, live, burst, scale, rss`;
+
+export function parseConfig(argv: readonly string[]): BenchConfig {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      quick: { type: "boolean", default: false },
+      huge: { type: "boolean", default: false },
+      reps: { type: "string" },
+      profile: { type: "boolean" },
+      "no-profile": { type: "boolean", default: false },
+      keep: { type: "boolean", default: false },
+      out: { type: "string" },
+      only: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE + "\n");
+    process.exit(0);
+  }
+  const quick = values.quick === true;
+  const reps = values.reps !== undefined ? Number(values.reps) : quick ? 1 : 3;
+  if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps: a positive integer, not ${values.reps}`);
+  const out = values.out ?? (quick ? "bench/RESULTS.quick.md" : "bench/RESULTS.md");
+  const base = { huge: values.huge === true, reps, profile: values["no-profile"] ? false : (values.profile ?? !quick), keep: values.keep === true, out, ...(values.only ? { only: values.only.split(",") } : {}) };
+  if (quick)
+    return {
+      ...base,
+      mode: "quick",
+      repsCheap: Math.max(reps, 3),
+      liveSamples: 6,
+      burstFiles: 1000,
+      burstReps: reps,
+      small: { files: 5000, dirs: 500, size: 4096 },
+      bigBytes: 64 << 20,
+      scale: [500, 5000],
+      rssScale: [],
+    };
+  return {
+    ...base,
+    mode: "full",
+    repsCheap: Math.max(reps, 5),
+    liveSamples: 20,
+    burstFiles: 1000,
+    burstReps: reps,
+    small: { files: 20_000, dirs: 2000, size: 4096 },
+    bigBytes: 512 << 20,
+    scale: values.huge ? [10_000, 100_000, 1_000_000] : [10_000, 100_000],
+    rssScale: values.huge ? [100_000, 1_000_000] : [100_000],
+  };
+}
