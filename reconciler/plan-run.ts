@@ -74,17 +74,28 @@ function sendsContent(c: Change): c is Change & { after: FileEntry } {
   return c.kind === "create" || c.kind === "update";
 }
 
+/** Starts a target's scan; settles, never rejects, so it can run while the source is still scanned. */
+function startTargetScan(sync: Sync, target: Location, fleet: Fleet, opts: PlanOptions): Promise<Snapshot | { error: unknown }> {
+  return (async () => {
+    const t = fleet.transport(target.host);
+    return await fleet.limit(() => t.scan(target.path, scanOptions(sync, opts)));
+  })().catch((error: unknown) => ({ error }));
+}
+
 async function planOneTarget(
   sync: Sync,
   target: Location,
   source: { snap: Snapshot; transport: Transport },
   fleet: Fleet,
   opts: PlanOptions,
+  scanned: Promise<Snapshot | { error: unknown }>,
 ): Promise<TargetPlan> {
   const base = { sync: sync.name, target };
   try {
     const t = fleet.transport(target.host);
-    let dst = await fleet.limit(() => t.scan(target.path, scanOptions(sync, opts)));
+    const got = await scanned;
+    if ("error" in got) throw got.error;
+    let dst: Snapshot = got;
     let src = source.snap;
     const need = pathsNeedingHash(src, dst, sync.rules);
     if (need.length > 0) {
@@ -125,6 +136,10 @@ export async function planSyncTargets(sync: Sync, fleet: Fleet, opts: PlanOption
   const targets = sync.targets.filter(
     (t) => targetSelected(t, opts.targets) && (!opts.locations || opts.locations.some((l) => l.host === t.host && l.path === t.path)),
   );
+  // Target scans (ssh handshake, remote listing, remote hashing when deep) do not depend on the source
+  // scan: run them at the same time instead of after it (measured by bench/: the source walk and the 4
+  // connections used to add up). Read-only, so a failing source wastes a listing, nothing more.
+  const scans = targets.map((t) => startTargetScan(sync, t, fleet, opts));
   let source: { snap: Snapshot; transport: Transport };
   try {
     const transport = fleet.transport(sync.source.host);
@@ -135,7 +150,7 @@ export async function planSyncTargets(sync: Sync, fleet: Fleet, opts: PlanOption
     const error = `source ${formatLocation(sync.source)}: ${errorMessage(err)}`;
     return targets.map((target) => ({ sync: sync.name, target, state: "unreachable", changes: [], error, problems: [] }));
   }
-  return Promise.all(targets.map((t) => planOneTarget(sync, t, source, fleet, opts)));
+  return Promise.all(targets.map((t, i) => planOneTarget(sync, t, source, fleet, opts, scans[i]!)));
 }
 
 export type HostState = TargetPlan["state"];
