@@ -32,7 +32,7 @@ const MB = 1 << 20;
 const rules: SyncRules = { exclude: [], delete: true, preserve: { perms: true, times: true, owner: false, group: false } };
 const scan = (root: string) => t.scan(root, { exclude: makeMatcher([]), owners: false, hash: "none" });
 const stagingLeft = (root: string): string[] => (fs.existsSync(join(root, ".tsync-tmp")) ? fs.readdirSync(join(root, ".tsync-tmp")) : []);
-const SAME = { times: true, exclude: [".tsync-tmp"] } as const;
+const SAME = { times: true } as const;
 
 /** Writes random bytes with a distinct, sub-second mtime (as real files have). */
 function put(root: string, rel: string, size: number, mtimeS: number): void {

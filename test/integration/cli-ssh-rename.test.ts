@@ -2,37 +2,20 @@
 // target instead of being sent again, live and from a saved plan; trees equal the source afterwards.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { appendFileSync, mkdirSync, renameSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
-import { startSshdFleet, type Fleet } from "../support/sshd.js";
+import { before, describe, test } from "node:test";
+import type { Fleet } from "../support/sshd.js";
+import { sshdSuite } from "../support/suite.js";
 import { runTsync } from "../support/cli.js";
 import { assertTreesEqual } from "../support/trees.js";
 
 const ADDRS = ["127.0.0.2", "127.0.0.3"];
 const MB = 1 << 20;
-const SAME = { times: true, exclude: [".tsync-tmp"] } as const;
+const SAME = { times: true } as const;
 let fleet: Fleet;
 let dir: string;
-let failed = false;
-
-before(async () => {
-  fleet = await startSshdFleet({ addresses: ADDRS });
-  dir = mkdtempSync(join(tmpdir(), "tsync-cli-rename-"));
-});
-
-after(async () => {
-  await fleet?.close({ keep: failed });
-  if (!failed) rmSync(dir, { recursive: true, force: true });
-});
-
-function check<T>(fn: () => Promise<T>): Promise<T> {
-  return fn().catch((e) => {
-    failed = true;
-    throw e;
-  });
-}
+const { check } = sshdSuite(ADDRS, "tsync-cli-rename-", (f, d) => ((fleet = f), (dir = d)));
 
 interface ApplyJson {
   plan: { targets: { location: string; changes: { action: string; path: string; from?: string }[] }[] };

@@ -3,28 +3,18 @@
 // demanding operator meets: hostile names, planted symlinks, mass deletes, a dead and a frozen host.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, symlinkSync, writeFileSync, appendFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, symlinkSync, writeFileSync, appendFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
-import { startSshdFleet, type Fleet } from "../support/sshd.js";
+import { before, describe, test } from "node:test";
+import type { Fleet } from "../support/sshd.js";
+import { sshdSuite } from "../support/suite.js";
 import { CLI, runTsync } from "../support/cli.js";
 import { assertTreesEqual, listTree, makeHostileTree, rsyncItemize, wordpressTree, PWNED_MARKERS } from "../support/trees.js";
 
 const ADDRS = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"];
 let fleet: Fleet;
 let dir: string;
-let failed = false;
-
-before(async () => {
-  fleet = await startSshdFleet({ addresses: ADDRS });
-  dir = mkdtempSync(join(tmpdir(), "tsync-cli-ssh-"));
-});
-
-after(async () => {
-  await fleet?.close({ keep: failed });
-  if (!failed) rmSync(dir, { recursive: true, force: true });
-});
+const { check } = sshdSuite(ADDRS, "tsync-cli-ssh-", (f, d) => ((fleet = f), (dir = d)));
 
 /** A manifest with one sync from a local source to node-1..4, each at its own path (one machine here). */
 function manifest(name: string, src: string, extra = "", hostKeyChecking: "strict" | "accept-new" = "strict"): { file: string; targets: string[] } {
@@ -50,13 +40,6 @@ function manifest(name: string, src: string, extra = "", hostKeyChecking: "stric
 async function tsync(args: string[], timeoutMs?: number) {
   const r = await runTsync(args, timeoutMs ? { timeoutMs } : {});
   return r;
-}
-
-function check<T>(fn: () => Promise<T>): Promise<T> {
-  return fn().catch((e) => {
-    failed = true;
-    throw e;
-  });
 }
 
 describe("seed scenario: WordPress to 4 SSH targets", () => {

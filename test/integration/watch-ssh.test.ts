@@ -3,15 +3,15 @@
 // Every wait polls for convergence against a deadline; nothing sleeps a fixed time to "let it settle".
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { execFileSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { watch as chokidarWatch } from "chokidar";
-import { startSshdFleet, type Fleet as SshdFleet } from "../support/sshd.js";
+import type { Fleet as SshdFleet } from "../support/sshd.js";
+import { sshdSuite } from "../support/suite.js";
 import { CLI, runTsync } from "../support/cli.js";
 import { diffListings, listTree, type ListOptions } from "../support/trees.js";
 import { loadManifest } from "../../reconciler/manifest/load.js";
@@ -25,28 +25,10 @@ import { makeMatcher } from "../../reconciler/ignore.js";
 import type { StatusDoc } from "../../reconciler/watch/status.js";
 
 const ADDRS = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"];
-const TREE: ListOptions = { times: true, dirTimes: true, timePrecision: "ms", exclude: [".tsync-tmp"] };
+const TREE: ListOptions = { times: true, dirTimes: true, timePrecision: "ms" };
 let fleet: SshdFleet;
 let dir: string;
-let failed = false;
-
-before(async () => {
-  fleet = await startSshdFleet({ addresses: ADDRS });
-  dir = mkdtempSync(join(tmpdir(), "tsync-watch-ssh-"));
-});
-
-after(async () => {
-  await fleet?.close({ keep: failed });
-  if (!failed) rmSync(dir, { recursive: true, force: true });
-  else process.stderr.write(`watch-ssh: kept ${dir} for inspection\n`);
-});
-
-function check<T>(fn: () => Promise<T>): Promise<T> {
-  return fn().catch((e) => {
-    failed = true;
-    throw e;
-  });
-}
+const { check } = sshdSuite(ADDRS, "tsync-watch-ssh-", (f, d) => ((fleet = f), (dir = d)));
 
 interface Rig {
   readonly name: string;
@@ -418,7 +400,7 @@ describe("tsync watch, live sync (no audits) to 4 SSH targets", () => {
       const text = log(r);
       const stopping = text.indexOf("stopping: finishing in-flight work");
       assert.ok(stopping >= 0 && text.slice(stopping).includes("batch of"), `SIGTERM after ${Date.now() - t0} ms did not land mid-batch:\n${text.split("\n").slice(-8).join("\n")}`);
-      const leftovers = r.targets.flatMap((x) => (existsSync(join(x, ".tsync-tmp")) ? execFileSync("find", [join(x, ".tsync-tmp"), "-type", "f", "!", "-name", "lock"], { encoding: "utf8" }).split("\n").filter(Boolean) : []));
+      const leftovers = r.targets.flatMap((x) => (existsSync(join(x, ".tsync-tmp")) ? execFileSync("find", [join(x, ".tsync-tmp"), "-type", "f"], { encoding: "utf8" }).split("\n").filter(Boolean) : []));
       assert.deepEqual(leftovers, [], "no staging file is left behind");
     }));
 });
