@@ -70,6 +70,11 @@ function scanOptions(sync: Sync, opts: PlanOptions): ScanOptions {
   };
 }
 
+/** A scan of the whole tree (a partial one says nothing about whether the source is empty). */
+function wholeTree(opts: PlanOptions): boolean {
+  return opts.only === undefined || opts.only.includes("" as RelPath);
+}
+
 function sendsContent(c: Change): c is Change & { after: FileEntry } {
   return c.kind === "create" || c.kind === "update";
 }
@@ -118,7 +123,9 @@ async function planOneTarget(
       ? undefined
       : sync.rules.maxDelete
         ? checkMaxDelete(changes, dst, sync.rules.maxDelete)
-        : checkEmptySource(changes, src, dst);
+        : wholeTree(opts)
+          ? checkEmptySource(changes, src, dst)
+          : undefined;
     return {
       ...base,
       state: changes.length > 0 ? "drifted" : "in-sync",
