@@ -3,6 +3,33 @@ import type { Change } from "../reconciler/change.js";
 import type { TargetPlan } from "../reconciler/plan-model.js";
 import { formatLocation } from "../reconciler/manifest/model.js";
 import { formatBytes } from "../reconciler/render-plan.js";
+import type { PlanProgress } from "../reconciler/plan-run.js";
+
+/** One self-rewriting stderr line while a plan scans and hashes: a large tree is not a silent wait. */
+export function planProgressReporter(stream: NodeJS.WriteStream) {
+  const parts = new Map<string, string>();
+  let last = 0;
+  let drawn = false;
+  const draw = (force: boolean) => {
+    const now = Date.now();
+    if (!force && now - last < 100) return;
+    last = now;
+    drawn = true;
+    const line = "planning: " + [...parts.values()].join(" | ");
+    stream.write("\r\x1b[K" + line.slice(0, (stream.columns ?? 120) - 1));
+  };
+  return {
+    update: (e: PlanProgress) => {
+      const verb = e.step === "scan" ? "scanning" : "hashing";
+      const noun = e.step === "scan" ? "entries" : "files";
+      parts.set(`${e.sync}\0${e.where}`, e.state === "start" ? `${e.where} ${verb}…` : `${e.where} ${e.count?.toLocaleString("en-US")} ${noun}`);
+      draw(e.state === "start");
+    },
+    done: () => {
+      if (drawn) stream.write("\r\x1b[K");
+    },
+  };
+}
 
 export function progressReporter(stream: NodeJS.WriteStream) {
   const perTarget = new Map<string, { done: number; total: number; bytes: number }>();

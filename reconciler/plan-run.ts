@@ -33,9 +33,29 @@ export interface PlanOptions {
   readonly allowMassDelete?: boolean;
   /** Include the nginx config (default: when the manifest has one and no --sync narrows the run). */
   readonly nginx?: boolean;
+  /** Told when each scan and hash starts and ends, so a terminal can show progress on large trees. */
+  readonly onProgress?: (event: PlanProgress) => void;
   /** Host names rendered `down` (drifted: down); default: derived from this plan's target states. */
   readonly down?: ReadonlySet<string>;
   readonly signal?: AbortSignal;
+}
+
+export interface PlanProgress {
+  readonly sync: string;
+  /** "source" or the target as shown to users. */
+  readonly where: string;
+  readonly step: "scan" | "hash";
+  readonly state: "start" | "done";
+  /** Entries scanned or files hashed, when done. */
+  readonly count?: number;
+}
+
+/** Runs `work`, reporting its start and its size when done. */
+async function step<T>(opts: PlanOptions, sync: string, where: string, what: PlanProgress["step"], work: () => Promise<T>, size: (t: T) => number): Promise<T> {
+  opts.onProgress?.({ sync, where, step: what, state: "start" });
+  const out = await work();
+  opts.onProgress?.({ sync, where, step: what, state: "done", count: size(out) });
+  return out;
 }
 
 export function targetSelected(target: Location, targets: readonly string[] | undefined): boolean {
@@ -83,7 +103,7 @@ function sendsContent(c: Change): c is Change & { after: FileEntry } {
 function startTargetScan(sync: Sync, target: Location, fleet: Fleet, opts: PlanOptions): Promise<Snapshot | { error: unknown }> {
   return (async () => {
     const t = fleet.transport(target.host);
-    return await fleet.limit(() => t.scan(target.path, scanOptions(sync, opts)));
+    return await fleet.limit(() => step(opts, sync.name, formatLocation(target), "scan", () => t.scan(target.path, scanOptions(sync, opts)), (m) => m.size));
   })().catch((error: unknown) => ({ error }));
 }
 
@@ -105,8 +125,8 @@ async function planOneTarget(
     const need = pathsNeedingHash(src, dst, sync.rules);
     if (need.length > 0) {
       const [hs, hd] = await Promise.all([
-        source.transport.hash(sync.source.path, need, opts.signal),
-        fleet.limit(() => t.hash(target.path, need, opts.signal)),
+        step(opts, sync.name, "source", "hash", () => source.transport.hash(sync.source.path, need, opts.signal), (m) => m.size),
+        fleet.limit(() => step(opts, sync.name, formatLocation(target), "hash", () => t.hash(target.path, need, opts.signal), (m) => m.size)),
       ]);
       src = withHashes(src, hs);
       dst = withHashes(dst, hd);
@@ -150,7 +170,7 @@ export async function planSyncTargets(sync: Sync, fleet: Fleet, opts: PlanOption
   let source: { snap: Snapshot; transport: Transport };
   try {
     const transport = fleet.transport(sync.source.host);
-    const snap = await fleet.limit(() => transport.scan(sync.source.path, scanOptions(sync, opts)));
+    const snap = await fleet.limit(() => step(opts, sync.name, "source", "scan", () => transport.scan(sync.source.path, scanOptions(sync, opts)), (m) => m.size));
     if (!snap.has("" as RelPath) && !opts.only) throw new Error(`source ${formatLocation(sync.source)} does not exist`);
     source = { snap, transport };
   } catch (err) {

@@ -16,7 +16,7 @@ import { errorMessage } from "../../reconciler/errors.js";
 import type { Manifest } from "../../reconciler/manifest/model.js";
 import { requireManifest } from "../manifest.js";
 import { out, err, useColor, Exit, EXIT, type GlobalOptions } from "../output.js";
-import { progressReporter } from "../progress.js";
+import { planProgressReporter, progressReporter } from "../progress.js";
 
 export interface ApplyCommandOptions extends GlobalOptions {
   yes?: boolean;
@@ -111,14 +111,17 @@ export async function applyCommand(planFile: string | undefined, opts: ApplyComm
   const color = useColor(opts);
   const paint = painter(color);
   try {
+    const planning = !planFile && !opts.json && !opts.quiet && process.stderr.isTTY ? planProgressReporter(process.stderr) : undefined;
     const plan = planFile
       ? loadSavedPlan(planFile, manifest, opts)
       : await planManifest(manifest, fleet, {
+          ...(planning ? { onProgress: planning.update } : {}),
           ...(opts.sync ? { syncs: opts.sync } : {}),
           ...(opts.target ? { targets: opts.target } : {}),
           allowMassDelete: opts.allowMassDelete ?? false,
           ...(opts.target?.length ? { nginx: false } : {}),
         });
+    planning?.done();
     const s = plan.summary;
     const hasWork = s.add + s.change + s.delete > 0 || s.nginxChanged;
     if (!opts.json) out(renderPlanHuman(plan, { color, quiet: opts.quiet ?? false }));

@@ -11,6 +11,7 @@ import { renderMarkdown } from "../../reconciler/report/markdown.js";
 import type { Plan } from "../../reconciler/plan-model.js";
 import { requireManifest } from "../manifest.js";
 import { out, err, useColor, Exit, EXIT, type GlobalOptions } from "../output.js";
+import { planProgressReporter } from "../progress.js";
 
 export interface PlanCommandOptions extends GlobalOptions {
   deep?: boolean;
@@ -45,7 +46,9 @@ export async function planCommand(opts: PlanCommandOptions): Promise<void> {
   const fleet = new Fleet(manifest);
   const format = opts.json ? "json" : (opts.format ?? "human");
   try {
+    const progress = format === "human" && !opts.quiet && process.stderr.isTTY ? planProgressReporter(process.stderr) : undefined;
     const plan = await planManifest(manifest, fleet, {
+      ...(progress ? { onProgress: progress.update } : {}),
       ...(opts.sync ? { syncs: opts.sync } : {}),
       ...(opts.target ? { targets: opts.target } : {}),
       deep: opts.deep ?? false,
@@ -53,6 +56,7 @@ export async function planCommand(opts: PlanCommandOptions): Promise<void> {
       hashContent: opts.out !== undefined || format === "json",
       ...(opts.target?.length ? { nginx: false } : {}),
     });
+    progress?.done();
     if (opts.out) writePlanFile(opts.out, toPlanJson(plan));
     if (format === "json") out(JSON.stringify(toPlanJson(plan), null, 2));
     else if (format === "junit") out(renderJunit(plan));
