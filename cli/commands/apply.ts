@@ -8,7 +8,7 @@ import { parsePlanJson, toPlanJson } from "../../reconciler/plan-json.js";
 import { renderPlanHuman, painter, formatBytes } from "../../reconciler/render-plan.js";
 import { formatLocation } from "../../reconciler/manifest/model.js";
 import type { Plan } from "../../reconciler/plan-model.js";
-import { summarize } from "../../reconciler/plan-model.js";
+import { summarize, visibleChanges } from "../../reconciler/plan-model.js";
 import { statesAfterApply, targetSelected } from "../../reconciler/plan-run.js";
 import { renderNginx } from "../../reconciler/nginx/render.js";
 import { downHosts } from "../../reconciler/nginx/routing.js";
@@ -80,7 +80,8 @@ function outcomeLine(o: TargetOutcome, paint: ReturnType<typeof painter>): strin
     case "in-sync":
       return `${head} ${paint("green", "in sync")}`;
     case "applied":
-      return `${head} ${paint("green", "applied")} ${o.applied} change(s), ${formatBytes(o.bytes)}`;
+      // The count the plan showed (directory time restorations are bookkeeping, not changes).
+      return `${head} ${paint("green", "applied")} ${visibleChanges(o.plan.changes).length} change(s), ${formatBytes(o.bytes)} sent`;
     default:
       return `${head} ${paint("red", o.status)}: ${o.error ?? ""}`;
   }
