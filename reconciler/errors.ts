@@ -27,12 +27,6 @@ export class TransportError extends TsyncError {
 /** A host key that is unknown (under strict) or changed. */
 export class HostKeyError extends TransportError {}
 
-/** A saved plan no longer matches the manifest, the source or a target. */
-export class StalePlanError extends TsyncError {}
-
-/** A safety check (maxDelete, confinement) refused to act. */
-export class SafetyRefusal extends TsyncError {}
-
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);

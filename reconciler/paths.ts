@@ -27,10 +27,6 @@ export function parentOf(p: RelPath): RelPath {
   return (i < 0 ? "" : p.slice(0, i)) as RelPath;
 }
 
-export function baseName(p: RelPath): string {
-  return p.slice(p.lastIndexOf("/") + 1);
-}
-
 export function depthOf(p: RelPath): number {
   if (p === "") return 0;
   let n = 1;
