@@ -202,8 +202,13 @@ export class SshConnection {
         return await new Promise<number>((resolve, reject) => {
           // A connection that just died fails here (synchronously or in the callback) before its
           // 'error'/'close' events explain why; prefer that explanation once it is known.
-          const refuse = (err: Error) =>
+          const refuse = (err: Error) => {
+            // The server declining one channel ("open failure") leaves the connection usable; any other
+            // failure (no socket, no response) means it is gone, even before its 'close' event comes:
+            // mark it so the pool opens a new one instead of handing this one out again.
+            if (!/open failure/i.test(err.message)) this.failure ??= fail(this.host, "ssh-closed", `connection lost (${err.message})`);
             setImmediate(() => reject(this.failure ?? fail(this.host, "ssh-channel", `cannot open a channel: ${err.message}`)));
+          };
           try {
             // Listeners go on in this callback: a fast command's exit status can arrive in the same
             // socket read as the channel confirmation, before any awaiting code would run.

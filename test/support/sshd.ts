@@ -96,6 +96,16 @@ function signalTree(pid: number | undefined, sig: NodeJS.Signals): void {
   }
 }
 
+/** Running (a zombie, or no /proc entry, is not). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return stat[stat.lastIndexOf(")") + 2] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
 function killTree(pid: number | undefined, sig: NodeJS.Signals): void {
   signalTree(pid, "SIGCONT");
   signalTree(pid, sig);
@@ -213,6 +223,9 @@ export async function startSshdFleet(opts: FleetOptions): Promise<Fleet> {
       }
     }
     await exited;
+    // A session killed a moment ago can still answer one more request: wait until each is really gone,
+    // so "stopped" means no process of this sshd serves anything.
+    for (let waited = 0; sessions.some(alive) && waited < 2000; waited += 10) await sleep(10);
   };
 
   try {
