@@ -16,7 +16,8 @@ import { downHosts } from "../../reconciler/nginx/routing.js";
 import { toBytes } from "../../reconciler/paths.js";
 import type { NginxPlan } from "../../reconciler/plan-model.js";
 import type { Transport } from "../../reconciler/transport/types.js";
-import { freePort, httpGet, seedManifest, startHttpBackends, startNginx, type Backends, type Nginx } from "../support/nginx.js";
+import { httpGet, seedManifest, startHttpBackends, startNginx, type Backends, type Nginx } from "../support/nginx.js";
+import { freePort } from "../support/processes.js";
 
 /** What nginx deploy uses of a Transport, on this machine. */
 const local = {

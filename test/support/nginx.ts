@@ -8,35 +8,12 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Host, Manifest } from "../../reconciler/manifest/model.js";
+import { killOnExit } from "./processes.js";
 
 const live = new Set<ChildProcess>();
-let hooked = false;
-
-function hookExit(): void {
-  if (hooked) return;
-  hooked = true;
-  process.on("exit", () => {
-    for (const c of live) if (c.exitCode === null && c.pid !== undefined) process.kill(c.pid, "SIGKILL");
-  });
-  for (const sig of ["SIGINT", "SIGTERM"] as const) {
-    process.once(sig, () => {
-      for (const c of live) if (c.exitCode === null && c.pid !== undefined) process.kill(c.pid, "SIGKILL");
-      process.exit(sig === "SIGINT" ? 130 : 143);
-    });
-  }
-}
-
-/** A TCP port that was free a moment ago on `host`. */
-export async function freePort(host = "127.0.0.1"): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, host, () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+const killLive = () => {
+  for (const c of live) if (c.exitCode === null && c.pid !== undefined) process.kill(c.pid, "SIGKILL");
+};
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -111,7 +88,7 @@ async function canConnect(hostPort: string): Promise<boolean> {
 }
 
 export async function startNginx(opts: NginxOptions): Promise<Nginx> {
-  hookExit();
+  killOnExit(killLive);
   const prefix = mkdtempSync(join(tmpdir(), "tsync-nginx-"));
   for (const d of ["logs", "tmp", "conf.d"]) mkdirSync(join(prefix, d));
   const confPath = join(prefix, "conf.d", "site.conf");

@@ -6,6 +6,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { freePort, killOnExit } from "./processes.js";
 
 export interface FleetHost {
   readonly address: string;
@@ -44,21 +45,9 @@ export interface FleetOptions {
 
 const SSHD = "/usr/sbin/sshd";
 const live = new Set<ChildProcess>();
-let cleanupInstalled = false;
-
-function installCleanup(): void {
-  if (cleanupInstalled) return;
-  cleanupInstalled = true;
-  process.on("exit", () => {
-    for (const p of live) killTree(p.pid, "SIGKILL");
-  });
-  for (const sig of ["SIGINT", "SIGTERM"] as const) {
-    process.once(sig, () => {
-      for (const p of live) killTree(p.pid, "SIGKILL");
-      process.exit(sig === "SIGINT" ? 130 : 143);
-    });
-  }
-}
+const killLive = () => {
+  for (const p of live) killTree(p.pid, "SIGKILL");
+};
 
 /** pid and all its descendants, found through /proc (sshd's session children leave its process group). */
 function descendants(pid: number): number[] {
@@ -111,17 +100,6 @@ function killTree(pid: number | undefined, sig: NodeJS.Signals): void {
   signalTree(pid, sig);
 }
 
-async function freePort(address: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, address, () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 async function waitForTcp(address: string, port: number, child: ChildProcess, log: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
@@ -145,7 +123,7 @@ function keygen(path: string, comment: string): string {
 }
 
 export async function startSshdFleet(opts: FleetOptions): Promise<Fleet> {
-  installCleanup();
+  killOnExit(killLive);
   mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
   const dir = mkdtempSync(join(tmpdir(), "tsync-sshd-"));
   const identityFile = join(dir, "id_ed25519");
