@@ -3,7 +3,7 @@
 import { Command, Option } from "commander";
 import { createRequire } from "node:module";
 import { Exit, EXIT, err, type GlobalOptions } from "./output.js";
-import { TsyncError, errorMessage } from "../reconciler/errors.js";
+import { TsyncError, errorMessage } from "../reconciler/model/errors.js";
 import type { PlanCommandOptions } from "./commands/plan.js";
 import type { ApplyCommandOptions } from "./commands/apply.js";
 import type { StatusCommandOptions } from "./commands/status.js";

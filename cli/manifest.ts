@@ -1,8 +1,8 @@
 // Loading the manifest for a command: diagnostics are printed and end the command with exit 1.
 import { existsSync } from "node:fs";
 import { loadManifest } from "../reconciler/manifest/load.js";
-import type { Manifest } from "../reconciler/manifest/model.js";
-import { hasErrors } from "../reconciler/diagnostics.js";
+import type { Manifest } from "../reconciler/model/manifest.js";
+import { hasErrors } from "../reconciler/model/diagnostics.js";
 import { err, printDiagnostics, Exit, EXIT, type GlobalOptions } from "./output.js";
 
 export function manifestPath(opts: GlobalOptions): string {

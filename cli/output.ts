@@ -1,6 +1,6 @@
 // Where cli/ writes, and how it decides on colour. Machine output (--json) owns stdout alone; human
 // messages about the run go to stderr.
-import { formatDiagnostic, type Diagnostic } from "../reconciler/diagnostics.js";
+import { formatDiagnostic, type Diagnostic } from "../reconciler/model/diagnostics.js";
 
 export interface GlobalOptions {
   manifest?: string;

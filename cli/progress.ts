@@ -1,9 +1,9 @@
 // A single self-rewriting stderr line of files and bytes per target, at most ~10 redraws a second.
-import type { Change } from "../reconciler/change.js";
-import type { TargetPlan } from "../reconciler/plan-model.js";
-import { formatLocation } from "../reconciler/manifest/model.js";
-import { formatBytes } from "../reconciler/render-plan.js";
-import type { PlanProgress } from "../reconciler/plan-run.js";
+import type { Change } from "../reconciler/model/change.js";
+import type { TargetPlan } from "../reconciler/model/plan.js";
+import { formatLocation } from "../reconciler/model/manifest.js";
+import { formatBytes } from "../reconciler/views/plan-human.js";
+import type { PlanProgress } from "../reconciler/run/plan-run.js";
 
 /** One self-rewriting stderr line while a plan scans and hashes: a large tree is not a silent wait. */
 export function planProgressReporter(stream: NodeJS.WriteStream) {

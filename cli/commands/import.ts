@@ -1,7 +1,7 @@
 // tsync import lsyncd FILE.lua: an lsyncd configuration (a Lua program, run sandboxed) → tsync.yaml.
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import { importLsyncd } from "../../reconciler/import/lsyncd.js";
-import { errorMessage } from "../../reconciler/errors.js";
+import { errorMessage } from "../../reconciler/model/errors.js";
 import { out, err, Exit, EXIT, type GlobalOptions } from "../output.js";
 
 export interface ImportCommandOptions extends GlobalOptions {

@@ -1,14 +1,14 @@
 // tsync plan: compare source and every target, print what apply would do; changes nothing.
 import { writeFileSync, renameSync, rmSync } from "node:fs";
-import { errorMessage } from "../../reconciler/errors.js";
-import { Fleet } from "../../reconciler/fleet.js";
-import { planManifest } from "../../reconciler/plan-run.js";
-import { toPlanJson } from "../../reconciler/plan-json.js";
-import { renderPlanHuman } from "../../reconciler/render-plan.js";
-import { textDiffs } from "../../reconciler/text-diff.js";
-import { renderJunit } from "../../reconciler/report/junit.js";
-import { renderMarkdown } from "../../reconciler/report/markdown.js";
-import type { Plan } from "../../reconciler/plan-model.js";
+import { errorMessage } from "../../reconciler/model/errors.js";
+import { Fleet } from "../../reconciler/run/fleet.js";
+import { planManifest } from "../../reconciler/run/plan-run.js";
+import { toPlanJson } from "../../reconciler/views/plan-json.js";
+import { renderPlanHuman } from "../../reconciler/views/plan-human.js";
+import { textDiffs } from "../../reconciler/run/text-diff.js";
+import { renderJunit } from "../../reconciler/views/junit.js";
+import { renderMarkdown } from "../../reconciler/views/markdown.js";
+import type { Plan } from "../../reconciler/model/plan.js";
 import { requireManifest } from "../manifest.js";
 import { out, err, useColor, Exit, EXIT, type GlobalOptions } from "../output.js";
 import { planProgressReporter } from "../progress.js";

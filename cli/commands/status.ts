@@ -1,6 +1,6 @@
 // tsync status: what the running `tsync watch` last wrote to settings.statusFile.
 import { readStatus, allInSync } from "../../reconciler/watch/status.js";
-import { renderStatus } from "../../reconciler/watch/render-status.js";
+import { renderStatus } from "../../reconciler/views/status-human.js";
 import { requireManifest } from "../manifest.js";
 import { out, err, useColor, Exit, EXIT, type GlobalOptions } from "../output.js";
 

@@ -2,7 +2,7 @@
 // stdout: its document; humans and CI logs still get them on stderr, as with plan and apply).
 import { existsSync } from "node:fs";
 import { loadManifest } from "../../reconciler/manifest/load.js";
-import { hasErrors } from "../../reconciler/diagnostics.js";
+import { hasErrors } from "../../reconciler/model/diagnostics.js";
 import { manifestPath } from "../manifest.js";
 import { out, err, printDiagnostics, Exit, EXIT, type GlobalOptions } from "../output.js";
 

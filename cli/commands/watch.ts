@@ -2,15 +2,15 @@
 // SIGTERM/SIGINT stop it cleanly, SIGHUP reloads the manifest (a bad one is reported and ignored) and
 // reopens the log file (logrotate's postrotate can simply `systemctl reload`).
 import { openSync, createWriteStream, type WriteStream } from "node:fs";
-import { Fleet } from "../../reconciler/fleet.js";
-import { createSyncEngine } from "../../reconciler/sync-engine.js";
+import { Fleet } from "../../reconciler/run/fleet.js";
+import { createSyncEngine } from "../../reconciler/watch/sync-engine.js";
 import { runDaemon, createLineLogger } from "../../reconciler/watch/daemon.js";
 import { realClock } from "../../reconciler/watch/clock.js";
-import { makeMatcher } from "../../reconciler/ignore.js";
+import { makeMatcher } from "../../reconciler/core/ignore.js";
 import { loadManifest } from "../../reconciler/manifest/load.js";
-import { followRouting } from "../../reconciler/nginx/follow.js";
-import type { Manifest } from "../../reconciler/manifest/model.js";
-import { formatDiagnostic } from "../../reconciler/diagnostics.js";
+import { followRouting } from "../../reconciler/watch/nginx-follow.js";
+import type { Manifest } from "../../reconciler/model/manifest.js";
+import { formatDiagnostic } from "../../reconciler/model/diagnostics.js";
 import { requireManifest, manifestPath } from "../manifest.js";
 import { err, Exit, EXIT, type GlobalOptions } from "../output.js";
 

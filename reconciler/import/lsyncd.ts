@@ -6,7 +6,7 @@ import { evaluateLsyncd, type EvalLimits } from "./lsyncd-eval.js";
 import { mapRecorded } from "./lsyncd-map.js";
 import { renderManifest } from "./lsyncd-render.js";
 import { parseManifest } from "../manifest/load.js";
-import { formatDiagnostic } from "../diagnostics.js";
+import { formatDiagnostic } from "../model/diagnostics.js";
 
 export interface ImportResult {
   yaml?: string;

@@ -4,8 +4,8 @@
 import { createHash } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { isAlias, isCollection, isMap, LineCounter, parseDocument, visit, type YAMLError } from "yaml";
-import type { Diagnostic, Position } from "../diagnostics.js";
-import type { Manifest } from "./model.js";
+import type { Diagnostic, Position } from "../model/diagnostics.js";
+import type { Manifest } from "../model/manifest.js";
 import { normalize, type RawManifest } from "./normalize.js";
 import { diagnosticAt, positionAt, sortDiagnostics, type SourceDoc } from "./position.js";
 import { checkRules } from "./rules.js";

@@ -3,7 +3,7 @@
 
 import { homedir, userInfo } from "node:os";
 import { posix } from "node:path";
-import type { Host, Location, Manifest, NginxSettings, Sync } from "./model.js";
+import type { Host, Location, Manifest, NginxSettings, Sync } from "../model/manifest.js";
 import { parseDuration, parseLimit } from "./units.js";
 
 // ---- the written shape, as schemas/manifest.schema.json admits it ----

@@ -2,7 +2,7 @@
 // come late from the LineCounter (eemeli/yaml's own approach).
 
 import { isMap, isScalar, isSeq, isAlias, type Document, type LineCounter, type Node } from "yaml";
-import type { Diagnostic, Position } from "../diagnostics.js";
+import type { Diagnostic, Position } from "../model/diagnostics.js";
 
 export type Seg = string | number;
 

@@ -1,7 +1,7 @@
 // The manifest's small value languages: durations ("500ms", "1s", "2m", "1h") and limits ("25%", "1000").
 // Both return undefined for anything else, so callers turn a bad value into a positioned diagnostic.
 
-import type { Limit } from "./model.js";
+import type { Limit } from "../model/manifest.js";
 
 const DURATION = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

@@ -5,7 +5,7 @@
 import { Ajv2020 } from "ajv/dist/2020.js";
 import type { ErrorObject } from "ajv";
 import schema from "../../schemas/manifest.schema.json" with { type: "json" };
-import type { Diagnostic } from "../diagnostics.js";
+import type { Diagnostic } from "../model/diagnostics.js";
 import { closest, diagnosticAt, formatKeyPath, type Seg, type SourceDoc } from "./position.js";
 
 export const manifestSchema: unknown = schema;

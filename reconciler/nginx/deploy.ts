@@ -3,10 +3,10 @@
 // Apply never leaves a config nginx rejected on disk, and never reloads one.
 import { createTwoFilesPatch } from "diff";
 import { basename, dirname } from "node:path";
-import { TsyncError, errorMessage } from "../errors.js";
-import type { Manifest, NginxSettings } from "../manifest/model.js";
-import { fromBytes } from "../paths.js";
-import type { NginxPlan } from "../plan-model.js";
+import { TsyncError, errorMessage } from "../model/errors.js";
+import type { Manifest, NginxSettings } from "../model/manifest.js";
+import { fromBytes } from "../model/paths.js";
+import type { NginxPlan } from "../model/plan.js";
 import type { Transport } from "../transport/types.js";
 import { renderNginx } from "./render.js";
 

@@ -3,8 +3,8 @@
 // strict grammar first, because nginx has no quoting a YAML author could be trusted to get right:
 // a `;`, `{`, `}`, quote or newline in a name would otherwise become a directive of its own.
 import { isIPv4, isIPv6 } from "node:net";
-import { TsyncError } from "../errors.js";
-import type { Manifest, NginxSettings, NginxUpstream } from "../manifest/model.js";
+import { TsyncError } from "../model/errors.js";
+import type { Manifest, NginxSettings, NginxUpstream } from "../model/manifest.js";
 
 /** Names that reach nginx as bare tokens: upstream names (also `proxy_pass http://NAME`), host names in comments. */
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;

@@ -1,6 +1,6 @@
 // `drifted: down`: which hosts leave rotation, given the latest state of their sync targets. Pure, so
 // plan, apply and watch all decide the same way from the same states.
-import type { NginxSettings } from "../manifest/model.js";
+import type { NginxSettings } from "../model/manifest.js";
 
 export type HostState = "in-sync" | "drifted" | "unreachable";
 

@@ -1,9 +1,9 @@
 // The remote half of scanning, as pure functions: the shell command lines (GNU find / b2sum, one exec
 // each) and the parsers of their NUL-framed output. Names travel only as data — on stdin or in the
 // output — never inside a command line; only the manifest's root is, single-quoted.
-import { ancestorsOf, type RelPath } from "../paths.js";
-import { STAGING_DIR, type Entry, type Snapshot } from "../snapshot.js";
-import type { Matcher } from "../transport/types.js";
+import { ancestorsOf, type RelPath } from "../model/paths.js";
+import { STAGING_DIR, type Entry, type Snapshot } from "../model/snapshot.js";
+import type { Matcher } from "../model/paths.js";
 
 export const LIST_MARKER = "TSYNC-LIST\0";
 export const NO_ROOT_MARKER = "TSYNC-NOROOT\0";

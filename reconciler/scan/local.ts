@@ -3,9 +3,9 @@
 // that cannot be read becomes a `problem` entry while the walk goes on. Hashing runs in worker threads.
 import type { Stats } from "node:fs";
 import { lstat, readdir, readlink, stat } from "node:fs/promises";
-import { absBytes, ancestorsOf, compareRel, fromBytes, isInside, joinRel, ROOT, type RelPath } from "../paths.js";
-import { STAGING_DIR, type Entry, type Snapshot } from "../snapshot.js";
-import type { ScanOptions } from "../transport/types.js";
+import { absBytes, ancestorsOf, compareRel, fromBytes, isInside, joinRel, ROOT, type RelPath } from "../model/paths.js";
+import { STAGING_DIR, type Entry, type Snapshot } from "../model/snapshot.js";
+import type { ScanOptions } from "./options.js";
 import { hashRecords } from "./hash-pool.js";
 
 /** Directories read at once. Each read also lstats its children in parallel, in chunks. */

@@ -1,27 +1,10 @@
 // The small interface between the reconciler and a machine holding trees. Implemented for local paths
-// (transport/local.ts) and SSH (transport/ssh.ts); tests of the pure core use a fake.
+// (transport/local/) and SSH (transport/ssh/); tests of the pure core use a fake.
 import type { Readable } from "node:stream";
-import type { Change } from "../change.js";
-import type { RelPath } from "../paths.js";
-import type { Snapshot } from "../snapshot.js";
-
-/** Decides whether a path is excluded (gitignore semantics, see ignore.ts). */
-export type Matcher = (path: RelPath, isDir: boolean) => boolean;
-
-export interface ScanOptions {
-  readonly exclude: Matcher;
-  /** Read uid/gid (preserve owner/group). */
-  readonly owners: boolean;
-  /** "none": metadata only; "all": hash every file (deep). */
-  readonly hash: "none" | "all";
-  /**
-   * Limit the scan to these paths (and everything below those that are directories), plus the
-   * entries alone (not their subtrees) of the root and of every ancestor of a listed path, so a
-   * partial plan can create missing parents and restore parents' times. Absent: whole tree.
-   */
-  readonly only?: readonly RelPath[];
-  readonly signal?: AbortSignal;
-}
+import type { Change } from "../model/change.js";
+import type { RelPath } from "../model/paths.js";
+import type { Snapshot } from "../model/snapshot.js";
+import type { ScanOptions } from "../scan/options.js";
 
 /** Content of source files, streamed to a target's apply. */
 export interface ContentSource {

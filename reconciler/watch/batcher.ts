@@ -2,8 +2,8 @@
 // (one save goes out fast) and never later than `delayMs` after its first event (a steady stream
 // cannot starve the targets). Only one batch is in flight per sync; what arrives meanwhile waits for
 // the next one, so no event is lost and batches never overlap.
-import type { RelPath } from "../paths.js";
-import { compareRel } from "../paths.js";
+import type { RelPath } from "../model/paths.js";
+import { compareRel } from "../model/paths.js";
 import type { Clock, TimerHandle } from "./clock.js";
 
 export interface BatcherOptions {

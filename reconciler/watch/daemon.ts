@@ -2,9 +2,9 @@
 // until the AbortSignal fires. All effects go through injected parts (engine, clock, log, watcher and
 // scheduler factories) so the whole daemon runs in unit tests with fakes.
 import { Cron } from "croner";
-import { formatDiagnostic, type Diagnostic } from "../diagnostics.js";
-import type { Manifest, Sync } from "../manifest/model.js";
-import type { Matcher } from "../transport/types.js";
+import { formatDiagnostic, type Diagnostic } from "../model/diagnostics.js";
+import type { Manifest, Sync } from "../model/manifest.js";
+import type { Matcher } from "../model/paths.js";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
 import { realClock, type Clock } from "./clock.js";
 import type { SyncEngine } from "./engine.js";

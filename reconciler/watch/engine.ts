@@ -1,8 +1,8 @@
 // The only thing the watch daemon needs from the planner and the transports. The daemon is written
 // against this so it can be tested with an in-memory fake and wired to the real engine by cli/.
-import type { Sync, Location } from "../manifest/model.js";
-import type { TargetPlan } from "../plan-model.js";
-import type { RelPath } from "../paths.js";
+import type { Sync, Location } from "../model/manifest.js";
+import type { TargetPlan } from "../model/plan.js";
+import type { RelPath } from "../model/paths.js";
 
 export interface EngineApplyResult {
   readonly ok: boolean;

@@ -12,9 +12,9 @@
 import { watch as chokidarWatch, type FSWatcher, type ChokidarOptions } from "chokidar";
 import { lstatSync, type Stats } from "node:fs";
 import { join } from "node:path";
-import { STAGING_DIR } from "../snapshot.js";
-import { ROOT, ancestorsOf, fromBytes, joinRel, parentOf, type RelPath } from "../paths.js";
-import type { Matcher } from "../transport/types.js";
+import { STAGING_DIR } from "../model/snapshot.js";
+import { ROOT, ancestorsOf, fromBytes, joinRel, parentOf, type RelPath } from "../model/paths.js";
+import type { Matcher } from "../model/paths.js";
 import type { Clock, TimerHandle } from "./clock.js";
 import type { WatcherMode } from "./status.js";
 

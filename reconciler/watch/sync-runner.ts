@@ -1,9 +1,9 @@
 // One sync inside the daemon: its batcher, its serial job queue, its targets' health and retries,
 // its audits. Everything that touches a sync's targets (initial apply, live batch, audit, retry,
 // polling rescan) runs through one queue, so an audit and a batch never interleave on a target.
-import { formatLocation, type Location, type Sync } from "../manifest/model.js";
-import type { TargetPlan } from "../plan-model.js";
-import { displayPath, type RelPath } from "../paths.js";
+import { formatLocation, type Location, type Sync } from "../model/manifest.js";
+import type { TargetPlan } from "../model/plan.js";
+import { displayPath, type RelPath } from "../model/paths.js";
 import { Backoff, type BackoffPolicy } from "./backoff.js";
 import { Batcher } from "./batcher.js";
 import type { Clock, TimerHandle } from "./clock.js";

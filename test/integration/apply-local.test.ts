@@ -7,12 +7,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { Worker } from "node:worker_threads";
-import type { Change } from "../../reconciler/change.js";
-import { absBytes, relPath, toBytes, type RelPath } from "../../reconciler/paths.js";
-import type { DirEntry, Entry, FileEntry, SymlinkEntry } from "../../reconciler/snapshot.js";
-import { applyOverStream } from "../../reconciler/transport/apply-stream.js";
-import { LocalTransport, spawnApplyHelper } from "../../reconciler/transport/local.js";
-import { APPLY_COMMAND } from "../../reconciler/transport/apply-script.js";
+import type { Change } from "../../reconciler/model/change.js";
+import { absBytes, relPath, toBytes, type RelPath } from "../../reconciler/model/paths.js";
+import type { DirEntry, Entry, FileEntry, SymlinkEntry } from "../../reconciler/model/snapshot.js";
+import { applyOverStream } from "../../reconciler/transport/apply/stream.js";
+import { LocalTransport, spawnApplyHelper } from "../../reconciler/transport/local/local-transport.js";
+import { APPLY_COMMAND } from "../../reconciler/transport/apply/helper.js";
 import type { ContentSource } from "../../reconciler/transport/types.js";
 
 const base = fs.mkdtempSync(join(tmpdir(), "tsync-apply-"));
@@ -350,7 +350,7 @@ test("kill -9 of the helper mid-transfer: readers see only the old file; a re-ru
 test("kill -9 of tsync itself mid-transfer: the helper exits, drops its staging file and frees the lock", async () => {
   const root = fresh();
   fs.mkdirSync(root);
-  const mod = new URL("../../reconciler/transport/local.js", import.meta.url).href;
+  const mod = new URL("../../reconciler/transport/local/local-transport.js", import.meta.url).href;
   const script = `
     const { LocalTransport } = await import(${JSON.stringify(mod)});
     const { Readable } = await import("node:stream");

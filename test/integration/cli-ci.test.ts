@@ -15,7 +15,7 @@ import type { Fleet } from "../support/sshd.js";
 import { sshdSuite } from "../support/suite.js";
 import { runTsync, type CliResult } from "../support/cli.js";
 import { assertTreesEqual, listTree } from "../support/trees.js";
-import { checkPlanJson } from "../../reconciler/plan-json.js";
+import { checkPlanJson } from "../../reconciler/views/plan-json.js";
 
 const ADDRS = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"];
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));

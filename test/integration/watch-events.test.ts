@@ -6,11 +6,11 @@ import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { watch, type FSWatcher, type ChokidarOptions } from "chokidar";
-import { makeMatcher } from "../../reconciler/ignore.js";
-import { STAGING_DIR } from "../../reconciler/snapshot.js";
+import { makeMatcher } from "../../reconciler/core/ignore.js";
+import { STAGING_DIR } from "../../reconciler/model/snapshot.js";
 import { FakeClock, realClock } from "../../reconciler/watch/clock.js";
 import { SourceWatcher, INOTIFY_SYSCTL } from "../../reconciler/watch/source-watcher.js";
-import type { RelPath } from "../../reconciler/paths.js";
+import type { RelPath } from "../../reconciler/model/paths.js";
 
 async function waitFor(pred: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
   const t0 = Date.now();

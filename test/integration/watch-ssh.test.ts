@@ -15,13 +15,13 @@ import { sshdSuite } from "../support/suite.js";
 import { CLI, runTsync } from "../support/cli.js";
 import { diffListings, listTree, type ListOptions } from "../support/trees.js";
 import { loadManifest } from "../../reconciler/manifest/load.js";
-import { Fleet } from "../../reconciler/fleet.js";
-import { createSyncEngine } from "../../reconciler/sync-engine.js";
+import { Fleet } from "../../reconciler/run/fleet.js";
+import { createSyncEngine } from "../../reconciler/watch/sync-engine.js";
 import { runDaemon, createLineLogger } from "../../reconciler/watch/daemon.js";
 import { SourceWatcher } from "../../reconciler/watch/source-watcher.js";
-import { SshPool } from "../../reconciler/transport/ssh-connection.js";
+import { SshPool } from "../../reconciler/transport/ssh/connection.js";
 import { realClock } from "../../reconciler/watch/clock.js";
-import { makeMatcher } from "../../reconciler/ignore.js";
+import { makeMatcher } from "../../reconciler/core/ignore.js";
 import type { StatusDoc } from "../../reconciler/watch/status.js";
 
 const ADDRS = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"];

@@ -7,7 +7,7 @@ import http from "node:http";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Host, Manifest } from "../../reconciler/manifest/model.js";
+import type { Host, Manifest } from "../../reconciler/model/manifest.js";
 import { killOnExit } from "./processes.js";
 
 const live = new Set<ChildProcess>();

@@ -1,13 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import type { Change } from "../../reconciler/change.js";
-import { relPath } from "../../reconciler/paths.js";
-import type { Entry } from "../../reconciler/snapshot.js";
+import type { Change } from "../../reconciler/model/change.js";
+import { relPath } from "../../reconciler/model/paths.js";
+import type { Entry } from "../../reconciler/model/snapshot.js";
 import {
   ACT_MODE, ACT_OWNER, ACT_TIMES, MARKER, ReplyDecoder, actionsFor, encodeEntry, encodeHeader, encodeOp, frameHeader, sendsContent, type Reply,
-} from "../../reconciler/transport/apply-protocol.js";
-import { APPLY_COMMAND, APPLY_SCRIPT } from "../../reconciler/transport/apply-script.js";
+} from "../../reconciler/transport/apply/protocol.js";
+import { APPLY_COMMAND, APPLY_SCRIPT } from "../../reconciler/transport/apply/helper.js";
 
 const p = relPath;
 const T = 1700000000123.4567;

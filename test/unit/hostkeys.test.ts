@@ -12,7 +12,7 @@ import {
   parseKnownHosts,
   patternsMatch,
   verifyHostKey,
-} from "../../reconciler/transport/hostkeys.js";
+} from "../../reconciler/transport/ssh/hostkeys.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tsync-hostkeys-"));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { makeMatcher } from "../../reconciler/ignore.js";
-import { fromBytes, relPath } from "../../reconciler/paths.js";
+import { makeMatcher } from "../../reconciler/core/ignore.js";
+import { fromBytes, relPath } from "../../reconciler/model/paths.js";
 
 const FILE = false;
 const DIR = true;

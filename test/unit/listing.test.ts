@@ -4,7 +4,7 @@ import { lstatSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, symlinkSync, w
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import type { RelPath } from "../../reconciler/paths.js";
+import type { RelPath } from "../../reconciler/model/paths.js";
 import {
   hashCommand,
   listCommand,
@@ -15,7 +15,7 @@ import {
   shq,
   type ListingOptions,
 } from "../../reconciler/scan/listing.js";
-import type { Entry } from "../../reconciler/snapshot.js";
+import type { Entry } from "../../reconciler/model/snapshot.js";
 
 const R = (s: string) => s as RelPath;
 const none: ListingOptions = { exclude: () => false, owners: false };

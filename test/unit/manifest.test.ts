@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSy
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { formatDiagnostic } from "../../reconciler/diagnostics.js";
+import { formatDiagnostic } from "../../reconciler/model/diagnostics.js";
 import { loadManifest, parseManifest } from "../../reconciler/manifest/load.js";
 import { DEFAULTS, defaultUser } from "../../reconciler/manifest/normalize.js";
 import { RULES } from "../../reconciler/manifest/rules.js";

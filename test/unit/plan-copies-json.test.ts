@@ -2,14 +2,14 @@
 // fingerprint) and the human and report lines.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { Change } from "../../reconciler/change.js";
-import type { Plan, TargetPlan } from "../../reconciler/plan-model.js";
-import { summarize } from "../../reconciler/plan-model.js";
-import { relPath } from "../../reconciler/paths.js";
-import type { FileEntry } from "../../reconciler/snapshot.js";
-import { checkPlanJson, parsePlanJson, toPlanJson } from "../../reconciler/plan-json.js";
-import { renderPlanHuman } from "../../reconciler/render-plan.js";
-import { describeChange } from "../../reconciler/report/change-line.js";
+import type { Change } from "../../reconciler/model/change.js";
+import type { Plan, TargetPlan } from "../../reconciler/model/plan.js";
+import { summarize } from "../../reconciler/model/plan.js";
+import { relPath } from "../../reconciler/model/paths.js";
+import type { FileEntry } from "../../reconciler/model/snapshot.js";
+import { checkPlanJson, parsePlanJson, toPlanJson } from "../../reconciler/views/plan-json.js";
+import { renderPlanHuman } from "../../reconciler/views/plan-human.js";
+import { describeChange } from "../../reconciler/views/change-line.js";
 
 const T = 1_700_000_000_123.456;
 const H = "c".repeat(128);

@@ -2,11 +2,11 @@
 // there instead of having them sent (renames and moves, SPEC §5).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { Change } from "../../reconciler/change.js";
-import type { Preserve, SyncRules } from "../../reconciler/manifest/model.js";
-import type { RelPath } from "../../reconciler/paths.js";
-import { planSync } from "../../reconciler/plan.js";
-import type { DirEntry, Entry, FileEntry, Snapshot } from "../../reconciler/snapshot.js";
+import type { Change } from "../../reconciler/model/change.js";
+import type { Preserve, SyncRules } from "../../reconciler/model/manifest.js";
+import type { RelPath } from "../../reconciler/model/paths.js";
+import { planSync } from "../../reconciler/core/planner.js";
+import type { DirEntry, Entry, FileEntry, Snapshot } from "../../reconciler/model/snapshot.js";
 
 const T = 1_700_000_000_123.456;
 const MB = 1 << 20;

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { Change } from "../../reconciler/change.js";
-import type { Preserve, SyncRules } from "../../reconciler/manifest/model.js";
-import { fromBytes, type RelPath } from "../../reconciler/paths.js";
-import { pathsNeedingHash, planSync } from "../../reconciler/plan.js";
-import type { DirEntry, Entry, FileEntry, Snapshot, SymlinkEntry } from "../../reconciler/snapshot.js";
+import type { Change } from "../../reconciler/model/change.js";
+import type { Preserve, SyncRules } from "../../reconciler/model/manifest.js";
+import { fromBytes, type RelPath } from "../../reconciler/model/paths.js";
+import { pathsNeedingHash, planSync } from "../../reconciler/core/planner.js";
+import type { DirEntry, Entry, FileEntry, Snapshot, SymlinkEntry } from "../../reconciler/model/snapshot.js";
 
 // Tiny named fixtures. T is a realistic mtime with a sub-millisecond fraction.
 const T = 1_700_000_000_123.456;

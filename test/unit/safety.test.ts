@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { Change } from "../../reconciler/change.js";
-import type { Limit, SyncRules } from "../../reconciler/manifest/model.js";
-import { relPath, ROOT, type RelPath } from "../../reconciler/paths.js";
-import { planSync } from "../../reconciler/plan.js";
-import { checkEmptySource, checkMaxDelete, countDeletes } from "../../reconciler/safety.js";
-import type { DirEntry, Entry, FileEntry, Snapshot } from "../../reconciler/snapshot.js";
+import type { Change } from "../../reconciler/model/change.js";
+import type { Limit, SyncRules } from "../../reconciler/model/manifest.js";
+import { relPath, ROOT, type RelPath } from "../../reconciler/model/paths.js";
+import { planSync } from "../../reconciler/core/planner.js";
+import { checkEmptySource, checkMaxDelete, countDeletes } from "../../reconciler/core/safety.js";
+import type { DirEntry, Entry, FileEntry, Snapshot } from "../../reconciler/model/snapshot.js";
 
 const fA: FileEntry = { kind: "file", size: 1, mtimeMs: 1, mode: 0o644 };
 const d: DirEntry = { kind: "dir", mode: 0o755, mtimeMs: 1 };

@@ -5,14 +5,14 @@ import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { timesEqual } from "../../reconciler/compare.js";
-import { makeMatcher } from "../../reconciler/ignore.js";
-import { absBytes, fromBytes, relPath, ROOT, type RelPath } from "../../reconciler/paths.js";
+import { timesEqual } from "../../reconciler/model/snapshot.js";
+import { makeMatcher } from "../../reconciler/core/ignore.js";
+import { absBytes, fromBytes, relPath, ROOT, type RelPath } from "../../reconciler/model/paths.js";
 import { closeHashPool } from "../../reconciler/scan/hash-pool.js";
 import { hashFileSync } from "../../reconciler/scan/hash-worker.js";
 import { hashLocal, scanLocal } from "../../reconciler/scan/local.js";
-import type { Entry, Snapshot } from "../../reconciler/snapshot.js";
-import type { ScanOptions } from "../../reconciler/transport/types.js";
+import type { Entry, Snapshot } from "../../reconciler/model/snapshot.js";
+import type { ScanOptions } from "../../reconciler/scan/options.js";
 
 let root = "";
 const opts = (over: Partial<ScanOptions> = {}): ScanOptions => ({ exclude: makeMatcher([]), owners: false, hash: "none", ...over });
@@ -158,7 +158,7 @@ test("scanLocal: an unreadable directory becomes a problem and the walk continue
   t.after(() => rmSync(base, { recursive: true, force: true }));
   // root reads everything, so the scan runs in a child process as `nobody` to meet a real EACCES.
   const local = new URL("../../reconciler/scan/local.js", import.meta.url).href;
-  const ignore = new URL("../../reconciler/ignore.js", import.meta.url).href;
+  const ignore = new URL("../../reconciler/core/ignore.js", import.meta.url).href;
   const script = join(base, "scan-as-nobody.mjs");
   writeFileSync(script, `
     const { scanLocal, hashLocal } = await import(${JSON.stringify(local)});

@@ -1,13 +1,14 @@
-// The re-checks before a saved plan is applied (reconciler/stale.ts), against a fake transport whose
+// The re-checks before a saved plan is applied (reconciler/run/stale.ts), against a fake transport whose
 // scan returns what the table says: what counts as "moved" on the source and on a target.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { Sync } from "../../reconciler/manifest/model.js";
-import type { Change } from "../../reconciler/change.js";
-import type { Entry, FileEntry } from "../../reconciler/snapshot.js";
-import { relPath, type RelPath } from "../../reconciler/paths.js";
-import type { ScanOptions, Transport } from "../../reconciler/transport/types.js";
-import { checkSourceUnchanged, checkTargetUnchanged } from "../../reconciler/stale.js";
+import type { Sync } from "../../reconciler/model/manifest.js";
+import type { Change } from "../../reconciler/model/change.js";
+import type { Entry, FileEntry } from "../../reconciler/model/snapshot.js";
+import { relPath, type RelPath } from "../../reconciler/model/paths.js";
+import type { Transport } from "../../reconciler/transport/types.js";
+import type { ScanOptions } from "../../reconciler/scan/options.js";
+import { checkSourceUnchanged, checkTargetUnchanged } from "../../reconciler/run/stale.js";
 
 const T = 1_700_000_000_000;
 const H1 = "a".repeat(128);

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Batcher } from "../../reconciler/watch/batcher.js";
 import { FakeClock } from "../../reconciler/watch/clock.js";
-import { relPath, type RelPath } from "../../reconciler/paths.js";
+import { relPath, type RelPath } from "../../reconciler/model/paths.js";
 
 const p = (s: string) => relPath(s);
 

@@ -1,11 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { Change } from "../../reconciler/change.js";
-import type { Diagnostic } from "../../reconciler/diagnostics.js";
-import { formatLocation, type Location, type Manifest, type Sync } from "../../reconciler/manifest/model.js";
-import type { TargetPlan } from "../../reconciler/plan-model.js";
-import { isInside, relPath, type RelPath } from "../../reconciler/paths.js";
-import type { FileEntry } from "../../reconciler/snapshot.js";
+import type { Change } from "../../reconciler/model/change.js";
+import type { Diagnostic } from "../../reconciler/model/diagnostics.js";
+import { formatLocation, type Location, type Manifest, type Sync } from "../../reconciler/model/manifest.js";
+import type { TargetPlan } from "../../reconciler/model/plan.js";
+import { isInside, relPath, type RelPath } from "../../reconciler/model/paths.js";
+import type { FileEntry } from "../../reconciler/model/snapshot.js";
 import { FakeClock, flushMicrotasks } from "../../reconciler/watch/clock.js";
 import { runDaemon, type AuditScheduler, type WatchSource } from "../../reconciler/watch/daemon.js";
 import type { SyncEngine } from "../../reconciler/watch/engine.js";

@@ -3,10 +3,10 @@
 // no backoff retry (a full plan of the whole tree) is scheduled.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { Change } from "../../reconciler/change.js";
-import { formatLocation, type Location, type Manifest, type Sync } from "../../reconciler/manifest/model.js";
-import type { TargetPlan } from "../../reconciler/plan-model.js";
-import { relPath, type RelPath } from "../../reconciler/paths.js";
+import type { Change } from "../../reconciler/model/change.js";
+import { formatLocation, type Location, type Manifest, type Sync } from "../../reconciler/model/manifest.js";
+import type { TargetPlan } from "../../reconciler/model/plan.js";
+import { relPath, type RelPath } from "../../reconciler/model/paths.js";
 import { FakeClock, flushMicrotasks } from "../../reconciler/watch/clock.js";
 import { runDaemon, type WatchSource } from "../../reconciler/watch/daemon.js";
 import type { EngineApplyResult, SyncEngine } from "../../reconciler/watch/engine.js";

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FakeClock } from "../../reconciler/watch/clock.js";
 import { allInSync, readStatus, StatusWriter, writeFileAtomic, type StatusDoc } from "../../reconciler/watch/status.js";
-import { renderStatus } from "../../reconciler/watch/render-status.js";
+import { renderStatus } from "../../reconciler/views/status-human.js";
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 

@@ -1,0 +1,38 @@
+// The exclude matcher, shared by both scanners, the planner and the watcher so that "excluded" means
+// one thing everywhere: gitignore(5) semantics, as implemented by the `ignore` package.
+import ignore, { type Ignore } from "ignore";
+import type { RelPath } from "../model/paths.js";
+import { STAGING_DIR } from "../model/snapshot.js";
+import type { Matcher } from "../model/paths.js";
+
+// `ignore` memoizes every path it is asked about (and each parent). A watch daemon asks about every
+// path it ever sees, so the memo is dropped now and then rather than growing for the daemon's life.
+const MEMO_LIMIT = 200_000;
+
+/**
+ * Matcher for gitignore `patterns` (relative to the source root). Paths are RelPaths (latin1 of the
+ * raw name bytes), so each pattern is turned into the latin1 of its UTF-8 bytes: a pattern "café"
+ * then matches the UTF-8 name, and `?`/`[...]` match bytes as in git's wildmatch. Matching is
+ * case-sensitive as git's is on Linux (the package's default is case-insensitive). A path below an
+ * excluded directory is excluded too, whatever negations follow (gitignore: "It is not possible to
+ * re-include a file if a parent directory of that file is excluded"), which is what lets a walker
+ * skip an excluded directory without reading it. tsync's staging directory at the root is always
+ * excluded; the root itself never is.
+ */
+export function makeMatcher(patterns: readonly string[]): Matcher {
+  const rules = patterns.map((p) => Buffer.from(p, "utf8").toString("latin1"));
+  const build = (): Ignore => ignore({ ignoreCase: false }).add(rules);
+  let ig = build();
+  let asked = 0;
+  return (path: RelPath, isDir: boolean): boolean => {
+    if (path === "") return false;
+    if (path === STAGING_DIR || path.startsWith(STAGING_DIR + "/")) return true;
+    if (rules.length === 0) return false;
+    if (++asked > MEMO_LIMIT) {
+      ig = build();
+      asked = 0;
+    }
+    // A trailing slash tells `ignore` the path is a directory, so dir-only patterns (`cache/`) apply.
+    return ig.ignores(isDir ? path + "/" : path);
+  };
+}

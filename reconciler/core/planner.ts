@@ -1,0 +1,313 @@
+// The planner: what must happen to a target so that it equals the source under the rules. Pure: no fs,
+// no clock, no randomness; the same snapshots always give the same changes in the same order.
+//
+// Exclusion: planSync applies makeMatcher(rules.exclude) itself, to both snapshots, so an excluded
+// target path is never deleted or touched even when a caller hands in an unfiltered snapshot.
+// An excluded target entry is "protected": so are problem entries on either side (unknown content is
+// never a reason to delete). Protection means:
+//  - a problem path (source or target) and its whole subtree on the target are left alone;
+//  - a directory holding a protected entry is never removed (delete) and never replaced by a
+//    non-directory (the replacement would have to destroy what is protected), so that path and its
+//    subtree are left alone too;
+//  - a source entry whose target counterpart is excluded is not written (it would overwrite it).
+// The target root "" is never removed; a root whose kind differs between the sides is not planned.
+import type { Change } from "../model/change.js";
+import { compareFiles, metaDiff } from "./compare.js";
+import { timesEqual } from "../model/snapshot.js";
+import { makeMatcher } from "./ignore.js";
+import type { Preserve, SyncRules } from "../model/manifest.js";
+import { ancestorsOf, compareRel, depthOf, type RelPath } from "../model/paths.js";
+import type { DirEntry, Entry, FileEntry, Snapshot } from "../model/snapshot.js";
+
+interface View {
+  readonly src: ReadonlyMap<RelPath, Entry>;
+  readonly dst: ReadonlyMap<RelPath, Entry>;
+  /** Paths left alone together with their subtrees. */
+  readonly frozen: ReadonlySet<RelPath>;
+  /** Target directories that must survive because something protected lies below them. */
+  readonly keep: ReadonlySet<RelPath>;
+}
+
+function prepare(source: Snapshot, target: Snapshot, rules: SyncRules): View {
+  const excluded = makeMatcher(rules.exclude);
+  const isExcluded = (p: RelPath, e: Entry) => excluded(p, e.kind === "dir");
+  const src = new Map<RelPath, Entry>();
+  const dst = new Map<RelPath, Entry>();
+  const frozen = new Set<RelPath>();
+  const keep = new Set<RelPath>();
+  const protect = (p: RelPath) => {
+    for (const a of ancestorsOf(p)) keep.add(a);
+  };
+  for (const [p, e] of source) {
+    if (isExcluded(p, e)) continue;
+    src.set(p, e);
+    if (e.kind === "problem") frozen.add(p);
+  }
+  for (const [p, e] of target) {
+    if (isExcluded(p, e)) {
+      protect(p);
+      if (src.has(p)) frozen.add(p);
+      continue;
+    }
+    dst.set(p, e);
+    if (e.kind === "problem") {
+      frozen.add(p);
+      protect(p);
+    }
+  }
+  for (const [p, t] of dst) {
+    const s = src.get(p);
+    if (t.kind === "dir" && s !== undefined && s.kind !== "dir" && keep.has(p)) frozen.add(p);
+  }
+  const sr = src.get("" as RelPath);
+  const tr = dst.get("" as RelPath);
+  if (sr !== undefined && tr !== undefined && (sr.kind !== "dir" || tr.kind !== "dir")) frozen.add("" as RelPath);
+  return { src, dst, frozen, keep };
+}
+
+/** Whether `p` or one of its ancestors (the root included) is in `set`. */
+function within(p: RelPath, set: ReadonlySet<RelPath>): boolean {
+  if (set.size === 0) return false;
+  if (set.has(p) || set.has("" as RelPath)) return true;
+  for (const a of ancestorsOf(p)) if (set.has(a)) return true;
+  return false;
+}
+
+/** The entry as the target should get it: owner/group only when preserved. */
+function shape<E extends Entry>(e: E, preserve: Preserve): E {
+  if (e.kind === "problem") return e;
+  const dropUid = !preserve.owner && e.uid !== undefined;
+  const dropGid = !preserve.group && e.gid !== undefined;
+  if (!dropUid && !dropGid) return e;
+  const copy: Record<string, unknown> = { ...e };
+  if (dropUid) delete copy["uid"];
+  if (dropGid) delete copy["gid"];
+  return copy as unknown as E;
+}
+
+const byDepthDesc = (a: Change, b: Change) => depthOf(b.path) - depthOf(a.path) || compareRel(a.path, b.path);
+const byDepthAsc = (a: Change, b: Change) => depthOf(a.path) - depthOf(b.path) || compareRel(a.path, b.path);
+
+function removal(p: RelPath, t: Entry): Change {
+  return t.kind === "dir" ? { kind: "rmdir", path: p, before: t } : { kind: "delete", path: p, before: t };
+}
+
+/** chown, chmod, touch (that order: a chown by root may clear set-id bits that chmod then sets). */
+function metaChanges(p: RelPath, s: Entry, t: Entry, preserve: Preserve, forceTouch: boolean): Change[] {
+  if (s.kind === "problem" || t.kind === "problem") return [];
+  const d = metaDiff(s, t, preserve);
+  const out: Change[] = [];
+  if (d.uid || d.gid)
+    out.push({ kind: "chown", path: p, before: t, after: { ...t, ...(d.uid ? { uid: s.uid } : {}), ...(d.gid ? { gid: s.gid } : {}) } });
+  if (d.mode) out.push({ kind: "chmod", path: p, before: t, after: { ...t, mode: s.mode } });
+  if (d.times || (forceTouch && preserve.times)) out.push({ kind: "touch", path: p, before: t, after: { ...t, mtimeMs: s.mtimeMs } });
+  return out;
+}
+
+/**
+ * Changes that make `target` equal `source` under `rules`, in apply order:
+ * removals for type changes (deepest first) → mkdir (shallowest first) → create/update/symlink →
+ * metadata of non-directories → deletes of extras (deepest first) → metadata of directories (deepest
+ * first; directory times last, because writing into a directory changes its mtime).
+ */
+export function planSync(source: Snapshot, target: Snapshot, rules: SyncRules): Change[] {
+  const { src, dst, frozen, keep } = prepare(source, target, rules);
+  const preserve = rules.preserve;
+  const removals: Change[] = [];
+  const mkdirs: Change[] = [];
+  const writes: Change[] = [];
+  const fileMeta: Change[] = [];
+  const extras: Change[] = [];
+  /** Target dirs replaced by a non-directory: everything below them is removed first. */
+  const replaced = new Set<RelPath>();
+  /** Directories that exist after apply, each with the source entry and what the target has (or gets). */
+  const liveDirs = new Map<RelPath, { s: DirEntry; t: DirEntry; created: boolean }>();
+
+  const place = (p: RelPath, s: Entry, before: Entry | undefined) => {
+    const b = before === undefined ? {} : { before };
+    if (s.kind === "dir") {
+      const after = shape(s, preserve);
+      mkdirs.push({ kind: "mkdir", path: p, ...b, after });
+      liveDirs.set(p, { s, t: after, created: true });
+    } else if (s.kind === "file") writes.push({ kind: "create", path: p, ...b, after: shape(s, preserve) });
+    else if (s.kind === "symlink") writes.push({ kind: "symlink", path: p, ...b, after: shape(s, preserve) });
+  };
+
+  const paths = [...new Set([...src.keys(), ...dst.keys()])].sort(compareRel);
+  for (const p of paths) {
+    if (within(p, frozen)) continue;
+    const s = src.get(p);
+    const t = dst.get(p);
+    if (replaced.size > 0 && p !== "" && within(p, replaced) && !replaced.has(p)) {
+      if (t !== undefined) removals.push(removal(p, t));
+      continue;
+    }
+    if (s !== undefined && t !== undefined) {
+      if (s.kind === "file" && t.kind === "file") {
+        if (compareFiles(s, t, preserve) === "same") fileMeta.push(...metaChanges(p, s, t, preserve, false));
+        else writes.push({ kind: "update", path: p, before: t, after: shape(s, preserve) });
+      } else if (s.kind === "dir" && t.kind === "dir") {
+        liveDirs.set(p, { s, t, created: false });
+      } else if (s.kind === "symlink" && t.kind === "symlink") {
+        // Only the target string is compared: Linux cannot change a symlink's mode (always 0777),
+        // and a symlink's own mtime is reset whenever it is re-created; metadata calls on symlinks
+        // are also where an apply would risk following one out of the tree.
+        if (s.target !== t.target) writes.push({ kind: "symlink", path: p, before: t, after: shape(s, preserve) });
+      } else if (t.kind === "dir") {
+        replaced.add(p);
+        removals.push(removal(p, t));
+        place(p, s, t);
+      } else if (s.kind === "dir") {
+        removals.push(removal(p, t));
+        place(p, s, t);
+      } else {
+        // file ↔ symlink: apply renames the new entry over the old one, atomically.
+        place(p, s, t);
+      }
+    } else if (s !== undefined) {
+      place(p, s, undefined);
+    } else if (t !== undefined && rules.delete && p !== "" && !keep.has(p)) {
+      extras.push(removal(p, t));
+    }
+  }
+
+  // Every live directory above an entry that is written or removed gets its time set again at the
+  // end, even when its mtime matches now: apply's own writes into it will change it.
+  const touched = new Set<RelPath>();
+  if (preserve.times) {
+    for (const c of [removals, mkdirs, writes, extras].flat()) {
+      if (c.path === "") continue;
+      for (const a of ["" as RelPath, ...ancestorsOf(c.path)]) if (liveDirs.has(a)) touched.add(a);
+    }
+  }
+  const dirMeta: Change[] = [];
+  for (const [p, { s, t, created }] of liveDirs) {
+    if (created) {
+      if (touched.has(p)) dirMeta.push({ kind: "touch", path: p, before: t, after: t });
+    } else dirMeta.push(...metaChanges(p, s, t, preserve, touched.has(p)));
+  }
+
+  return [
+    ...removals.sort(byDepthDesc),
+    ...mkdirs.sort(byDepthAsc),
+    ...withCopySources(writes, copyDonors(dst, frozen, [removals, mkdirs, writes].flat(), extras), preserve),
+    ...fileMeta,
+    ...extras.sort(byDepthDesc),
+    ...dirMeta.sort(byDepthDesc),
+  ];
+}
+
+/**
+ * Smallest create copied on the target instead of sent: every non-empty file (an empty one sends no
+ * bytes anyway). Measured over loopback SSH (2 cores), renaming a directory of 2,000 files: 8 KiB
+ * files re-sent 0.54–0.87 s vs copied 0.45–1.02 s, 512 B files 0.62–0.76 s vs 0.53–0.92 s: the same
+ * within noise at 200 MB/s, so on any real link, where the bytes cost more, copying small files wins
+ * too. The risk of a wrong quick-check guess is handled by the ambiguity rule, not by size.
+ */
+export const MIN_COPY_BYTES = 1;
+
+interface Donor {
+  readonly path: RelPath;
+  readonly entry: FileEntry;
+  /** This plan deletes it (after the writes): using it is a move, not a duplication. */
+  readonly moved: boolean;
+}
+
+/**
+ * Target files whose content is still in place when the writes run: not under a frozen path, not
+ * removed, replaced or rewritten before/among the writes (deletes of extras come after them), and
+ * readable by their owner (a file nobody may read would fail the copy on every run). Moves first,
+ * then byte order, so that the choice is deterministic.
+ */
+function copyDonors(dst: ReadonlyMap<RelPath, Entry>, frozen: ReadonlySet<RelPath>, early: readonly Change[], extras: readonly Change[]): Donor[] {
+  const rewritten = new Set(early.map((c) => c.path));
+  const moved = new Set(extras.filter((c) => c.kind === "delete").map((c) => c.path));
+  const out: Donor[] = [];
+  for (const [p, e] of dst) {
+    if (e.kind !== "file" || e.size < MIN_COPY_BYTES || (e.mode & 0o400) === 0) continue;
+    if (rewritten.has(p) || within(p, frozen)) continue;
+    out.push({ path: p, entry: e, moved: moved.has(p) });
+  }
+  return out.sort((a, b) => Number(b.moved) - Number(a.moved) || compareRel(a.path, b.path));
+}
+
+const bothHashed = (a: FileEntry, b: FileEntry) => a.hash !== undefined && b.hash !== undefined;
+type Create = Extract<Change, { kind: "create" }>;
+
+/** Entries of equal size and mtime (within timesEqual) are found in the ms bucket or a neighbour. */
+class ByTime<T> {
+  private readonly m = new Map<string, T[]>();
+  constructor(private readonly entry: (x: T) => FileEntry) {}
+  add(x: T): void {
+    const e = this.entry(x);
+    const k = `${e.size}:${Math.floor(e.mtimeMs)}`;
+    const list = this.m.get(k);
+    if (list) list.push(x);
+    else this.m.set(k, [x]);
+  }
+  /** Up to `limit` entries of e's size and mtime for which `keep` holds (a bounded walk: buckets can be huge). */
+  near(e: FileEntry, keep: (x: T) => boolean, limit: number): T[] {
+    const out: T[] = [];
+    const ms = Math.floor(e.mtimeMs);
+    for (const k of [ms - 1, ms, ms + 1]) {
+      for (const x of this.m.get(`${e.size}:${k}`) ?? []) {
+        if (!timesEqual(this.entry(x).mtimeMs, e.mtimeMs) || !keep(x)) continue;
+        out.push(x);
+        if (out.length >= limit) return out;
+      }
+    }
+    return out;
+  }
+}
+
+/**
+ * Gives each create a `from` when the target provably has the same bytes elsewhere: equal size and
+ * equal hashes. Without both hashes, rsync's quick check (equal size and mtime, times preserved) is
+ * taken only when it is unambiguous: exactly one donor fits, and no other create of that size and
+ * mtime could differ from this one (files unpacked from one archive share an mtime; a guess among
+ * them could copy the wrong bytes). Indexed, so a rename of 20,000 same-size files stays linear.
+ */
+function withCopySources(writes: readonly Change[], donors: readonly Donor[], preserve: Preserve): Change[] {
+  const creates = writes.filter((c): c is Create => c.kind === "create" && c.after.size >= MIN_COPY_BYTES);
+  if (creates.length === 0 || donors.length === 0) return [...writes];
+  const byHash = new Map<string, Donor>();
+  const donorsByTime = new ByTime<Donor>((d) => d.entry);
+  for (const d of donors) {
+    // Donors come preferred-first: the first one per hash is the one to use.
+    const k = `${d.entry.size}:${d.entry.hash}`;
+    if (d.entry.hash !== undefined && !byHash.has(k)) byHash.set(k, d);
+    if (preserve.times) donorsByTime.add(d);
+  }
+  const createsByTime = new ByTime<Create>((c) => c.after);
+  if (preserve.times) for (const c of creates) createsByTime.add(c);
+  const fromOf = (c: Create): Donor | undefined => {
+    const proven = c.after.hash === undefined ? undefined : byHash.get(`${c.after.size}:${c.after.hash}`);
+    if (proven || !preserve.times) return proven;
+    const likely = donorsByTime.near(c.after, (d) => !bothHashed(c.after, d.entry), 2);
+    if (likely.length !== 1) return undefined;
+    const sameBytes = (o: Create) => bothHashed(o.after, c.after) && o.after.hash === c.after.hash;
+    return createsByTime.near(c.after, (o) => o !== c && !sameBytes(o), 1).length === 0 ? likely[0] : undefined;
+  };
+  return writes.map((c) => {
+    if (c.kind !== "create" || c.after.size < MIN_COPY_BYTES) return c;
+    const d = fromOf(c);
+    return d ? { ...c, from: { path: d.path, entry: d.entry } } : c;
+  });
+}
+
+/**
+ * Files present as files on both sides whose size and mtime cannot decide equality and that lack a
+ * hash on at least one side: the caller hashes these (both sides) before planning, so that an
+ * unchanged file is not re-sent. Byte order. Frozen/excluded paths are left out.
+ */
+export function pathsNeedingHash(source: Snapshot, target: Snapshot, rules: SyncRules): RelPath[] {
+  const { src, dst, frozen } = prepare(source, target, rules);
+  const out: RelPath[] = [];
+  for (const [p, s] of src) {
+    const t = dst.get(p);
+    if (s.kind !== "file" || t?.kind !== "file") continue;
+    if (within(p, frozen)) continue;
+    if (compareFiles(s, t as FileEntry, rules.preserve) === "unknown") out.push(p);
+  }
+  return out.sort(compareRel);
+}

@@ -1,0 +1,109 @@
+// The whole plan → apply contract, as data. Renderers (human, JSON, JUnit, Markdown) read this one
+// structure; `apply` consumes it; a saved plan is its JSON form (views/plan-json.ts).
+import type { Change } from "./change.js";
+import { formatLocation, type Location } from "./manifest.js";
+import type { RelPath } from "./paths.js";
+import { timesEqual } from "./snapshot.js";
+
+export type TargetState = "in-sync" | "drifted" | "unreachable";
+
+export interface TargetPlan {
+  readonly sync: string;
+  readonly target: Location;
+  readonly state: TargetState;
+  /** Ordered, as the planner emitted them. Empty when unreachable. */
+  readonly changes: readonly Change[];
+  /** Why the target is unreachable, or why its plan cannot be applied. One line, names the host. */
+  readonly error?: string;
+  /** Set when a safety check refuses this target's plan (maxDelete); apply will not touch it. */
+  readonly refused?: string;
+  /** Paths that could not be read on either side: reported, never acted on. */
+  readonly problems: readonly { readonly side: "source" | "target"; readonly path: RelPath; readonly error: string }[];
+}
+
+export interface NginxPlan {
+  readonly host?: string;
+  readonly path: string;
+  /** Current file content; undefined when the file does not exist. */
+  readonly before?: string;
+  readonly after: string;
+  readonly changed: boolean;
+  /** Unified diff of before → after ("" when unchanged). */
+  readonly diff: string;
+  readonly error?: string;
+  /** Rendering warnings (e.g. an upstream no location uses), shown but not fatal. */
+  readonly warnings?: readonly string[];
+}
+
+export interface PlanSummary {
+  readonly add: number;
+  readonly change: number;
+  readonly delete: number;
+  readonly targets: number;
+  readonly drifted: number;
+  readonly unreachable: number;
+  readonly refused: number;
+  readonly nginxChanged: boolean;
+}
+
+export interface Plan {
+  readonly manifestFile: string;
+  readonly manifestDigest: string;
+  /** ISO 8601 time the plan was made. */
+  readonly createdAt: string;
+  /** Content hashes were compared for every file. */
+  readonly deep: boolean;
+  readonly targets: readonly TargetPlan[];
+  readonly nginx?: NginxPlan;
+  readonly summary: PlanSummary;
+}
+
+/**
+ * A touch that only restores a directory's current time after apply writes into it: bookkeeping that
+ * apply needs, but not a difference worth showing or counting.
+ */
+export function isImplied(c: Change): boolean {
+  return c.kind === "touch" && c.before.kind !== "problem" && c.after.kind !== "problem" && timesEqual(c.before.mtimeMs, c.after.mtimeMs);
+}
+
+/** The changes a user is shown and counted. */
+export function visibleChanges(changes: readonly Change[]): Change[] {
+  return changes.filter((c) => !isImplied(c));
+}
+
+/** Which summary bucket a change counts in: "N to add, N to change, N to delete". */
+export function changeBucket(c: Change): "add" | "change" | "delete" {
+  switch (c.kind) {
+    case "mkdir":
+    case "create":
+      return "add";
+    case "symlink":
+      return c.before === undefined ? "add" : "change";
+    case "delete":
+    case "rmdir":
+      return "delete";
+    default:
+      return "change";
+  }
+}
+
+export function summarize(targets: readonly TargetPlan[], nginx?: NginxPlan): PlanSummary {
+  let add = 0, change = 0, del = 0, drifted = 0, unreachable = 0, refused = 0;
+  for (const t of targets) {
+    if (t.state === "drifted") drifted++;
+    if (t.state === "unreachable") unreachable++;
+    if (t.refused) refused++;
+    for (const c of visibleChanges(t.changes)) {
+      const b = changeBucket(c);
+      if (b === "add") add++;
+      else if (b === "change") change++;
+      else del++;
+    }
+  }
+  return { add, change, delete: del, targets: targets.length, drifted, unreachable, refused, nginxChanged: nginx?.changed ?? false };
+}
+
+/** The key of one change's unified diff (plan --diff) in a map of diffs. */
+export function diffKey(t: TargetPlan, path: string): string {
+  return `${t.sync}\0${formatLocation(t.target)}\0${path}`;
+}

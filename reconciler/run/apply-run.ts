@@ -1,0 +1,139 @@
+// Carries a Plan out: each target in parallel (bounded by maxProcesses), content before nginx, one
+// target's failure never stopping the others. Results, not exceptions.
+import type { Manifest, Sync } from "../model/manifest.js";
+import { formatLocation } from "../model/manifest.js";
+import type { Plan, TargetPlan, NginxPlan } from "../model/plan.js";
+import type { Change } from "../model/change.js";
+import type { ApplyProblem } from "../transport/types.js";
+import type { Fleet } from "./fleet.js";
+import { applyNginx, planNginx } from "../nginx/deploy.js";
+import { downHosts } from "../nginx/routing.js";
+import { statesAfterApply, worstHostStates, type HostState } from "./plan-run.js";
+import { checkSourceUnchanged, checkTargetUnchanged } from "./stale.js";
+import { TransportError, errorMessage } from "../model/errors.js";
+import { displayPath } from "../model/paths.js";
+
+export type TargetStatus = "in-sync" | "applied" | "partial" | "refused" | "stale" | "unreachable" | "failed";
+
+export interface TargetOutcome {
+  readonly plan: TargetPlan;
+  readonly status: TargetStatus;
+  readonly applied: number;
+  readonly bytes: number;
+  readonly problems: readonly ApplyProblem[];
+  /** One line naming host, path and cause. */
+  readonly error?: string;
+}
+
+export interface NginxOutcome {
+  readonly status: "unchanged" | "applied" | "failed" | "refused";
+  readonly plan?: NginxPlan;
+  readonly error?: string;
+}
+
+export interface ApplyReport {
+  readonly targets: readonly TargetOutcome[];
+  readonly nginx?: NginxOutcome;
+  /** Every target converged (or was already in sync) and nginx, if any, is in place. */
+  readonly ok: boolean;
+}
+
+export interface RunApplyOptions {
+  /** The plan came from a file: re-check every target and the source content before touching them. */
+  readonly saved?: boolean;
+  readonly onProgress?: (tp: TargetPlan, change: Change, bytes: number) => void;
+  readonly signal?: AbortSignal;
+}
+
+function syncOf(manifest: Manifest, name: string): Sync {
+  const s = manifest.syncs.find((x) => x.name === name);
+  if (!s) throw new Error(`sync ${name} is not in the manifest`);
+  return s;
+}
+
+function outcome(plan: TargetPlan, status: TargetStatus, error?: string): TargetOutcome {
+  return { plan, status, applied: 0, bytes: 0, problems: [], ...(error ? { error } : {}) };
+}
+
+export async function applyTarget(manifest: Manifest, fleet: Fleet, tp: TargetPlan, opts: RunApplyOptions = {}): Promise<TargetOutcome> {
+  const where = formatLocation(tp.target);
+  if (tp.state === "unreachable") return outcome(tp, "unreachable", tp.error ?? `${where}: unreachable`);
+  if (tp.refused) return outcome(tp, "refused", `${where}: ${tp.refused}`);
+  if (tp.changes.length === 0) return outcome(tp, "in-sync");
+  const sync = syncOf(manifest, tp.sync);
+  try {
+    const source = fleet.transport(sync.source.host);
+    const target = fleet.transport(tp.target.host);
+    if (opts.saved) {
+      let moved: string | undefined;
+      try {
+        moved =
+          (await checkSourceUnchanged(source, sync, tp.changes, opts.signal)) ??
+          (await checkTargetUnchanged(target, sync, tp.target.path, tp.changes, opts.signal));
+      } catch (err) {
+        // A host that cannot be reached is named by its TransportError; anything else (a local hash
+        // failure) must still say which target it stopped, and is not "unreachable".
+        if (err instanceof TransportError) throw err;
+        return outcome(tp, "failed", `${where}: cannot re-check the saved plan, nothing was changed on this target: ${errorMessage(err)}`);
+      }
+      if (moved) return outcome(tp, "stale", `${where}: refused, ${moved}; nothing was changed on this target (plan again)`);
+    }
+    const result = await fleet.limit(() =>
+      target.apply(tp.target.path, tp.changes, source.contentSource(sync.source.path), {
+        ...(opts.onProgress ? { onProgress: (c: Change, b: number) => opts.onProgress!(tp, c, b) } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      }),
+    );
+    const status: TargetStatus = result.problems.length === 0 ? "applied" : result.applied > 0 ? "partial" : "failed";
+    const first = result.problems[0];
+    const error = first
+      ? `${where}: ${result.problems.length} change(s) not applied; first: ${first.kind} ${displayPath(first.path)}: ${first.message}`
+      : undefined;
+    return { plan: tp, status, applied: result.applied, bytes: result.bytes, problems: result.problems, ...(error ? { error } : {}) };
+  } catch (err) {
+    return outcome(tp, "unreachable", errorMessage(err));
+  }
+}
+
+function stateAfter(o: TargetOutcome): HostState {
+  if (o.status === "unreachable") return "unreachable";
+  return o.status === "in-sync" || o.status === "applied" ? "in-sync" : "drifted";
+}
+
+async function applyNginxStep(manifest: Manifest, fleet: Fleet, plan: Plan, outcomes: readonly TargetOutcome[], saved: boolean): Promise<NginxOutcome | undefined> {
+  const settings = manifest.nginx;
+  if (!settings || !plan.nginx) return undefined;
+  const transport = fleet.transport(settings.host);
+  try {
+    let np: NginxPlan;
+    if (saved) {
+      // Exactly what was planned, provided the file on the host is still what the plan saw, and the
+      // config in the plan is what this manifest renders for the plan's targets: the target
+      // fingerprints do not cover the nginx section, so an edited plan must not deploy its own config.
+      const now = await planNginx(manifest, transport, downHosts(settings, statesAfterApply(plan.targets)).down);
+      if ((now.before ?? null) !== (plan.nginx.before ?? null)) {
+        return { status: "refused", error: `nginx ${settings.path}: refused, the file changed since the plan` };
+      }
+      if (now.after !== plan.nginx.after) {
+        return { status: "refused", error: `nginx ${settings.path}: refused, the plan's config is not what the manifest renders (was the plan file edited?); make a new plan` };
+      }
+      np = { ...plan.nginx };
+    } else {
+      // Routing follows what actually converged, not what was hoped for.
+      const states = worstHostStates(outcomes.map((o) => [o.plan.target, stateAfter(o)] as const));
+      np = await planNginx(manifest, transport, downHosts(settings, states).down);
+    }
+    if (!np.changed) return { status: "unchanged", plan: np };
+    const r = await applyNginx(np, settings, transport);
+    return r.ok ? { status: "applied", plan: np } : { status: "failed", plan: np, error: `nginx ${settings.path}: ${r.error}` };
+  } catch (err) {
+    return { status: "failed", error: `nginx ${settings.path}: ${errorMessage(err)}` };
+  }
+}
+
+export async function applyPlan(manifest: Manifest, fleet: Fleet, plan: Plan, opts: RunApplyOptions = {}): Promise<ApplyReport> {
+  const targets = await Promise.all(plan.targets.map((tp) => applyTarget(manifest, fleet, tp, opts)));
+  const nginx = await applyNginxStep(manifest, fleet, plan, targets, opts.saved ?? false);
+  const ok = targets.every((t) => t.status === "in-sync" || t.status === "applied") && (!nginx || nginx.status === "unchanged" || nginx.status === "applied");
+  return { targets, ...(nginx ? { nginx } : {}), ok };
+}

@@ -1,0 +1,229 @@
+// Gathers the two snapshots of every sync × target and hands them to the pure planner. All I/O of
+// planning lives here; the decisions live in core/planner.ts and core/safety.ts.
+import type { Manifest, Sync, Location } from "../model/manifest.js";
+import { formatLocation } from "../model/manifest.js";
+import type { Plan, TargetPlan, NginxPlan } from "../model/plan.js";
+import { summarize } from "../model/plan.js";
+import type { RelPath } from "../model/paths.js";
+import type { FileEntry, Snapshot } from "../model/snapshot.js";
+import type { Change } from "../model/change.js";
+import type { Transport } from "../transport/types.js";
+import type { ScanOptions } from "../scan/options.js";
+import { makeMatcher } from "../core/ignore.js";
+import { planSync, pathsNeedingHash } from "../core/planner.js";
+import { checkEmptySource, checkMaxDelete } from "../core/safety.js";
+import { planNginx } from "../nginx/deploy.js";
+import { downHosts } from "../nginx/routing.js";
+import type { Fleet } from "./fleet.js";
+import { errorMessage } from "../model/errors.js";
+
+export interface PlanOptions {
+  /** Only these syncs (by name). */
+  readonly syncs?: readonly string[];
+  /** Only targets on these hosts ("local" names local targets). */
+  readonly targets?: readonly string[];
+  /** Only these exact target locations (the watch daemon retrying one target). */
+  readonly locations?: readonly Location[];
+  /** Compare content hashes of every file. */
+  readonly deep?: boolean;
+  /** Limit to these source-relative paths (a live batch). */
+  readonly only?: readonly RelPath[];
+  /** Hash the source content a change would send, so a saved plan can verify it at apply time. */
+  readonly hashContent?: boolean;
+  /** Lift maxDelete (apply --allow-mass-delete). */
+  readonly allowMassDelete?: boolean;
+  /** Include the nginx config (default: when the manifest has one and no --sync narrows the run). */
+  readonly nginx?: boolean;
+  /** Told when each scan and hash starts and ends, so a terminal can show progress on large trees. */
+  readonly onProgress?: (event: PlanProgress) => void;
+  /** Host names rendered `down` (drifted: down); default: derived from this plan's target states. */
+  readonly down?: ReadonlySet<string>;
+  readonly signal?: AbortSignal;
+}
+
+export interface PlanProgress {
+  readonly sync: string;
+  /** "source" or the target as shown to users. */
+  readonly where: string;
+  readonly step: "scan" | "hash";
+  readonly state: "start" | "done";
+  /** Entries scanned or files hashed, when done. */
+  readonly count?: number;
+}
+
+/** Runs `work`, reporting its start and its size when done. */
+async function step<T>(opts: PlanOptions, sync: string, where: string, what: PlanProgress["step"], work: () => Promise<T>, size: (t: T) => number): Promise<T> {
+  opts.onProgress?.({ sync, where, step: what, state: "start" });
+  const out = await work();
+  opts.onProgress?.({ sync, where, step: what, state: "done", count: size(out) });
+  return out;
+}
+
+export function targetSelected(target: Location, targets: readonly string[] | undefined): boolean {
+  return !targets || targets.length === 0 || targets.includes(target.host ?? "local");
+}
+
+/** Entries that the planner needs hashed on one side, with the hashes merged in. */
+function withHashes(snap: Snapshot, hashes: ReadonlyMap<RelPath, string>): Snapshot {
+  if (hashes.size === 0) return snap;
+  const out = new Map(snap);
+  for (const [p, hash] of hashes) {
+    const e = out.get(p);
+    if (e?.kind === "file") out.set(p, { ...e, hash });
+  }
+  return out;
+}
+
+function problemsOf(snap: Snapshot, side: "source" | "target"): TargetPlan["problems"] {
+  const out: { side: "source" | "target"; path: RelPath; error: string }[] = [];
+  for (const [path, e] of snap) if (e.kind === "problem") out.push({ side, path, error: e.error });
+  return out;
+}
+
+function scanOptions(sync: Sync, opts: PlanOptions): ScanOptions {
+  const p = sync.rules.preserve;
+  return {
+    exclude: makeMatcher(sync.rules.exclude),
+    owners: p.owner || p.group,
+    hash: opts.deep ? "all" : "none",
+    ...(opts.only ? { only: opts.only } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  };
+}
+
+/** A scan of the whole tree (a partial one says nothing about whether the source is empty). */
+function wholeTree(opts: PlanOptions): boolean {
+  return opts.only === undefined || opts.only.includes("" as RelPath);
+}
+
+function sendsContent(c: Change): c is Change & { after: FileEntry } {
+  return c.kind === "create" || c.kind === "update";
+}
+
+/** Starts a target's scan; settles, never rejects, so it can run while the source is still scanned. */
+function startTargetScan(sync: Sync, target: Location, fleet: Fleet, opts: PlanOptions): Promise<Snapshot | { error: unknown }> {
+  return (async () => {
+    const t = fleet.transport(target.host);
+    return await fleet.limit(() => step(opts, sync.name, formatLocation(target), "scan", () => t.scan(target.path, scanOptions(sync, opts)), (m) => m.size));
+  })().catch((error: unknown) => ({ error }));
+}
+
+async function planOneTarget(
+  sync: Sync,
+  target: Location,
+  source: { snap: Snapshot; transport: Transport },
+  fleet: Fleet,
+  opts: PlanOptions,
+  scanned: Promise<Snapshot | { error: unknown }>,
+): Promise<TargetPlan> {
+  const base = { sync: sync.name, target };
+  try {
+    const t = fleet.transport(target.host);
+    const got = await scanned;
+    if ("error" in got) throw got.error;
+    let dst: Snapshot = got;
+    let src = source.snap;
+    const need = pathsNeedingHash(src, dst, sync.rules);
+    if (need.length > 0) {
+      const [hs, hd] = await Promise.all([
+        step(opts, sync.name, "source", "hash", () => source.transport.hash(sync.source.path, need, opts.signal), (m) => m.size),
+        fleet.limit(() => step(opts, sync.name, formatLocation(target), "hash", () => t.hash(target.path, need, opts.signal), (m) => m.size)),
+      ]);
+      src = withHashes(src, hs);
+      dst = withHashes(dst, hd);
+    }
+    let changes = planSync(src, dst, sync.rules);
+    if (opts.hashContent) {
+      const unhashed = changes.filter(sendsContent).filter((c) => c.after.hash === undefined).map((c) => c.path);
+      if (unhashed.length > 0) {
+        src = withHashes(src, await source.transport.hash(sync.source.path, unhashed, opts.signal));
+        changes = planSync(src, dst, sync.rules);
+      }
+    }
+    const refused = opts.allowMassDelete
+      ? undefined
+      : sync.rules.maxDelete
+        ? checkMaxDelete(changes, dst, sync.rules.maxDelete)
+        : wholeTree(opts)
+          ? checkEmptySource(changes, src, dst)
+          : undefined;
+    return {
+      ...base,
+      state: changes.length > 0 ? "drifted" : "in-sync",
+      changes,
+      ...(refused ? { refused } : {}),
+      problems: [...problemsOf(src, "source"), ...problemsOf(dst, "target")],
+    };
+  } catch (err) {
+    return { ...base, state: "unreachable", changes: [], error: errorMessage(err), problems: [] };
+  }
+}
+
+/** Plan one sync for its selected targets. Never throws for operational errors. */
+export async function planSyncTargets(sync: Sync, fleet: Fleet, opts: PlanOptions = {}): Promise<TargetPlan[]> {
+  const targets = sync.targets.filter(
+    (t) => targetSelected(t, opts.targets) && (!opts.locations || opts.locations.some((l) => l.host === t.host && l.path === t.path)),
+  );
+  // Target scans (ssh handshake, remote listing, remote hashing when deep) do not depend on the source
+  // scan: run them at the same time instead of after it (measured by bench/: the source walk and the 4
+  // connections used to add up). Read-only, so a failing source wastes a listing, nothing more.
+  const scans = targets.map((t) => startTargetScan(sync, t, fleet, opts));
+  let source: { snap: Snapshot; transport: Transport };
+  try {
+    const transport = fleet.transport(sync.source.host);
+    const snap = await fleet.limit(() => step(opts, sync.name, "source", "scan", () => transport.scan(sync.source.path, scanOptions(sync, opts)), (m) => m.size));
+    if (!snap.has("" as RelPath) && !opts.only) throw new Error(`source ${formatLocation(sync.source)} does not exist`);
+    source = { snap, transport };
+  } catch (err) {
+    const error = `source ${formatLocation(sync.source)}: ${errorMessage(err)}`;
+    return targets.map((target) => ({ sync: sync.name, target, state: "unreachable", changes: [], error, problems: [] }));
+  }
+  return Promise.all(targets.map((t, i) => planOneTarget(sync, t, source, fleet, opts, scans[i]!)));
+}
+
+export type HostState = TargetPlan["state"];
+
+/** Host name → worst of the given target states (for drifted: down). */
+export function worstHostStates(states: Iterable<readonly [Location, HostState]>): Map<string, HostState> {
+  const rank = { "in-sync": 0, drifted: 1, unreachable: 2 } as const;
+  const out = new Map<string, HostState>();
+  for (const [target, state] of states) {
+    if (target.host === undefined) continue;
+    const prev = out.get(target.host);
+    if (!prev || rank[state] > rank[prev]) out.set(target.host, state);
+  }
+  return out;
+}
+
+/** What each target's state will be once this plan is applied: drift heals, refusals and unreachables stay. */
+export function statesAfterApply(targets: readonly TargetPlan[]): Map<string, HostState> {
+  return worstHostStates(
+    targets.map((t) => [t.target, t.state === "unreachable" ? "unreachable" : t.refused ? "drifted" : "in-sync"] as const),
+  );
+}
+
+export async function planManifest(manifest: Manifest, fleet: Fleet, opts: PlanOptions = {}): Promise<Plan> {
+  const syncs = manifest.syncs.filter((s) => !opts.syncs?.length || opts.syncs.includes(s.name));
+  const targets = (await Promise.all(syncs.map((s) => planSyncTargets(s, fleet, opts)))).flat();
+  let nginx: NginxPlan | undefined;
+  const wantNginx = opts.nginx ?? (manifest.nginx !== undefined && !opts.syncs?.length);
+  if (wantNginx && manifest.nginx) {
+    const down = opts.down ?? downHosts(manifest.nginx, statesAfterApply(targets)).down;
+    try {
+      nginx = await planNginx(manifest, fleet.transport(manifest.nginx.host), down);
+    } catch (err) {
+      const n = manifest.nginx;
+      nginx = { ...(n.host ? { host: n.host } : {}), path: n.path, after: "", changed: false, diff: "", error: errorMessage(err) };
+    }
+  }
+  return {
+    manifestFile: manifest.file,
+    manifestDigest: manifest.digest,
+    createdAt: new Date().toISOString(),
+    deep: opts.deep ?? false,
+    targets,
+    ...(nginx ? { nginx } : {}),
+    summary: summarize(targets, nginx),
+  };
+}
+

@@ -1,0 +1,17 @@
+// What a scan of one tree reads: excludes, owners, hashes, and optionally only some paths.
+import type { Matcher, RelPath } from "../model/paths.js";
+
+export interface ScanOptions {
+  readonly exclude: Matcher;
+  /** Read uid/gid (preserve owner/group). */
+  readonly owners: boolean;
+  /** "none": metadata only; "all": hash every file (deep). */
+  readonly hash: "none" | "all";
+  /**
+   * Limit the scan to these paths (and everything below those that are directories), plus the
+   * entries alone (not their subtrees) of the root and of every ancestor of a listed path, so a
+   * partial plan can create missing parents and restore parents' times. Absent: whole tree.
+   */
+  readonly only?: readonly RelPath[];
+  readonly signal?: AbortSignal;
+}

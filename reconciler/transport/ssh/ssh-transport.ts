@@ -1,0 +1,208 @@
+// The Transport for a tree on another machine: everything is a few execs over one verified connection.
+// Paths from listings only ever travel on stdin or as data; command lines hold just the manifest's root.
+import { Transform, type Readable, type TransformCallback } from "node:stream";
+import type { Change } from "../../model/change.js";
+import type { TransportError } from "../../model/errors.js";
+import type { Host } from "../../model/manifest.js";
+import { ancestorsOf, displayPath, isInside, ROOT, type RelPath } from "../../model/paths.js";
+import { hashCommand, listCommand, parseHashes, parseListing, pathsInput, shq, afterMarker } from "../../scan/listing.js";
+import type { Entry, Snapshot } from "../../model/snapshot.js";
+import { APPLY_COMMAND } from "../apply/helper.js";
+import { applyOverStream } from "../apply/stream.js";
+import { fail } from "./auth.js";
+import { SshConnection, SshPool, type ConnectOptions } from "./connection.js";
+import type { ApplyOptions, ApplyResult, ContentSource, Transport } from "../types.js";
+import type { ScanOptions } from "../../scan/options.js";
+
+export interface SshTransportOptions {
+  /** Share connections with other transports to the same host; default: a private pool. */
+  readonly pool?: SshPool;
+  readonly connect?: ConnectOptions;
+  /** Upper bound for one remote scan or hash command (a hung NFS mount must not hang us forever). */
+  readonly scanTimeoutSec?: number;
+  /** Upper bound for small commands: readFile, writeFile, run. */
+  readonly commandTimeoutSec?: number;
+}
+
+const FILE_MARKER = "TSYNC-FILE\0";
+const ABSENT_MARKER = "TSYNC-ABSENT\0";
+const RUN_MARKER = "TSYNC-RUN\0";
+const printfMarker = (m: string) => `printf '${m.replace("\0", "\\0")}'`;
+
+/** Exit 1 from find/xargs because paths vanished mid-walk is a normal race, not a failure. */
+function onlyVanished(stderr: Buffer): boolean {
+  const lines = stderr.toString("utf8").split("\n").filter((l) => l.trim() !== "");
+  return lines.every((l) => l.endsWith(": No such file or directory"));
+}
+
+function firstLine(b: Buffer): string {
+  return b.toString("utf8").trim().split("\n").filter(Boolean).pop() ?? "";
+}
+
+export class SshTransport implements Transport {
+  readonly host: string;
+  private readonly pool: SshPool;
+  private readonly ownPool: boolean;
+  private readonly scanTimeoutSec: number;
+  private readonly commandTimeoutSec: number;
+
+  constructor(
+    private readonly target: Host,
+    opts: SshTransportOptions = {},
+  ) {
+    this.host = target.name;
+    this.ownPool = opts.pool === undefined;
+    this.pool = opts.pool ?? new SshPool(opts.connect);
+    this.scanTimeoutSec = opts.scanTimeoutSec ?? 1800;
+    this.commandTimeoutSec = opts.commandTimeoutSec ?? 300;
+  }
+
+  private conn(): Promise<SshConnection> {
+    return this.pool.get(this.target);
+  }
+
+  private error(code: string, detail: string): TransportError {
+    return fail(this.target, code, detail);
+  }
+
+  /** One listing exec: the whole tree, the `only` subtrees, or (shallow) the named entries alone. */
+  private async list(root: string, opts: ScanOptions, paths: readonly RelPath[] | undefined, shallow: boolean): Promise<Snapshot | undefined> {
+    const conn = await this.conn();
+    const only = paths !== undefined;
+    const r = await conn.exec(listCommand(root, { only, shallow, timeoutSec: this.scanTimeoutSec }), {
+      ...(only ? { stdin: pathsInput(paths) } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    const okCode = r.code === 0 || ((r.code === 1 || r.code === 123) && onlyVanished(r.stderr));
+    if (r.code === 124) throw this.error("scan-timeout", `listing ${root} took longer than ${this.scanTimeoutSec} s`);
+    if (!okCode) throw this.error("scan-failed", `cannot list ${root}: ${firstLine(r.stderr) || `exit status ${r.code}`}`);
+    const parsed = parseListing(r.stdout, { exclude: opts.exclude, owners: opts.owners, ...(only && !shallow ? { only: paths } : {}) });
+    if (parsed.kind === "no-root") return undefined;
+    if (parsed.kind === "bad") throw this.error("scan-failed", `cannot list ${root}: ${parsed.error}`);
+    return parsed.snapshot;
+  }
+
+  async scan(root: string, opts: ScanOptions): Promise<Snapshot> {
+    const only = opts.only !== undefined && !opts.only.includes(ROOT) ? opts.only : undefined;
+    // A partial scan also returns every ancestor as an entry alone (ScanOptions.only): a second,
+    // parallel listing of just those names.
+    const parents = only ? [...new Set(only.flatMap((p) => ancestorsOf(p)))].filter((a) => !only.some((o) => isInside(a, o) || a === o)) : [];
+    const [listed, above] = await Promise.all([
+      this.list(root, opts, only, false),
+      parents.length > 0 ? this.list(root, opts, parents, true) : Promise.resolve(undefined),
+    ]);
+    if (listed === undefined) return new Map();
+    const snapshot = new Map<RelPath, Entry>(listed);
+    for (const [p, e] of above ?? []) if (!snapshot.has(p)) snapshot.set(p, e);
+    if (opts.hash !== "all") return snapshot;
+    const files = [...snapshot].filter(([, e]) => e.kind === "file").map(([p]) => p);
+    const hashes = await this.hash(root, files, opts.signal);
+    const out = new Map<RelPath, Entry>(snapshot);
+    for (const p of files) {
+      const h = hashes.get(p);
+      if (h !== undefined) out.set(p, { ...(out.get(p) as Extract<Entry, { kind: "file" }>), hash: h });
+    }
+    return out;
+  }
+
+  async hash(root: string, paths: readonly RelPath[], signal?: AbortSignal): Promise<Map<RelPath, string>> {
+    if (paths.length === 0) return new Map();
+    const conn = await this.conn();
+    const r = await conn.exec(hashCommand(root, this.scanTimeoutSec), { stdin: pathsInput(paths), ...(signal ? { signal } : {}) });
+    // 123: some files could not be read (they are left out, as the interface says).
+    if (r.code !== 0 && r.code !== 123) throw this.error("hash-failed", `cannot hash files in ${root}: ${firstLine(r.stderr) || `exit status ${r.code}`}`);
+    const hashes = parseHashes(r.stdout);
+    if (hashes === undefined) throw this.error("hash-failed", `cannot hash files in ${root}: unexpected output`);
+    return hashes;
+  }
+
+  // The name arrives on stdin; a path that is not a regular file (or is a symlink) reads as absent.
+  private readCommand(root: string): string {
+    const inner = `[ -f "$1" ] && [ ! -L "$1" ] || { ${printfMarker(ABSENT_MARKER)}; exit 0; }; ${printfMarker(FILE_MARKER)}; exec cat -- "$1"`;
+    return [
+      `cd -- ${shq(root)} 2>/dev/null || { ${printfMarker(ABSENT_MARKER)}; exit 0; }`,
+      `timeout -k 5 ${this.commandTimeoutSec} xargs -0 -r -n 1 sh -c ${shq(inner)} sh`,
+    ].join("\n");
+  }
+
+  async readFile(root: string, path: RelPath, signal?: AbortSignal): Promise<Buffer | undefined> {
+    const conn = await this.conn();
+    const r = await conn.exec(this.readCommand(root), { stdin: pathsInput([path]), ...(signal ? { signal } : {}) });
+    if (r.code !== 0) throw this.error("read-failed", `cannot read ${root}: ${displayPath(path)}: ${firstLine(r.stderr) || `exit status ${r.code}`}`);
+    // Whichever marker comes first decides: the file's own bytes may contain either.
+    const f = r.stdout.indexOf(FILE_MARKER, 0, "latin1");
+    const a = r.stdout.indexOf(ABSENT_MARKER, 0, "latin1");
+    if (f >= 0 && (a < 0 || f < a)) return r.stdout.subarray(f + FILE_MARKER.length);
+    if (a >= 0) return undefined;
+    throw this.error("read-failed", `cannot read ${root}: ${displayPath(path)}: unexpected output`);
+  }
+
+  contentSource(root: string): ContentSource {
+    return {
+      open: async (path: RelPath): Promise<Readable> => {
+        const conn = await this.conn();
+        const proc = conn.spawn(this.readCommand(root));
+        proc.stdin.end(pathsInput([path]));
+        const body = proc.stdout.pipe(new StripToMarker(() => this.error("read-failed", `${displayPath(path)} is no longer a regular file in ${root}`)));
+        proc.done.then(
+          (code) => {
+            if (code !== 0) body.destroy(this.error("read-failed", `cannot read a file in ${root}: exit status ${code}`));
+          },
+          (err: Error) => body.destroy(err),
+        );
+        return body;
+      },
+    };
+  }
+
+  async apply(root: string, changes: readonly Change[], content: ContentSource, opts?: ApplyOptions): Promise<ApplyResult> {
+    const conn = await this.conn();
+    const proc = conn.spawn(APPLY_COMMAND, opts?.signal ? { signal: opts.signal } : {});
+    return applyOverStream(proc, root, changes, content, opts);
+  }
+
+  async run(command: string, signal?: AbortSignal): Promise<{ code: number; output: string }> {
+    const conn = await this.conn();
+    const line = `${printfMarker(RUN_MARKER)}; exec timeout -k 5 ${this.commandTimeoutSec} sh -c ${shq(command)} 2>&1`;
+    const r = await conn.exec(line, signal ? { signal } : {});
+    const out = afterMarker(r.stdout, RUN_MARKER) ?? r.stdout;
+    return { code: r.code, output: out.toString("utf8") + r.stderr.toString("utf8") };
+  }
+
+  async writeFile(absPath: string, data: Buffer, signal?: AbortSignal): Promise<void> {
+    const slash = absPath.lastIndexOf("/");
+    const tmp = `${absPath.slice(0, slash + 1)}.${absPath.slice(slash + 1)}.tsync-tmp`;
+    const f = shq(absPath);
+    const t = shq(tmp);
+    // Keep the old file's mode so a config stays readable by whoever read it before.
+    const line = `umask 022; timeout -k 5 ${this.commandTimeoutSec} cat > ${t} && { [ ! -e ${f} ] || chmod --reference=${f} ${t}; } && mv -f -- ${t} ${f} || { rc=$?; rm -f -- ${t}; exit $rc; }`;
+    const conn = await this.conn();
+    const r = await conn.exec(line, { stdin: data, ...(signal ? { signal } : {}) });
+    if (r.code !== 0) throw this.error("write-failed", `cannot write ${absPath}: ${firstLine(r.stderr) || `exit status ${r.code}`}`);
+  }
+
+  async close(): Promise<void> {
+    if (this.ownPool) await this.pool.closeAll();
+  }
+}
+
+/** Drops whatever precedes FILE_MARKER (shell rc noise) and passes the file's bytes through. */
+class StripToMarker extends Transform {
+  private found = false;
+  private head = Buffer.alloc(0);
+  constructor(private readonly absent: () => Error) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (this.found) return cb(null, chunk);
+    this.head = Buffer.concat([this.head, chunk]);
+    const rest = afterMarker(this.head, FILE_MARKER);
+    if (rest === undefined) return cb();
+    this.found = true;
+    this.head = Buffer.alloc(0);
+    cb(null, rest);
+  }
+  override _flush(cb: TransformCallback): void {
+    cb(this.found ? null : this.absent());
+  }
+}

@@ -1,0 +1,111 @@
+// `drifted: down` in the daemon: routing follows what the audits and batches found. A replica leaves
+// rotation when its target is drifted/unreachable and comes back when it converges; a new routing is
+// deployed only after it has held steady for `stableMs`, so a flapping target cannot flap nginx.
+import type { Manifest } from "../model/manifest.js";
+import { formatLocation } from "../model/manifest.js";
+import type { StatusDoc } from "./status.js";
+import type { Clock, TimerHandle } from "./clock.js";
+import type { Log } from "./sync-runner.js";
+import type { Transport } from "../transport/types.js";
+import { downHosts } from "../nginx/routing.js";
+import { planNginx, applyNginx } from "../nginx/deploy.js";
+import { errorMessage } from "../model/errors.js";
+
+type HostState = "in-sync" | "drifted" | "unreachable";
+
+/** Host name → worst state of its targets in the daemon's status. */
+export function hostStatesFromStatus(manifest: Manifest, doc: StatusDoc): Map<string, HostState> {
+  const hostOf = new Map<string, string>();
+  for (const s of manifest.syncs) for (const t of s.targets) if (t.host) hostOf.set(`${s.name}\0${formatLocation(t)}`, t.host);
+  const rank: Record<HostState, number> = { "in-sync": 0, drifted: 1, unreachable: 2 };
+  const out = new Map<string, HostState>();
+  for (const s of doc.syncs) {
+    for (const t of s.targets) {
+      const host = hostOf.get(`${s.name}\0${t.target}`);
+      if (!host) continue;
+      const st: HostState = t.state === "unreachable" || t.state === "failed" ? "unreachable" : t.state === "drifted" ? "drifted" : "in-sync";
+      const prev = out.get(host);
+      if (!prev || rank[st] > rank[prev]) out.set(host, st);
+    }
+  }
+  return out;
+}
+
+const key = (s: ReadonlySet<string>) => [...s].sort().join(",");
+
+export interface RoutingFollowerOptions {
+  readonly manifest: () => Manifest;
+  readonly transport: (host: string | undefined) => Transport;
+  readonly status: () => StatusDoc;
+  readonly log: Log;
+  readonly clock: Clock;
+  /** How often the status is looked at. */
+  readonly intervalMs: number;
+  /** How long a new routing must hold before it is deployed. */
+  readonly stableMs: number;
+}
+
+export function followRouting(o: RoutingFollowerOptions): { stop(): void; deploy(): Promise<void> } {
+  let deployed: string | undefined;
+  let candidate: { key: string; since: number } | undefined;
+  let timer: TimerHandle | undefined;
+  let busy = false;
+  let stopped = false;
+
+  const deploy = async (down: ReadonlySet<string>) => {
+    const m = o.manifest();
+    if (!m.nginx) return;
+    const t = o.transport(m.nginx.host);
+    try {
+      const plan = await planNginx(m, t, down);
+      for (const w of plan.warnings ?? []) o.log("warn", `nginx: ${w}`);
+      if (plan.changed) {
+        const r = await applyNginx(plan, m.nginx, t);
+        if (r.ok) o.log("info", `nginx ${m.nginx.path}: deployed${down.size ? ` (down: ${[...down].sort().join(", ")})` : ""}`);
+        else o.log("error", `nginx ${m.nginx.path}: ${r.error}; the previous config stays`);
+        if (!r.ok) return;
+      }
+      deployed = key(down);
+    } catch (err) {
+      o.log("error", `nginx ${m.nginx.path}: ${errorMessage(err)}`);
+    }
+  };
+
+  const current = () => {
+    const m = o.manifest();
+    return m.nginx ? downHosts(m.nginx, hostStatesFromStatus(m, o.status())) : undefined;
+  };
+
+  const tick = async () => {
+    if (busy || stopped) return;
+    busy = true;
+    try {
+      const d = current();
+      if (!d) return;
+      const k = key(d.down);
+      if (k === deployed) candidate = undefined;
+      else if (!candidate || candidate.key !== k) candidate = { key: k, since: o.clock.now() };
+      else if (o.clock.now() - candidate.since >= o.stableMs) {
+        for (const w of d.warnings) o.log("warn", `nginx: ${w}`);
+        await deploy(d.down);
+        candidate = undefined;
+      }
+    } finally {
+      busy = false;
+      if (!stopped) timer = o.clock.setTimeout(() => void tick(), o.intervalMs);
+    }
+  };
+
+  timer = o.clock.setTimeout(() => void tick(), o.intervalMs);
+  return {
+    stop: () => {
+      stopped = true;
+      o.clock.clearTimeout(timer);
+    },
+    /** Deploy the routing the status implies now (after the initial apply). */
+    deploy: async () => {
+      const d = current();
+      if (d) await deploy(d.down);
+    },
+  };
+}
