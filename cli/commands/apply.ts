@@ -137,10 +137,13 @@ export async function applyCommand(planFile: string | undefined, opts: ApplyComm
       }
     }
     const progress = !opts.json && process.stderr.isTTY ? progressReporter(process.stderr) : undefined;
-    const report = hasWork || s.unreachable > 0 ? await applyPlan(manifest, fleet, plan, { saved: planFile !== undefined, ...(progress ? { onProgress: progress.update } : {}) }) : { targets: [], ok: true };
+    // Unreachable targets, problems and an unreadable nginx file have no changes to confirm, but the
+    // run must still report them and fail.
+    const mustReport = hasWork || s.unreachable > 0 || s.problems > 0 || plan.nginx?.error !== undefined;
+    const report = mustReport ? await applyPlan(manifest, fleet, plan, { saved: planFile !== undefined, ...(progress ? { onProgress: progress.update } : {}) }) : { targets: [], ok: true };
     progress?.done();
     if (opts.json) out(JSON.stringify(reportJson(plan, report), null, 2));
-    else if (hasWork || s.unreachable > 0) {
+    else if (mustReport) {
       for (const o of report.targets) out(outcomeLine(o, paint));
       if (report.nginx) {
         const n = report.nginx;

@@ -11,9 +11,13 @@ import { downHosts } from "../nginx/routing.js";
 import { statesAfterApply, worstHostStates, type HostState } from "./plan-run.js";
 import { checkSourceUnchanged, checkTargetUnchanged } from "./stale.js";
 import { TransportError, errorMessage } from "../model/errors.js";
-import { displayPath } from "../model/paths.js";
+import { displayPath, type RelPath } from "../model/paths.js";
 
-export type TargetStatus = "in-sync" | "applied" | "partial" | "refused" | "stale" | "unreachable" | "failed";
+/**
+ * `problems`: every planned change is applied (or none was needed) but the target has problems apply
+ * cannot fix (an unreadable path, a FIFO where the source has a file): not in sync, so not ok.
+ */
+export type TargetStatus = "in-sync" | "applied" | "partial" | "refused" | "stale" | "unreachable" | "failed" | "problems";
 
 export interface TargetOutcome {
   readonly plan: TargetPlan;
@@ -55,11 +59,22 @@ function outcome(plan: TargetPlan, status: TargetStatus, error?: string): Target
   return { plan, status, applied: 0, bytes: 0, problems: [], ...(error ? { error } : {}) };
 }
 
+/** What the plan found and no apply can change, as one line; undefined when there is none. */
+function unresolved(tp: TargetPlan, where: string): string | undefined {
+  const first = tp.problems[0];
+  if (!first) return undefined;
+  const n = tp.problems.length;
+  return `${where}: ${n} path${n === 1 ? "" : "s"} apply cannot fix; first: ${first.side} ${displayPath(first.path || ("." as RelPath))}: ${first.error}`;
+}
+
 export async function applyTarget(manifest: Manifest, fleet: Fleet, tp: TargetPlan, opts: RunApplyOptions = {}): Promise<TargetOutcome> {
   const where = formatLocation(tp.target);
   if (tp.state === "unreachable") return outcome(tp, "unreachable", tp.error ?? `${where}: unreachable`);
   if (tp.refused) return outcome(tp, "refused", `${where}: ${tp.refused}`);
-  if (tp.changes.length === 0) return outcome(tp, "in-sync");
+  if (tp.changes.length === 0) {
+    const left = unresolved(tp, where);
+    return left ? outcome(tp, "problems", left) : outcome(tp, "in-sync");
+  }
   const sync = syncOf(manifest, tp.sync);
   try {
     const source = fleet.transport(sync.source.host);
@@ -84,11 +99,12 @@ export async function applyTarget(manifest: Manifest, fleet: Fleet, tp: TargetPl
         ...(opts.signal ? { signal: opts.signal } : {}),
       }),
     );
-    const status: TargetStatus = result.problems.length === 0 ? "applied" : result.applied > 0 ? "partial" : "failed";
+    const left = unresolved(tp, where);
+    const status: TargetStatus = result.problems.length === 0 ? (left ? "problems" : "applied") : result.applied > 0 ? "partial" : "failed";
     const first = result.problems[0];
     const error = first
       ? `${where}: ${result.problems.length} change(s) not applied; first: ${first.kind} ${displayPath(first.path)}: ${first.message}`
-      : undefined;
+      : left;
     return { plan: tp, status, applied: result.applied, bytes: result.bytes, problems: result.problems, ...(error ? { error } : {}) };
   } catch (err) {
     return outcome(tp, "unreachable", errorMessage(err));
@@ -97,7 +113,9 @@ export async function applyTarget(manifest: Manifest, fleet: Fleet, tp: TargetPl
 
 function stateAfter(o: TargetOutcome): HostState {
   if (o.status === "unreachable") return "unreachable";
-  return o.status === "in-sync" || o.status === "applied" ? "in-sync" : "drifted";
+  // Problems leave routing as a plan of that target predicts it (statesAfterApply): a source-side
+  // problem is on every target, and drifted: down must not take them all out of the upstream for it.
+  return o.status === "in-sync" || o.status === "applied" || o.status === "problems" ? "in-sync" : "drifted";
 }
 
 async function applyNginxStep(manifest: Manifest, fleet: Fleet, plan: Plan, outcomes: readonly TargetOutcome[], saved: boolean): Promise<NginxOutcome | undefined> {
@@ -111,6 +129,7 @@ async function applyNginxStep(manifest: Manifest, fleet: Fleet, plan: Plan, outc
       // config in the plan is what this manifest renders for the plan's targets: the target
       // fingerprints do not cover the nginx section, so an edited plan must not deploy its own config.
       const now = await planNginx(manifest, transport, downHosts(settings, statesAfterApply(plan.targets)).down);
+      if (now.error !== undefined) return { status: "failed", plan: now, error: `nginx ${settings.path}: ${now.error}` };
       if ((now.before ?? null) !== (plan.nginx.before ?? null)) {
         return { status: "refused", error: `nginx ${settings.path}: refused, the file changed since the plan` };
       }
@@ -123,6 +142,8 @@ async function applyNginxStep(manifest: Manifest, fleet: Fleet, plan: Plan, outc
       const states = worstHostStates(outcomes.map((o) => [o.plan.target, stateAfter(o)] as const));
       np = await planNginx(manifest, transport, downHosts(settings, states).down);
     }
+    // planNginx reports a file it cannot read as an error with changed: false; that is not "unchanged".
+    if (np.error !== undefined) return { status: "failed", plan: np, error: `nginx ${settings.path}: ${np.error}` };
     if (!np.changed) return { status: "unchanged", plan: np };
     const r = await applyNginx(np, settings, transport);
     return r.ok ? { status: "applied", plan: np } : { status: "failed", plan: np, error: `nginx ${settings.path}: ${r.error}` };

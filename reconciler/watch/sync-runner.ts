@@ -176,7 +176,7 @@ export class SyncRunner {
       this.#error(`engine planned an unknown target ${formatLocation(tp.target)}`);
       return no;
     }
-    t.problems = tp.problems.length;
+    this.#noteProblems(t, tp, full);
     if (tp.state === "unreachable") return this.#fail(t, "unreachable", tp.error ?? "unreachable"), no;
     if (tp.refused) return this.#fail(t, "failed", `refused: ${tp.refused}`), no;
     if (tp.error) return this.#fail(t, "failed", tp.error), no;
@@ -206,6 +206,21 @@ export class SyncRunner {
     return { ok: true, changes: tp.changes.length, applied: res.applied, bytes: res.bytes };
   }
 
+  /**
+   * A live batch plans only its paths, so it sees only their problems: it may add to the count but
+   * not clear it; the next full plan (initial, retry, audit) sets it.
+   */
+  #noteProblems(t: TargetRt, tp: TargetPlan, full: boolean): void {
+    if (tp.state === "unreachable") return;
+    t.problems = full ? tp.problems.length : Math.max(t.problems, tp.problems.length);
+    const first = tp.problems[0];
+    if (first) this.#say("warn", `${t.key}: ${plural(tp.problems.length, "path")} tsync cannot fix; first: ${first.side} ${shown(first.path)}: ${oneLine(first.error)}`);
+  }
+
+  #phase(t: TargetRt): TargetStatusState {
+    return t.drift > 0 ? "drifted" : t.problems > 0 ? "problems" : "in-sync";
+  }
+
   #succeed(t: TargetRt, full: boolean): void {
     const now = this.d.clock.now();
     if (t.backoff.failures > 0) this.#say("info", `${t.key} recovered after ${plural(t.backoff.failures, "failure")}`);
@@ -214,7 +229,7 @@ export class SyncRunner {
     t.retryTimer = undefined;
     t.retryAt = undefined;
     if (full) t.drift = 0;
-    t.phase = t.drift > 0 ? "drifted" : "in-sync";
+    t.phase = this.#phase(t);
     t.lastSyncAt = this.#lastSyncAt = now;
     this.d.notify(true);
   }
@@ -296,8 +311,8 @@ export class SyncRunner {
             continue;
           }
           t.drift = tp.changes.length;
-          t.problems = tp.problems.length;
-          t.phase = t.drift > 0 ? "drifted" : "in-sync";
+          this.#noteProblems(t, tp, true);
+          t.phase = this.#phase(t);
         }
       }
       const unreachable = plans.filter((tp) => tp.state === "unreachable").length;
