@@ -16,6 +16,7 @@ import { displayPath, type RelPath } from "../model/paths.js";
 /**
  * `problems`: every planned change is applied (or none was needed) but the target has problems apply
  * cannot fix (an unreadable path, a FIFO where the source has a file): not in sync, so not ok.
+ * `failed` also covers a bug in tsync itself ("internal error"), which is never called unreachable.
  */
 export type TargetStatus = "in-sync" | "applied" | "partial" | "refused" | "stale" | "unreachable" | "failed" | "problems";
 
@@ -107,7 +108,11 @@ export async function applyTarget(manifest: Manifest, fleet: Fleet, tp: TargetPl
       : left;
     return { plan: tp, status, applied: result.applied, bytes: result.bytes, problems: result.problems, ...(error ? { error } : {}) };
   } catch (err) {
-    return outcome(tp, "unreachable", errorMessage(err));
+    // Only a transport failure means the host is unreachable (and gets retried as such); anything
+    // else thrown here is a bug in tsync, and calling it "unreachable" would send someone to the network.
+    if (err instanceof TransportError) return outcome(tp, "unreachable", errorMessage(err));
+    const what = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    return outcome(tp, "failed", `${where}: internal error (a bug in tsync, please report it): ${what.split("\n")[0]}`);
   }
 }
 
