@@ -49,7 +49,9 @@ export async function watchCommand(opts: GlobalOptions): Promise<void> {
   const stop = new AbortController();
   const daemon = runDaemon({
     manifest: first,
-    engine: createSyncEngine(() => current.manifest, () => current.fleet),
+    // The stop signal reaches scans and applies: SIGTERM during a long initial apply stops at the next
+    // file boundary instead of finishing it (systemd's TimeoutStopSec would SIGKILL a large one).
+    engine: createSyncEngine(() => current.manifest, () => current.fleet, stop.signal),
     signal: stop.signal,
     log,
     matcherFor: (s) => makeMatcher(s.rules.exclude),

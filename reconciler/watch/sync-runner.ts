@@ -24,6 +24,11 @@ export interface RunnerDeps {
   readonly schedule: AuditScheduler;
   readonly backoff: BackoffPolicy;
   readonly random: () => number;
+  /**
+   * The daemon's stop (SIGTERM/SIGINT), which the engine's scans and applies also get: work it cuts
+   * short is neither a failure nor a sync; the next start's full plan catches up.
+   */
+  readonly signal?: AbortSignal;
 }
 
 interface TargetRt {
@@ -160,8 +165,11 @@ export class SyncRunner {
 
   async #plan(opts: { only?: readonly RelPath[]; deep?: boolean }, targets: readonly TargetRt[]): Promise<TargetPlan[] | undefined> {
     try {
-      return await this.d.engine.plan(this.sync, { ...opts, targets: targets.map((t) => t.loc) });
+      const plans = await this.d.engine.plan(this.sync, { ...opts, targets: targets.map((t) => t.loc) });
+      if (this.#stopping()) return undefined;
+      return plans;
     } catch (err) {
+      if (this.#stopping()) return undefined;
       // The engine promises not to throw; if it does, the targets get a full plan when retried.
       for (const t of targets) this.#fail(t, "failed", `plan failed: ${errText(err)}`);
       return undefined;
@@ -172,6 +180,7 @@ export class SyncRunner {
   async #applyOne(tp: TargetPlan, full: boolean): Promise<Outcome> {
     const no: Outcome = { ok: false, changes: tp.changes.length, applied: 0, bytes: 0 };
     const t = this.#byLocation(tp.target);
+    if (this.#stopping()) return no;
     if (!t) {
       this.#error(`engine planned an unknown target ${formatLocation(tp.target)}`);
       return no;
@@ -188,6 +197,10 @@ export class SyncRunner {
         res = await this.d.engine.apply(tp);
       } catch (err) {
         res = { ok: false, applied: 0, bytes: 0, error: errText(err) };
+      }
+      if (!res.ok && this.#stopping()) {
+        this.#say("info", `${t.key}: stopped at a file boundary: ${res.applied} of ${plural(tp.changes.length, "change")} applied, the rest is left for the next start`);
+        return { ...no, applied: res.applied, bytes: res.bytes };
       }
       if (!res.ok && res.sourceChanged?.length) {
         // Files still being written on the source (an upload in progress): not the target's fault.
@@ -219,6 +232,10 @@ export class SyncRunner {
 
   #phase(t: TargetRt): TargetStatusState {
     return t.drift > 0 ? "drifted" : t.problems > 0 ? "problems" : "in-sync";
+  }
+
+  #stopping(): boolean {
+    return this.d.signal?.aborted ?? false;
   }
 
   #succeed(t: TargetRt, full: boolean): void {

@@ -2,12 +2,13 @@
 // plan, apply and the reports instead of printing "in sync" / "Apply complete." with exit 0.
 // No sshd needed; SSH roots that are files are covered by ssh.test.ts ("cannot enter the root directory").
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { after, test } from "node:test";
-import { runTsync } from "../support/cli.js";
+import { CLI, runTsync } from "../support/cli.js";
 
 const base = mkdtempSync(join(tmpdir(), "tsync-not-silent-"));
 after(() => rmSync(base, { recursive: true, force: true }));
@@ -116,4 +117,29 @@ test("regression (issue 18 item 6): apply fails when it cannot read the nginx co
     assert.match(apply.stdout, new RegExp(`nginx ${nginxPath} failed: nginx ${nginxPath}: cannot read ${nginxPath}: .*EACCES`), round);
     assert.doesNotMatch(apply.stdout, /unchanged|Apply complete/, round);
   }
+});
+
+test("issue 18 item 9: SIGINT during apply stops at a file boundary, exits 1 and says what was not applied", async () => {
+  const w = world();
+  const N = 32;
+  const big = Buffer.alloc(4 << 20, 0x62);
+  const names = Array.from({ length: N }, (_, i) => `f${String(i).padStart(2, "0")}.bin`);
+  for (const n of names) writeFileSync(join(w.src, n), big);
+  const child = spawn(process.execPath, [CLI, "apply", "-f", w.manifest, "--yes"], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+  let out = "";
+  child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+  child.stderr.on("data", (b: Buffer) => (out += b.toString()));
+  const exited = new Promise<number | null>((res) => child.once("exit", (code) => res(code)));
+  const present = () => (existsSync(w.dst) ? readdirSync(w.dst).filter((n) => names.includes(n)) : []);
+  for (const deadline = Date.now() + 60_000; present().length === 0; await sleep(5)) if (Date.now() > deadline) assert.fail(`apply never started\n${out}`);
+  child.kill("SIGINT");
+  assert.equal(await exited, 1, out);
+  const got = present();
+  assert.ok(got.length < N, `all ${N} files were sent after SIGINT\n${out}`);
+  for (const n of got) assert.equal(statSync(join(w.dst, n)).size, big.length, `${n} is partial`);
+  assert.match(out, /apply: interrupted by SIGINT: \d+ change\(s\) not applied \(every file is the old or the new one, none partial\); run apply again to finish/);
+  assert.match(out, /partial: .*apply aborted/);
+  const again = await runTsync(["apply", "-f", w.manifest, "--yes"]);
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  assert.deepEqual(present().sort(), names);
 });

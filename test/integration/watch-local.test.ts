@@ -2,12 +2,13 @@
 // reload are `true`): signals. No sshd needed; watch-ssh.test.ts covers the SSH side.
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, test } from "node:test";
 import { CLI } from "../support/cli.js";
+import type { StatusDoc } from "../../reconciler/watch/status.js";
 
 const base = mkdtempSync(join(tmpdir(), "tsync-watch-local-"));
 after(() => rmSync(base, { recursive: true, force: true }));
@@ -51,6 +52,14 @@ function writeManifest(r: Rig, opts: { serverName?: string; drifted?: "keep" | "
 }
 
 const log = (r: Rig) => (existsSync(r.logFile) ? readFileSync(r.logFile, "utf8") : "");
+function status(r: Rig): StatusDoc | undefined {
+  try {
+    return JSON.parse(readFileSync(r.statusFile, "utf8")) as StatusDoc;
+  } catch {
+    return undefined;
+  }
+}
+
 async function waitFor(what: string, fn: () => boolean, r: Rig, timeoutMs = 30_000, intervalMs = 50): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!fn()) {
@@ -81,4 +90,41 @@ test("regression (issue 17 defect 1): after SIGHUP nginx gets the new manifest's
     w.child.kill("SIGTERM");
   }
   assert.equal(await w.exited, 0, log(r));
+});
+
+test("regression (issue 18 item 9): SIGTERM during the initial apply stops at a file boundary, exit 0; the next start catches up", async () => {
+  const r = rig("term");
+  const N = 32;
+  const big = Buffer.alloc(4 << 20, 0x61);
+  const names = Array.from({ length: N }, (_, i) => `f${String(i).padStart(2, "0")}.bin`);
+  for (const n of names) writeFileSync(join(r.src, n), big);
+  writeManifest(r);
+  const present = () => (existsSync(r.dst) ? readdirSync(r.dst).filter((n) => names.includes(n)) : []);
+
+  const w = startWatch(r);
+  await waitFor("the initial apply to be in flight", () => present().length > 0, r, 60_000, 5);
+  w.child.kill("SIGTERM");
+  assert.equal(await w.exited, 0, log(r));
+  const got = present();
+  assert.ok(got.length < N, `all ${N} files were sent after SIGTERM: the stop did not reach the apply\n${log(r)}`);
+  for (const n of got) assert.equal(statSync(join(r.dst, n)).size, big.length, `${n} is partial`);
+  assert.deepEqual(existsSync(join(r.dst, ".tsync-tmp")) ? readdirSync(join(r.dst, ".tsync-tmp")) : [], [], "no staging file is left behind");
+  const st = status(r)!;
+  assert.equal(st.state, "stopped");
+  const t = st.syncs[0]!.targets[0]!;
+  assert.notEqual(t.state, "in-sync", "a half-done apply is not recorded as a sync");
+  assert.equal(t.lastSyncAt, undefined);
+  assert.equal(t.failures, 0, "nor as a failure");
+  assert.match(log(r), /stopped at a file boundary: \d+ of \d+ changes applied, the rest is left for the next start/);
+
+  const again = startWatch(r);
+  try {
+    await waitFor("the next start to catch up", () => status(r)?.state === "running", r, 120_000);
+    assert.deepEqual(present().sort(), names);
+    for (const n of names) assert.equal(statSync(join(r.dst, n)).size, big.length);
+    assert.equal(status(r)!.syncs[0]!.targets[0]!.state, "in-sync");
+  } finally {
+    again.child.kill("SIGTERM");
+  }
+  assert.equal(await again.exited, 0, log(r));
 });
