@@ -59,6 +59,8 @@ export function followRouting(o: RoutingFollowerOptions): { stop(): void; deploy
     try {
       const plan = await planNginx(m, t, down);
       for (const w of plan.warnings ?? []) o.log("warn", `nginx: ${w}`);
+      // A file that cannot be read comes back as an error with changed: false, which is not "deployed".
+      if (plan.error !== undefined) return o.log("error", `nginx ${m.nginx.path}: ${plan.error}; not deployed`);
       if (plan.changed) {
         const r = await applyNginx(plan, m.nginx, t);
         if (r.ok) o.log("info", `nginx ${m.nginx.path}: deployed${down.size ? ` (down: ${[...down].sort().join(", ")})` : ""}`);
