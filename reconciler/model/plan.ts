@@ -1,6 +1,6 @@
 // The whole plan → apply contract, as data. Renderers (human, JSON, JUnit, Markdown) read this one
 // structure; `apply` consumes it; a saved plan is its JSON form (views/plan-json.ts).
-import type { Change } from "./change.js";
+import { changeBucket, type Change } from "./change.js";
 import { formatLocation, type Location } from "./manifest.js";
 import type { RelPath } from "./paths.js";
 import { timesEqual } from "./snapshot.js";
@@ -69,22 +69,6 @@ export function isImplied(c: Change): boolean {
 /** The changes a user is shown and counted. */
 export function visibleChanges(changes: readonly Change[]): Change[] {
   return changes.filter((c) => !isImplied(c));
-}
-
-/** Which summary bucket a change counts in: "N to add, N to change, N to delete". */
-export function changeBucket(c: Change): "add" | "change" | "delete" {
-  switch (c.kind) {
-    case "mkdir":
-    case "create":
-      return "add";
-    case "symlink":
-      return c.before === undefined ? "add" : "change";
-    case "delete":
-    case "rmdir":
-      return "delete";
-    default:
-      return "change";
-  }
 }
 
 export function summarize(targets: readonly TargetPlan[], nginx?: NginxPlan): PlanSummary {

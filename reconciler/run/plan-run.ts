@@ -5,8 +5,8 @@ import { formatLocation } from "../model/manifest.js";
 import type { Plan, TargetPlan, NginxPlan } from "../model/plan.js";
 import { summarize } from "../model/plan.js";
 import type { RelPath } from "../model/paths.js";
-import type { FileEntry, Snapshot } from "../model/snapshot.js";
-import type { Change } from "../model/change.js";
+import type { Snapshot } from "../model/snapshot.js";
+import { writesFile } from "../model/change.js";
 import type { Transport } from "../transport/types.js";
 import type { ScanOptions } from "../scan/options.js";
 import { makeMatcher } from "../core/ignore.js";
@@ -96,10 +96,6 @@ function wholeTree(opts: PlanOptions): boolean {
   return opts.only === undefined || opts.only.includes("" as RelPath);
 }
 
-function sendsContent(c: Change): c is Change & { after: FileEntry } {
-  return c.kind === "create" || c.kind === "update";
-}
-
 /** Starts a target's scan; settles, never rejects, so it can run while the source is still scanned. */
 function startTargetScan(sync: Sync, target: Location, fleet: Fleet, opts: PlanOptions): Promise<Snapshot | { error: unknown }> {
   return (async () => {
@@ -134,7 +130,7 @@ async function planOneTarget(
     }
     let changes = planSync(src, dst, sync.rules);
     if (opts.hashContent) {
-      const unhashed = changes.filter(sendsContent).filter((c) => c.after.hash === undefined).map((c) => c.path);
+      const unhashed = changes.filter(writesFile).filter((c) => c.after.hash === undefined).map((c) => c.path);
       if (unhashed.length > 0) {
         src = withHashes(src, await source.transport.hash(sync.source.path, unhashed, opts.signal));
         changes = planSync(src, dst, sync.rules);
