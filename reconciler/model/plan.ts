@@ -7,6 +7,23 @@ import { timesEqual } from "./snapshot.js";
 
 export type TargetState = "in-sync" | "drifted" | "unreachable";
 
+/**
+ * How bad a state is, for the one host state nginx routing needs when a host carries several targets:
+ * the worst wins. A drifted host still answers (stale content); an unreachable one probably does not.
+ */
+export const STATE_RANK: Readonly<Record<TargetState, number>> = { "in-sync": 0, drifted: 1, unreachable: 2 };
+
+/** Host name → worst state of its targets; local targets (no host) are left out. */
+export function worstHostStates(states: Iterable<readonly [host: string | undefined, state: TargetState]>): Map<string, TargetState> {
+  const out = new Map<string, TargetState>();
+  for (const [host, state] of states) {
+    if (host === undefined) continue;
+    const prev = out.get(host);
+    if (prev === undefined || STATE_RANK[state] > STATE_RANK[prev]) out.set(host, state);
+  }
+  return out;
+}
+
 export interface TargetPlan {
   readonly sync: string;
   readonly target: Location;

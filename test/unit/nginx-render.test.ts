@@ -7,7 +7,8 @@ import { loadManifest } from "../../reconciler/manifest/load.js";
 import type { Manifest, NginxSettings } from "../../reconciler/model/manifest.js";
 import { applyNginx, nginxErrorLines, planNginx } from "../../reconciler/nginx/deploy.js";
 import { renderNginx } from "../../reconciler/nginx/render.js";
-import { downHosts, type HostState } from "../../reconciler/nginx/routing.js";
+import { downHosts } from "../../reconciler/nginx/routing.js";
+import { worstHostStates, type TargetState as HostState } from "../../reconciler/model/plan.js";
 import type { Transport } from "../../reconciler/transport/types.js";
 import { nginxManifest, seedManifest } from "../support/nginx.js";
 
@@ -263,4 +264,9 @@ test("nginxErrorLines keeps nginx's own diagnostics", () => {
   assert.equal(nginxErrorLines(EMERG, 1), 'nginx: [emerg] unknown directive "bogus" in /etc/nginx/conf.d/site.conf:3');
   assert.equal(nginxErrorLines("", 127), "exit code 127, no output");
   assert.equal(nginxErrorLines("sh: 1: nginx: not found\n", 127), "sh: 1: nginx: not found");
+});
+
+test("worstHostStates: the worst state of a host's targets wins; local targets have no host", () => {
+  const got = worstHostStates([["a", "in-sync"], ["a", "unreachable"], ["a", "drifted"], ["b", "drifted"], ["b", "in-sync"], [undefined, "unreachable"]]);
+  assert.deepEqual([...got], [["a", "unreachable"], ["b", "drifted"]]);
 });
