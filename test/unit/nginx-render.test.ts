@@ -9,7 +9,7 @@ import { applyNginx, nginxErrorLines, planNginx } from "../../reconciler/nginx/d
 import { renderNginx } from "../../reconciler/nginx/render.js";
 import { downHosts } from "../../reconciler/nginx/routing.js";
 import { worstHostStates, type TargetState as HostState } from "../../reconciler/model/plan.js";
-import type { Transport } from "../../reconciler/transport/types.js";
+import { FakeTransport } from "../support/fake-transport.js";
 import { nginxManifest, seedManifest } from "../support/nginx.js";
 
 const FIXTURES = new URL("../../../fixtures/nginx/", import.meta.url);
@@ -158,29 +158,14 @@ for (const [name, nginx, states, want, warning] of routing) {
   });
 }
 
-/** In-memory Transport: files by absolute path; commands answered by `onRun`. */
-function fakeTransport(files: Map<string, Buffer>, onRun: (cmd: string) => { code: number; output: string }): Transport & { ran: string[] } {
-  const ran: string[] = [];
-  const t = {
-    host: "fake",
-    ran,
-    async readFile(root: string, path: string) {
-      return files.get(`${root}/${path}`);
-    },
-    async writeFile(absPath: string, data: Buffer) {
-      files.set(absPath, Buffer.from(data));
-    },
-    async run(cmd: string) {
-      ran.push(cmd);
-      const rm = /^rm -f -- '(.*)'$/.exec(cmd);
-      if (rm) {
-        files.delete(rm[1]!);
-        return { code: 0, output: "" };
-      }
-      return onRun(cmd);
-    },
-  };
-  return t as unknown as Transport & { ran: string[] };
+/** In-memory Transport: files by absolute path; commands answered by `onRun`, `rm -f` removes a file. */
+function fakeTransport(files: Map<string, Buffer>, onRun: (cmd: string) => { code: number; output: string }): FakeTransport {
+  return new FakeTransport("fake", (cmd) => {
+    const rm = /^rm -f -- '(.*)'$/.exec(cmd);
+    if (!rm) return onRun(cmd);
+    files.delete(rm[1]!);
+    return { code: 0, output: "" };
+  }, files);
 }
 
 const PATH = "/etc/nginx/conf.d/site.conf";
