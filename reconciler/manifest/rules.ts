@@ -75,6 +75,24 @@ const relativePaths: Rule = ({ raw, report }) => {
     report("relative-path", ["nginx", "path"], `${JSON.stringify(n.path)} is relative; use an absolute path`);
 };
 
+/**
+ * No string may hold a NUL byte: the OS cannot take one in a path, an argument or an address, so a
+ * later step would fail far from the manifest (plan printed a Buffer dump for an nginx.path with one).
+ */
+const nulBytes: Rule = ({ raw, report }) => {
+  const walk = (v: unknown, at: Seg[]) => {
+    if (typeof v === "string") {
+      if (v.includes("\0")) report("nul-byte", at, `${JSON.stringify(v)} contains a NUL byte (U+0000), which no path, command or address can hold`);
+    } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...at, i]));
+    else if (v !== null && typeof v === "object")
+      for (const [k, x] of Object.entries(v)) {
+        if (k.includes("\0")) report("nul-byte", [...at, k], `the key ${JSON.stringify(k)} contains a NUL byte (U+0000)`, { key: true });
+        else walk(x, [...at, k]);
+      }
+  };
+  walk(raw, []);
+};
+
 // RFC 1123 labels. Anything else (user@host, host:22, "-oProxyCommand=...") would be misread by ssh or nginx.
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
@@ -230,6 +248,7 @@ const nginxInjection: Rule = ({ raw, report }) => {
 };
 
 export const RULES: Readonly<Record<string, Rule>> = {
+  nulBytes,
   relativePaths,
   hostAddresses,
   unknownHosts,
