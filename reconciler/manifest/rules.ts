@@ -5,7 +5,7 @@ import { isIP } from "node:net";
 import { Cron } from "croner";
 import type { Diagnostic } from "../model/diagnostics.js";
 import { closest, diagnosticAt, type DiagnosticOptions, type Seg, type SourceDoc } from "./position.js";
-import { expandHome, hostsWithRoles, isRoleTargets, normalizePath, splitLocation, type RawConnection, type RawLocation, type RawManifest } from "./normalize.js";
+import { expandHome, hostsWithRoles, isRoleTargets, normalizePath, parseHop, proxyJumpOf, splitLocation, type RawConnection, type RawLocation, type RawManifest } from "./normalize.js";
 import { firstOverlaps } from "./overlaps.js";
 import { parseDuration, parseLimit } from "./units.js";
 
@@ -64,6 +64,7 @@ const relativePaths: Rule = ({ raw, written, report }) => {
   for (const [base, c] of connections) {
     local(c.identityFile, [...base, "identityFile"]);
     local(c.knownHosts, [...base, "knownHosts"]);
+    if (typeof c.sshConfig === "string") local(c.sshConfig, [...base, "sshConfig"]);
   }
   for (const w of written) {
     if (w.host === undefined) {
@@ -103,6 +104,46 @@ const hostAddresses: Rule = ({ raw, report }) => {
   for (const [name, h] of Object.entries(raw.hosts ?? {})) {
     if (isIP(h.address) === 0 && !HOSTNAME.test(h.address))
       report("host-address", ["hosts", name, "address"], `${JSON.stringify(h.address)} is not a hostname or IP address (user and port have their own keys)`);
+  }
+};
+
+const isAddress = (a: string) => isIP(a) !== 0 || HOSTNAME.test(a);
+
+const webAddresses: Rule = ({ raw, report }) => {
+  for (const [name, h] of Object.entries(raw.hosts ?? {}))
+    if (h.web !== undefined && !isAddress(h.web))
+      report("host-address", ["hosts", name, "web"], `${JSON.stringify(h.web)} is not a hostname or IP address (the upstream port is nginx.upstreams.*.port)`);
+};
+
+/** Each hop names a host of the manifest or is [user@]host[:port]; no host reaches itself through its own chain. */
+const jumpHosts: Rule = ({ raw, report }) => {
+  const hosts = raw.hosts ?? {};
+  const d = raw.defaults ?? {};
+  const hopsOf = (v: string | undefined) => (v === undefined || v === "none" ? [] : v.split(","));
+  const check = (v: string | undefined, at: Seg[]) => {
+    for (const spec of hopsOf(v)) {
+      if (hosts[spec] !== undefined) continue;
+      const hop = parseHop(spec);
+      if (hop === undefined || !isAddress(hop.address))
+        report("proxy-jump", at, `jump host ${JSON.stringify(spec)} is neither a host of this manifest nor [user@]host[:port]`);
+    }
+  };
+  check(d.proxyJump, ["defaults", "proxyJump"]);
+  for (const [name, h] of Object.entries(hosts)) {
+    if (h.proxyJump !== undefined) check(h.proxyJump, ["hosts", name, "proxyJump"]);
+    // Walk manifest-named hops: reaching `name` again is a loop that could never connect.
+    const seen = new Set<string>();
+    const walk = (n: string): boolean => {
+      for (const spec of hopsOf(proxyJumpOf(n, hosts[n]!, d))) {
+        if (hosts[spec] === undefined) continue;
+        if (spec === name) return true;
+        if (seen.has(spec)) continue;
+        seen.add(spec);
+        if (walk(spec)) return true;
+      }
+      return false;
+    };
+    if (walk(name)) report("proxy-jump", h.proxyJump !== undefined ? ["hosts", name, "proxyJump"] : ["defaults", "proxyJump"], `${name} is reached through itself (a proxyJump loop)`);
   }
 };
 
@@ -261,6 +302,8 @@ export const RULES: Readonly<Record<string, Rule>> = {
   nulBytes,
   relativePaths,
   hostAddresses,
+  webAddresses,
+  jumpHosts,
   unknownHosts,
   unknownRoles,
   emptyUpstreams,

@@ -51,7 +51,7 @@ export class FakeTransport implements Transport {
   }
 
   contentSource(root: string): ContentSource {
-    return { open: async (path) => Readable.from([this.files.get(join(root, path)) ?? Buffer.alloc(0)]) };
+    return { open: async (path) => ({ stream: Readable.from([this.files.get(join(root, path)) ?? Buffer.alloc(0)]) }) };
   }
 
   async apply(_root: string, changes: readonly Change[]): Promise<ApplyResult> {

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatDiagnostic } from "../../reconciler/model/diagnostics.js";
 import { loadManifest, parseManifest } from "../../reconciler/manifest/load.js";
-import { DEFAULTS, defaultUser } from "../../reconciler/manifest/normalize.js";
+import { DEFAULTS } from "../../reconciler/manifest/normalize.js";
 import { firstOverlaps, type Place } from "../../reconciler/manifest/overlaps.js";
 import { RULES } from "../../reconciler/manifest/rules.js";
 import { parseDuration, parseLimit } from "../../reconciler/manifest/units.js";
@@ -46,9 +46,10 @@ test("every rule and every error kind is exercised by the corpus", () => {
     "yaml", "tab", "duplicate-key", "not-text", "empty", "not-mapping", "bad-key", "schema", "unknown-key", "missing-key",
     "relative-path", "host-address", "unknown-host", "unknown-role", "empty-upstream", "source-is-target",
     "overlapping-targets", "root-target", "bad-duration", "bad-limit", "bad-cron", "unknown-upstream", "nginx-injection", "nul-byte",
+    "proxy-jump",
   ])
     assert.ok(codes.has(code), `no corpus case yields ${code}`);
-  assert.equal(Object.keys(RULES).length, 12);
+  assert.equal(Object.keys(RULES).length, 14);
 });
 
 test("a 10 MB file is refused quickly with one line", () => {
@@ -104,8 +105,8 @@ test("the seed fixture normalizes: roles expanded to 3 targets, defaults merged"
   assert.deepEqual(manifest.settings, { maxProcesses: 5, statusFile: "/tmp/tsync.status" });
   assert.deepEqual([...manifest.hosts.keys()], ["master", "www-01", "www-02", "www-03"]);
   assert.deepEqual(manifest.hosts.get("www-02"), {
-    name: "www-02", address: "10.0.1.22", port: 22, user: defaultUser(),
-    knownHosts: join(homedir(), ".ssh/known_hosts"), hostKeyChecking: "strict", roles: ["replica"],
+    // port, user and known_hosts are left to ssh config, then OpenSSH's defaults, at connect time.
+    name: "www-02", address: "10.0.1.22", hostKeyChecking: "strict", roles: ["replica"], sshConfig: [join(homedir(), ".ssh/config"), "/etc/ssh/ssh_config"],
   });
   const [site] = manifest.syncs;
   assert.deepEqual(site, {
@@ -162,11 +163,11 @@ test("per-host overrides beat defaults, which beat built-in defaults", () => {
   const key = join(homedir(), ".ssh/id_ed25519");
   assert.deepEqual(m.hosts.get("build"), {
     name: "build", address: "build.internal", port: 2222, user: "deploy", identityFile: key,
-    knownHosts: join(homedir(), ".ssh/known_hosts"), hostKeyChecking: "accept-new", roles: ["builder"],
+    hostKeyChecking: "accept-new", roles: ["builder"], sshConfig: [join(homedir(), ".ssh/config"), "/etc/ssh/ssh_config"],
   });
   assert.deepEqual(m.hosts.get("web-a"), {
     name: "web-a", address: "127.0.0.2", port: 22, user: "www-data", identityFile: key,
-    knownHosts: "/etc/ssh/ssh_known_hosts", hostKeyChecking: "strict", roles: ["web"],
+    knownHosts: "/etc/ssh/ssh_known_hosts", hostKeyChecking: "strict", roles: ["web"], sshConfig: [join(homedir(), ".ssh/config"), "/etc/ssh/ssh_config"],
   });
   assert.equal(m.hosts.get("web-b")!.address, "::1");
   const [release] = m.syncs;
@@ -283,4 +284,28 @@ test("a manifest with 50,000 targets validates (issue 18 item 8: the overlap che
   const found = firstOverlaps(places);
   assert.deepEqual(found.slice(50_000), [49_997, 3, 0, 2]);
   assert.ok(found.slice(0, 50_000).every((j) => j === undefined));
+});
+
+test("proxyJump: a hop naming a host brings its own chain; defaults' chain stops before the host itself; ad-hoc hops log in like their target", () => {
+  const { manifest, diagnostics } = parseManifest(
+    [
+      "version: 1",
+      "defaults: { user: deploy, proxyJump: outer }",
+      "hosts:",
+      "  outer: { address: gw.example.org, port: 2222 }",
+      "  inner: { address: 10.0.0.2, proxyJump: outer }",
+      "  web: { address: 10.0.0.3, proxyJump: \"inner,ops@10.0.0.9:23\", sshConfig: false }",
+      "  plain: { address: 10.0.0.4 }",
+      "  direct: { address: 10.0.0.5, proxyJump: none }",
+    ].join("\n"),
+    "tsync.yaml",
+  );
+  assert.deepEqual(diagnostics, []);
+  const chain = (n: string) => manifest!.hosts.get(n)!.proxyJump?.map((h) => `${h.user}@${h.address}:${h.port ?? "-"}`);
+  assert.deepEqual(chain("outer"), []);
+  assert.deepEqual(chain("inner"), ["deploy@gw.example.org:2222"]);
+  assert.deepEqual(chain("web"), ["deploy@gw.example.org:2222", "deploy@10.0.0.2:-", "ops@10.0.0.9:23"]);
+  assert.deepEqual(manifest!.hosts.get("web")!.proxyJump![2]!.sshConfig, []);
+  assert.deepEqual(chain("plain"), ["deploy@gw.example.org:2222"]);
+  assert.deepEqual(chain("direct"), []);
 });

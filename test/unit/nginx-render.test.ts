@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { TsyncError } from "../../reconciler/model/errors.js";
-import { loadManifest } from "../../reconciler/manifest/load.js";
+import { loadManifest, parseManifest } from "../../reconciler/manifest/load.js";
 import type { Manifest, NginxSettings } from "../../reconciler/model/manifest.js";
 import { applyNginx, nginxErrorLines, planNginx } from "../../reconciler/nginx/deploy.js";
 import { renderNginx } from "../../reconciler/nginx/render.js";
@@ -52,6 +52,27 @@ test("down hosts, ports and IPv6 render as documented", () => {
   assert.match(text, /server \[fd00::21\]:8080 down;  # www-01/);
   assert.match(text, /server web2\.example\.internal:8080;  # www-02/);
   assert.match(text, /location ~\* \\\.php\$ \{/);
+});
+
+test("web: upstreams use a host's web address, not how SSH reaches it (issue 14: a tunnel endpoint was rendered)", () => {
+  const { manifest, diagnostics } = parseManifest(
+    [
+      "version: 1",
+      "hosts:",
+      "  bastion: { address: gw.example.org, roles: [] }",
+      "  www-03: { address: www-03-tunnel, web: 10.0.1.23, proxyJump: bastion, roles: [replica] }",
+      "  www-04: { address: 10.0.1.24, roles: [replica] }",
+      "nginx:",
+      "  path: /etc/nginx/conf.d/site.conf",
+      "  upstreams: { backend: { roles: [replica] } }",
+      "  servers: [{ names: [example.org], locations: { \"/\": backend } }]",
+    ].join("\n"),
+    "tsync.yaml",
+  );
+  assert.deepEqual(diagnostics, []);
+  const { text } = renderNginx(manifest!);
+  assert.match(text, /upstream backend \{\n  server 10\.0\.1\.23;  # www-03\n  server 10\.0\.1\.24;  # www-04\n\}/);
+  assert.doesNotMatch(text, /tunnel/);
 });
 
 test("an upstream whose every server is down keeps its first one, with a warning", () => {
