@@ -250,7 +250,7 @@ test("one mistake, one line: a wrong type is not also reported as a wrong patter
     ["version: 1\nsyncs:\n  s:\n    source: /a\n    targets: 7\n", "t:5:14: syncs.s.targets: must be a list of locations or {roles, path}"],
     ["version: 1\nsyncs:\n  s:\n    source: /a\n    targets: [/b]\n    maxDelete: [1]\n", 't:6:16: syncs.s.maxDelete: must be a count like 1000 or a percentage like "25%"'],
     ["version: 1\nhosts:\n", "t:2:1: hosts: must be a mapping (key: value)"],
-    ["version: 1\nsettings: { statusFile: 5 }\n", "t:2:25: settings.statusFile: must be an absolute path"],
+    ["version: 1\nsettings: { statusFile: 5 }\n", "t:2:25: settings.statusFile: must be a path"],
   ] as const)
     assert.deepEqual(parseManifest(src, "t").diagnostics.map(formatDiagnostic), [want]);
 });
