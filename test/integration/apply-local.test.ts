@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import { Worker } from "node:worker_threads";
 import type { Change } from "../../reconciler/model/change.js";
 import { absBytes, relPath, toBytes, type RelPath } from "../../reconciler/model/paths.js";
@@ -312,6 +312,32 @@ test("watch's engine: a file rewritten in place during its transfer comes back a
   const r2 = await engine.apply(tp2!);
   assert.equal(r2.ok, true, r2.error);
   assert.ok(fs.readFileSync(join(dst, "upload.bin")).equals(Buffer.alloc(SIZE, 0x6e)));
+});
+
+test("a sparse source file stays sparse: holes are neither sent nor allocated on the target, content byte-exact", async () => {
+  const src = fresh();
+  const root = fresh();
+  fs.mkdirSync(src);
+  fs.mkdirSync(root);
+  const file = join(src, "disk.img");
+  const SIZE = 64 << 20;
+  const fd = fs.openSync(file, "w");
+  fs.writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, 32 << 20);
+  fs.ftruncateSync(fd, SIZE);
+  fs.closeSync(fd);
+  assert.ok(fs.statSync(file).blocks * 512 <= 8192, "the source really is sparse");
+  const helper = spawnApplyHelper();
+  let wire = 0;
+  const counting = new PassThrough();
+  counting.on("data", (d: Buffer) => (wire += d.length));
+  counting.pipe(helper.stdin);
+  const r = await applyOverStream({ ...helper, stdin: counting }, root, [{ kind: "create", path: p("disk.img"), after: seen(file) as FileEntry }], t.contentSource(src));
+  assert.deepEqual(r, { applied: 1, bytes: 4096, problems: [] });
+  assert.ok(wire < 16 * 1024, `${wire} bytes on the wire`);
+  const st = fs.statSync(join(root, "disk.img"));
+  assert.equal(st.size, SIZE);
+  assert.ok(st.blocks * 512 <= 64 * 1024, `target allocates ${st.blocks * 512} bytes`);
+  assert.ok(fs.readFileSync(join(root, "disk.img")).equals(fs.readFileSync(file)), "byte-exact");
 });
 
 test("content that does not match the plan's hash is not put in place (same size, same times)", async () => {

@@ -2,7 +2,7 @@
 // and how failures look (refused, frozen, wrong key) — each within a bounded time.
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { closeSync, createReadStream, existsSync, ftruncateSync, openSync, writeSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buffer } from "node:stream/consumers";
@@ -364,6 +364,32 @@ test("apply over SSH: a large source file rewritten in place while it is sent is
     const r2 = await t.apply(root, planned(), local.contentSource(src));
     assert.deepEqual(r2, { applied: 1, bytes: SIZE, problems: [] });
     assert.ok(readFileSync(join(root, "big.bin")).equals(Buffer.alloc(SIZE, 0x6e)));
+  } finally {
+    await t.close();
+  }
+});
+
+test("apply over SSH: a sparse file stays sparse (holes neither sent nor allocated), content byte-exact", async () => {
+  const root = join(work, "sparse-target");
+  const src = join(work, "sparse-source");
+  mkdirSync(src);
+  mkdirSync(root);
+  const file = join(src, "disk.img");
+  const SIZE = 64 << 20;
+  const fd = openSync(file, "w");
+  writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, 32 << 20);
+  ftruncateSync(fd, SIZE);
+  closeSync(fd);
+  assert.ok(statSync(file).blocks * 512 <= 8192, "the source really is sparse");
+  const st0 = lstatSync(file);
+  const t = new SshTransport(host(1));
+  try {
+    const r = await t.apply(root, [{ kind: "create", path: R("disk.img"), after: { kind: "file", size: SIZE, mode: 0o644, mtimeMs: st0.mtimeMs } }], new LocalTransport().contentSource(src));
+    assert.deepEqual(r, { applied: 1, bytes: 4096, problems: [] }, "only the data block is sent");
+    const st = statSync(join(root, "disk.img"));
+    assert.equal(st.size, SIZE);
+    assert.ok(st.blocks * 512 <= 64 * 1024, `target allocates ${st.blocks * 512} bytes`);
+    assert.ok(readFileSync(join(root, "disk.img")).equals(readFileSync(file)), "byte-exact");
   } finally {
     await t.close();
   }

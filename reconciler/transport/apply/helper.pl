@@ -11,7 +11,7 @@ use strict;
 use warnings;
 use Cwd ();
 use IO::Handle ();
-use Fcntl qw(:DEFAULT :flock :mode);
+use Fcntl qw(:DEFAULT :flock :mode :seek);
 use Errno qw(ENOENT EEXIST ENOTEMPTY EINTR ELOOP);
 
 my $HR = eval { require Time::HiRes; 1 } ? 1 : 0;
@@ -195,14 +195,26 @@ sub meta {
   ();
 }
 
-# Content frames: N length + bytes, N FRAME_END = end, N FRAME_ABORT = the sender aborted this file.
+# Content frames: N length + bytes, N FRAME_HOLE + N length of zeros, N FRAME_END = end, N
+# FRAME_ABORT = the sender aborted this file. A hole is a seek in the fresh staging file, so those
+# blocks are never allocated; the final truncate gives a file that ends in a hole its size.
 sub receive {
   my ($fh) = @_;
-  my ($got, $werr) = (0, undef);
+  my ($got, $werr, $holes) = (0, undef, 0);
   while (1) {
     my $n = unpack 'N', take(4);
-    return ('end', $got, $werr) if $n == FRAME_END;
+    if ($n == FRAME_END) {
+      if ($holes && $fh && !defined $werr) { truncate($fh, $got) or $werr = "truncate: $!" }
+      return ('end', $got, $werr);
+    }
     return ('abort', $got, $werr) if $n == FRAME_ABORT;
+    if ($n == FRAME_HOLE) {
+      $n = unpack 'N', take(4);
+      $got += $n;
+      $holes = 1;
+      if ($fh && !defined $werr) { defined(sysseek($fh, $n, SEEK_CUR)) or $werr = "seek: $!" }
+      next;
+    }
     $got += $n;
     while ($n > 0) {
       fill(1) or bail(3);
