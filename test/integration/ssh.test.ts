@@ -369,6 +369,32 @@ test("apply over SSH: a large source file rewritten in place while it is sent is
   }
 });
 
+test("an SSH source file rewritten in place while it is read is not put in place on the target; read again, it converges", async () => {
+  const root = join(work, "torn-from-ssh-target");
+  const src = join(work, "torn-from-ssh-source");
+  mkdirSync(src);
+  mkdirSync(root);
+  const file = join(src, "big.bin");
+  const SIZE = 32 << 20; // far more than the pipe and channel buffers: cat is still reading at the rewrite
+  writeFileSync(file, Buffer.alloc(SIZE, 0x6f));
+  utimesSync(file, 1_500_000_000, 1_500_000_000);
+  const planned = () => [{ kind: "create" as const, path: R("big.bin"), after: { kind: "file" as const, size: SIZE, mode: 0o644, mtimeMs: lstatSync(file).mtimeMs } }];
+  const source = new SshTransport(host(1));
+  const local = new LocalTransport();
+  try {
+    const cs = rewrittenWhileSent(source.contentSource(src), file, Buffer.alloc(SIZE, 0x6e));
+    const r1 = await local.apply(root, planned(), cs);
+    assert.equal(cs.rewrites, 1);
+    assert.deepEqual(r1.problems.map((x) => [x.path, x.code, x.message]), [["big.bin", "io", "source changed while it was read"]]);
+    assert.equal(existsSync(join(root, "big.bin")), false, "the torn file was not put in place");
+    const r2 = await local.apply(root, planned(), source.contentSource(src));
+    assert.deepEqual(r2, { applied: 1, bytes: SIZE, problems: [] });
+    assert.ok(readFileSync(join(root, "big.bin")).equals(Buffer.alloc(SIZE, 0x6e)));
+  } finally {
+    await source.close();
+  }
+});
+
 test("apply over SSH: a sparse file stays sparse (holes neither sent nor allocated), content byte-exact", async () => {
   const root = join(work, "sparse-target");
   const src = join(work, "sparse-source");
