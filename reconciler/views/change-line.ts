@@ -53,7 +53,7 @@ export function describeChange(c: Change): string {
       text = `mkdir ${p}/${replaces}`;
       break;
     case "create":
-      text = `create ${p} (${bytes(c.after.size)}${c.from ? `, copied from ${displayPath(c.from.path)} on the target` : ""})${replaces}`;
+      text = `create ${p} (${bytes(c.after.size)}${c.from ? `, ${c.from.link ? "hard link to" : "copied from"} ${displayPath(c.from.path)} on the target` : ""})${replaces}`;
       break;
     case "update":
       text = `update ${p} (${bytes(c.before.size)} -> ${bytes(c.after.size)})`;

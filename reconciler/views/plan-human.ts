@@ -49,7 +49,7 @@ function describeEntry(e: Entry | undefined): string {
 
 /** ", copied from old/path on the target" for a create whose bytes the target already has. */
 function copiedFrom(c: Extract<Change, { kind: "create" }>): string {
-  return c.from ? `, copied from ${displayPath(c.from.path)} on the target` : "";
+  return c.from ? `, ${c.from.link ? "hard link to" : "copied from"} ${displayPath(c.from.path)} on the target` : "";
 }
 
 /** Marker, colour and detail of one change line. */

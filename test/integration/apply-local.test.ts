@@ -16,9 +16,10 @@ import { LocalTransport, spawnApplyHelper } from "../../reconciler/transport/loc
 import { APPLY_COMMAND } from "../../reconciler/transport/apply/helper.js";
 import type { ContentSource } from "../../reconciler/transport/types.js";
 import { rewrittenWhileSent } from "../support/sources.js";
-import type { Manifest, Sync } from "../../reconciler/model/manifest.js";
+import type { Manifest, Sync, SyncRules } from "../../reconciler/model/manifest.js";
 import { Fleet } from "../../reconciler/run/fleet.js";
 import { createSyncEngine } from "../../reconciler/watch/sync-engine.js";
+import { planSync } from "../../reconciler/core/planner.js";
 
 const base = fs.mkdtempSync(join(tmpdir(), "tsync-apply-"));
 after(() => fs.rmSync(base, { recursive: true, force: true }));
@@ -338,6 +339,29 @@ test("a sparse source file stays sparse: holes are neither sent nor allocated on
   assert.equal(st.size, SIZE);
   assert.ok(st.blocks * 512 <= 64 * 1024, `target allocates ${st.blocks * 512} bytes`);
   assert.ok(fs.readFileSync(join(root, "disk.img")).equals(fs.readFileSync(file)), "byte-exact");
+});
+
+test("preserve hardlinks: five names of one inode are one inode on the target, sent once; a re-plan is empty", async () => {
+  const src = fresh();
+  const root = fresh();
+  fs.mkdirSync(join(src, "d"), { recursive: true });
+  fs.mkdirSync(root);
+  const body = Buffer.alloc(5 << 20, 0x6c);
+  fs.writeFileSync(join(src, "a"), body);
+  for (const n of ["b", "c", "d/e", "d/f"]) fs.linkSync(join(src, "a"), join(src, n));
+  fs.writeFileSync(join(root, "c"), body); // a separate copy already there: replaced by a link
+  const rules: SyncRules = { exclude: [], delete: true, preserve: { perms: true, times: true, owner: false, group: false, hardlinks: true } };
+  const opts = { exclude: () => false, owners: false, hash: "none", links: true } as const;
+  const plan = planSync(await t.scan(src, opts), await t.scan(root, opts), rules);
+  const r = await t.apply(root, plan, t.contentSource(src));
+  assert.deepEqual(r.problems, []);
+  assert.equal(r.bytes, body.length, "the content is sent once");
+  const inodes = new Set(["a", "b", "c", "d/e", "d/f"].map((n) => fs.lstatSync(join(root, n)).ino));
+  assert.equal(inodes.size, 1, "one inode");
+  assert.equal(fs.lstatSync(join(root, "a")).nlink, 5);
+  assert.ok(fs.readFileSync(join(root, "d/f")).equals(body));
+  assert.deepEqual(planSync(await t.scan(src, opts), await t.scan(root, opts), rules), []);
+  assert.deepEqual(stagingLeft(root), []);
 });
 
 test("content that does not match the plan's hash is not put in place (same size, same times)", async () => {

@@ -2,7 +2,7 @@
 // and how failures look (refused, frozen, wrong key) — each within a bounded time.
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { closeSync, createReadStream, existsSync, ftruncateSync, openSync, writeSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { closeSync, createReadStream, existsSync, ftruncateSync, linkSync, openSync, writeSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buffer } from "node:stream/consumers";
@@ -16,6 +16,7 @@ import { SshConnection, SshPool } from "../../reconciler/transport/ssh/connectio
 import { SshTransport } from "../../reconciler/transport/ssh/ssh-transport.js";
 import { LocalTransport } from "../../reconciler/transport/local/local-transport.js";
 import { scanLocal } from "../../reconciler/scan/local.js";
+import { planSync } from "../../reconciler/core/planner.js";
 import { startSshdFleet, type Fleet } from "../support/sshd.js";
 import { makeHostileTree, PWNED_MARKERS } from "../support/trees.js";
 import { rewrittenWhileSent } from "../support/sources.js";
@@ -416,6 +417,33 @@ test("apply over SSH: a sparse file stays sparse (holes neither sent nor allocat
     assert.equal(st.size, SIZE);
     assert.ok(st.blocks * 512 <= 64 * 1024, `target allocates ${st.blocks * 512} bytes`);
     assert.ok(readFileSync(join(root, "disk.img")).equals(readFileSync(file)), "byte-exact");
+  } finally {
+    await t.close();
+  }
+});
+
+test("preserve hardlinks over SSH: the target scan sees shared inodes; names of one source inode become one target inode; a re-plan is empty", async () => {
+  const src = join(work, "links-source");
+  const root = join(work, "links-target");
+  mkdirSync(join(src, "d"), { recursive: true });
+  mkdirSync(root);
+  const body = Buffer.alloc(5 << 20, 0x6c);
+  writeFileSync(join(src, "a"), body);
+  for (const n of ["b", "c", "d/e", "d/\xff f"]) linkSync(join(src, "a"), Buffer.from(join(src, n), "latin1"));
+  const rules = { exclude: [], delete: true, preserve: { perms: true, times: true, owner: false, group: false, hardlinks: true } };
+  const opts = { ...noExclude, links: true };
+  const local = new LocalTransport();
+  const t = new SshTransport(host(1));
+  try {
+    const plan = planSync(await local.scan(src, opts), await t.scan(root, opts), rules);
+    const r = await t.apply(root, plan, local.contentSource(src));
+    assert.deepEqual(r.problems, []);
+    assert.equal(r.bytes, body.length, "the content is sent once");
+    const names = ["a", "b", "c", "d/e", "d/\xff f"].map((n) => Buffer.from(join(root, n), "latin1"));
+    assert.equal(new Set(names.map((n) => lstatSync(n).ino)).size, 1, "one inode");
+    const seen = await t.scan(root, opts);
+    assert.equal((seen.get(R("d/\xff f")) as { link?: string }).link, (seen.get(R("a")) as { link?: string }).link, "the SSH scan reports the shared inode");
+    assert.deepEqual(planSync(await local.scan(src, opts), seen, rules), []);
   } finally {
     await t.close();
   }

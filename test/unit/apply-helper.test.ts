@@ -93,6 +93,21 @@ const cases: Case[] = [
     },
   },
   {
+    name: "create hard-linked to a target file, replacing a separate copy of it",
+    setup: (r) => {
+      const leader = fileAt(r, "leader", "shared bytes");
+      const copy = fileAt(r, "copy", "shared bytes");
+      return { change: { kind: "create", path: p("copy"), before: copy, after: leader, from: { path: p("leader"), entry: leader, link: true } } };
+    },
+    check: (r) => {
+      const a = fs.lstatSync(join(r, "leader"));
+      const b = fs.lstatSync(join(r, "copy"));
+      assert.equal(b.ino, a.ino, "one inode");
+      assert.equal(a.nlink, 2);
+      assert.equal(fs.readFileSync(join(r, "copy"), "latin1"), "shared bytes");
+    },
+  },
+  {
     name: "update",
     setup: (r) => {
       const before = fileAt(r, "f", "old");

@@ -239,3 +239,13 @@ test("schema defaults are the defaults normalize applies", () => {
   const server = (((nginx.servers as Json).items as Json).properties as Json);
   assert.equal((server.listen as Json).default, DEFAULTS.listen);
 });
+
+test("preserve: hardlinks is accepted and normalized; without it names sharing an inode are copies (no flag)", () => {
+  const yaml = (preserve: string) => `version: 1\nsyncs:\n  s:\n    source: /srv/a\n    targets: [/srv/b]\n    preserve: ${preserve}\n`;
+  const on = parseManifest(yaml("[perms, times, hardlinks]"), "t.yaml");
+  assert.deepEqual(on.diagnostics.map(formatDiagnostic), []);
+  assert.equal(on.manifest!.syncs[0]!.rules.preserve.hardlinks, true);
+  const off = parseManifest(yaml("[perms, times]"), "t.yaml");
+  assert.equal(off.manifest!.syncs[0]!.rules.preserve.hardlinks, undefined);
+  assert.match(parseManifest(yaml("[hardlink]"), "t.yaml").diagnostics.map(formatDiagnostic).join("\n"), /must be one of perms, times, owner, group, hardlinks/);
+});

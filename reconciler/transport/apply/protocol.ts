@@ -12,8 +12,9 @@
 //            file stays sparse), ..., ended by u32 FRAME_END (the verdict: the bytes are one version of
 //            the file; only then does the helper rename it into place) or u32 FRAME_ABORT (the sender
 //            gave up on this file: the helper drops the staging file and replies C_ABORTED)
-//   copy     (create with `from` only) u32 fromLen from entry(from as planned): the helper copies
-//            that target file instead of reading frames; no frames follow
+//   copy     (create with `from` only) u32 fromLen from entry(from as planned) how:1: the helper
+//            copies (COPY_BYTES) or hard-links (COPY_LINK) that target file instead of reading
+//            frames; no frames follow
 //   end      TAG_END
 //   entry    type:1 ('-' none, f, d, l, x problem) u32 mode u8 owner(bit0 uid, bit1 gid) u32 uid
 //            u32 gid f64 mtimeMs u32 sizeHi u32 sizeLo u32 targetLen target
@@ -39,6 +40,8 @@ export const WIRE = {
   FRAME_END: 0,
   FRAME_ABORT: 0xffffffff,
   FRAME_HOLE: 0xfffffffe,
+  COPY_BYTES: "c",
+  COPY_LINK: "h",
   /** Which attributes the helper sets: bit0 mode, bit1 owner/group, bit2 times. */
   ACT_MODE: 1,
   ACT_OWNER: 2,
@@ -161,7 +164,7 @@ export function encodeOp(c: Change): Buffer {
   const parts = [head, path, encodeEntry(c.before), encodeEntry(after)];
   if (c.kind === "create" && c.from) {
     const from = toBytes(c.from.path);
-    parts.push(u32(from.length), from, encodeEntry(c.from.entry));
+    parts.push(u32(from.length), from, encodeEntry(c.from.entry), Buffer.from(c.from.link ? WIRE.COPY_LINK : WIRE.COPY_BYTES, "latin1"));
   }
   const body = Buffer.concat(parts);
   const prefix = Buffer.alloc(5);

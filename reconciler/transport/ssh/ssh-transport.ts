@@ -5,7 +5,7 @@ import type { Change } from "../../model/change.js";
 import { SourceChangedError, type TransportError } from "../../model/errors.js";
 import type { Host } from "../../model/manifest.js";
 import { ancestorsOf, displayPath, isInside, ROOT, type RelPath } from "../../model/paths.js";
-import { hashCommand, listCommand, parseHashes, parseListing, pathsInput, shq, afterMarker } from "../../scan/listing.js";
+import { hashCommand, linksCommand, listCommand, parseHashes, parseLinks, parseListing, pathsInput, shq, afterMarker } from "../../scan/listing.js";
 import type { Entry, Snapshot } from "../../model/snapshot.js";
 import { APPLY_COMMAND } from "../apply/helper.js";
 import { applyOverStream } from "../apply/stream.js";
@@ -83,18 +83,39 @@ export class SshTransport implements Transport {
     return parsed.snapshot;
   }
 
+  /** Which files share an inode (ScanOptions.links): path → "dev:ino". */
+  private async links(root: string, paths: readonly RelPath[] | undefined, signal?: AbortSignal): Promise<Map<RelPath, string>> {
+    const conn = await this.conn();
+    const r = await conn.exec(linksCommand(root, { only: paths !== undefined, timeoutSec: this.scanTimeoutSec }), {
+      ...(paths ? { stdin: pathsInput(paths) } : {}),
+      ...(signal ? { signal } : {}),
+    });
+    if (r.code === 124) throw this.error("scan-timeout", `listing hard links in ${root} took longer than ${this.scanTimeoutSec} s`);
+    if (r.code !== 0 && !((r.code === 1 || r.code === 123) && onlyVanished(r.stderr))) {
+      throw this.error("scan-failed", `cannot list hard links in ${root}: ${firstLine(r.stderr) || `exit status ${r.code}`}`);
+    }
+    const links = parseLinks(r.stdout);
+    if (links === undefined) throw this.error("scan-failed", `cannot list hard links in ${root}: unexpected output`);
+    return links;
+  }
+
   async scan(root: string, opts: ScanOptions): Promise<Snapshot> {
     const only = opts.only !== undefined && !opts.only.includes(ROOT) ? opts.only : undefined;
     // A partial scan also returns every ancestor as an entry alone (ScanOptions.only): a second,
     // parallel listing of just those names.
     const parents = only ? [...new Set(only.flatMap((p) => ancestorsOf(p)))].filter((a) => !only.some((o) => isInside(a, o) || a === o)) : [];
-    const [listed, above] = await Promise.all([
+    const [listed, above, links] = await Promise.all([
       this.list(root, opts, only, false),
       parents.length > 0 ? this.list(root, opts, parents, true) : Promise.resolve(undefined),
+      opts.links ? this.links(root, only, opts.signal) : Promise.resolve(undefined),
     ]);
     if (listed === undefined) return new Map();
     const snapshot = new Map<RelPath, Entry>(listed);
     for (const [p, e] of above ?? []) if (!snapshot.has(p)) snapshot.set(p, e);
+    for (const [p, link] of links ?? []) {
+      const e = snapshot.get(p);
+      if (e?.kind === "file") snapshot.set(p, { ...e, link });
+    }
     if (opts.hash !== "all") return snapshot;
     const files = [...snapshot].filter(([, e]) => e.kind === "file").map(([p]) => p);
     const hashes = await this.hash(root, files, opts.signal);
