@@ -2,7 +2,7 @@
 // Paths from listings only ever travel on stdin or as data; command lines hold just the manifest's root.
 import { Transform, type TransformCallback } from "node:stream";
 import type { Change } from "../../model/change.js";
-import { SourceChangedError, type TransportError } from "../../model/errors.js";
+import { SourceChangedError, TransportError } from "../../model/errors.js";
 import type { Host } from "../../model/manifest.js";
 import { ancestorsOf, displayPath, isInside, ROOT, type RelPath } from "../../model/paths.js";
 import { hashCommand, linksCommand, listCommand, parseHashes, parseLinks, parseListing, pathsInput, shq, afterMarker } from "../../scan/listing.js";
@@ -11,6 +11,7 @@ import { APPLY_COMMAND } from "../apply/helper.js";
 import { applyOverStream } from "../apply/stream.js";
 import { fail } from "./auth.js";
 import { SshConnection, SshPool, type ConnectOptions } from "./connection.js";
+import type { Endpoint } from "./config.js";
 import type { ApplyOptions, ApplyResult, ContentSource, SourceFile, Transport } from "../types.js";
 import type { ScanOptions } from "../../scan/options.js";
 
@@ -58,12 +59,17 @@ export class SshTransport implements Transport {
     this.commandTimeoutSec = opts.commandTimeoutSec ?? 300;
   }
 
-  private conn(): Promise<SshConnection> {
-    return this.pool.get(this.target);
+  private endpoint: Endpoint | undefined;
+
+  private async conn(): Promise<SshConnection> {
+    const c = await this.pool.get(this.target);
+    this.endpoint = c.endpoint;
+    return c;
   }
 
+  // Every caller holds a connection by now, so messages show where the host was reached.
   private error(code: string, detail: string): TransportError {
-    return fail(this.target, code, detail);
+    return this.endpoint ? fail(this.endpoint, code, detail) : new TransportError(this.target.name, code, detail);
   }
 
   /** One listing exec: the whole tree, the `only` subtrees, or (shallow) the named entries alone. */
