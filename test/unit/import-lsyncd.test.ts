@@ -188,3 +188,118 @@ test("translate delete modes", () => {
   assert.equal(translateDelete("running").warnings.length, 1);
   assert.equal(translateDelete(true).warnings.length, 0);
 });
+
+// Issue 15, one case per category: what real configs do, and what the import must say or produce.
+const imp = (src: string, opts: Parameters<typeof importLsyncd>[2] = {}) => importLsyncd(src, "c.lua", { base: "/srv/conf", ...opts });
+const syncOf = (r: ImportResult) => {
+  assert.deepEqual(r.errors, [], "imports");
+  return parseManifest(r.yaml!, "imported.yaml").manifest!.syncs[0]!;
+};
+
+test("issue 15: rsyncssh with host = \"\" is refused at its line, not an internal error", async () => {
+  const r = await imp(`\nsync{ default.rsyncssh, source = "/a", host = "", targetdir = "/b" }`);
+  assert.deepEqual(r.errors, ['c.lua:2: host "" names no machine; sync skipped']);
+});
+
+test("issue 15: a relative source resolves against --base with a warning; without a base it is refused", async () => {
+  const src = `sync{ default.rsync, source = "./public", target = "h:/srv/public" }`;
+  const r = await imp(src);
+  assert.equal(syncOf(r).source.path, "/srv/conf/public");
+  assert.deepEqual(r.warnings, ['c.lua:1: source "./public" is relative: lsyncd resolves it against its working directory; imported as /srv/conf/public (--base /srv/conf)']);
+  const none = await importLsyncd(src, "c.lua");
+  assert.deepEqual(none.errors, [`c.lua:1: source "./public" is relative to lsyncd's working directory; pass --base DIR to resolve it; sync skipped`]);
+});
+
+const refusedTargets: [string, RegExp][] = [
+  [`target = "deploy@h:site/"`, /^c\.lua:1: target "deploy@h:site\/" is relative to the login directory on deploy@h; tsync needs the absolute path there, e\.g\. deploy@h:\/home\/USER\/site; sync skipped$/],
+  [`target = "h:~/site"`, /^c\.lua:1: target "h:~\/site" is relative to the login directory on h; .* e\.g\. h:\/home\/USER\/site; sync skipped$/],
+  [`target = "rsync://h:873/module"`, /^c\.lua:1: target "rsync:\/\/h:873\/module" is an rsync daemon URL; tsync replicates over SSH only/],
+  [`target = "h::module"`, /^c\.lua:1: target "h::module" is an rsync daemon module \(HOST::MODULE\); tsync replicates over SSH only/],
+  [`target = "deploy@h"`, /^c\.lua:1: target "deploy@h" has no ':', so rsync reads it as a local directory of that name/],
+];
+for (const [target, want] of refusedTargets)
+  test(`issue 15: ${target} is refused in one line naming the reason`, async () => {
+    const r = await imp(`sync{ default.rsync, source = "/a", ${target} }`);
+    assert.equal(r.yaml, undefined);
+    assert.equal(r.errors.length, 1, JSON.stringify(r));
+    assert.match(r.errors[0]!, want);
+  });
+
+test("issue 15: an rsyncssh targetdir relative to the login directory is refused, not skipped silently", async () => {
+  const r = await imp(`sync{ default.rsyncssh, source = "/a", host = "h", targetdir = "dst/" }`);
+  assert.match(r.errors[0] ?? "", /^c\.lua:1: target "h:dst\/" is relative to the login directory on h;/);
+});
+
+test("issue 15: lsyncd built-ins the importer cannot run are named; package and os.getenv work read-only", async () => {
+  const readdir = await imp(`local e = readdir("/etc/lsyncd/conf.d")`);
+  assert.deepEqual(readdir.errors, ["c.lua:1: readdir (the lsyncd built-in that lists a directory; the importer does no file I/O) is not supported by the importer"]);
+  const spawn = await imp(`spawn(nil, "/bin/true")`);
+  assert.match(spawn.errors[0]!, /^c\.lua:1: spawn \(the lsyncd built-in that runs a program\) is not supported/);
+  const ok = await imp(`package.path = package.path .. ";/etc/?.lua"\nlsyncd.log("Normal", "x")\nsync{ default.rsync, source = "/a", target = os.getenv("DEST") .. ":/b" }`, { env: { DEST: "backup" } });
+  assert.deepEqual(syncOf(ok).targets.map((t) => t.host), ["node-1"]);
+  assert.match(ok.yaml!, /address: backup/);
+  assert.deepEqual(ok.warnings, ["c.lua:3: os.getenv('DEST') was read from the environment tsync import runs in; lsyncd reads its own"]);
+  const unset = await imp(`local h = assert(os.getenv("DEST"), "DEST is not set")`);
+  assert.deepEqual(unset.errors, ["c.lua:1: DEST is not set (os.getenv('DEST') was not set when importing)"]);
+});
+
+test("issue 15: a first line starting with # is skipped, as lsyncd's loadfile does", async () => {
+  const r = await imp(`#!/usr/bin/lsyncd\nsync{ default.rsync, source = "/a", target = "/b" }`);
+  assert.deepEqual(r.errors, []);
+});
+
+test("issue 15: what tsync's rules refuse in the generated manifest is reported at the lsyncd line", async () => {
+  const r = await imp(`settings{ logfile = "/l" }\n\nsync{ default.rsyncssh, source = "/a", host = "$host", targetdir = "/b" }`);
+  assert.deepEqual(r.errors, ['c.lua:3: "$host" is not a hostname or IP address (user and port have their own keys) (tsync refuses the translation at hosts.node-1.address)']);
+  const overlap = await imp(`sync{ default.direct, source = "/a", target = "/t" }\nsync{ default.direct, source = "/b", target = "/t/x" }`);
+  assert.match(overlap.errors[0]!, /^c\.lua:2: target \/t\/x overlaps \/t/);
+});
+
+const extra: [string, string, Partial<{ preserve: string[]; delete: boolean; exclude: string[] }>, RegExp?][] = [
+  ["--no-owner/--no-group after archive win", `rsync = { archive = true, _extra = { "--no-owner", "--no-group" } }`, { preserve: ["perms", "times"] }],
+  ["-a in _extra comes after the table and wins", `rsync = { owner = false, _extra = { "-a" } }`, { preserve: ["perms", "times", "owner", "group"] }],
+  ["--no-perms then -a: the later -a wins", `rsync = { _extra = { "--no-perms", "-a" } }`, { preserve: ["perms", "times", "owner", "group"] }],
+  ["--exclude=P adds an exclude", `rsync = { _extra = { "--exclude=*.tmp", "--exclude", "cache/" } }`, { exclude: ["*.tmp", "cache/"] }],
+  ["--delete with delete = false deletes", `delete = false, rsync = { _extra = { "--delete" } }`, { delete: true }, /--delete in the rsync options makes every lsyncd transfer delete despite delete = false/],
+  ["--delete-excluded is a warned difference", `rsync = { _extra = { "--delete-excluded" } }`, {}, /delete-excluded has no tsync equivalent/],
+  ["--chmod is a warned difference", `rsync = { _extra = { "--chmod=D755,F644" } }`, {}, /rsync chmod 'D755,F644' has no tsync equivalent/],
+  ["--chown is a warned difference", `rsync = { chown = "www:www" }`, {}, /rsync chown 'www:www' has no tsync equivalent/],
+];
+for (const [name, opts, want, warning] of extra)
+  test(`issue 15: rsync options: ${name}`, async () => {
+    const r = await imp(`sync{ default.rsync, source = "/a", target = "/b", ${opts} }`);
+    const s = syncOf(r);
+    if (want.preserve) assert.deepEqual(Object.entries(s.rules.preserve).filter(([, v]) => v).map(([k]) => k), want.preserve);
+    if (want.delete !== undefined) assert.equal(s.rules.delete, want.delete);
+    if (want.exclude) assert.deepEqual(s.rules.exclude, want.exclude);
+    if (warning) assert.ok(r.warnings.some((w) => warning.test(w)), JSON.stringify(r.warnings));
+    else assert.deepEqual(r.warnings, []);
+  });
+
+test("issue 15: rsync --include rules are refused: gitignore excludes cannot say 'only these'", async () => {
+  const r = await imp(`sync{ default.rsync, source = "/a", target = "/b", rsync = { _extra = { "--include=*/", "--include=*.auto", "--exclude=*" } } }`);
+  assert.deepEqual(r.errors, ["c.lua:1: rsync --include=*/ selects files by first-matching rule, which gitignore excludes cannot express; write the selection as exclude patterns; sync skipped"]);
+});
+
+test("issue 15: init = false says what tsync does instead and offers maxDelete: 0", async () => {
+  const r = await imp(`sync{ default.rsync, source = "/a", target = "/b", init = false }`);
+  assert.deepEqual(r.errors, []);
+  assert.equal(r.warnings.length, 1);
+  assert.match(r.warnings[0]!, /^c\.lua:1: init = false \(lsyncd skips the startup sync.*first apply makes the targets equal to the source, deleting what only a target has; .*maxDelete: 0/);
+  assert.doesNotMatch(r.warnings[0]!, /custom action/);
+});
+
+test("issue 15: statusInterval and archive's devices/specials are not warnings, so --strict can pass", async () => {
+  const r = await imp(`settings{ statusInterval = 10 }\nsync{ default.rsync, source = "/a", target = "/b", rsync = { archive = true } }`);
+  assert.deepEqual(r.warnings, []);
+});
+
+test("issue 15: default.direct keeps mode, owner, group and times, as its cp -p does", async () => {
+  const s = syncOf(await imp(`sync{ default.direct, source = "/a", target = "/b" }`));
+  assert.deepEqual(s.rules.preserve, { perms: true, times: true, owner: true, group: true });
+});
+
+test("issue 15: delete = \"false\" (a string) never deletes in lsyncd and imports as delete: false", async () => {
+  const r = await imp(`sync{ default.rsync, source = "/a", target = "/b", delete = "false" }`);
+  assert.equal(syncOf(r).rules.delete, false);
+});
