@@ -176,7 +176,11 @@ export function translateRsyncTable(t: LuaTable): Translated<RsyncMeaning> {
 /** An ssh command line (`rsh = "/usr/bin/ssh -p 2222 -i KEY"`) or argument list (`ssh._extra`). */
 export function translateSshArgs(words: readonly string[]): Translated<Conn> {
   const out: Translated<Conn> = { value: {}, warnings: [], notes: [] };
-  let i = words[0] !== undefined && !words[0].startsWith("-") ? 1 : 0;
+  // "sudo ssh ...", "sshpass -p PW ssh ...": what runs before ssh is not an ssh option.
+  const sshAt = words.findIndex((w) => /(^|\/)ssh$/.test(w));
+  // Only the command's name: its arguments may be a password (sshpass -p).
+  if (sshAt > 0) out.warnings.push(`ssh is started through '${words[0]}'; tsync connects itself (keys or ssh-agent)`);
+  let i = sshAt >= 0 ? sshAt + 1 : words[0] !== undefined && !words[0].startsWith("-") ? 1 : 0;
   const takes = (flag: string, w: string) => (w === flag ? words[++i] : w.startsWith(flag) ? w.slice(flag.length) : undefined);
   for (; i < words.length; i++) {
     const w = words[i]!;
@@ -221,6 +225,9 @@ function sshOption(out: Translated<Conn>, key: string, value: string): void {
         out.value.hostKeyChecking = "accept-new";
         out.warnings.push(`StrictHostKeyChecking=${value} imported as hostKeyChecking: accept-new (tsync never accepts a changed host key)`);
       }
+      return;
+    // Options that change ssh's chatter or keep-alives, not what reaches the target.
+    case "loglevel": case "serveraliveinterval": case "serveralivecountmax": case "compression": case "batchmode":
       return;
     default:
       out.warnings.push(`ssh option '${key}=${value}' is not translated`);

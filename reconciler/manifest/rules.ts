@@ -3,6 +3,7 @@
 
 import { isIP } from "node:net";
 import { Cron } from "croner";
+import ignore from "ignore";
 import type { Diagnostic } from "../model/diagnostics.js";
 import { closest, diagnosticAt, type DiagnosticOptions, type Seg, type SourceDoc } from "./position.js";
 import { expandHome, hostsWithRoles, isRoleTargets, normalizePath, splitLocation, type RawConnection, type RawLocation, type RawManifest } from "./normalize.js";
@@ -76,7 +77,8 @@ const relativePaths: Rule = ({ raw, report }) => {
 };
 
 // RFC 1123 labels. Anything else (user@host, host:22, "-oProxyCommand=...") would be misread by ssh or nginx.
-const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+// Underscores too: OpenSSH accepts them and ssh config aliases and internal DNS names use them.
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
 
 const hostAddresses: Rule = ({ raw, report }) => {
   for (const [name, h] of Object.entries(raw.hosts ?? {})) {
@@ -160,7 +162,7 @@ const overlappingTargets: Rule = ({ raw, report }) => {
       report("root-target", w.pathAt, `refusing to replicate into / on ${w.host ?? "this machine"}: name the directory to mirror`);
       continue;
     }
-    const other = seen.find((s) => s.machine === machine && overlap(path, s.path));
+    const other = seen.find((s) => s.machine === machine && overlap(path, s.path) && !excludedByOuter(raw, { w, path }, s));
     if (other) {
       const where = other.w.sync === w.sync ? "another target of this sync" : `a target of sync ${JSON.stringify(other.w.sync)}`;
       report("overlapping-targets", w.at, `target ${label(w)} overlaps ${label(other.w)}, ${where}: two writers would undo each other`);
@@ -169,6 +171,23 @@ const overlappingTargets: Rule = ({ raw, report }) => {
     }
   }
 };
+
+/**
+ * Nested targets of different syncs are one writer each when the outer sync excludes the inner path:
+ * the planner never touches an excluded target path (it is protected). Patterns and paths go through
+ * latin1-of-UTF-8 as core/ignore.ts's matcher does, so "excluded" means the same here.
+ */
+function excludedByOuter(raw: RawManifest, a: { w: Written; path: string }, b: { w: Written; path: string }): boolean {
+  const o = overlap(a.path, b.path);
+  if (o !== "inside" && o !== "contains") return false;
+  const [outer, inner] = o === "inside" ? [b, a] : [a, b];
+  if (outer.w.sync === inner.w.sync) return false;
+  const patterns = raw.syncs?.[outer.w.sync]?.exclude ?? [];
+  if (patterns.length === 0) return false;
+  const latin1 = (x: string) => Buffer.from(x, "utf8").toString("latin1");
+  const rel = inner.path.slice(outer.path === "/" ? 1 : outer.path.length + 1);
+  return ignore({ ignoreCase: false }).add(patterns.map(latin1)).ignores(`${latin1(rel)}/`);
+}
 
 const durationsAndLimits: Rule = ({ raw, report }) => {
   for (const [name, s] of Object.entries(raw.syncs ?? {})) {

@@ -303,3 +303,27 @@ test("issue 15: delete = \"false\" (a string) never deletes in lsyncd and import
   const r = await imp(`sync{ default.rsync, source = "/a", target = "/b", delete = "false" }`);
   assert.equal(syncOf(r).rules.delete, false);
 });
+
+test("issue 15: a target nested in another sync's target is fine when the outer sync excludes it", async () => {
+  const nested = (exclude: string) =>
+    imp(`sync{ default.direct, source = "/www", target = "/srv/www", exclude = { ${exclude} } }\nsync{ default.direct, source = "/up", target = "/srv/www/uploads" }`);
+  assert.deepEqual((await nested(`"uploads/"`)).errors, []);
+  assert.deepEqual((await nested(`"/uploads"`)).errors, []);
+  assert.match((await nested(`"*.tmp"`)).errors[0] ?? "", /^c\.lua:2: target \/srv\/www\/uploads overlaps \/srv\/www, a target of sync "www"/);
+  // The inner sync's excludes do not make the outer one stop writing there.
+  const innerOnly = await imp(`sync{ default.direct, source = "/www", target = "/srv/www" }\nsync{ default.direct, source = "/up", target = "/srv/www/uploads", exclude = { "uploads/" } }`);
+  assert.match(innerOnly.errors[0] ?? "", /overlaps/);
+});
+
+test("issue 15: host names with underscores (ssh aliases) are accepted; ssh option injection still is not", async () => {
+  const r = await imp(`sync{ default.rsyncssh, source = "/a", host = "deploy@sub_sftp_server", targetdir = "/b" }`);
+  assert.deepEqual(r.errors, []);
+  const bad = parseManifest(`version: 1\nhosts:\n  x: { address: "-oProxyCommand=sh", roles: [replica] }\nsyncs: {}\n`, "m.yaml");
+  assert.deepEqual(bad.diagnostics.map((d) => d.code), ["host-address"]);
+});
+
+test("issue 15: a command before ssh in rsh is named (without its arguments), not read as ssh arguments", () => {
+  const r = translateSshArgs("sshpass -p secret ssh -p 2222 -o LogLevel=ERROR".split(" "));
+  assert.deepEqual(r.value, { port: 2222 });
+  assert.deepEqual(r.warnings, ["ssh is started through 'sshpass'; tsync connects itself (keys or ssh-agent)"]);
+});
