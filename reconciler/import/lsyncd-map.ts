@@ -316,7 +316,8 @@ function targetOf(
     return remote(cfg.host, cfg.targetdir, `${cfg.host}:${cfg.targetdir}`);
   }
   const t = cfg.target;
-  if (typeof t !== "string" || t === "") return { error: `default.${layer} needs a target` };
+  if (typeof t !== "string" || t === "")
+    return { error: `default.${layer} needs a target${cfg.host !== undefined || cfg.targetdir !== undefined ? " (host and targetdir are default.rsyncssh's keys)" : ""}` };
   if (/^rsync:\/\//i.test(t)) return { error: `target ${JSON.stringify(t)} is an rsync daemon URL; tsync replicates over SSH only (use HOST:/abs/path)` };
   const m = /^((?:[^@:/]*@)?(?:\[[^\]]+\]|[^:/]*)):(.*)$/.exec(t);
   if (layer === "rsync" && m) {

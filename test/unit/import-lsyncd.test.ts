@@ -216,6 +216,7 @@ const refusedTargets: [string, RegExp][] = [
   [`target = "rsync://h:873/module"`, /^c\.lua:1: target "rsync:\/\/h:873\/module" is an rsync daemon URL; tsync replicates over SSH only/],
   [`target = "h::module"`, /^c\.lua:1: target "h::module" is an rsync daemon module \(HOST::MODULE\); tsync replicates over SSH only/],
   [`target = "deploy@h"`, /^c\.lua:1: target "deploy@h" has no ':', so rsync reads it as a local directory of that name/],
+  [`host = "h", targetdir = "/b"`, /^c\.lua:1: default\.rsync needs a target \(host and targetdir are default\.rsyncssh's keys\); sync skipped$/],
 ];
 for (const [target, want] of refusedTargets)
   test(`issue 15: ${target} is refused in one line naming the reason`, async () => {
