@@ -14,10 +14,14 @@ export interface RawConnection {
   identityFile?: string;
   knownHosts?: string;
   hostKeyChecking?: "strict" | "accept-new";
+  sshConfig?: boolean | string;
+  proxyJump?: string;
+  passphraseEnv?: string;
 }
 export interface RawHost extends RawConnection {
   address: string;
   roles?: string[];
+  web?: string;
 }
 export type RawLocation = string | { host?: string; path: string };
 export interface RawRoleTargets {
@@ -58,6 +62,7 @@ export const DEFAULTS = {
   port: 22,
   knownHosts: "~/.ssh/known_hosts",
   hostKeyChecking: "strict",
+  sshConfig: true,
   maxProcesses: 5,
   exclude: [] as string[],
   delete: true,
@@ -130,25 +135,84 @@ export function isRoleTargets(t: RawSync["targets"]): t is RawRoleTargets {
   return !Array.isArray(t);
 }
 
+/** OpenSSH's own order: the user's config, then the system-wide one. */
+export const SSH_CONFIG_FILES = ["~/.ssh/config", "/etc/ssh/ssh_config"];
+
+export function sshConfigFiles(v: boolean | string, baseDir: string): string[] {
+  if (v === false) return [];
+  return (v === true ? SSH_CONFIG_FILES : [v]).map((p) => resolveLocalPath(p, baseDir));
+}
+
+/** One written jump hop: `[user@]host[:port]` (a host name of the manifest is looked up first). */
+export function parseHop(spec: string): { user?: string; address: string; port?: number } | undefined {
+  const m = /^(?:([^@:]+)@)?(\[[0-9A-Fa-f:.]+\]|[^@:[\]]+)(?::([0-9]{1,5}))?$/.exec(spec);
+  if (!m) return undefined;
+  const port = m[3] === undefined ? undefined : Number(m[3]);
+  if (port !== undefined && (port < 1 || port > 65535)) return undefined;
+  return { ...(m[1] !== undefined ? { user: m[1] } : {}), address: m[2]!.replace(/^\[|\]$/g, ""), ...(port !== undefined ? { port } : {}) };
+}
+
+/** A host's written chain. One named in defaults.proxyJump takes only the hops before it (a bastion does not jump through itself). */
+export function proxyJumpOf(name: string, h: RawHost, d: RawConnection): string | undefined {
+  if (h.proxyJump !== undefined || d.proxyJump === undefined || d.proxyJump === "none") return h.proxyJump ?? d.proxyJump;
+  const hops = d.proxyJump.split(",");
+  const at = hops.indexOf(name);
+  return at < 0 ? d.proxyJump : at === 0 ? "none" : hops.slice(0, at).join(",");
+}
+
 export function normalize(raw: RawManifest, file: string, digest: string): Manifest {
   const rawHosts = raw.hosts ?? {};
   const d = raw.defaults ?? {};
-  const user = d.user ?? defaultUser();
   const base = manifestDir(file);
+  // The built-in default user only when ssh config is off: otherwise its User applies first.
+  const connection = (c: RawConnection): Omit<Host, "name" | "address" | "roles"> => {
+    const identityFile = c.identityFile ?? d.identityFile;
+    const knownHosts = c.knownHosts ?? d.knownHosts;
+    const port = c.port ?? d.port;
+    const user = c.user ?? d.user;
+    const passphraseEnv = c.passphraseEnv ?? d.passphraseEnv;
+    return {
+      ...(port !== undefined ? { port } : {}),
+      ...(user !== undefined ? { user } : {}),
+      ...(identityFile !== undefined ? { identityFile: resolveLocalPath(identityFile, base) } : {}),
+      ...(knownHosts !== undefined ? { knownHosts: resolveLocalPath(knownHosts, base) } : {}),
+      hostKeyChecking: c.hostKeyChecking ?? d.hostKeyChecking ?? DEFAULTS.hostKeyChecking,
+      sshConfig: sshConfigFiles(c.sshConfig ?? d.sshConfig ?? DEFAULTS.sshConfig, base),
+      ...(passphraseEnv !== undefined ? { passphraseEnv } : {}),
+    };
+  };
   const hosts = new Map<string, Host>();
-  for (const [name, h] of Object.entries(rawHosts)) {
-    const identityFile = h.identityFile ?? d.identityFile;
-    hosts.set(name, {
+  // A hop naming a manifest host brings that host's own chain first (as `ssh -J` does for a jump
+  // host's ProxyJump); the rules have rejected cycles and malformed hops, so this terminates.
+  const resolving = (name: string): Host => {
+    const done = hosts.get(name);
+    if (done) return done;
+    const h = rawHosts[name]!;
+    const jump = proxyJumpOf(name, h, d);
+    const proxyJump = jump === undefined ? undefined : jump === "none" ? [] : jump.split(",").flatMap((spec) => hopChain(spec, h));
+    const host: Host = {
       name,
       address: h.address,
-      port: h.port ?? d.port ?? DEFAULTS.port,
-      user: h.user ?? user,
-      ...(identityFile !== undefined ? { identityFile: resolveLocalPath(identityFile, base) } : {}),
-      knownHosts: resolveLocalPath(h.knownHosts ?? d.knownHosts ?? DEFAULTS.knownHosts, base),
-      hostKeyChecking: h.hostKeyChecking ?? d.hostKeyChecking ?? DEFAULTS.hostKeyChecking,
+      ...connection(h),
       roles: h.roles ?? [],
-    });
-  }
+      ...(proxyJump !== undefined ? { proxyJump } : {}),
+      ...(h.web !== undefined ? { web: h.web } : {}),
+    };
+    hosts.set(name, host);
+    return host;
+  };
+  const hopChain = (spec: string, from: RawHost): Host[] => {
+    if (rawHosts[spec] !== undefined) {
+      const hop = resolving(spec);
+      return [...(hop.proxyJump ?? []), hop];
+    }
+    const p = parseHop(spec)!;
+    // An ad-hoc hop logs in like the host it leads to unless it says otherwise.
+    const c = connection(from);
+    return [{ ...c, name: spec, address: p.address, ...(p.user !== undefined ? { user: p.user } : {}), ...(p.port !== undefined ? { port: p.port } : {}), roles: [] }];
+  };
+  const ordered = new Map<string, Host>();
+  for (const name of Object.keys(rawHosts)) ordered.set(name, resolving(name));
   const syncs: Sync[] = Object.entries(raw.syncs ?? {}).map(([name, s]) => normalizeSync(name, s, rawHosts, base));
   const set = raw.settings ?? {};
   return {
@@ -159,7 +223,7 @@ export function normalize(raw: RawManifest, file: string, digest: string): Manif
       ...(set.statusFile !== undefined ? { statusFile: resolveLocalPath(set.statusFile, base) } : {}),
       ...(set.logFile !== undefined ? { logFile: resolveLocalPath(set.logFile, base) } : {}),
     },
-    hosts,
+    hosts: ordered,
     syncs,
     ...(raw.nginx ? { nginx: normalizeNginx(raw.nginx, rawHosts, base) } : {}),
   };
