@@ -165,7 +165,7 @@ export async function applyCommand(planFile: string | undefined, opts: ApplyComm
         throw new Exit(EXIT.error);
       }
     }
-    const progress = !opts.json && process.stderr.isTTY ? progressReporter(process.stderr) : undefined;
+    const progress = !opts.json && !opts.quiet && process.stderr.isTTY ? progressReporter(process.stderr, plan.targets) : undefined;
     const interrupt = onInterrupt();
     // Unreachable targets, problems and an unreadable nginx file have no changes to confirm, but the
     // run must still report them and fail.
