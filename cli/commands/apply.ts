@@ -3,8 +3,9 @@ import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import { Fleet } from "../../reconciler/run/fleet.js";
 import { planManifest } from "../../reconciler/run/plan-run.js";
-import { applyPlan, type ApplyReport, type TargetOutcome } from "../../reconciler/run/apply-run.js";
-import { parsePlanJson, toPlanJson } from "../../reconciler/views/plan-json.js";
+import { applyPlan, type TargetOutcome } from "../../reconciler/run/apply-run.js";
+import { parsePlanJson } from "../../reconciler/views/plan-json.js";
+import { toApplyJson } from "../../reconciler/views/apply-json.js";
 import { renderPlanHuman, painter, formatBytes } from "../../reconciler/views/plan-human.js";
 import { formatLocation } from "../../reconciler/model/manifest.js";
 import type { Plan } from "../../reconciler/model/plan.js";
@@ -83,27 +84,8 @@ function outcomeLine(o: TargetOutcome, paint: ReturnType<typeof painter>): strin
       // The count the plan showed (directory time restorations are bookkeeping, not changes).
       return `${head} ${paint("green", "applied")} ${visibleChanges(o.plan.changes).length} change(s), ${formatBytes(o.bytes)} sent`;
     default:
-      return `${head} ${paint("red", o.status)}: ${o.error ?? ""}`;
+      return `${head} ${paint("red", o.status)}: ${o.error ?? ""}` + (o.hint !== undefined ? `\n  hint: ${o.hint}` : "");
   }
-}
-
-function reportJson(plan: Plan, report: ApplyReport): unknown {
-  return {
-    plan: toPlanJson(plan),
-    result: {
-      ok: report.ok,
-      targets: report.targets.map((o) => ({
-        sync: o.plan.sync,
-        location: formatLocation(o.plan.target),
-        status: o.status,
-        applied: o.applied,
-        bytes: o.bytes,
-        ...(o.error ? { error: o.error } : {}),
-        problems: o.problems.map((p) => ({ path: Buffer.from(p.path, "latin1").toString("utf8"), action: p.kind, code: p.code, message: p.message })),
-      })),
-      ...(report.nginx ? { nginx: { status: report.nginx.status, ...(report.nginx.error ? { error: report.nginx.error } : {}) } } : {}),
-    },
-  };
 }
 
 export async function applyCommand(planFile: string | undefined, opts: ApplyCommandOptions): Promise<void> {
@@ -139,7 +121,7 @@ export async function applyCommand(planFile: string | undefined, opts: ApplyComm
     const progress = !opts.json && process.stderr.isTTY ? progressReporter(process.stderr) : undefined;
     const report = hasWork || s.unreachable > 0 ? await applyPlan(manifest, fleet, plan, { saved: planFile !== undefined, ...(progress ? { onProgress: progress.update } : {}) }) : { targets: [], ok: true };
     progress?.done();
-    if (opts.json) out(JSON.stringify(reportJson(plan, report), null, 2));
+    if (opts.json) out(JSON.stringify(toApplyJson(plan, report), null, 2));
     else if (hasWork || s.unreachable > 0) {
       for (const o of report.targets) out(outcomeLine(o, paint));
       if (report.nginx) {

@@ -10,7 +10,7 @@ import { applyNginx, planNginx } from "../nginx/deploy.js";
 import { downHosts } from "../nginx/routing.js";
 import { statesAfterApply, worstHostStates, type HostState } from "./plan-run.js";
 import { checkSourceUnchanged, checkTargetUnchanged } from "./stale.js";
-import { TransportError, errorMessage } from "../model/errors.js";
+import { TransportError, errorHint, errorMessage } from "../model/errors.js";
 import { displayPath } from "../model/paths.js";
 
 export type TargetStatus = "in-sync" | "applied" | "partial" | "refused" | "stale" | "unreachable" | "failed";
@@ -23,6 +23,8 @@ export interface TargetOutcome {
   readonly problems: readonly ApplyProblem[];
   /** One line naming host, path and cause. */
   readonly error?: string;
+  /** What to do about `error` when known (from the plan, or from the error apply met). */
+  readonly hint?: string;
 }
 
 export interface NginxOutcome {
@@ -51,13 +53,13 @@ function syncOf(manifest: Manifest, name: string): Sync {
   return s;
 }
 
-function outcome(plan: TargetPlan, status: TargetStatus, error?: string): TargetOutcome {
-  return { plan, status, applied: 0, bytes: 0, problems: [], ...(error ? { error } : {}) };
+function outcome(plan: TargetPlan, status: TargetStatus, error?: string, hint?: string): TargetOutcome {
+  return { plan, status, applied: 0, bytes: 0, problems: [], ...(error ? { error } : {}), ...(hint !== undefined ? { hint } : {}) };
 }
 
 export async function applyTarget(manifest: Manifest, fleet: Fleet, tp: TargetPlan, opts: RunApplyOptions = {}): Promise<TargetOutcome> {
   const where = formatLocation(tp.target);
-  if (tp.state === "unreachable") return outcome(tp, "unreachable", tp.error ?? `${where}: unreachable`);
+  if (tp.state === "unreachable") return outcome(tp, "unreachable", tp.error ?? `${where}: unreachable`, tp.hint);
   if (tp.refused) return outcome(tp, "refused", `${where}: ${tp.refused}`);
   if (tp.changes.length === 0) return outcome(tp, "in-sync");
   const sync = syncOf(manifest, tp.sync);
@@ -91,7 +93,7 @@ export async function applyTarget(manifest: Manifest, fleet: Fleet, tp: TargetPl
       : undefined;
     return { plan: tp, status, applied: result.applied, bytes: result.bytes, problems: result.problems, ...(error ? { error } : {}) };
   } catch (err) {
-    return outcome(tp, "unreachable", errorMessage(err));
+    return outcome(tp, "unreachable", errorMessage(err), errorHint(err).hint);
   }
 }
 

@@ -85,7 +85,7 @@ function changeLine(c: Change, paint: Paint): string {
 
 function renderTarget(t: TargetPlan, paint: Paint, opts: RenderOptions): string[] {
   const head = `${paint("bold", t.sync)}: ${formatLocation(t.target)}`;
-  if (t.state === "unreachable") return [`${head} ${paint("red", "unreachable")}: ${t.error ?? ""}`];
+  if (t.state === "unreachable") return [`${head} ${paint("red", "unreachable")}: ${t.error ?? ""}`, ...(t.hint !== undefined ? [`  hint: ${t.hint}`] : [])];
   const lines: string[] = [];
   const shown = opts.verbose ? t.changes : visibleChanges(t.changes);
   if (t.changes.length === 0) lines.push(`${head} ${paint("green", "in sync")}`);

@@ -11,14 +11,14 @@ import { summarize } from "../model/plan.js";
 import type { RelPath } from "../model/paths.js";
 import { toBytes } from "../model/paths.js";
 import { TsyncError } from "../model/errors.js";
+import { TOOL } from "../model/version.js";
 
 export const FORMAT_VERSION = 1;
-const TOOL = "tsync 0.1.0";
 
 type Json = Record<string, unknown>;
 
 /** Text of latin1-held bytes, plus the exact bytes when they are not valid UTF-8. */
-function encodeBytes(held: string, key: string, b64Key: string): Json {
+export function encodeBytes(held: string, key: string, b64Key: string): Json {
   const bytes = toBytes(held);
   const text = bytes.toString("utf8");
   return Buffer.from(text, "utf8").equals(bytes) ? { [key]: text } : { [key]: text, [b64Key]: bytes.toString("base64") };
@@ -89,6 +89,7 @@ function targetToJson(t: TargetPlan): Json {
     location: t.target.host === undefined ? t.target.path : `${t.target.host}:${t.target.path}`,
     state: t.state,
     ...(t.error !== undefined ? { error: t.error } : {}),
+    ...(t.hint !== undefined ? { hint: t.hint } : {}),
     ...(t.refused !== undefined ? { refused: t.refused } : {}),
     changes: t.changes.map(changeToJson),
     problems: t.problems.map((p) => ({ side: p.side, ...encodeBytes(p.path, "path", "pathBase64"), error: p.error })),
@@ -145,6 +146,7 @@ export function parsePlanJson(text: string, file: string): Plan {
       target: { ...(loc.host !== undefined ? { host: String(loc.host) } : {}), path: String(loc.path) },
       state: t.state as TargetPlan["state"],
       ...(t.error !== undefined ? { error: String(t.error) } : {}),
+      ...(t.hint !== undefined ? { hint: String(t.hint) } : {}),
       ...(t.refused !== undefined ? { refused: String(t.refused) } : {}),
       changes: (t.changes as Json[]).map(changeFromJson),
       problems: (t.problems as Json[]).map((p) => ({ side: p.side as "source" | "target", path: decodeBytes(p, "path", "pathBase64") as RelPath, error: String(p.error) })),
