@@ -34,7 +34,11 @@ export interface Recorded {
   /** Things the sandbox substituted (os.getenv), each with its line. */
   readonly notes: readonly { readonly line: number; readonly message: string }[];
 }
-export type EvalResult = { readonly ok: true; readonly recorded: Recorded } | { readonly ok: false; readonly error: string };
+/** Which of the limits stopped an evaluation (none: the config itself failed). */
+export type EvalLimit = "steps" | "memory" | "time";
+export type EvalResult =
+  | { readonly ok: true; readonly recorded: Recorded }
+  | { readonly ok: false; readonly error: string; readonly stoppedBy?: EvalLimit };
 
 export interface EvalLimits {
   /** Lua VM instructions (~100M/s here). */
@@ -53,6 +57,7 @@ type Raw = {
   syncs: RecordedCall[];
   settingsCalls: RecordedCall[];
   settingsAssigned: LuaValue | null;
+  limit: "steps" | "memory" | null;
 };
 
 /** Runs `source` (named `file` in messages). Never throws for anything the config does. */
@@ -68,9 +73,9 @@ export function evaluateLsyncd(source: string, file: string, limits: Partial<Eva
       void worker.terminate();
       resolve(r);
     };
-    const fail = (msg: string) => done({ ok: false, error: `${file}: ${msg}` });
+    const fail = (msg: string, stoppedBy?: EvalLimit) => done({ ok: false, error: `${file}: ${msg}`, ...(stoppedBy ? { stoppedBy } : {}) });
     const worker = new Worker(new URL(import.meta.url), { workerData: job, resourceLimits: { maxOldGenerationSizeMb: 256 } });
-    const timer = setTimeout(() => fail(`evaluation took longer than ${lim.timeoutMs} ms and was stopped`), lim.timeoutMs);
+    const timer = setTimeout(() => fail(`evaluation took longer than ${lim.timeoutMs} ms and was stopped`, "time"), lim.timeoutMs);
     worker.on("message", (json: string) => done(fromRaw(JSON.parse(json) as Raw, file)));
     worker.on("error", (e) => fail(`the Lua VM failed: ${e.message.split("\n")[0]}`));
     worker.on("exit", (code) => fail(`the Lua VM exited (code ${code})`));
@@ -79,8 +84,9 @@ export function evaluateLsyncd(source: string, file: string, limits: Partial<Eva
 
 function fromRaw(raw: Raw, file: string): EvalResult {
   const named = (m: string) => m.replace(/^CONF:/, `${file}:`).replace(/\[string "CONF"\]:/, `${file}:`);
-  const first = raw.fatal[0] ?? raw.error;
-  if (first !== null) return { ok: false, error: named(first) };
+  // A refused call (fatal) outranks the limit that may have stopped the run after it.
+  if (raw.fatal[0] !== undefined) return { ok: false, error: named(raw.fatal[0]) };
+  if (raw.error !== null) return { ok: false, error: named(raw.error), ...(raw.limit ? { stoppedBy: raw.limit } : {}) };
   const recorded: Recorded = {
     syncs: raw.syncs,
     settingsCalls: raw.settingsCalls,
@@ -111,7 +117,7 @@ if (!isMainThread && data?.tsyncLsyncdEval === true && parentPort) {
     (json) => port.postMessage(json),
     (e: unknown) => {
       const msg = e instanceof Error ? e.message : String(e);
-      const empty: Raw = { error: msg.split("\n")[0] ?? msg, fatal: [], notes: [], syncs: [], settingsCalls: [], settingsAssigned: null };
+      const empty: Raw = { error: msg.split("\n")[0] ?? msg, fatal: [], notes: [], syncs: [], settingsCalls: [], settingsAssigned: null, limit: null };
       port.postMessage(JSON.stringify(empty));
     },
   );
