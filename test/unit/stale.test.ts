@@ -80,3 +80,10 @@ test("checkTargetUnchanged: the file a create copies must still be what the plan
   assert.match((await checkTargetUnchanged(fake({}), sync, "/dst", [copy])) ?? "", /keep \(copied by the plan\).*now absent/);
   assert.match((await checkTargetUnchanged(fake({ keep: { ...f(3), mtimeMs: T + 1000 } }), sync, "/dst", [copy])) ?? "", /keep \(copied by the plan\)/);
 });
+
+test("checkTargetUnchanged: a directory whose mode changed since the plan is a move (issue 17 defect 9)", async () => {
+  const d = (mode: number): Entry => ({ kind: "dir", mode, mtimeMs: T });
+  const chmod: Change = { kind: "chmod", path: p("uploads"), before: d(0o755), after: d(0o750) };
+  assert.equal(await checkTargetUnchanged(fake({ uploads: d(0o755) }), sync, "/dst", [chmod]), undefined);
+  assert.match((await checkTargetUnchanged(fake({ uploads: d(0o700) }), sync, "/dst", [chmod])) ?? "", /uploads changed on the target since the plan \(was dir, now dir\)/);
+});
