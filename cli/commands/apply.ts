@@ -10,9 +10,8 @@ import { renderPlanHuman, painter, formatBytes } from "../../reconciler/views/pl
 import { formatLocation } from "../../reconciler/model/manifest.js";
 import type { Plan } from "../../reconciler/model/plan.js";
 import { summarize, visibleChanges } from "../../reconciler/model/plan.js";
-import { statesAfterApply, targetSelected } from "../../reconciler/run/plan-run.js";
-import { renderNginx } from "../../reconciler/nginx/render.js";
-import { downHosts } from "../../reconciler/nginx/routing.js";
+import { targetSelected } from "../../reconciler/run/plan-run.js";
+import { nginxAsRendered } from "../../reconciler/run/stale.js";
 import { errorMessage } from "../../reconciler/model/errors.js";
 import type { Manifest } from "../../reconciler/model/manifest.js";
 import { requireManifest } from "../manifest.js";
@@ -22,16 +21,6 @@ import { planProgressReporter, progressReporter } from "../progress.js";
 export interface ApplyCommandOptions extends GlobalOptions {
   yes?: boolean;
   allowMassDelete?: boolean;
-}
-
-/** The target fingerprints do not cover the nginx section: it must be what the manifest renders for the plan's targets. */
-function nginxEdited(plan: Plan, manifest: Manifest): boolean {
-  if (!plan.nginx || !manifest.nginx || plan.nginx.error !== undefined) return false;
-  try {
-    return renderNginx(manifest, downHosts(manifest.nginx, statesAfterApply(plan.targets)).down).text !== plan.nginx.after;
-  } catch {
-    return true;
-  }
 }
 
 function loadSavedPlan(file: string, manifest: Manifest, opts: ApplyCommandOptions): Plan {
@@ -53,7 +42,7 @@ function loadSavedPlan(file: string, manifest: Manifest, opts: ApplyCommandOptio
     err(`${file}: refused: ${manifest.file} changed since the plan was made; nothing was changed (plan again)`);
     throw new Exit(EXIT.error);
   }
-  if (nginxEdited(plan, manifest)) {
+  if (!nginxAsRendered(plan, manifest)) {
     err(`${file}: refused: its nginx config is not what ${manifest.file} renders (the plan file was edited); nothing was changed (plan again)`);
     throw new Exit(EXIT.error);
   }

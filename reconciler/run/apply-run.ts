@@ -41,7 +41,10 @@ export interface ApplyReport {
 }
 
 export interface RunApplyOptions {
-  /** The plan came from a file: re-check every target and the source content before touching them. */
+  /**
+   * The plan came from a file: re-check every target and the source content before touching them.
+   * The caller has refused an edited file already (digest, fingerprints, nginxAsRendered: loadSavedPlan).
+   */
   readonly saved?: boolean;
   readonly onProgress?: (tp: TargetPlan, change: Change, bytes: number) => void;
   readonly signal?: AbortSignal;
@@ -109,15 +112,11 @@ async function applyNginxStep(manifest: Manifest, fleet: Fleet, plan: Plan, outc
   try {
     let np: NginxPlan;
     if (saved) {
-      // Exactly what was planned, provided the file on the host is still what the plan saw, and the
-      // config in the plan is what this manifest renders for the plan's targets: the target
-      // fingerprints do not cover the nginx section, so an edited plan must not deploy its own config.
+      // Exactly what was planned (loadSavedPlan checked it is what the manifest renders:
+      // nginxAsRendered), provided the file on the host is still what the plan saw.
       const now = await planNginx(manifest, transport, downHosts(settings, statesAfterApply(plan.targets)).down);
       if ((now.before ?? null) !== (plan.nginx.before ?? null)) {
         return { status: "refused", error: `nginx ${settings.path}: refused, the file changed since the plan` };
-      }
-      if (now.after !== plan.nginx.after) {
-        return { status: "refused", error: `nginx ${settings.path}: refused, the plan's config is not what the manifest renders (was the plan file edited?); make a new plan` };
       }
       np = { ...plan.nginx };
     } else {

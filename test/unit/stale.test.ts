@@ -8,7 +8,10 @@ import type { Entry, FileEntry } from "../../reconciler/model/snapshot.js";
 import { relPath, type RelPath } from "../../reconciler/model/paths.js";
 import type { Transport } from "../../reconciler/transport/types.js";
 import type { ScanOptions } from "../../reconciler/scan/options.js";
-import { checkSourceUnchanged, checkTargetUnchanged } from "../../reconciler/run/stale.js";
+import { checkSourceUnchanged, checkTargetUnchanged, nginxAsRendered } from "../../reconciler/run/stale.js";
+import type { Plan } from "../../reconciler/model/plan.js";
+import { parseManifest } from "../../reconciler/manifest/load.js";
+import { renderNginx } from "../../reconciler/nginx/render.js";
 
 const T = 1_700_000_000_000;
 const H1 = "a".repeat(128);
@@ -86,4 +89,20 @@ test("checkTargetUnchanged: a directory whose mode changed since the plan is a m
   const chmod: Change = { kind: "chmod", path: p("uploads"), before: d(0o755), after: d(0o750) };
   assert.equal(await checkTargetUnchanged(fake({ uploads: d(0o755) }), sync, "/dst", [chmod]), undefined);
   assert.match((await checkTargetUnchanged(fake({ uploads: d(0o700) }), sync, "/dst", [chmod])) ?? "", /uploads changed on the target since the plan \(was dir, now dir\)/);
+});
+
+test("nginxAsRendered: a saved plan's nginx config must be what the manifest renders (checked once, before any target)", () => {
+  const { manifest } = parseManifest(
+    "version: 1\nhosts:\n  m: { address: 127.0.0.9, roles: [web] }\nsyncs:\n  site: { source: /src, targets: { roles: [web], path: /srv } }\n" +
+      "nginx:\n  host: m\n  path: /etc/nginx/conf.d/x.conf\n  upstreams: { backend: { roles: [web] } }\n  servers: [{ names: [x.test], locations: { '/': backend } }]\n",
+    "tsync.yaml",
+  );
+  const rendered = renderNginx(manifest!, new Set()).text;
+  const plan = (after: string): Plan => ({
+    manifestFile: "tsync.yaml", manifestDigest: manifest!.digest, createdAt: "2026-01-01T00:00:00Z", deep: false, targets: [],
+    nginx: { host: "m", path: "/etc/nginx/conf.d/x.conf", after, changed: true, diff: "" },
+    summary: { add: 0, change: 0, delete: 0, targets: 0, drifted: 0, unreachable: 0, refused: 0, nginxChanged: true },
+  });
+  assert.equal(nginxAsRendered(plan(rendered), manifest!), true);
+  assert.equal(nginxAsRendered(plan(rendered + "server { listen 8080; location / { proxy_pass http://evil.test; } }\n"), manifest!), false);
 });
