@@ -9,8 +9,6 @@ export interface CopySource {
   readonly entry: FileEntry;
 }
 
-export type ChangeKind = "mkdir" | "create" | "update" | "symlink" | "chmod" | "chown" | "touch" | "delete" | "rmdir";
-
 export type Change =
   /** A directory appears (`before` set when it replaces a non-directory, which is removed first). */
   | { readonly kind: "mkdir"; readonly path: RelPath; readonly before?: Entry; readonly after: DirEntry }
