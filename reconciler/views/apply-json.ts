@@ -1,13 +1,10 @@
 // ApplyReport → the versioned wire document of schemas/apply.schema.json (`tsync apply --json`). Paths
 // are bytes as in the plan: a problem path that is not valid UTF-8 carries its exact bytes in base64.
-import { readFileSync } from "node:fs";
-import { Ajv2020 } from "ajv/dist/2020.js";
-import addFormats from "ajv-formats";
 import type { Plan } from "../model/plan.js";
 import { formatLocation } from "../model/manifest.js";
 import { TOOL } from "../model/version.js";
 import type { ApplyReport } from "../run/apply-run.js";
-import { encodeBytes, FORMAT_VERSION, toPlanJson } from "./plan-json.js";
+import { encodeBytes, FORMAT_VERSION, schemaChecker, toPlanJson } from "./plan-json.js";
 
 export function toApplyJson(plan: Plan, report: ApplyReport): Record<string, unknown> {
   return {
@@ -31,18 +28,5 @@ export function toApplyJson(plan: Plan, report: ApplyReport): Record<string, unk
   };
 }
 
-let validator: ((doc: unknown) => boolean) & { errors?: { instancePath: string; message?: string }[] | null };
-
 /** Schema-checks an apply document (tests): undefined or the first problem. */
-export function checkApplyJson(doc: unknown): string | undefined {
-  if (!validator) {
-    const read = (name: string) => JSON.parse(readFileSync(new URL(`../../../schemas/${name}`, import.meta.url), "utf8"));
-    const ajv = new Ajv2020({ allErrors: false, strict: false });
-    (addFormats as unknown as { default: (a: Ajv2020) => void }).default(ajv);
-    ajv.addSchema(read("plan.schema.json"));
-    validator = ajv.compile(read("apply.schema.json")) as typeof validator;
-  }
-  if (validator(doc)) return undefined;
-  const e = validator.errors?.[0];
-  return e ? `${e.instancePath || "(document)"} ${e.message ?? "is invalid"}` : "is invalid";
-}
+export const checkApplyJson = schemaChecker("apply.schema.json", ["plan.schema.json"]);

@@ -110,18 +110,25 @@ export function toPlanJson(plan: Plan): Json {
   };
 }
 
-let validator: ((doc: unknown) => boolean) & { errors?: { instancePath: string; message?: string }[] | null };
-function validatePlanDoc(doc: unknown): string | undefined {
-  if (!validator) {
-    const schema = JSON.parse(readFileSync(new URL("../../../schemas/plan.schema.json", import.meta.url), "utf8"));
-    const ajv = new Ajv2020({ allErrors: false, strict: false });
-    (addFormats as unknown as { default: (a: Ajv2020) => void }).default(ajv);
-    validator = ajv.compile(schema) as typeof validator;
-  }
-  if (validator(doc)) return undefined;
-  const e = validator.errors?.[0];
-  return e ? `${e.instancePath || "(document)"} ${e.message ?? "is invalid"}` : "is invalid";
+type Validator = ((doc: unknown) => boolean) & { errors?: { instancePath: string; message?: string }[] | null };
+
+/** A checker for schemas/`name` (which may $ref the schemas in `refs`): undefined or the first problem. Compiled on first use. */
+export function schemaChecker(name: string, refs: readonly string[] = []): (doc: unknown) => string | undefined {
+  let validator: Validator | undefined;
+  return (doc) => {
+    if (!validator) {
+      const read = (n: string) => JSON.parse(readFileSync(new URL(`../../../schemas/${n}`, import.meta.url), "utf8"));
+      const ajv = new Ajv2020({ allErrors: false, strict: false });
+      (addFormats as unknown as { default: (a: Ajv2020) => void }).default(ajv);
+      for (const r of refs) ajv.addSchema(read(r));
+      validator = ajv.compile(read(name)) as Validator;
+    }
+    if (validator(doc)) return undefined;
+    const e = validator.errors?.[0];
+    return e ? `${e.instancePath || "(document)"} ${e.message ?? "is invalid"}` : "is invalid";
+  };
 }
+const validatePlanDoc = schemaChecker("plan.schema.json");
 
 /** Schema-checks a plan document (tests and `apply PLANFILE`): undefined or the first problem. */
 export function checkPlanJson(doc: unknown): string | undefined {
