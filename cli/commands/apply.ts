@@ -6,19 +6,22 @@ import { planManifest } from "../../reconciler/run/plan-run.js";
 import { applyPlan, type TargetOutcome } from "../../reconciler/run/apply-run.js";
 import { parsePlanJson } from "../../reconciler/views/plan-json.js";
 import { toApplyJson } from "../../reconciler/views/apply-json.js";
-import { renderPlanHuman, painter, formatBytes } from "../../reconciler/views/plan-human.js";
+import { renderPlanHuman, painter } from "../../reconciler/views/plan-human.js";
+import { formatBytes } from "../../reconciler/views/change-line.js";
 import { formatLocation } from "../../reconciler/model/manifest.js";
 import type { Plan } from "../../reconciler/model/plan.js";
 import { summarize, visibleChanges } from "../../reconciler/model/plan.js";
 import { targetSelected } from "../../reconciler/run/plan-run.js";
 import { nginxAsRendered } from "../../reconciler/run/stale.js";
 import { errorMessage } from "../../reconciler/model/errors.js";
+import { escapeText } from "../../reconciler/model/text.js";
 import type { Manifest } from "../../reconciler/model/manifest.js";
 import { requireManifest } from "../manifest.js";
 import { out, err, useColor, Exit, EXIT, type GlobalOptions } from "../output.js";
 import { planProgressReporter, progressReporter } from "../progress.js";
+import { readPlanKey, type PlanKeyOptions } from "../plan-key.js";
 
-export interface ApplyCommandOptions extends GlobalOptions {
+export interface ApplyCommandOptions extends GlobalOptions, PlanKeyOptions {
   yes?: boolean;
   allowMassDelete?: boolean;
 }
@@ -31,9 +34,13 @@ function loadSavedPlan(file: string, manifest: Manifest, opts: ApplyCommandOptio
     err(`${file}: cannot read the plan: ${errorMessage(e)}`);
     throw new Exit(EXIT.error);
   }
+  const key = readPlanKey(opts);
   let plan: Plan;
   try {
-    plan = parsePlanJson(text, file);
+    plan = parsePlanJson(text, file, {
+      ...(key ? { key } : {}),
+      onUnchecked: () => err(`${file}: warning: the plan is signed but no plan key is set (TSYNC_PLAN_KEY or --plan-key-file); its signature was not checked`),
+    });
   } catch (e) {
     err(errorMessage(e));
     throw new Exit(EXIT.error);
@@ -73,7 +80,8 @@ function outcomeLine(o: TargetOutcome, paint: ReturnType<typeof painter>): strin
       // The count the plan showed (directory time restorations are bookkeeping, not changes).
       return `${head} ${paint("green", "applied")} ${visibleChanges(o.plan.changes).length} change(s), ${formatBytes(o.bytes)} sent`;
     default:
-      return `${head} ${paint("red", o.status)}: ${o.error ?? ""}` + (o.hint !== undefined ? `\n  hint: ${o.hint}` : "");
+      return `${head} ${paint("red", o.status)}: ${escapeText(o.error ?? "")}` + (o.hint !== undefined ? `
+  hint: ${escapeText(o.hint)}` : "");
   }
 }
 
@@ -108,14 +116,14 @@ export async function applyCommand(planFile: string | undefined, opts: ApplyComm
       }
     }
     const progress = !opts.json && process.stderr.isTTY ? progressReporter(process.stderr) : undefined;
-    const report = hasWork || s.unreachable > 0 ? await applyPlan(manifest, fleet, plan, { saved: planFile !== undefined, ...(progress ? { onProgress: progress.update } : {}) }) : { targets: [], ok: true };
+    const report = hasWork || s.unreachable > 0 ? await applyPlan(manifest, fleet, plan, { ...(planFile !== undefined ? { saved: { deep: plan.deep } } : {}), allowMassDelete: opts.allowMassDelete ?? false, ...(progress ? { onProgress: progress.update } : {}) }) : { targets: [], ok: true };
     progress?.done();
     if (opts.json) out(JSON.stringify(toApplyJson(plan, report), null, 2));
     else if (hasWork || s.unreachable > 0) {
       for (const o of report.targets) out(outcomeLine(o, paint));
       if (report.nginx) {
         const n = report.nginx;
-        out(`nginx ${manifest.nginx?.path ?? ""} ${n.status === "failed" || n.status === "refused" ? paint("red", n.status) + ": " + (n.error ?? "") : paint("green", n.status)}`);
+        out(`nginx ${manifest.nginx?.path ?? ""} ${n.status === "failed" || n.status === "refused" ? paint("red", n.status) + ": " + escapeText(n.error ?? "") : paint("green", n.status)}`);
       }
       out(report.ok ? paint("bold", "Apply complete.") : paint("red", "Apply finished with errors (see above)."));
     }

@@ -3,9 +3,10 @@
 
 import { isIP } from "node:net";
 import { Cron } from "croner";
+import ignore from "ignore";
 import type { Diagnostic } from "../model/diagnostics.js";
 import { closest, diagnosticAt, type DiagnosticOptions, type Seg, type SourceDoc } from "./position.js";
-import { expandHome, hostsWithRoles, isRoleTargets, normalizePath, splitLocation, type RawConnection, type RawLocation, type RawManifest } from "./normalize.js";
+import { expandHome, hostsWithRoles, isRoleTargets, manifestDir, normalizePath, parseHop, proxyJumpOf, resolveLocalPath, splitLocation, type RawConnection, type RawLocation, type RawManifest } from "./normalize.js";
 import { firstOverlaps } from "./overlaps.js";
 import { parseDuration, parseLimit } from "./units.js";
 
@@ -53,10 +54,14 @@ function writtenLocations(raw: RawManifest): Written[] {
 
 const label = (w: { host?: string; path: string }) => (w.host === undefined ? w.path : `${w.host}:${w.path}`);
 
-/** Paths must be absolute; `~/` is accepted only where it is expanded on this machine. */
+/**
+ * A path on this machine may be relative (to the manifest's directory) or start with `~/`; `~user/` is
+ * not expanded, so it would silently become a directory named "~user" next to the manifest. A path on
+ * a remote host must be absolute: there is no manifest directory there.
+ */
 const relativePaths: Rule = ({ raw, written, report }) => {
-  const local = (p: string | undefined, at: Seg[]) => {
-    if (p !== undefined && !expandHome(p).startsWith("/")) report("relative-path", at, `${JSON.stringify(p)} is relative; use an absolute path (or ~/...)`);
+  const local = (p: string | undefined, at: readonly Seg[]) => {
+    if (p !== undefined && p.startsWith("~") && expandHome(p) === p) report("relative-path", at, `${JSON.stringify(p)}: only ~/ (your own home) is expanded; write the absolute path`);
   };
   local(raw.settings?.statusFile, ["settings", "statusFile"]);
   local(raw.settings?.logFile, ["settings", "logFile"]);
@@ -64,27 +69,83 @@ const relativePaths: Rule = ({ raw, written, report }) => {
   for (const [base, c] of connections) {
     local(c.identityFile, [...base, "identityFile"]);
     local(c.knownHosts, [...base, "knownHosts"]);
+    if (typeof c.sshConfig === "string") local(c.sshConfig, [...base, "sshConfig"]);
   }
   for (const w of written) {
-    if (w.host === undefined) {
-      if (!expandHome(w.path).startsWith("/"))
-        report("relative-path", w.pathAt, `${JSON.stringify(w.path)} is relative; a location is "/abs/path" or "HOST:/abs/path"`);
-    } else if (!w.path.startsWith("/")) {
-      report("relative-path", w.pathAt, `${JSON.stringify(label(w))}: the path on ${w.host} must be absolute`);
-    }
+    if (w.host === undefined) local(w.path, w.pathAt);
+    else if (!w.path.startsWith("/")) report("relative-path", w.pathAt, `${JSON.stringify(label(w))}: the path on ${w.host} must be absolute`);
   }
   const n = raw.nginx;
-  if (n && !(n.host === undefined ? expandHome(n.path) : n.path).startsWith("/"))
-    report("relative-path", ["nginx", "path"], `${JSON.stringify(n.path)} is relative; use an absolute path`);
+  if (n?.host === undefined) local(n?.path, ["nginx", "path"]);
+  else if (!n.path.startsWith("/")) report("relative-path", ["nginx", "path"], `${JSON.stringify(n.path)}: the path on ${n.host} must be absolute`);
+};
+
+/**
+ * No string may hold a NUL byte: the OS cannot take one in a path, an argument or an address, so a
+ * later step would fail far from the manifest (plan printed a Buffer dump for an nginx.path with one).
+ */
+const nulBytes: Rule = ({ raw, report }) => {
+  const walk = (v: unknown, at: Seg[]) => {
+    if (typeof v === "string") {
+      if (v.includes("\0")) report("nul-byte", at, `${JSON.stringify(v)} contains a NUL byte (U+0000), which no path, command or address can hold`);
+    } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...at, i]));
+    else if (v !== null && typeof v === "object")
+      for (const [k, x] of Object.entries(v)) {
+        if (k.includes("\0")) report("nul-byte", [...at, k], `the key ${JSON.stringify(k)} contains a NUL byte (U+0000)`, { key: true });
+        else walk(x, [...at, k]);
+      }
+  };
+  walk(raw, []);
 };
 
 // RFC 1123 labels. Anything else (user@host, host:22, "-oProxyCommand=...") would be misread by ssh or nginx.
-const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+// Underscores too: OpenSSH accepts them and ssh config aliases and internal DNS names use them.
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
 
 const hostAddresses: Rule = ({ raw, report }) => {
   for (const [name, h] of Object.entries(raw.hosts ?? {})) {
     if (isIP(h.address) === 0 && !HOSTNAME.test(h.address))
       report("host-address", ["hosts", name, "address"], `${JSON.stringify(h.address)} is not a hostname or IP address (user and port have their own keys)`);
+  }
+};
+
+const isAddress = (a: string) => isIP(a) !== 0 || HOSTNAME.test(a);
+
+const webAddresses: Rule = ({ raw, report }) => {
+  for (const [name, h] of Object.entries(raw.hosts ?? {}))
+    if (h.web !== undefined && !isAddress(h.web))
+      report("host-address", ["hosts", name, "web"], `${JSON.stringify(h.web)} is not a hostname or IP address (the upstream port is nginx.upstreams.*.port)`);
+};
+
+/** Each hop names a host of the manifest or is [user@]host[:port]; no host reaches itself through its own chain. */
+const jumpHosts: Rule = ({ raw, report }) => {
+  const hosts = raw.hosts ?? {};
+  const d = raw.defaults ?? {};
+  const hopsOf = (v: string | undefined) => (v === undefined || v === "none" ? [] : v.split(","));
+  const check = (v: string | undefined, at: Seg[]) => {
+    for (const spec of hopsOf(v)) {
+      if (hosts[spec] !== undefined) continue;
+      const hop = parseHop(spec);
+      if (hop === undefined || !isAddress(hop.address))
+        report("proxy-jump", at, `jump host ${JSON.stringify(spec)} is neither a host of this manifest nor [user@]host[:port]`);
+    }
+  };
+  check(d.proxyJump, ["defaults", "proxyJump"]);
+  for (const [name, h] of Object.entries(hosts)) {
+    if (h.proxyJump !== undefined) check(h.proxyJump, ["hosts", name, "proxyJump"]);
+    // Walk manifest-named hops: reaching `name` again is a loop that could never connect.
+    const seen = new Set<string>();
+    const walk = (n: string): boolean => {
+      for (const spec of hopsOf(proxyJumpOf(n, hosts[n]!, d))) {
+        if (hosts[spec] === undefined) continue;
+        if (spec === name) return true;
+        if (seen.has(spec)) continue;
+        seen.add(spec);
+        if (walk(spec)) return true;
+      }
+      return false;
+    };
+    if (walk(name)) report("proxy-jump", h.proxyJump !== undefined ? ["hosts", name, "proxyJump"] : ["defaults", "proxyJump"], `${name} is reached through itself (a proxyJump loop)`);
   }
 };
 
@@ -125,9 +186,9 @@ function machineOf(raw: RawManifest, host: string | undefined): string | undefin
   return h ? `${h.address.toLowerCase()}|${h.port ?? raw.defaults?.port ?? 22}` : undefined;
 }
 
-function resolvedPath(w: Written): string | undefined {
-  const p = w.host === undefined ? expandHome(w.path) : w.path;
-  return p.startsWith("/") ? normalizePath(p) : undefined;
+function resolvedPath(w: Written, baseDir: string): string | undefined {
+  if (w.host === undefined) return resolveLocalPath(w.path, baseDir);
+  return w.path.startsWith("/") ? normalizePath(w.path) : undefined;
 }
 
 /** "same", "inside" (a under b), "contains" (b under a), or undefined. */
@@ -138,12 +199,13 @@ function overlap(a: string, b: string): "same" | "inside" | "contains" | undefin
   return undefined;
 }
 
-const sourceIsTarget: Rule = ({ raw, written, report }) => {
+const sourceIsTarget: Rule = ({ raw, written, src: doc, report }) => {
+  const base = manifestDir(doc.file);
   // One pass: writtenLocations lists each sync's source before its targets.
   const sources = new Map<string, { src: Written; machine: string; path: string }>();
   for (const w of written) {
     const machine = machineOf(raw, w.host);
-    const path = resolvedPath(w);
+    const path = resolvedPath(w, base);
     if (!machine || !path) continue;
     if (w.kind === "source") {
       sources.set(w.sync, { src: w, machine, path });
@@ -157,17 +219,22 @@ const sourceIsTarget: Rule = ({ raw, written, report }) => {
   }
 };
 
-const overlappingTargets: Rule = ({ raw, written, report }) => {
+const overlappingTargets: Rule = ({ raw, written, src, report }) => {
+  const base = manifestDir(src.file);
   const targets: { w: Written; machine: string; path: string }[] = [];
   for (const w of written.filter((x) => x.kind === "target")) {
     const machine = machineOf(raw, w.host);
-    const path = resolvedPath(w);
+    const path = resolvedPath(w, base);
     if (machine && path) targets.push({ w, machine, path });
   }
   // A root target is refused on its own and overlaps nothing; the others are each reported against the
   // first earlier target they overlap that was itself fine.
   const placed = targets.filter((t) => t.path !== "/");
-  const overlaps = new Map(firstOverlaps(placed).map((j, i) => [placed[i]!, j === undefined ? undefined : placed[j]!.w]));
+  let first = firstOverlaps(placed);
+  // Nesting under an outer sync's exclude is allowed (excludedByOuter). It is rare, so the fast pass
+  // stays as it is and only a manifest that has such a pair is checked pair by pair with the exemption.
+  if (first.some((j, i) => j !== undefined && excludedByOuter(raw, placed[i]!, placed[j]!))) first = firstOverlapsExempting(raw, placed);
+  const overlaps = new Map(first.map((j, i) => [placed[i]!, j === undefined ? undefined : placed[j]!.w]));
   for (const t of targets) {
     const { w } = t;
     const other = overlaps.get(t);
@@ -179,6 +246,33 @@ const overlappingTargets: Rule = ({ raw, written, report }) => {
     }
   }
 };
+
+/** firstOverlaps' answer where a pair excludedByOuter exempts does not count (each against the kept ones). */
+function firstOverlapsExempting(raw: RawManifest, placed: readonly { w: Written; machine: string; path: string }[]): (number | undefined)[] {
+  const kept: number[] = [];
+  return placed.map((t, i) => {
+    const j = kept.find((k) => placed[k]!.machine === t.machine && overlap(t.path, placed[k]!.path) && !excludedByOuter(raw, t, placed[k]!));
+    if (j === undefined) kept.push(i);
+    return j;
+  });
+}
+
+/**
+ * Nested targets of different syncs are one writer each when the outer sync excludes the inner path:
+ * the planner never touches an excluded target path (it is protected). Patterns and paths go through
+ * latin1-of-UTF-8 as core/ignore.ts's matcher does, so "excluded" means the same here.
+ */
+function excludedByOuter(raw: RawManifest, a: { w: Written; path: string }, b: { w: Written; path: string }): boolean {
+  const o = overlap(a.path, b.path);
+  if (o !== "inside" && o !== "contains") return false;
+  const [outer, inner] = o === "inside" ? [b, a] : [a, b];
+  if (outer.w.sync === inner.w.sync) return false;
+  const patterns = raw.syncs?.[outer.w.sync]?.exclude ?? [];
+  if (patterns.length === 0) return false;
+  const latin1 = (x: string) => Buffer.from(x, "utf8").toString("latin1");
+  const rel = inner.path.slice(outer.path === "/" ? 1 : outer.path.length + 1);
+  return ignore({ ignoreCase: false }).add(patterns.map(latin1)).ignores(`${latin1(rel)}/`);
+}
 
 const durationsAndLimits: Rule = ({ raw, report }) => {
   for (const [name, s] of Object.entries(raw.syncs ?? {})) {
@@ -240,8 +334,11 @@ const nginxInjection: Rule = ({ raw, report }) => {
 };
 
 export const RULES: Readonly<Record<string, Rule>> = {
+  nulBytes,
   relativePaths,
   hostAddresses,
+  webAddresses,
+  jumpHosts,
   unknownHosts,
   unknownRoles,
   emptyUpstreams,

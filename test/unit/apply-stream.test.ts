@@ -5,7 +5,7 @@ import type { Change } from "../../reconciler/model/change.js";
 import { relPath } from "../../reconciler/model/paths.js";
 import type { Entry } from "../../reconciler/model/snapshot.js";
 import {
-  ACT_MODE, ACT_OWNER, ACT_TIMES, MARKER, ReplyDecoder, actionsFor, encodeEntry, encodeHeader, encodeOp, frameHeader, sendsContent, type Reply,
+  ACT_MODE, ACT_OWNER, ACT_TIMES, MARKER, ReplyDecoder, actionsFor, encodeEntry, encodeHeader, encodeOp, sendsContent, u32, type Reply,
 } from "../../reconciler/transport/apply/protocol.js";
 import { APPLY_COMMAND, APPLY_SCRIPT } from "../../reconciler/transport/apply/helper.js";
 
@@ -69,7 +69,10 @@ test("encodeOp: a create with `from` ends with the copy source's path bytes and 
   const tail = op.subarray(plain.length);
   assert.equal(tail.readUInt32BE(0), 7);
   assert.equal(tail.subarray(4, 11).toString("latin1"), "old/\xff n");
-  assert.equal(tail.subarray(11).toString("hex"), encodeEntry({ ...fA, mode: 0o600 }).toString("hex"));
+  assert.equal(tail.subarray(11, -1).toString("hex"), encodeEntry({ ...fA, mode: 0o600 }).toString("hex"));
+  assert.equal(tail.subarray(-1).toString("latin1"), "c", "copy the bytes");
+  const link = encodeOp({ kind: "create", path: p("new"), after: fA as never, from: { ...from, link: true } });
+  assert.equal(link.subarray(-1).toString("latin1"), "h", "hard-link");
 });
 
 const contentCases: [string, Change, boolean][] = [
@@ -94,10 +97,10 @@ const actionCases: [string, Change, number][] = [
 ];
 for (const [name, c, want] of actionCases) test(`actionsFor: ${name}`, () => assert.equal(actionsFor(c), want));
 
-test("frameHeader: end, abort, sizes", () => {
-  assert.equal(frameHeader(0).toString("hex"), "00000000");
-  assert.equal(frameHeader(0xffffffff).toString("hex"), "ffffffff");
-  assert.equal(frameHeader(262144).toString("hex"), "00040000");
+test("u32: frame end, abort, sizes", () => {
+  assert.equal(u32(0).toString("hex"), "00000000");
+  assert.equal(u32(0xffffffff).toString("hex"), "ffffffff");
+  assert.equal(u32(262144).toString("hex"), "00040000");
 });
 
 function reply(tag: string, ...parts: (number | string)[]): Buffer {

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatDiagnostic } from "../../reconciler/model/diagnostics.js";
 import { loadManifest, parseManifest } from "../../reconciler/manifest/load.js";
-import { DEFAULTS, defaultUser } from "../../reconciler/manifest/normalize.js";
+import { DEFAULTS } from "../../reconciler/manifest/normalize.js";
 import { firstOverlaps, type Place } from "../../reconciler/manifest/overlaps.js";
 import { RULES } from "../../reconciler/manifest/rules.js";
 import { parseDuration, parseLimit } from "../../reconciler/manifest/units.js";
@@ -45,10 +45,11 @@ test("every rule and every error kind is exercised by the corpus", () => {
   for (const code of [
     "yaml", "tab", "duplicate-key", "not-text", "empty", "not-mapping", "bad-key", "schema", "unknown-key", "missing-key",
     "relative-path", "host-address", "unknown-host", "unknown-role", "empty-upstream", "source-is-target",
-    "overlapping-targets", "root-target", "bad-duration", "bad-limit", "bad-cron", "unknown-upstream", "nginx-injection",
+    "overlapping-targets", "root-target", "bad-duration", "bad-limit", "bad-cron", "unknown-upstream", "nginx-injection", "nul-byte",
+    "proxy-jump",
   ])
     assert.ok(codes.has(code), `no corpus case yields ${code}`);
-  assert.equal(Object.keys(RULES).length, 11);
+  assert.equal(Object.keys(RULES).length, 14);
 });
 
 test("a 10 MB file is refused quickly with one line", () => {
@@ -72,6 +73,63 @@ test("a 10 MB file is refused quickly with one line", () => {
 test("a missing file is one line, not a throw", () => {
   assert.deepEqual(loadManifest("fixtures/nope/tsync.yaml").diagnostics.map(formatDiagnostic), [
     "fixtures/nope/tsync.yaml: cannot read the manifest: no such file",
+  ]);
+});
+
+test("relative paths resolve against the manifest's directory, not the working directory (SPEC §6, docs/ci.md)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsync-relative-"));
+  try {
+    const file = join(dir, "ops", "tsync.yaml");
+    const m = parseManifest(
+      `version: 1
+defaults: { identityFile: keys/drift, knownHosts: deploy/known_hosts }
+settings: { statusFile: state/tsync.status, logFile: ../log/tsync.log }
+hosts:
+  www-01: { address: 127.0.0.2, roles: [web], knownHosts: "./other_hosts" }
+  www-02: { address: 127.0.0.3, identityFile: ~/.ssh/id_ed25519 }
+syncs:
+  site:
+    source: www
+    targets: [www-01:/var/www, www-02:/var/www, mirror/www]
+  home:
+    source: ~/site
+    targets: [{ path: ./copies/home }]
+nginx:
+  path: nginx/site.conf
+  upstreams: { backend: { roles: [web] } }
+  servers: [{ names: [example.com], locations: { "/": backend } }]
+`,
+      file,
+    );
+    assert.deepEqual(m.diagnostics.map(formatDiagnostic), []);
+    const ops = join(dir, "ops");
+    const h1 = m.manifest!.hosts.get("www-01")!;
+    const h2 = m.manifest!.hosts.get("www-02")!;
+    assert.deepEqual([h1.identityFile, h1.knownHosts], [join(ops, "keys/drift"), join(ops, "other_hosts")]);
+    assert.deepEqual([h2.identityFile, h2.knownHosts], [join(homedir(), ".ssh/id_ed25519"), join(ops, "deploy/known_hosts")]);
+    assert.deepEqual(m.manifest!.settings, { maxProcesses: DEFAULTS.maxProcesses, statusFile: join(ops, "state/tsync.status"), logFile: join(dir, "log/tsync.log") });
+    const [site, home] = m.manifest!.syncs;
+    assert.deepEqual(site!.source, { path: join(ops, "www") });
+    assert.deepEqual(site!.targets, [{ host: "www-01", path: "/var/www" }, { host: "www-02", path: "/var/www" }, { path: join(ops, "mirror/www") }]);
+    assert.deepEqual([home!.source, home!.targets], [{ path: join(homedir(), "site") }, [{ path: join(ops, "copies/home") }]]);
+    assert.equal(m.manifest!.nginx!.path, join(ops, "nginx/site.conf"));
+    // The same text read through a relative file name from another directory resolves the same way.
+    const cwd = process.cwd();
+    try {
+      process.chdir(dir);
+      assert.equal(parseManifest("version: 1\nsettings: { statusFile: s }\n", "ops/tsync.yaml").manifest!.settings.statusFile, join(ops, "s"));
+    } finally {
+      process.chdir(cwd);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a target given relative to the manifest is checked against the source as resolved", () => {
+  const m = parseManifest("version: 1\nsyncs:\n  s:\n    source: /srv/site/www\n    targets: [www/copy]\n", "/srv/site/tsync.yaml");
+  assert.deepEqual(m.diagnostics.map(formatDiagnostic), [
+    '/srv/site/tsync.yaml:5:15: syncs.s.targets[0]: target www/copy is inside the source (/srv/site/www): a sync cannot write into what it reads',
   ]);
 });
 
@@ -104,8 +162,8 @@ test("the seed fixture normalizes: roles expanded to 3 targets, defaults merged"
   assert.deepEqual(manifest.settings, { maxProcesses: 5, statusFile: "/tmp/tsync.status" });
   assert.deepEqual([...manifest.hosts.keys()], ["master", "www-01", "www-02", "www-03"]);
   assert.deepEqual(manifest.hosts.get("www-02"), {
-    name: "www-02", address: "10.0.1.22", port: 22, user: defaultUser(),
-    knownHosts: join(homedir(), ".ssh/known_hosts"), hostKeyChecking: "strict", roles: ["replica"],
+    // port, user and known_hosts are left to ssh config, then OpenSSH's defaults, at connect time.
+    name: "www-02", address: "10.0.1.22", hostKeyChecking: "strict", roles: ["replica"], sshConfig: [join(homedir(), ".ssh/config"), "/etc/ssh/ssh_config"],
   });
   const [site] = manifest.syncs;
   assert.deepEqual(site, {
@@ -162,11 +220,11 @@ test("per-host overrides beat defaults, which beat built-in defaults", () => {
   const key = join(homedir(), ".ssh/id_ed25519");
   assert.deepEqual(m.hosts.get("build"), {
     name: "build", address: "build.internal", port: 2222, user: "deploy", identityFile: key,
-    knownHosts: join(homedir(), ".ssh/known_hosts"), hostKeyChecking: "accept-new", roles: ["builder"],
+    hostKeyChecking: "accept-new", roles: ["builder"], sshConfig: [join(homedir(), ".ssh/config"), "/etc/ssh/ssh_config"],
   });
   assert.deepEqual(m.hosts.get("web-a"), {
     name: "web-a", address: "127.0.0.2", port: 22, user: "www-data", identityFile: key,
-    knownHosts: "/etc/ssh/ssh_known_hosts", hostKeyChecking: "strict", roles: ["web"],
+    knownHosts: "/etc/ssh/ssh_known_hosts", hostKeyChecking: "strict", roles: ["web"], sshConfig: [join(homedir(), ".ssh/config"), "/etc/ssh/ssh_config"],
   });
   assert.equal(m.hosts.get("web-b")!.address, "::1");
   const [release] = m.syncs;
@@ -194,7 +252,7 @@ test("one mistake, one line: a wrong type is not also reported as a wrong patter
     ["version: 1\nsyncs:\n  s:\n    source: /a\n    targets: 7\n", "t:5:14: syncs.s.targets: must be a list of locations or {roles, path}"],
     ["version: 1\nsyncs:\n  s:\n    source: /a\n    targets: [/b]\n    maxDelete: [1]\n", 't:6:16: syncs.s.maxDelete: must be a count like 1000 or a percentage like "25%"'],
     ["version: 1\nhosts:\n", "t:2:1: hosts: must be a mapping (key: value)"],
-    ["version: 1\nsettings: { statusFile: 5 }\n", "t:2:25: settings.statusFile: must be an absolute path"],
+    ["version: 1\nsettings: { statusFile: 5 }\n", "t:2:25: settings.statusFile: must be a path"],
   ] as const)
     assert.deepEqual(parseManifest(src, "t").diagnostics.map(formatDiagnostic), [want]);
 });
@@ -241,6 +299,16 @@ test("schema defaults are the defaults normalize applies", () => {
   assert.equal((server.listen as Json).default, DEFAULTS.listen);
 });
 
+test("preserve: hardlinks is accepted and normalized; without it names sharing an inode are copies (no flag)", () => {
+  const yaml = (preserve: string) => `version: 1\nsyncs:\n  s:\n    source: /srv/a\n    targets: [/srv/b]\n    preserve: ${preserve}\n`;
+  const on = parseManifest(yaml("[perms, times, hardlinks]"), "t.yaml");
+  assert.deepEqual(on.diagnostics.map(formatDiagnostic), []);
+  assert.equal(on.manifest!.syncs[0]!.rules.preserve.hardlinks, true);
+  const off = parseManifest(yaml("[perms, times]"), "t.yaml");
+  assert.equal(off.manifest!.syncs[0]!.rules.preserve.hardlinks, undefined);
+  assert.match(parseManifest(yaml("[hardlink]"), "t.yaml").diagnostics.map(formatDiagnostic).join("\n"), /must be one of perms, times, owner, group, hardlinks/);
+});
+
 // The overlap rule as it was first written: each target against every kept one before it (quadratic).
 function overlapsByPairs(places: readonly Place[]): (number | undefined)[] {
   const within = (a: string, b: string) => a === b || a.startsWith(b === "/" ? "/" : `${b}/`);
@@ -283,4 +351,28 @@ test("a manifest with 50,000 targets validates (issue 18 item 8: the overlap che
   const found = firstOverlaps(places);
   assert.deepEqual(found.slice(50_000), [49_997, 3, 0, 2]);
   assert.ok(found.slice(0, 50_000).every((j) => j === undefined));
+});
+
+test("proxyJump: a hop naming a host brings its own chain; defaults' chain stops before the host itself; ad-hoc hops log in like their target", () => {
+  const { manifest, diagnostics } = parseManifest(
+    [
+      "version: 1",
+      "defaults: { user: deploy, proxyJump: outer }",
+      "hosts:",
+      "  outer: { address: gw.example.org, port: 2222 }",
+      "  inner: { address: 10.0.0.2, proxyJump: outer }",
+      "  web: { address: 10.0.0.3, proxyJump: \"inner,ops@10.0.0.9:23\", sshConfig: false }",
+      "  plain: { address: 10.0.0.4 }",
+      "  direct: { address: 10.0.0.5, proxyJump: none }",
+    ].join("\n"),
+    "tsync.yaml",
+  );
+  assert.deepEqual(diagnostics, []);
+  const chain = (n: string) => manifest!.hosts.get(n)!.proxyJump?.map((h) => `${h.user}@${h.address}:${h.port ?? "-"}`);
+  assert.deepEqual(chain("outer"), []);
+  assert.deepEqual(chain("inner"), ["deploy@gw.example.org:2222"]);
+  assert.deepEqual(chain("web"), ["deploy@gw.example.org:2222", "deploy@10.0.0.2:-", "ops@10.0.0.9:23"]);
+  assert.deepEqual(manifest!.hosts.get("web")!.proxyJump![2]!.sshConfig, []);
+  assert.deepEqual(chain("plain"), ["deploy@gw.example.org:2222"]);
+  assert.deepEqual(chain("direct"), []);
 });

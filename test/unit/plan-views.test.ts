@@ -28,7 +28,7 @@ const human = (pl: Plan, diffs?: Map<string, string>) => renderPlanHuman(pl, { c
 test("a chmod is shown from the mode the target has to the mode it gets", () => {
   const c: Change = { kind: "chmod", path: p("bin/run.sh"), before: file(3), after: { ...file(3), mode: 0o755 } };
   assert.match(human(plan([target([c])])), /~ chmod {3}bin\/run\.sh \(0644 → 0755\)/);
-  assert.equal(describeChange(c), "~ chmod bin/run.sh 0644 -> 0755");
+  assert.equal(describeChange(c), "~ chmod bin/run.sh (0644 -> 0755)");
 });
 
 test("a directory time restored after writing into it is neither shown nor counted; a real time change is", () => {

@@ -1,14 +1,15 @@
-// Drives the apply helper (helper.ts) over any byte pipe: a spawned local process or an SSH exec
+// Drives the apply helper (helper.pl) over any byte pipe: a spawned local process or an SSH exec
 // channel. Sends ops and file content in large batches, reads the framed replies as they come, and
 // turns them into an ApplyResult. What the helper acknowledged is what counts: if it dies, the rest
 // is reported as one io problem naming the cause.
+import { createHash } from "node:crypto";
 import { once } from "node:events";
 import type { Readable, Writable } from "node:stream";
 import type { Change } from "../../model/change.js";
-import { errorMessage } from "../../model/errors.js";
+import { SourceChangedError, errorMessage } from "../../model/errors.js";
 import type { ApplyOptions, ApplyProblem, ApplyResult, ContentSource } from "../types.js";
 import {
-  END_OF_OPS, FRAME_ABORT, FRAME_END, ReplyDecoder, encodeHeader, encodeOp, frameHeader, sendsContent, type Reply,
+  END_OF_OPS, FRAME_ABORT, FRAME_END, FRAME_HOLE, ReplyDecoder, WIRE, encodeHeader, encodeOp, sendsContent, u32, type Reply,
 } from "./protocol.js";
 
 export interface HelperProcess {
@@ -90,39 +91,93 @@ class BatchWriter {
   }
 }
 
-/** Streams one file's content as frames; returns why it was aborted, or undefined when sent whole. */
+const BLOCK = 4096;
+const ZERO_BLOCK = Buffer.alloc(BLOCK);
+
+/**
+ * Pushes `chunk`, found at file offset `at`, as data frames and hole frames: every run of aligned
+ * all-zero 4 KiB blocks becomes a hole (like rsync --sparse; Node has no SEEK_DATA, so zeros are
+ * found in what was read). Returns the data bytes pushed.
+ */
+function pushSparse(w: BatchWriter, chunk: Buffer, at: number): number {
+  let data = 0;
+  const emit = (from: number, to: number, hole: boolean): void => {
+    if (to <= from) return;
+    if (hole) {
+      w.push(u32(FRAME_HOLE));
+      w.push(u32(to - from));
+    } else {
+      w.push(u32(to - from));
+      w.push(chunk.subarray(from, to));
+      data += to - from;
+    }
+  };
+  let pos = Math.min(chunk.length, (BLOCK - (at % BLOCK)) % BLOCK); // an unaligned head is data
+  let runStart = 0;
+  let runHole = false;
+  for (; pos + BLOCK <= chunk.length; pos += BLOCK) {
+    const zero = chunk.subarray(pos, pos + BLOCK).equals(ZERO_BLOCK);
+    if (zero !== runHole) {
+      emit(runStart, pos, runHole);
+      runStart = pos;
+      runHole = zero;
+    }
+  }
+  if (runHole) {
+    emit(runStart, pos, true); // a partial tail block is data
+    runStart = pos;
+  }
+  emit(runStart, chunk.length, false);
+  return data;
+}
+
+/**
+ * Streams one file's content as frames; returns why it was aborted (undefined when sent whole) and
+ * the data bytes sent. The end frame is the verdict the helper waits for before it renames the file
+ * into place, so it is written only after every check of what was read passed: size, the plan's
+ * hash (deep plans), and the source's own changed-while-read check.
+ */
 async function sendContent(
   w: BatchWriter, content: ContentSource, c: Extract<Change, { kind: "create" | "update" }>, signal?: AbortSignal,
-): Promise<string | undefined> {
+): Promise<{ why: string | undefined; bytes: number }> {
   const size = c.after.size;
+  const digest = c.after.hash !== undefined ? createHash("blake2b512") : undefined;
   let got = 0;
+  let bytes = 0;
   let stream: Readable | undefined;
   let why: string | undefined;
   try {
-    stream = await content.open(c.path);
+    const file = await content.open(c.path);
+    stream = file.stream;
     for await (const raw of stream) {
       const chunk: Buffer = Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
       if (chunk.length === 0) continue; // a zero-length frame means "end of file"
       if (signal?.aborted) { why = "apply aborted"; break; }
-      if (w.broken) return "apply helper went away";
+      if (w.broken) return { why: "apply helper went away", bytes };
+      if (got + chunk.length > size) { why = `source changed: more than the planned ${size} bytes`; break; }
+      digest?.update(chunk);
+      if (file.sparse) bytes += pushSparse(w, chunk, got);
+      else {
+        w.push(u32(chunk.length));
+        w.push(chunk);
+        bytes += chunk.length;
+      }
       got += chunk.length;
-      if (got > size) { why = `source changed: more than the planned ${size} bytes`; break; }
-      w.push(frameHeader(chunk.length));
-      w.push(chunk);
       await w.maybeFlush();
     }
     if (!why && got !== size) why = `source changed: ${got} bytes, the plan says ${size}`;
+    if (!why && digest && digest.digest("hex") !== c.after.hash) why = "source changed: the content read is not what the plan hashed";
   } catch (err) {
-    why = `cannot read source: ${errorMessage(err)}`;
+    why = err instanceof SourceChangedError ? err.message : `cannot read source: ${errorMessage(err)}`;
   } finally {
     stream?.destroy();
   }
-  w.push(frameHeader(why ? FRAME_ABORT : FRAME_END));
-  return why;
+  w.push(u32(why ? FRAME_ABORT : FRAME_END));
+  return { why, bytes };
 }
 
 function problemCode(code: string): ApplyProblem["code"] {
-  return code === "s" ? "stale" : code === "u" ? "unsafe" : "io";
+  return code === WIRE.C_STALE ? "stale" : code === WIRE.C_UNSAFE ? "unsafe" : "io";
 }
 
 function oneLine(s: string): string {
@@ -135,6 +190,7 @@ export async function applyOverStream(
   const decoder = new ReplyDecoder();
   const replies = new Map<number, Extract<Reply, { tag: "ok" | "problem" }>>();
   const senderNotes = new Map<number, string>();
+  const sent = new Map<number, number>();
   let applied = 0;
   let bytes = 0;
   let fatal: Extract<Reply, { tag: "fatal" }> | undefined;
@@ -149,8 +205,8 @@ export async function applyOverStream(
       replies.set(r.index, r);
       if (r.tag === "ok") {
         const c = changes[r.index]!;
-        // Bytes sent: a create copied on the target sends none.
-        const n = sendsContent(c) ? c.after.size : 0;
+        // Content bytes that went over the wire: none for a copy made on the target, no holes.
+        const n = sent.get(r.index) ?? 0;
         applied++;
         bytes += n;
         opts.onProgress?.(c, n);
@@ -181,7 +237,8 @@ export async function applyOverStream(
     if (opts.signal?.aborted || w.broken) break;
     w.push(encodeOp(c));
     if (sendsContent(c)) {
-      const why = await sendContent(w, content, c, opts.signal);
+      const { why, bytes: n } = await sendContent(w, content, c, opts.signal);
+      sent.set(i, n);
       if (why) senderNotes.set(i, why);
     }
     await w.maybeFlush();
@@ -196,7 +253,7 @@ export async function applyOverStream(
   for (const [i, c] of changes.entries()) {
     const r = replies.get(i);
     if (r?.tag !== "problem") continue;
-    const message = r.code === "a" ? (senderNotes.get(i) ?? r.message) : r.message;
+    const message = r.code === WIRE.C_ABORTED ? (senderNotes.get(i) ?? r.message) : r.message;
     problems.push({ path: c.path, kind: c.kind, code: problemCode(r.code), message });
   }
   const firstMissing = changes.findIndex((_, i) => !replies.has(i));
@@ -210,7 +267,7 @@ export async function applyOverStream(
           : `apply helper exited with code ${code}` +
             (stderrTail.trim() ? `: ${oneLine(stderrTail)}` : decoder.sawMarker ? "" : ` before starting${decoder.noise.trim() ? ` (output: ${oneLine(decoder.noise)})` : ""}`);
     const at = changes[firstMissing]!;
-    problems.push({ path: at.path, kind: at.kind, code: fatal?.code === "u" ? "unsafe" : "io", message: cause });
+    problems.push({ path: at.path, kind: at.kind, code: fatal?.code === WIRE.C_UNSAFE ? "unsafe" : "io", message: cause });
   }
   return { applied, bytes, problems };
 }
