@@ -14,7 +14,11 @@ import type { RelPath } from "../../reconciler/model/paths.js";
 import { Fleet } from "../../reconciler/run/fleet.js";
 import { planManifest } from "../../reconciler/run/plan-run.js";
 import { applyPlan } from "../../reconciler/run/apply-run.js";
-import type { Transport } from "../../reconciler/transport/types.js";
+import type { Change } from "../../reconciler/model/change.js";
+import type { Snapshot } from "../../reconciler/model/snapshot.js";
+import type { ScanOptions } from "../../reconciler/scan/options.js";
+import type { ApplyResult, Transport } from "../../reconciler/transport/types.js";
+import { FakeTransport } from "../support/fake-transport.js";
 import { checkPlanJson, parsePlanJson, toPlanJson } from "../../reconciler/views/plan-json.js";
 import { checkApplyJson, toApplyJson } from "../../reconciler/views/apply-json.js";
 import { renderPlanHuman } from "../../reconciler/views/plan-human.js";
@@ -25,11 +29,36 @@ const keyChanged = () => new HostKeyError("www", "ssh-hostkey-changed", "host ke
 
 /** A fleet whose host `www` is the given fake; the local source is real. */
 class FakeFleet extends Fleet {
-  constructor(manifest: Manifest, private readonly www: Partial<Transport>) {
+  constructor(manifest: Manifest, private readonly www: Transport) {
     super(manifest);
   }
   override transport(host: string | undefined): Transport {
-    return host === "www" ? ({ host: "www", close: async () => {}, ...this.www } as Transport) : super.transport(host);
+    return host === "www" ? this.www : super.transport(host);
+  }
+}
+
+/** www whose host key changed: every connection (scan or apply) is refused. */
+class KeyChangedAt extends FakeTransport {
+  constructor(private readonly at: "scan" | "apply") {
+    super("www");
+  }
+  override async scan(root: string, opts: ScanOptions): Promise<Snapshot> {
+    if (this.at === "scan") throw keyChanged();
+    return super.scan(root, opts);
+  }
+  override async apply(root: string, changes: readonly Change[]): Promise<ApplyResult> {
+    if (this.at === "apply") throw keyChanged();
+    return super.apply(root, changes);
+  }
+}
+
+/** www that applies all but one change, which fails on a non-UTF-8 name. */
+class OneProblem extends FakeTransport {
+  constructor(private readonly name: RelPath) {
+    super("www");
+  }
+  override async apply(): Promise<ApplyResult> {
+    return { applied: 1, bytes: 3, problems: [{ path: this.name, kind: "create", code: "io", message: "disk full" }] };
   }
 }
 
@@ -47,7 +76,7 @@ function setup(t: { after: (fn: () => void) => void }): Manifest {
 
 test("a changed host key found while planning: its hint reaches the plan, both views, the saved plan and apply's outcome", async (t) => {
   const manifest = setup(t);
-  const fleet = new FakeFleet(manifest, { scan: async () => Promise.reject(keyChanged()) });
+  const fleet = new FakeFleet(manifest, new KeyChangedAt("scan"));
   const plan = await planManifest(manifest, fleet);
   const [tp] = plan.targets;
   assert.equal(tp?.state, "unreachable");
@@ -66,7 +95,7 @@ test("a changed host key found while planning: its hint reaches the plan, both v
 
 test("a changed host key met by apply itself keeps its hint", async (t) => {
   const manifest = setup(t);
-  const fleet = new FakeFleet(manifest, { scan: async () => new Map(), apply: async () => Promise.reject(keyChanged()) });
+  const fleet = new FakeFleet(manifest, new KeyChangedAt("apply"));
   const plan = await planManifest(manifest, fleet);
   assert.equal(plan.targets[0]?.state, "drifted");
   const report = await applyPlan(manifest, fleet, plan);
@@ -76,10 +105,7 @@ test("a changed host key met by apply itself keeps its hint", async (t) => {
 test("apply --json: valid against schemas/apply.schema.json, and a non-UTF-8 problem path keeps its exact bytes", async (t) => {
   const manifest = setup(t);
   const name = Buffer.from([0x66, 0xff, 0x2e, 0x74]).toString("latin1") as RelPath; // "f\xff.t"
-  const fleet = new FakeFleet(manifest, {
-    scan: async () => new Map(),
-    apply: async () => ({ applied: 1, bytes: 3, problems: [{ path: name, kind: "create", code: "io", message: "disk full" }] }),
-  });
+  const fleet = new FakeFleet(manifest, new OneProblem(name));
   const plan = await planManifest(manifest, fleet);
   const doc = toApplyJson(plan, await applyPlan(manifest, fleet, plan));
   assert.equal(checkApplyJson(doc), undefined);

@@ -12,7 +12,8 @@ import type { DirEntry, Entry, FileEntry } from "../../reconciler/model/snapshot
 import { parseManifest } from "../../reconciler/manifest/load.js";
 import { Fleet } from "../../reconciler/run/fleet.js";
 import { textDiffs } from "../../reconciler/run/text-diff.js";
-import type { Transport } from "../../reconciler/transport/types.js";
+import type { ApplyResult, Transport } from "../../reconciler/transport/types.js";
+import { FakeTransport } from "../support/fake-transport.js";
 import { describeChange } from "../../reconciler/views/change-line.js";
 import { renderPlanHuman } from "../../reconciler/views/plan-human.js";
 import { createSyncEngine } from "../../reconciler/watch/sync-engine.js";
@@ -44,23 +45,25 @@ test("a directory time restored after writing into it is neither shown nor count
 
 /** A fleet whose host `www` and whose local machine are the given fakes. */
 class FakeFleet extends Fleet {
-  constructor(manifest: Manifest, private readonly fakes: { www: Partial<Transport>; local: Partial<Transport> }) {
+  constructor(manifest: Manifest, private readonly www: Transport, private readonly here: Transport) {
     super(manifest);
   }
   override transport(host: string | undefined): Transport {
-    const t = host === "www" ? this.fakes.www : this.fakes.local;
-    return { host: host ?? "local", close: async () => {}, ...t } as Transport;
+    return host === "www" ? this.www : this.here;
+  }
+}
+
+/** www whose apply fails on every change it is given (as the helper reports a source that moved). */
+class FailsToApply extends FakeTransport {
+  override async apply(_root: string, changes: readonly Change[]): Promise<ApplyResult> {
+    return { applied: 0, bytes: 0, problems: changes.map((c) => ({ path: c.path, kind: c.kind, code: "io" as const, message: "source changed: 9 bytes, the plan says 4" })) };
   }
 }
 const manifest = parseManifest(`version: 1\nhosts:\n  www: { address: 127.0.0.9 }\nsyncs:\n  site:\n    source: /src\n    targets: ["www:/srv"]\n`, "tsync.yaml").manifest!;
 
 test("plan --diff: a unified diff of a changed text file, target → source; none for binary content", async () => {
-  const files: Record<string, { src: string; dst?: string }> = { "a.txt": { src: "one\ntwo\n", dst: "one\n" }, "b.bin": { src: "x\0y", dst: "x\0z" }, "new.txt": { src: "hi\n" } };
-  const read = (side: "src" | "dst") => async (_root: string, path: RelPath) => {
-    const s = files[path]?.[side];
-    return s === undefined ? undefined : Buffer.from(s);
-  };
-  const fleet = new FakeFleet(manifest, { www: { readFile: read("dst") }, local: { readFile: read("src") } });
+  const files = new Map(Object.entries({ "/src/a.txt": "one\ntwo\n", "/srv/a.txt": "one\n", "/src/b.bin": "x\0y", "/srv/b.bin": "x\0z", "/src/new.txt": "hi\n" }).map(([k, v]) => [k, Buffer.from(v)]));
+  const fleet = new FakeFleet(manifest, new FakeTransport("www", undefined, files), new FakeTransport("local", undefined, files));
   const update = (path: string, size: number): Change => ({ kind: "update", path: p(path), before: file(1), after: file(size) });
   const pl = plan([target([update("a.txt", 8), update("b.bin", 3), { kind: "create", path: p("new.txt"), after: file(3) }])]);
   const diffs = await textDiffs(manifest, fleet, pl);
@@ -72,10 +75,7 @@ test("watch: a failed file is re-queued as 'changed on the source' only when the
   const planned = file(4, T);
   const tp = target([{ kind: "create", path: p("up.bin"), after: planned }]);
   const run = async (now: Entry) => {
-    const fleet = new FakeFleet(manifest, {
-      www: { apply: async () => ({ applied: 0, bytes: 0, problems: [{ path: p("up.bin"), kind: "create", code: "io", message: "source changed: 9 bytes, the plan says 4" }] }) },
-      local: { contentSource: () => ({ open: async () => Promise.reject(new Error("unused")) }), scan: async () => new Map([[p("up.bin"), now]]) },
-    });
+    const fleet = new FakeFleet(manifest, new FailsToApply("www"), new FakeTransport("local").withEntries({ "up.bin": now }));
     return createSyncEngine(manifest, fleet).apply(tp);
   };
   assert.deepEqual((await run(file(9, T + 1))).sourceChanged, [p("up.bin")]);
