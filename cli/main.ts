@@ -1,16 +1,15 @@
 #!/usr/bin/env node
 // The command line: parse, call the reconciler, render, exit with SPEC §2's codes.
 import { Command, Option } from "commander";
-import { createRequire } from "node:module";
 import { Exit, EXIT, err, type GlobalOptions } from "./output.js";
 import { TsyncError, errorMessage } from "../reconciler/model/errors.js";
+import { VERSION } from "../reconciler/model/version.js";
 import type { PlanCommandOptions } from "./commands/plan.js";
 import type { ApplyCommandOptions } from "./commands/apply.js";
 import type { StatusCommandOptions } from "./commands/status.js";
 import type { ImportCommandOptions } from "./commands/import.js";
 // Commands are loaded when run: `tsync validate` need not load ssh2, chokidar or a Lua VM.
 
-const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -34,7 +33,7 @@ function run<A extends unknown[]>(fn: (...args: A) => unknown) {
 
 const program = new Command("tsync")
   .description("Replicate a web root to web nodes over SSH, declared in one manifest: plan, apply, watch, and the nginx upstreams derived from the same roles.")
-  .version(version)
+  .version(VERSION)
   .showHelpAfterError("(run with --help for usage)")
   .configureHelp({ sortSubcommands: false });
 

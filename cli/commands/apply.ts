@@ -3,16 +3,16 @@ import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import { Fleet } from "../../reconciler/run/fleet.js";
 import { planManifest } from "../../reconciler/run/plan-run.js";
-import { applyPlan, type ApplyReport, type TargetOutcome } from "../../reconciler/run/apply-run.js";
-import { parsePlanJson, toPlanJson } from "../../reconciler/views/plan-json.js";
+import { applyPlan, type TargetOutcome } from "../../reconciler/run/apply-run.js";
+import { parsePlanJson } from "../../reconciler/views/plan-json.js";
+import { toApplyJson } from "../../reconciler/views/apply-json.js";
 import { renderPlanHuman, painter } from "../../reconciler/views/plan-human.js";
 import { formatBytes } from "../../reconciler/views/change-line.js";
 import { formatLocation } from "../../reconciler/model/manifest.js";
 import type { Plan } from "../../reconciler/model/plan.js";
 import { summarize, visibleChanges } from "../../reconciler/model/plan.js";
-import { statesAfterApply, targetSelected } from "../../reconciler/run/plan-run.js";
-import { renderNginx } from "../../reconciler/nginx/render.js";
-import { downHosts } from "../../reconciler/nginx/routing.js";
+import { targetSelected } from "../../reconciler/run/plan-run.js";
+import { nginxAsRendered } from "../../reconciler/run/stale.js";
 import { errorMessage } from "../../reconciler/model/errors.js";
 import { escapeText } from "../../reconciler/model/text.js";
 import type { Manifest } from "../../reconciler/model/manifest.js";
@@ -24,16 +24,6 @@ import { readPlanKey, type PlanKeyOptions } from "../plan-key.js";
 export interface ApplyCommandOptions extends GlobalOptions, PlanKeyOptions {
   yes?: boolean;
   allowMassDelete?: boolean;
-}
-
-/** The target fingerprints do not cover the nginx section: it must be what the manifest renders for the plan's targets. */
-function nginxEdited(plan: Plan, manifest: Manifest): boolean {
-  if (!plan.nginx || !manifest.nginx || plan.nginx.error !== undefined) return false;
-  try {
-    return renderNginx(manifest, downHosts(manifest.nginx, statesAfterApply(plan.targets)).down).text !== plan.nginx.after;
-  } catch {
-    return true;
-  }
 }
 
 function loadSavedPlan(file: string, manifest: Manifest, opts: ApplyCommandOptions): Plan {
@@ -59,7 +49,7 @@ function loadSavedPlan(file: string, manifest: Manifest, opts: ApplyCommandOptio
     err(`${file}: refused: ${manifest.file} changed since the plan was made; nothing was changed (plan again)`);
     throw new Exit(EXIT.error);
   }
-  if (nginxEdited(plan, manifest)) {
+  if (!nginxAsRendered(plan, manifest)) {
     err(`${file}: refused: its nginx config is not what ${manifest.file} renders (the plan file was edited); nothing was changed (plan again)`);
     throw new Exit(EXIT.error);
   }
@@ -112,27 +102,9 @@ function outcomeLine(o: TargetOutcome, paint: ReturnType<typeof painter>): strin
       // The count the plan showed (directory time restorations are bookkeeping, not changes).
       return `${head} ${paint("green", "applied")} ${visibleChanges(o.plan.changes).length} change(s), ${formatBytes(o.bytes)} sent`;
     default:
-      return `${head} ${paint("red", o.status)}: ${escapeText(o.error ?? "")}`;
+      return `${head} ${paint("red", o.status)}: ${escapeText(o.error ?? "")}` + (o.hint !== undefined ? `
+  hint: ${escapeText(o.hint)}` : "");
   }
-}
-
-function reportJson(plan: Plan, report: ApplyReport): unknown {
-  return {
-    plan: toPlanJson(plan),
-    result: {
-      ok: report.ok,
-      targets: report.targets.map((o) => ({
-        sync: o.plan.sync,
-        location: formatLocation(o.plan.target),
-        status: o.status,
-        applied: o.applied,
-        bytes: o.bytes,
-        ...(o.error ? { error: o.error } : {}),
-        problems: o.problems.map((p) => ({ path: Buffer.from(p.path, "latin1").toString("utf8"), action: p.kind, code: p.code, message: p.message })),
-      })),
-      ...(report.nginx ? { nginx: { status: report.nginx.status, ...(report.nginx.error ? { error: report.nginx.error } : {}) } } : {}),
-    },
-  };
 }
 
 export async function applyCommand(planFile: string | undefined, opts: ApplyCommandOptions): Promise<void> {
@@ -180,7 +152,7 @@ export async function applyCommand(planFile: string | undefined, opts: ApplyComm
       : { targets: [], ok: true };
     interrupt.off();
     progress?.done();
-    if (opts.json) out(JSON.stringify(reportJson(plan, report), null, 2));
+    if (opts.json) out(JSON.stringify(toApplyJson(plan, report), null, 2));
     else if (mustReport) {
       for (const o of report.targets) out(outcomeLine(o, paint));
       if (report.nginx) {

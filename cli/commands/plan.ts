@@ -1,5 +1,5 @@
 // tsync plan: compare source and every target, print what apply would do; changes nothing.
-import { writeFileSync, renameSync, rmSync } from "node:fs";
+import { writeFileAtomic } from "../../reconciler/transport/local/atomic-write.js";
 import { errorMessage } from "../../reconciler/model/errors.js";
 import { Fleet } from "../../reconciler/run/fleet.js";
 import { planManifest } from "../../reconciler/run/plan-run.js";
@@ -34,13 +34,10 @@ export function planExitCode(plan: Plan, detailed: boolean): number {
 }
 
 /** Atomically, owner-only; a path that cannot be written is the user's error, not an internal one. */
-function writePlanFile(file: string, doc: unknown): void {
-  const tmp = `${file}.tmp-${process.pid}`;
+async function writePlanFile(file: string, doc: unknown): Promise<void> {
   try {
-    writeFileSync(tmp, JSON.stringify(doc, null, 2) + "\n", { mode: 0o600 });
-    renameSync(tmp, file);
+    await writeFileAtomic(file, JSON.stringify(doc, null, 2) + "\n", { mode: 0o600 });
   } catch (e) {
-    rmSync(tmp, { force: true });
     err(`${file}: cannot save the plan: ${errorMessage(e)}`);
     throw new Exit(EXIT.error);
   }
@@ -65,7 +62,7 @@ export async function planCommand(opts: PlanCommandOptions): Promise<void> {
     progress?.done();
     // Every plan document may be applied later, so each is signed when there is a key.
     const doc = () => (key ? signPlanJson(toPlanJson(plan), key) : toPlanJson(plan));
-    if (opts.out) writePlanFile(opts.out, doc());
+    if (opts.out) await writePlanFile(opts.out, doc());
     if (format === "json") out(JSON.stringify(doc(), null, 2));
     else if (format === "junit") out(renderJunit(plan));
     else if (format === "markdown") out(renderMarkdown(plan));

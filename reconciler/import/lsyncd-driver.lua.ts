@@ -193,7 +193,7 @@ local env = {
 }
 env._G = env
 
-local function result(errmsg)
+local function result(errmsg, limit)
   -- A config that fails after reading an unset variable (assert(os.getenv "X")) says which one.
   if errmsg then
     for _, n in ipairs(notes) do
@@ -210,7 +210,7 @@ local function result(errmsg)
   return '{"error":' .. (errmsg and str(errmsg) or "null") ..
     ',"fatal":[' .. tconcat(fatal, ",") .. '],"notes":[' .. tconcat(notes, ",") ..
     '],"syncs":[' .. tconcat(syncs, ",") .. '],"settingsCalls":[' .. tconcat(settingsCalls, ",") ..
-    '],"settingsAssigned":' .. settingsAssigned .. '}'
+    '],"settingsAssigned":' .. settingsAssigned .. ',"limit":' .. (limit and str(limit) or "null") .. '}'
 end
 
 local chunk, lerr = load(src, CHUNK, "t", env)
@@ -224,6 +224,10 @@ end)
 dbg.sethook()
 if ok then return result(nil) end
 gc()
-if err == "not enough memory" then err = "CONF:" .. (lastline > 0 and (lastline .. ":") or "") .. " memory limit exceeded (" .. memoryMib .. " MiB)" end
-return result(tostring(err))
+local limit = exhausted and "steps" or nil
+if err == "not enough memory" then
+  limit = "memory"
+  err = "CONF:" .. (lastline > 0 and (lastline .. ":") or "") .. " memory limit exceeded (" .. memoryMib .. " MiB)"
+end
+return result(tostring(err), limit)
 `;

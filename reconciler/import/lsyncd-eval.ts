@@ -34,7 +34,11 @@ export interface Recorded {
   /** Things the sandbox substituted (os.getenv), each with its line. */
   readonly notes: readonly { readonly line: number; readonly message: string }[];
 }
-export type EvalResult = { readonly ok: true; readonly recorded: Recorded } | { readonly ok: false; readonly error: string };
+/** Which of the limits stopped an evaluation (none: the config itself failed). */
+export type EvalLimit = "steps" | "memory" | "time";
+export type EvalResult =
+  | { readonly ok: true; readonly recorded: Recorded }
+  | { readonly ok: false; readonly error: string; readonly stoppedBy?: EvalLimit };
 
 export interface EvalLimits {
   /** Lua VM instructions (~100M/s here). */
@@ -53,6 +57,7 @@ type Raw = {
   syncs: RecordedCall[];
   settingsCalls: RecordedCall[];
   settingsAssigned: LuaValue | null;
+  limit: "steps" | "memory" | null;
 };
 
 /**
@@ -62,7 +67,10 @@ type Raw = {
  * clock runs from when the worker is ready; a worker that overran, failed or exited is replaced.
  */
 interface Pool { readonly worker: Worker; readonly ready: Promise<void>; pending?: (m: Reply) => void }
-type Reply = { readonly kind: "ready" } | { readonly kind: "result"; readonly json: string } | { readonly kind: "gone"; readonly why: string };
+type Reply =
+  | { readonly kind: "ready" }
+  | { readonly kind: "result"; readonly json: string }
+  | { readonly kind: "gone"; readonly why: string; readonly stoppedBy?: EvalLimit };
 let pool: Pool | undefined;
 let queue: Promise<unknown> = Promise.resolve();
 /** Time to start a worker and wasmoon; generous, as that is not the config's doing. */
@@ -105,7 +113,7 @@ export function evaluateLsyncd(
 async function runOne(job: Job, file: string): Promise<EvalResult> {
   const p = (pool ??= startPool());
   p.worker.ref();
-  const fail = (msg: string): EvalResult => ({ ok: false, error: `${file}: ${msg}` });
+  const fail = (msg: string, stoppedBy?: EvalLimit): EvalResult => ({ ok: false, error: `${file}: ${msg}`, ...(stoppedBy ? { stoppedBy } : {}) });
   const reply = await new Promise<Reply>((resolve) => {
     let timer = setTimeout(() => resolve({ kind: "gone", why: `the Lua VM did not start within ${START_TIMEOUT_MS} ms` }), START_TIMEOUT_MS);
     p.pending = (m) => {
@@ -115,7 +123,7 @@ async function runOne(job: Job, file: string): Promise<EvalResult> {
     void p.ready.then(() => {
       if (pool !== p) return;
       clearTimeout(timer);
-      timer = setTimeout(() => resolve({ kind: "gone", why: `evaluation took longer than ${job.limits.timeoutMs} ms and was stopped` }), job.limits.timeoutMs);
+      timer = setTimeout(() => resolve({ kind: "gone", why: `evaluation took longer than ${job.limits.timeoutMs} ms and was stopped`, stoppedBy: "time" }), job.limits.timeoutMs);
       p.worker.postMessage(job);
     });
   });
@@ -126,7 +134,7 @@ async function runOne(job: Job, file: string): Promise<EvalResult> {
   }
   if (pool === p) pool = undefined;
   await p.worker.terminate();
-  return fail(reply.kind === "gone" ? reply.why : "the Lua VM did not answer");
+  return reply.kind === "gone" ? fail(reply.why, reply.stoppedBy) : fail("the Lua VM did not answer");
 }
 
 /** The environment as NAME=VALUE lines for the driver; one escape scheme, no JSON parser in Lua. */
@@ -137,8 +145,9 @@ function encodeEnv(env: Readonly<Record<string, string | undefined>>): string {
 
 function fromRaw(raw: Raw, file: string): EvalResult {
   const named = (m: string) => m.replace(/^CONF:/, `${file}:`).replace(/\[string "CONF"\]:/, `${file}:`);
-  const first = raw.fatal[0] ?? raw.error;
-  if (first !== null) return { ok: false, error: named(first) };
+  // A refused call (fatal) outranks the limit that may have stopped the run after it.
+  if (raw.fatal[0] !== undefined) return { ok: false, error: named(raw.fatal[0]) };
+  if (raw.error !== null) return { ok: false, error: named(raw.error), ...(raw.limit ? { stoppedBy: raw.limit } : {}) };
   const recorded: Recorded = {
     syncs: raw.syncs,
     settingsCalls: raw.settingsCalls,
@@ -174,7 +183,7 @@ if (!isMainThread && data?.tsyncLsyncdEval === true && parentPort) {
       (json) => port.postMessage(json),
       (e: unknown) => {
         const msg = e instanceof Error ? e.message : String(e);
-        const empty: Raw = { error: msg.split("\n")[0] ?? msg, fatal: [], notes: [], syncs: [], settingsCalls: [], settingsAssigned: null };
+        const empty: Raw = { error: msg.split("\n")[0] ?? msg, fatal: [], notes: [], syncs: [], settingsCalls: [], settingsAssigned: null, limit: null };
         port.postMessage(JSON.stringify(empty));
       },
     );

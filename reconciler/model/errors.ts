@@ -32,6 +32,11 @@ export class SourceChangedError extends Error {
 /** A host key that is unknown (under strict) or changed. */
 export class HostKeyError extends TransportError {}
 
+/** What the user can do about `err` (a command to run), when the layer that raised it knows. */
+export function errorHint(err: unknown): { hint?: string } {
+  return err instanceof TsyncError && err.hint !== undefined ? { hint: err.hint } : {};
+}
+
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);

@@ -32,6 +32,8 @@ export interface TargetPlan {
   readonly changes: readonly Change[];
   /** Why the target is unreachable, or why its plan cannot be applied. One line, names the host. */
   readonly error?: string;
+  /** What to do about `error` when known (a changed host key: the `ssh-keygen -R` command). */
+  readonly hint?: string;
   /** Set when a safety check refuses this target's plan (maxDelete); apply will not touch it. */
   readonly refused?: string;
   /** Paths that could not be read on either side: reported, never acted on. */

@@ -8,6 +8,7 @@ import type { Manifest, NginxSettings } from "../model/manifest.js";
 import { fromBytes } from "../model/paths.js";
 import type { NginxPlan } from "../model/plan.js";
 import type { Transport } from "../transport/types.js";
+import { shq } from "../scan/listing.js";
 import { renderNginx } from "./render.js";
 
 export type NginxApplyResult = { ok: true; reloaded: boolean } | { ok: false; error: string };
@@ -57,10 +58,6 @@ export function nginxErrorLines(output: string, code: number): string {
   return picked.length > 0 ? picked.join("; ") : `exit code ${code}, no output`;
 }
 
-function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
 /** Put the old bytes back, or remove the new file when there was none. Returns a problem, if any. */
 async function restore(transport: Transport, path: string, old: Buffer | undefined): Promise<string | undefined> {
   try {
@@ -68,7 +65,7 @@ async function restore(transport: Transport, path: string, old: Buffer | undefin
       await transport.writeFile(path, old);
       return undefined;
     }
-    const r = await transport.run(`rm -f -- ${shellQuote(path)}`);
+    const r = await transport.run(`rm -f -- ${shq(path)}`);
     return r.code === 0 ? undefined : nginxErrorLines(r.output, r.code);
   } catch (err) {
     return errorMessage(err);

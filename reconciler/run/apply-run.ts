@@ -11,7 +11,7 @@ import { downHosts } from "../nginx/routing.js";
 import { planSyncTargets, statesAfterApply } from "./plan-run.js";
 import { worstHostStates, type TargetState } from "../model/plan.js";
 import { checkJustified, checkSourceUnchanged, checkTargetUnchanged } from "./stale.js";
-import { TransportError, errorMessage } from "../model/errors.js";
+import { TransportError, errorHint, errorMessage } from "../model/errors.js";
 import { displayPath, type RelPath } from "../model/paths.js";
 import { escapeText } from "../model/text.js";
 
@@ -30,6 +30,8 @@ export interface TargetOutcome {
   readonly problems: readonly ApplyProblem[];
   /** One line naming host, path and cause. */
   readonly error?: string;
+  /** What to do about `error` when known (from the plan, or from the error apply met). */
+  readonly hint?: string;
 }
 
 export interface NginxOutcome {
@@ -57,8 +59,8 @@ export interface RunApplyOptions {
   readonly signal?: AbortSignal;
 }
 
-function outcome(plan: TargetPlan, status: TargetStatus, error?: string): TargetOutcome {
-  return { plan, status, applied: 0, bytes: 0, problems: [], ...(error ? { error } : {}) };
+function outcome(plan: TargetPlan, status: TargetStatus, error?: string, hint?: string): TargetOutcome {
+  return { plan, status, applied: 0, bytes: 0, problems: [], ...(error ? { error } : {}), ...(hint !== undefined ? { hint } : {}) };
 }
 
 /** What the plan found and no apply can change, as one line; undefined when there is none. */
@@ -93,7 +95,7 @@ export async function applyTarget(manifest: Manifest, fleet: Fleet, tp: TargetPl
   // manifest, not the plan's targets to it).
   if (!sync || !sync.targets.some((t) => sameLocation(t, tp.target)))
     return outcome(tp, "refused", `${where}: refused, not a target of sync ${escapeText(tp.sync)} in ${manifest.file}; nothing was changed on this target`);
-  if (tp.state === "unreachable") return outcome(tp, "unreachable", tp.error ?? `${where}: unreachable`);
+  if (tp.state === "unreachable") return outcome(tp, "unreachable", tp.error ?? `${where}: unreachable`, tp.hint);
   if (tp.refused) return outcome(tp, "refused", `${where}: ${tp.refused}`);
   if (tp.changes.length === 0) {
     const left = unresolved(tp, where);
@@ -138,7 +140,7 @@ export async function applyTarget(manifest: Manifest, fleet: Fleet, tp: TargetPl
   } catch (err) {
     // Only a transport failure means the host is unreachable (and gets retried as such); anything
     // else thrown here is a bug in tsync, and calling it "unreachable" would send someone to the network.
-    if (err instanceof TransportError) return outcome(tp, "unreachable", errorMessage(err));
+    if (err instanceof TransportError) return outcome(tp, "unreachable", errorMessage(err), errorHint(err).hint);
     const what = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     return outcome(tp, "failed", `${where}: internal error (a bug in tsync, please report it): ${what.split("\n")[0]}`);
   }
@@ -158,16 +160,12 @@ async function applyNginxStep(manifest: Manifest, fleet: Fleet, plan: Plan, outc
   try {
     let np: NginxPlan;
     if (saved) {
-      // Exactly what was planned, provided the file on the host is still what the plan saw, and the
-      // config in the plan is what this manifest renders for the plan's targets: the target
-      // fingerprints do not cover the nginx section, so an edited plan must not deploy its own config.
+      // Exactly what was planned (loadSavedPlan checked it is what the manifest renders:
+      // nginxAsRendered), provided the file on the host is still what the plan saw.
       const now = await planNginx(manifest, transport, downHosts(settings, statesAfterApply(plan.targets)).down);
       if (now.error !== undefined) return { status: "failed", plan: now, error: `nginx ${settings.path}: ${now.error}` };
       if ((now.before ?? null) !== (plan.nginx.before ?? null)) {
         return { status: "refused", error: `nginx ${settings.path}: refused, the file changed since the plan` };
-      }
-      if (now.after !== plan.nginx.after) {
-        return { status: "refused", error: `nginx ${settings.path}: refused, the plan's config is not what the manifest renders (was the plan file edited?); make a new plan` };
       }
       np = { ...plan.nginx };
     } else {

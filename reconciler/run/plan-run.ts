@@ -15,7 +15,7 @@ import { checkEmptySource, checkMaxDelete } from "../core/safety.js";
 import { planNginx } from "../nginx/deploy.js";
 import { downHosts } from "../nginx/routing.js";
 import type { Fleet } from "./fleet.js";
-import { errorMessage } from "../model/errors.js";
+import { errorHint, errorMessage } from "../model/errors.js";
 
 export interface PlanOptions {
   /** Only these syncs (by name). */
@@ -152,7 +152,7 @@ async function planOneTarget(
       problems: [...problemsOf(src, "source"), ...problemsOf(dst, "target")],
     };
   } catch (err) {
-    return { ...base, state: "unreachable", changes: [], error: errorMessage(err), problems: [] };
+    return { ...base, state: "unreachable", changes: [], error: errorMessage(err), ...errorHint(err), problems: [] };
   }
 }
 
@@ -173,7 +173,7 @@ export async function planSyncTargets(sync: Sync, fleet: Fleet, opts: PlanOption
     source = { snap, transport };
   } catch (err) {
     const error = `source ${formatLocation(sync.source)}: ${errorMessage(err)}`;
-    return targets.map((target) => ({ sync: sync.name, target, state: "unreachable", changes: [], error, problems: [] }));
+    return targets.map((target) => ({ sync: sync.name, target, state: "unreachable", changes: [], error, ...errorHint(err), problems: [] }));
   }
   return Promise.all(targets.map((t, i) => planOneTarget(sync, t, source, fleet, opts, scans[i]!)));
 }

@@ -9,6 +9,11 @@ import { displayPath } from "../model/paths.js";
 import type { Transport } from "../transport/types.js";
 import { makeMatcher } from "../core/ignore.js";
 import { timesEqual } from "../model/snapshot.js";
+import type { Manifest } from "../model/manifest.js";
+import type { Plan } from "../model/plan.js";
+import { renderNginx } from "../nginx/render.js";
+import { downHosts } from "../nginx/routing.js";
+import { statesAfterApply } from "./plan-run.js";
 
 function describe(e: Entry | undefined): string {
   if (!e) return "absent";
@@ -132,4 +137,18 @@ export function checkJustified(saved: readonly Change[], fresh: readonly Change[
     last = i;
   }
   return undefined;
+}
+
+/**
+ * A saved plan's nginx config is what the manifest renders for the plan's targets. The target
+ * fingerprints do not cover the nginx section, so an edited plan must not deploy a config of its own;
+ * checked once, before any target is touched (`apply PLANFILE` refuses the whole plan).
+ */
+export function nginxAsRendered(plan: Plan, manifest: Manifest): boolean {
+  if (!plan.nginx || !manifest.nginx || plan.nginx.error !== undefined) return true;
+  try {
+    return renderNginx(manifest, downHosts(manifest.nginx, statesAfterApply(plan.targets)).down).text === plan.nginx.after;
+  } catch {
+    return false;
+  }
 }

@@ -38,7 +38,7 @@ function changeLine(c: Change, paint: Paint): string {
 
 function renderTarget(t: TargetPlan, paint: Paint, opts: RenderOptions): string[] {
   const head = `${paint("bold", t.sync)}: ${formatLocation(t.target)}`;
-  if (t.state === "unreachable") return [`${head} ${paint("red", "unreachable")}: ${escapeText(t.error ?? "")}`];
+  if (t.state === "unreachable") return [`${head} ${paint("red", "unreachable")}: ${escapeText(t.error ?? "")}`, ...(t.hint !== undefined ? [`  hint: ${escapeText(t.hint)}`] : [])];
   const lines: string[] = [];
   const shown = opts.verbose ? t.changes : visibleChanges(t.changes);
   if (t.changes.length === 0) lines.push(t.problems.length === 0 ? `${head} ${paint("green", "in sync")}` : `${head} ${paint("red", "not in sync")}: ${t.problems.length} path(s) apply cannot fix`);

@@ -11,14 +11,14 @@ import { summarize } from "../model/plan.js";
 import type { RelPath } from "../model/paths.js";
 import { toBytes } from "../model/paths.js";
 import { TsyncError } from "../model/errors.js";
+import { TOOL } from "../model/version.js";
 
 export const FORMAT_VERSION = 1;
-const TOOL = "tsync 0.1.0";
 
 type Json = Record<string, unknown>;
 
 /** Text of latin1-held bytes, plus the exact bytes when they are not valid UTF-8. */
-function encodeBytes(held: string, key: string, b64Key: string): Json {
+export function encodeBytes(held: string, key: string, b64Key: string): Json {
   const bytes = toBytes(held);
   const text = bytes.toString("utf8");
   return Buffer.from(text, "utf8").equals(bytes) ? { [key]: text } : { [key]: text, [b64Key]: bytes.toString("base64") };
@@ -97,6 +97,7 @@ function targetToJson(t: TargetPlan): Json {
     location: t.target.host === undefined ? t.target.path : `${t.target.host}:${t.target.path}`,
     state: t.state,
     ...(t.error !== undefined ? { error: t.error } : {}),
+    ...(t.hint !== undefined ? { hint: t.hint } : {}),
     ...(t.refused !== undefined ? { refused: t.refused } : {}),
     changes: t.changes.map(changeToJson),
     problems: t.problems.map((p) => ({ side: p.side, ...encodeBytes(p.path, "path", "pathBase64"), error: p.error })),
@@ -154,18 +155,25 @@ function checkSignature(j: Json, file: string, key: Buffer): void {
     throw new TsyncError("plan-signature", `${file}: refused: the plan's signature does not match the plan key (edited after signing, or signed with another key); nothing was changed`);
 }
 
-let validator: ((doc: unknown) => boolean) & { errors?: { instancePath: string; message?: string }[] | null };
-function validatePlanDoc(doc: unknown): string | undefined {
-  if (!validator) {
-    const schema = JSON.parse(readFileSync(new URL("../../../schemas/plan.schema.json", import.meta.url), "utf8"));
-    const ajv = new Ajv2020({ allErrors: false, strict: false });
-    (addFormats as unknown as { default: (a: Ajv2020) => void }).default(ajv);
-    validator = ajv.compile(schema) as typeof validator;
-  }
-  if (validator(doc)) return undefined;
-  const e = validator.errors?.[0];
-  return e ? `${e.instancePath || "(document)"} ${e.message ?? "is invalid"}` : "is invalid";
+type Validator = ((doc: unknown) => boolean) & { errors?: { instancePath: string; message?: string }[] | null };
+
+/** A checker for schemas/`name` (which may $ref the schemas in `refs`): undefined or the first problem. Compiled on first use. */
+export function schemaChecker(name: string, refs: readonly string[] = []): (doc: unknown) => string | undefined {
+  let validator: Validator | undefined;
+  return (doc) => {
+    if (!validator) {
+      const read = (n: string) => JSON.parse(readFileSync(new URL(`../../../schemas/${n}`, import.meta.url), "utf8"));
+      const ajv = new Ajv2020({ allErrors: false, strict: false });
+      (addFormats as unknown as { default: (a: Ajv2020) => void }).default(ajv);
+      for (const r of refs) ajv.addSchema(read(r));
+      validator = ajv.compile(read(name)) as Validator;
+    }
+    if (validator(doc)) return undefined;
+    const e = validator.errors?.[0];
+    return e ? `${e.instancePath || "(document)"} ${e.message ?? "is invalid"}` : "is invalid";
+  };
 }
+const validatePlanDoc = schemaChecker("plan.schema.json");
 
 /** Schema-checks a plan document (tests and `apply PLANFILE`): undefined or the first problem. */
 export function checkPlanJson(doc: unknown): string | undefined {
@@ -199,6 +207,7 @@ export function parsePlanJson(text: string, file: string, opts: ParsePlanOptions
       target: { ...(loc.host !== undefined ? { host: String(loc.host) } : {}), path: String(loc.path) },
       state: t.state as TargetPlan["state"],
       ...(t.error !== undefined ? { error: String(t.error) } : {}),
+      ...(t.hint !== undefined ? { hint: String(t.hint) } : {}),
       ...(t.refused !== undefined ? { refused: String(t.refused) } : {}),
       changes: (t.changes as Json[]).map(changeFromJson),
       problems: (t.problems as Json[]).map((p) => ({ side: p.side as "source" | "target", path: decodeBytes(p, "path", "pathBase64") as RelPath, error: String(p.error) })),

@@ -1,7 +1,8 @@
 // The status document of a running `tsync watch` and its writer. The file is the daemon's only
 // interface to `tsync status`, monitoring and humans, so it is replaced atomically (never half
 // written) and kept fresh: on every state change at once, otherwise at most once a second.
-import { readFile, rename, writeFile, unlink } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
+import { writeFileAtomic } from "../transport/local/atomic-write.js";
 import type { Clock, TimerHandle } from "./clock.js";
 
 export const STATUS_FORMAT_VERSION = 1;
@@ -74,17 +75,6 @@ export interface StatusWriterOptions {
   readonly onError?: (message: string) => void;
   /** Injected for tests; default: temp file beside `file` + rename. */
   readonly write?: (file: string, data: string) => Promise<void>;
-}
-
-export async function writeFileAtomic(file: string, data: string): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    await writeFile(tmp, data, { mode: 0o644 });
-    await rename(tmp, file);
-  } catch (err) {
-    await unlink(tmp).catch(() => {});
-    throw err;
-  }
 }
 
 export class StatusWriter {

@@ -3,10 +3,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync, chmodSync, unlinkSync, mkdirSync, symlinkSync, utimesSync, existsSync, lstatSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { listTree, assertTreesEqual, rsyncItemize, makeHostileTree, genTree, wordpressTree, escapeBytes, PWNED_MARKERS } from "../support/trees.js";
+import { listTree, assertTreesEqual, treeDifferences, rsyncItemize, makeHostileTree, genTree, wordpressTree, escapeBytes, PWNED_MARKERS } from "../support/trees.js";
 
 function tmp(t: { after: (fn: () => void) => void }): string {
   const d = mkdtempSync(join(tmpdir(), "tsync-trees-"));
@@ -71,6 +72,25 @@ test("listTree compares mtimes only when asked, at the asked precision", async (
   await assert.rejects(assertTreesEqual(join(d, "a"), join(d, "b"), { times: true }), /a\.txt.*1700000000200ms/s);
   utimesSync(join(d, "b/a.txt"), 1_700_000_000.9, 1_700_000_000.9);
   await assertTreesEqual(join(d, "a"), join(d, "b"), { times: true, timePrecision: "ms" });
+});
+
+test("treeDifferences: times equal within tsync's 2 µs even across a rounding boundary; larger gaps show in ns", async (t) => {
+  const d = tmp(t);
+  base(join(d, "a"));
+  copy(join(d, "a"), join(d, "b"));
+  // What the flaky watch-ssh burst saw: a source time just above x.5 ms and its copy 0.2 µs lower
+  // (f64 milliseconds → Perl utime), printed as "835ms" vs "836ms".
+  const touch = (p: string, at: string) => execFileSync("touch", ["-m", "-d", `@${at}`, "--", p]);
+  const HELLO = createHash("sha256").update("hello\n").digest("hex");
+  touch(join(d, "a/a.txt"), "1700000000.835500100");
+  touch(join(d, "b/a.txt"), "1700000000.835499900");
+  await assert.rejects(assertTreesEqual(join(d, "a"), join(d, "b"), { times: true, timePrecision: "ms" }), /1700000000836ms/);
+  assert.deepEqual(await treeDifferences(join(d, "a"), join(d, "b"), { times: true }), []);
+  touch(join(d, "b/a.txt"), "1700000000.835502100");
+  assert.deepEqual(await treeDifferences(join(d, "a"), join(d, "b"), { times: true }), [
+    `- a.txt\tf\t644\t6\t${HELLO}\t1700000000835500100ns`,
+    `+ a.txt\tf\t644\t6\t${HELLO}\t1700000000835502100ns`,
+  ]);
 });
 
 test("listTree exclude leaves out a subtree", async (t) => {

@@ -142,6 +142,31 @@ export function diffListings(a: string, b: string, limit = 40): string[] {
   return out.length > limit ? [...out.slice(0, limit), `… and ${out.length - limit} more`] : out;
 }
 
+/**
+ * tsync's own notion of equal times (reconciler/model/snapshot.ts timesEqual): a time goes through a
+ * double of milliseconds and the target's utime, which moves it by up to ~0.25 µs. Rounding both sides
+ * to a precision instead fails whenever the two land on either side of a rounding boundary (a source
+ * time 0.1 µs above x.5 ms, its copy 0.1 µs below: "835ms" vs "836ms").
+ */
+export const TIME_TOLERANCE_NS = 2_000n;
+
+/**
+ * Differences between two trees (`-` only in a, `+` only in b), with a time in b counted equal to a's
+ * for the same entry when within TIME_TOLERANCE_NS; every other time difference shows in nanoseconds.
+ */
+export async function treeDifferences(a: string, b: string, opts: ListOptions = {}, limit = 40): Promise<string[]> {
+  const [ea, eb] = await Promise.all([listEntries(a, opts), listEntries(b, opts)]);
+  const ta = new Map(ea.map((e) => [e.path.toString("latin1"), e.mtimeNs]));
+  const close = (x: bigint, y: bigint) => (x > y ? x - y : y - x) < TIME_TOLERANCE_NS;
+  const snapped = eb.map((e) => {
+    const t = ta.get(e.path.toString("latin1"));
+    return t !== undefined && close(t, e.mtimeNs) ? { ...e, mtimeNs: t } : e;
+  });
+  const exact = { ...opts, timePrecision: "ns" as const };
+  const render = (es: ListedEntry[]) => es.map((e) => renderEntry(e, exact)).join("\n");
+  return diffListings(render(ea), render(snapped), limit);
+}
+
 /** Throws an AssertionError naming every differing entry (`-` only in a, `+` only in b). */
 export async function assertTreesEqual(a: string, b: string, opts: ListOptions = {}): Promise<void> {
   const [ta, tb] = await Promise.all([listTree(a, opts), listTree(b, opts)]);

@@ -8,7 +8,10 @@ import type { Change } from "../../reconciler/model/change.js";
 import type { Entry, FileEntry } from "../../reconciler/model/snapshot.js";
 import { relPath, type RelPath } from "../../reconciler/model/paths.js";
 import { FakeTransport } from "../support/fake-transport.js";
-import { checkJustified, checkSourceUnchanged, checkTargetUnchanged } from "../../reconciler/run/stale.js";
+import { checkJustified, checkSourceUnchanged, checkTargetUnchanged, nginxAsRendered } from "../../reconciler/run/stale.js";
+import type { Plan } from "../../reconciler/model/plan.js";
+import { parseManifest } from "../../reconciler/manifest/load.js";
+import { renderNginx } from "../../reconciler/nginx/render.js";
 
 const T = 1_700_000_000_000;
 const H1 = "a".repeat(128);
@@ -70,6 +73,28 @@ test("checkTargetUnchanged: the file a create copies must still be what the plan
   );
   assert.match((await checkTargetUnchanged(fake({}), sync, "/dst", [copy])) ?? "", /keep \(copied by the plan\).*now absent/);
   assert.match((await checkTargetUnchanged(fake({ keep: { ...f(3), mtimeMs: T + 1000 } }), sync, "/dst", [copy])) ?? "", /keep \(copied by the plan\)/);
+});
+
+test("checkTargetUnchanged: a directory whose mode changed since the plan is a move (issue 17 defect 9)", async () => {
+  const chmod: Change = { kind: "chmod", path: p("uploads"), before: d(0o755), after: d(0o750) };
+  assert.equal(await checkTargetUnchanged(fake({ uploads: d(0o755) }), sync, "/dst", [chmod]), undefined);
+  assert.match((await checkTargetUnchanged(fake({ uploads: d(0o700) }), sync, "/dst", [chmod])) ?? "", /uploads changed on the target since the plan \(was dir, now dir\)/);
+});
+
+test("nginxAsRendered: a saved plan's nginx config must be what the manifest renders (checked once, before any target)", () => {
+  const { manifest } = parseManifest(
+    "version: 1\nhosts:\n  m: { address: 127.0.0.9, roles: [web] }\nsyncs:\n  site: { source: /src, targets: { roles: [web], path: /srv } }\n" +
+      "nginx:\n  host: m\n  path: /etc/nginx/conf.d/x.conf\n  upstreams: { backend: { roles: [web] } }\n  servers: [{ names: [x.test], locations: { '/': backend } }]\n",
+    "tsync.yaml",
+  );
+  const rendered = renderNginx(manifest!, new Set()).text;
+  const plan = (after: string): Plan => ({
+    manifestFile: "tsync.yaml", manifestDigest: manifest!.digest, createdAt: "2026-01-01T00:00:00Z", deep: false, targets: [],
+    nginx: { host: "m", path: "/etc/nginx/conf.d/x.conf", after, changed: true, diff: "" },
+    summary: { add: 0, change: 0, delete: 0, targets: 0, drifted: 0, unreachable: 0, refused: 0, problems: 0, nginxChanged: true },
+  });
+  assert.equal(nginxAsRendered(plan(rendered), manifest!), true);
+  assert.equal(nginxAsRendered(plan(rendered + "server { listen 8080; location / { proxy_pass http://evil.test; } }\n"), manifest!), false);
 });
 
 const d = (mode: number, mtimeMs = T): Entry => ({ kind: "dir", mode, mtimeMs });

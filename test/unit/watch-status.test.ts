@@ -1,10 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, readdir, writeFile, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, readdir, stat, writeFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FakeClock } from "../../reconciler/watch/clock.js";
-import { allInSync, readStatus, StatusWriter, writeFileAtomic, type StatusDoc } from "../../reconciler/watch/status.js";
+import { allInSync, readStatus, StatusWriter, type StatusDoc } from "../../reconciler/watch/status.js";
+import { writeFileAtomic } from "../../reconciler/transport/local/atomic-write.js";
 import { renderStatus } from "../../reconciler/views/status-human.js";
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -99,9 +100,13 @@ test("writeFileAtomic replaces the file and leaves no temp file", async () => {
   try {
     const f = join(dir, "status.json");
     await writeFile(f, "old");
+    await chmod(f, 0o640);
     await writeFileAtomic(f, "new");
     assert.equal(await readFile(f, "utf8"), "new");
     assert.deepEqual(await readdir(dir), ["status.json"]);
+    assert.equal((await stat(f)).mode & 0o777, 0o640, "keeps the replaced file's mode");
+    await writeFileAtomic(join(dir, "plan.json"), "{}", { mode: 0o600 });
+    assert.equal((await stat(join(dir, "plan.json"))).mode & 0o777, 0o600);
   } finally {
     await rm(dir, { recursive: true });
   }

@@ -2,14 +2,14 @@
 // Perl helper that SSH targets run, over a local pipe, so both kinds of target share one engine.
 import { spawn } from "node:child_process";
 import { closeSync, constants, fstatSync, lstatSync, openSync, promises as fsp, read, readSync, type Stats } from "node:fs";
-import { randomBytes } from "node:crypto";
 import { constants as osConstants } from "node:os";
-import { basename, dirname, join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { Readable } from "node:stream";
 import type { Change } from "../../model/change.js";
 import { SourceChangedError, TransportError, errorMessage } from "../../model/errors.js";
 import { absBytes, type RelPath } from "../../model/paths.js";
 import { hashLocal, scanLocal } from "../../scan/local.js";
+import { writeFileAtomic } from "./atomic-write.js";
 import type { Snapshot } from "../../model/snapshot.js";
 import { APPLY_COMMAND } from "../apply/helper.js";
 import { applyOverStream, type HelperProcess, type StreamApplyOptions } from "../apply/stream.js";
@@ -152,21 +152,9 @@ export class LocalTransport implements Transport {
   }
 
   async writeFile(absPath: string, data: Buffer, signal?: AbortSignal): Promise<void> {
-    const tmp = join(dirname(absPath), `.${basename(absPath)}.tsync-${process.pid}-${randomBytes(4).toString("hex")}`);
     try {
-      // Keep the mode of the file being replaced (nginx configs are often 0644 root-owned).
-      const mode = await fsp.lstat(absPath).then((s) => (s.isFile() ? s.mode & 0o7777 : 0o644), () => 0o644);
-      const fh = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
-      try {
-        await fh.writeFile(data, { signal });
-        await fh.chmod(mode);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await fsp.rename(tmp, absPath);
+      await writeFileAtomic(absPath, data, signal ? { signal } : {});
     } catch (err) {
-      await fsp.unlink(tmp).catch(() => undefined);
       throw new TransportError(HOST, "write", `${absPath}: ${errorMessage(err)}`);
     }
   }
