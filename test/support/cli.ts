@@ -11,9 +11,11 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-export function runTsync(args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+/** `prefix`: a command that runs the CLI (e.g. `ip netns exec NS`). */
+export function runTsync(args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; prefix?: readonly string[] } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const argv = [...(opts.prefix ?? []), process.execPath, CLI, ...args];
+    const child = spawn(argv[0]!, argv.slice(1), {
       cwd: opts.cwd ?? process.cwd(),
       env: { ...process.env, NO_COLOR: "1", ...opts.env },
       stdio: ["ignore", "pipe", "pipe"],
