@@ -16,6 +16,7 @@ export interface RawConnection {
   sshConfig?: boolean | string;
   proxyJump?: string;
   passphraseEnv?: string;
+  sudo?: boolean;
 }
 export interface RawHost extends RawConnection {
   address: string;
@@ -164,6 +165,7 @@ export function normalize(raw: RawManifest, file: string, digest: string): Manif
       hostKeyChecking: c.hostKeyChecking ?? d.hostKeyChecking ?? DEFAULTS.hostKeyChecking,
       sshConfig: sshConfigFiles(c.sshConfig ?? d.sshConfig ?? DEFAULTS.sshConfig),
       ...(passphraseEnv !== undefined ? { passphraseEnv } : {}),
+      ...((c.sudo ?? d.sudo) === true ? { sudo: true } : {}),
     };
   };
   const hosts = new Map<string, Host>();

@@ -2,7 +2,8 @@
 // Include. tsync runs inside a network namespace where only the bastion is exposed, so the target is
 // reachable through the bastion's tunnel alone; the bastion's own log (LogLevel DEBUG1) shows the hop.
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -19,8 +20,34 @@ let ns: Netns;
 let dir: string;
 let failed = false;
 
+// Non-root logins for the sudo tests: sshd reads authorized_keys as the user, so theirs is a readable copy.
+const USERS = ["tsync-deploy", "tsync-nopass"];
+const SUDOERS = "/etc/sudoers.d/tsync-test";
+const keysDir = mkdtempSync(join(tmpdir(), "tsync-estate-keys-"));
+
+function ensureUsers(): void {
+  for (const u of USERS) {
+    try {
+      execFileSync("id", ["-u", u], { stdio: "ignore" });
+    } catch {
+      execFileSync("useradd", ["-M", "-d", "/nonexistent", "-s", "/bin/sh", u]);
+    }
+    execFileSync("usermod", ["-p", "*", u]); // not locked ("!"): sshd without PAM refuses locked accounts
+  }
+  writeFileSync(`${SUDOERS}.new`, "tsync-deploy ALL=(root) NOPASSWD: ALL\ntsync-nopass ALL=(root) ALL\n", { mode: 0o440 });
+  execFileSync("visudo", ["-c", "-q", "-f", `${SUDOERS}.new`]);
+  execFileSync("mv", ["-f", `${SUDOERS}.new`, SUDOERS]);
+}
+
 before(async () => {
-  fleet = await startSshdFleet({ addresses: [BASTION, TARGET], extraConfig: (i) => (i === 0 ? ["LogLevel DEBUG1", "AllowTcpForwarding yes"] : ["AllowTcpForwarding no"]) });
+  ensureUsers();
+  chmodSync(keysDir, 0o755);
+  fleet = await startSshdFleet({
+    addresses: [BASTION, TARGET],
+    extraConfig: (i) => (i === 0 ? ["LogLevel DEBUG1", "AllowTcpForwarding yes"] : ["AllowTcpForwarding no", `Match User ${USERS.join(",")}`, `  AuthorizedKeysFile ${keysDir}/authorized_keys`]),
+  });
+  copyFileSync(join(fleet.dir, "authorized_keys"), join(keysDir, "authorized_keys"));
+  chmodSync(join(keysDir, "authorized_keys"), 0o644);
   ns = await createNetns("tsync-estate");
   await ns.expose(BASTION, fleet.hosts[0]!.port);
   dir = mkdtempSync(join(tmpdir(), "tsync-estate-"));
@@ -30,6 +57,8 @@ before(async () => {
   writeFileSync(join(src, "wp-content", "style.css"), "body{}\n");
 });
 after(async () => {
+  if (existsSync(SUDOERS)) execFileSync("rm", ["-f", SUDOERS]);
+  rmSync(keysDir, { recursive: true, force: true });
   ns?.close();
   await fleet?.close({ keep: failed });
   if (dir && !failed) rmSync(dir, { recursive: true, force: true });
@@ -109,4 +138,42 @@ test("ssh config: an alias with HostName/Port/ProxyJump from an Included file; t
     const r = await inNs(["apply", "--yes", "-f", file]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     await assertTreesEqual(join(dir, "src"), join(dir, "alias", "dst"));
+  }));
+
+/** A www-data-owned web root a non-root login cannot write. */
+function wwwDataRoot(name: string): string {
+  const root = join(dir, name, "dst");
+  mkdirSync(root, { recursive: true });
+  chmodSync(join(dir, name), 0o755);
+  chmodSync(dir, 0o755);
+  const www = Number(execFileSync("id", ["-u", "www-data"]).toString());
+  chownSync(root, www, www);
+  chmodSync(root, 0o755);
+  return root;
+}
+
+test("sudo: true — a non-root login writes a www-data root through sudo -n; without it, permission denied", () =>
+  check(async () => {
+    const root = wwwDataRoot("sudo");
+    const plain = manifest("sudo", [`inner: { address: ${TARGET}, port: ${targetPort()}, user: tsync-deploy, sshConfig: false }`]);
+    const denied = await runTsync(["apply", "--yes", "-f", plain]);
+    assert.equal(denied.code, 1, denied.stdout + denied.stderr);
+    assert.match(denied.stdout + denied.stderr, /Permission denied/);
+    const withSudo = manifest("sudo", [`inner: { address: ${TARGET}, port: ${targetPort()}, user: tsync-deploy, sudo: true, sshConfig: false }`]);
+    const r = await runTsync(["apply", "--yes", "-f", withSudo]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    await assertTreesEqual(join(dir, "src"), root);
+    const again = await runTsync(["plan", "--detailed-exitcode", "-f", withSudo]);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+  }));
+
+test("sudo: true where sudo wants a password is one clear line naming the host and the user", () =>
+  check(async () => {
+    wwwDataRoot("sudo-pass");
+    const file = manifest("sudo-pass", [`inner: { address: ${TARGET}, port: ${targetPort()}, user: tsync-nopass, sudo: true, sshConfig: false }`]);
+    const r = await runTsync(["plan", "-f", file]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const line = `inner (${TARGET}:${targetPort()}): sudo: true, but sudo asks tsync-nopass for a password (tsync runs sudo -n): allow tsync-nopass NOPASSWD in sudoers on this host`;
+    assert.ok((r.stdout + r.stderr).includes(line), r.stdout + r.stderr);
+    assert.equal((r.stdout + r.stderr).split(line).length, 2, "said once");
   }));
