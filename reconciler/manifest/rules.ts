@@ -6,11 +6,14 @@ import { Cron } from "croner";
 import type { Diagnostic } from "../model/diagnostics.js";
 import { closest, diagnosticAt, type DiagnosticOptions, type Seg, type SourceDoc } from "./position.js";
 import { expandHome, hostsWithRoles, isRoleTargets, normalizePath, parseHop, proxyJumpOf, splitLocation, type RawConnection, type RawLocation, type RawManifest } from "./normalize.js";
+import { firstOverlaps } from "./overlaps.js";
 import { parseDuration, parseLimit } from "./units.js";
 
 export interface RuleContext {
   readonly raw: RawManifest;
   readonly src: SourceDoc;
+  /** Every written location, computed once: a generated manifest can list tens of thousands. */
+  readonly written: readonly Written[];
   report(code: string, segs: readonly Seg[], message: string, opts?: DiagnosticOptions): void;
 }
 export type Rule = (ctx: RuleContext) => void;
@@ -51,7 +54,7 @@ function writtenLocations(raw: RawManifest): Written[] {
 const label = (w: { host?: string; path: string }) => (w.host === undefined ? w.path : `${w.host}:${w.path}`);
 
 /** Paths must be absolute; `~/` is accepted only where it is expanded on this machine. */
-const relativePaths: Rule = ({ raw, report }) => {
+const relativePaths: Rule = ({ raw, written, report }) => {
   const local = (p: string | undefined, at: Seg[]) => {
     if (p !== undefined && !expandHome(p).startsWith("/")) report("relative-path", at, `${JSON.stringify(p)} is relative; use an absolute path (or ~/...)`);
   };
@@ -63,7 +66,7 @@ const relativePaths: Rule = ({ raw, report }) => {
     local(c.knownHosts, [...base, "knownHosts"]);
     if (typeof c.sshConfig === "string") local(c.sshConfig, [...base, "sshConfig"]);
   }
-  for (const w of writtenLocations(raw)) {
+  for (const w of written) {
     if (w.host === undefined) {
       if (!expandHome(w.path).startsWith("/"))
         report("relative-path", w.pathAt, `${JSON.stringify(w.path)} is relative; a location is "/abs/path" or "HOST:/abs/path"`);
@@ -74,6 +77,24 @@ const relativePaths: Rule = ({ raw, report }) => {
   const n = raw.nginx;
   if (n && !(n.host === undefined ? expandHome(n.path) : n.path).startsWith("/"))
     report("relative-path", ["nginx", "path"], `${JSON.stringify(n.path)} is relative; use an absolute path`);
+};
+
+/**
+ * No string may hold a NUL byte: the OS cannot take one in a path, an argument or an address, so a
+ * later step would fail far from the manifest (plan printed a Buffer dump for an nginx.path with one).
+ */
+const nulBytes: Rule = ({ raw, report }) => {
+  const walk = (v: unknown, at: Seg[]) => {
+    if (typeof v === "string") {
+      if (v.includes("\0")) report("nul-byte", at, `${JSON.stringify(v)} contains a NUL byte (U+0000), which no path, command or address can hold`);
+    } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...at, i]));
+    else if (v !== null && typeof v === "object")
+      for (const [k, x] of Object.entries(v)) {
+        if (k.includes("\0")) report("nul-byte", [...at, k], `the key ${JSON.stringify(k)} contains a NUL byte (U+0000)`, { key: true });
+        else walk(x, [...at, k]);
+      }
+  };
+  walk(raw, []);
 };
 
 // RFC 1123 labels. Anything else (user@host, host:22, "-oProxyCommand=...") would be misread by ssh or nginx.
@@ -126,14 +147,15 @@ const jumpHosts: Rule = ({ raw, report }) => {
   }
 };
 
-const unknownHosts: Rule = ({ raw, report }) => {
+const unknownHosts: Rule = ({ raw, written, report }) => {
   const names = Object.keys(raw.hosts ?? {});
+  const known = new Set(names);
   const check = (host: string | undefined, at: readonly Seg[]) => {
-    if (host === undefined || names.includes(host)) return;
+    if (host === undefined || known.has(host)) return;
     const hint = closest(host, names);
     report("unknown-host", at, `unknown host ${JSON.stringify(host)}` + (hint ? `; did you mean ${JSON.stringify(hint)}?` : names.length ? ` (hosts: ${names.join(", ")})` : " (no hosts are defined)"));
   };
-  for (const w of writtenLocations(raw)) check(w.host, w.hostAt);
+  for (const w of written) check(w.host, w.hostAt);
   check(raw.nginx?.host, ["nginx", "host"]);
 };
 
@@ -175,38 +197,44 @@ function overlap(a: string, b: string): "same" | "inside" | "contains" | undefin
   return undefined;
 }
 
-const sourceIsTarget: Rule = ({ raw, report }) => {
-  const all = writtenLocations(raw);
-  for (const src of all.filter((w) => w.kind === "source")) {
-    const sm = machineOf(raw, src.host);
-    const sp = resolvedPath(src);
-    if (!sm || !sp) continue;
-    for (const t of all.filter((w) => w.kind === "target" && w.sync === src.sync)) {
-      const tp = resolvedPath(t);
-      const o = tp && machineOf(raw, t.host) === sm ? overlap(tp, sp) : undefined;
-      if (!o) continue;
-      const how = o === "same" ? "is the source itself" : o === "inside" ? "is inside the source" : "contains the source";
-      report("source-is-target", t.at, `target ${label(t)} ${how} (${label(src)}): a sync cannot write into what it reads`);
-    }
-  }
-};
-
-const overlappingTargets: Rule = ({ raw, report }) => {
-  const seen: { w: Written; machine: string; path: string }[] = [];
-  for (const w of writtenLocations(raw).filter((x) => x.kind === "target")) {
+const sourceIsTarget: Rule = ({ raw, written, report }) => {
+  // One pass: writtenLocations lists each sync's source before its targets.
+  const sources = new Map<string, { src: Written; machine: string; path: string }>();
+  for (const w of written) {
     const machine = machineOf(raw, w.host);
     const path = resolvedPath(w);
     if (!machine || !path) continue;
-    if (path === "/") {
-      report("root-target", w.pathAt, `refusing to replicate into / on ${w.host ?? "this machine"}: name the directory to mirror`);
+    if (w.kind === "source") {
+      sources.set(w.sync, { src: w, machine, path });
       continue;
     }
-    const other = seen.find((s) => s.machine === machine && overlap(path, s.path));
-    if (other) {
-      const where = other.w.sync === w.sync ? "another target of this sync" : `a target of sync ${JSON.stringify(other.w.sync)}`;
-      report("overlapping-targets", w.at, `target ${label(w)} overlaps ${label(other.w)}, ${where}: two writers would undo each other`);
-    } else {
-      seen.push({ w, machine, path });
+    const s = sources.get(w.sync);
+    const o = s && s.machine === machine ? overlap(path, s.path) : undefined;
+    if (!s || !o) continue;
+    const how = o === "same" ? "is the source itself" : o === "inside" ? "is inside the source" : "contains the source";
+    report("source-is-target", w.at, `target ${label(w)} ${how} (${label(s.src)}): a sync cannot write into what it reads`);
+  }
+};
+
+const overlappingTargets: Rule = ({ raw, written, report }) => {
+  const targets: { w: Written; machine: string; path: string }[] = [];
+  for (const w of written.filter((x) => x.kind === "target")) {
+    const machine = machineOf(raw, w.host);
+    const path = resolvedPath(w);
+    if (machine && path) targets.push({ w, machine, path });
+  }
+  // A root target is refused on its own and overlaps nothing; the others are each reported against the
+  // first earlier target they overlap that was itself fine.
+  const placed = targets.filter((t) => t.path !== "/");
+  const overlaps = new Map(firstOverlaps(placed).map((j, i) => [placed[i]!, j === undefined ? undefined : placed[j]!.w]));
+  for (const t of targets) {
+    const { w } = t;
+    const other = overlaps.get(t);
+    if (t.path === "/") {
+      report("root-target", w.pathAt, `refusing to replicate into / on ${w.host ?? "this machine"}: name the directory to mirror`);
+    } else if (other) {
+      const where = other.sync === w.sync ? "another target of this sync" : `a target of sync ${JSON.stringify(other.sync)}`;
+      report("overlapping-targets", w.at, `target ${label(w)} overlaps ${label(other)}, ${where}: two writers would undo each other`);
     }
   }
 };
@@ -271,6 +299,7 @@ const nginxInjection: Rule = ({ raw, report }) => {
 };
 
 export const RULES: Readonly<Record<string, Rule>> = {
+  nulBytes,
   relativePaths,
   hostAddresses,
   webAddresses,
@@ -288,7 +317,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
 
 export function checkRules(raw: RawManifest, src: SourceDoc): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const ctx: RuleContext = { raw, src, report: (code, segs, message, opts) => out.push(diagnosticAt(src, code, segs, message, opts)) };
+  const ctx: RuleContext = { raw, src, written: writtenLocations(raw), report: (code, segs, message, opts) => out.push(diagnosticAt(src, code, segs, message, opts)) };
   for (const rule of Object.values(RULES)) rule(ctx);
   return out;
 }

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { formatDiagnostic } from "../../reconciler/model/diagnostics.js";
 import { loadManifest, parseManifest } from "../../reconciler/manifest/load.js";
 import { DEFAULTS } from "../../reconciler/manifest/normalize.js";
+import { firstOverlaps, type Place } from "../../reconciler/manifest/overlaps.js";
 import { RULES } from "../../reconciler/manifest/rules.js";
 import { parseDuration, parseLimit } from "../../reconciler/manifest/units.js";
 import { manifestSchema } from "../../reconciler/manifest/validate.js";
@@ -44,11 +45,11 @@ test("every rule and every error kind is exercised by the corpus", () => {
   for (const code of [
     "yaml", "tab", "duplicate-key", "not-text", "empty", "not-mapping", "bad-key", "schema", "unknown-key", "missing-key",
     "relative-path", "host-address", "unknown-host", "unknown-role", "empty-upstream", "source-is-target",
-    "overlapping-targets", "root-target", "bad-duration", "bad-limit", "bad-cron", "unknown-upstream", "nginx-injection",
+    "overlapping-targets", "root-target", "bad-duration", "bad-limit", "bad-cron", "unknown-upstream", "nginx-injection", "nul-byte",
     "proxy-jump",
   ])
     assert.ok(codes.has(code), `no corpus case yields ${code}`);
-  assert.equal(Object.keys(RULES).length, 13);
+  assert.equal(Object.keys(RULES).length, 14);
 });
 
 test("a 10 MB file is refused quickly with one line", () => {
@@ -239,6 +240,50 @@ test("schema defaults are the defaults normalize applies", () => {
   assert.equal((nginx.drifted as Json).default, DEFAULTS.drifted);
   const server = (((nginx.servers as Json).items as Json).properties as Json);
   assert.equal((server.listen as Json).default, DEFAULTS.listen);
+});
+
+// The overlap rule as it was first written: each target against every kept one before it (quadratic).
+function overlapsByPairs(places: readonly Place[]): (number | undefined)[] {
+  const within = (a: string, b: string) => a === b || a.startsWith(b === "/" ? "/" : `${b}/`);
+  const kept: number[] = [];
+  return places.map((p, i) => {
+    const j = kept.find((k) => places[k]!.machine === p.machine && (within(p.path, places[k]!.path) || within(places[k]!.path, p.path)));
+    if (j === undefined) kept.push(i);
+    return j;
+  });
+}
+
+test("overlapping targets: the sorted check names the same earlier target as comparing every pair", () => {
+  const fixed: Place[] = [
+    { machine: "a", path: "/w/site" }, { machine: "a", path: "/w/site/blog" }, { machine: "b", path: "/w/site/blog" },
+    { machine: "a", path: "/w" }, { machine: "a", path: "/w/site-2" }, { machine: "a", path: "/w/sit" }, { machine: "a", path: "/w/site" },
+    { machine: "b", path: "/w/site/blog/x" }, { machine: "b", path: "/" }, { machine: "c", path: "/x/y" }, { machine: "c", path: "/x/z" }, { machine: "c", path: "/x" },
+  ];
+  assert.deepEqual(firstOverlaps(fixed), [undefined, 0, undefined, 0, undefined, undefined, 0, 2, 2, undefined, undefined, 9]);
+  // Seeded, so a failure reproduces: short paths over a tiny alphabet collide, nest and repeat often.
+  let seed = 1;
+  const next = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648), seed % n);
+  for (let round = 0; round < 300; round++) {
+    const places = Array.from({ length: 1 + next(40) }, () => ({
+      machine: "mn"[next(2)]!,
+      path: next(25) === 0 ? "/" : Array.from({ length: 1 + next(3) }, () => "/" + ["a", "b", "a-", "ab"][next(4)]).join(""),
+    }));
+    assert.deepEqual(firstOverlaps(places), overlapsByPairs(places), JSON.stringify(places));
+  }
+});
+
+test("a manifest with 50,000 targets validates (issue 18 item 8: the overlap check compared every pair)", () => {
+  const lines = ["version: 1", "hosts:", ...[0, 1, 2, 3].map((h) => `  h${h}: { address: 127.0.0.${h + 2} }`), "syncs:", "  site:", "    source: /srv", "    targets:"];
+  for (let i = 0; i < 50_000; i++) lines.push(`    - h${i % 4}:/t${i}`);
+  const { manifest, diagnostics } = parseManifest(lines.join("\n") + "\n", "big.yaml");
+  assert.deepEqual(diagnostics, []);
+  assert.equal(manifest?.syncs[0]?.targets.length, 50_000);
+  // At that size, planted overlaps are still each named against the right earlier target.
+  const places = Array.from({ length: 50_000 }, (_, i): Place => ({ machine: `h${i % 4}`, path: `/t${i}` }));
+  places.push({ machine: "h1", path: "/t49997/inside" }, { machine: "h3", path: "/t3" }, { machine: "h0", path: "/" }, { machine: "h2", path: "/t2" });
+  const found = firstOverlaps(places);
+  assert.deepEqual(found.slice(50_000), [49_997, 3, 0, 2]);
+  assert.ok(found.slice(0, 50_000).every((j) => j === undefined));
 });
 
 test("proxyJump: a hop naming a host brings its own chain; defaults' chain stops before the host itself; ad-hoc hops log in like their target", () => {

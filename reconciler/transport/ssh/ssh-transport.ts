@@ -1,6 +1,6 @@
 // The Transport for a tree on another machine: everything is a few execs over one verified connection.
 // Paths from listings only ever travel on stdin or as data; command lines hold just the manifest's root.
-import { Transform, type Readable, type TransformCallback } from "node:stream";
+import { Transform, type TransformCallback } from "node:stream";
 import type { Change } from "../../model/change.js";
 import { TransportError } from "../../model/errors.js";
 import type { Host } from "../../model/manifest.js";
@@ -12,7 +12,7 @@ import { applyOverStream } from "../apply/stream.js";
 import { fail } from "./auth.js";
 import { SshConnection, SshPool, type ConnectOptions } from "./connection.js";
 import type { Endpoint } from "./config.js";
-import type { ApplyOptions, ApplyResult, ContentSource, Transport } from "../types.js";
+import type { ApplyOptions, ApplyResult, ContentSource, SourceFile, Transport } from "../types.js";
 import type { ScanOptions } from "../../scan/options.js";
 
 export interface SshTransportOptions {
@@ -163,7 +163,7 @@ export class SshTransport implements Transport {
 
   contentSource(root: string): ContentSource {
     return {
-      open: async (path: RelPath): Promise<Readable> => {
+      open: async (path: RelPath): Promise<SourceFile> => {
         const conn = await this.conn();
         const proc = conn.spawn(this.sh(this.readCommand(root)));
         proc.stdin.end(pathsInput([path]));
@@ -174,7 +174,7 @@ export class SshTransport implements Transport {
           },
           (err: Error) => body.destroy(err),
         );
-        return body;
+        return { stream: body };
       },
     };
   }
