@@ -1,5 +1,6 @@
 // Written shape (schema-valid, rule-checked) → the resolved Manifest: defaults merged into every host,
-// `~` expanded, roles expanded into one target per matching host, upstream hosts resolved.
+// `~` expanded and local paths resolved against the manifest's directory, roles expanded into one
+// target per matching host, upstream hosts resolved.
 
 import { homedir, userInfo } from "node:os";
 import { posix } from "node:path";
@@ -34,7 +35,7 @@ export interface RawSync {
   exclude?: string[];
   delete?: boolean;
   maxDelete?: string | number;
-  preserve?: ("perms" | "times" | "owner" | "group")[];
+  preserve?: ("perms" | "times" | "owner" | "group" | "hardlinks")[];
   delay?: string;
   audit?: { quick?: string; deep?: string };
   onDrift?: "heal" | "report";
@@ -91,6 +92,19 @@ export function expandHome(p: string): string {
   return p.startsWith("~/") ? posix.join(homedir(), p.slice(2)) : p;
 }
 
+/** The directory relative paths in the manifest `file` are resolved against (SPEC §6). */
+export function manifestDir(file: string): string {
+  return posix.dirname(posix.resolve(file));
+}
+
+/**
+ * A path on this machine: `~/` expanded, then a relative path resolved against the manifest's directory,
+ * so a manifest committed with `knownHosts: deploy/known_hosts` works from whatever directory it is run.
+ */
+export function resolveLocalPath(p: string, baseDir: string): string {
+  return normalizePath(posix.resolve(baseDir, expandHome(p)));
+}
+
 /** Absolute, normalized, no trailing slash except "/" itself. */
 export function normalizePath(p: string): string {
   const n = posix.normalize(p);
@@ -105,10 +119,10 @@ export function splitLocation(raw: RawLocation): { host?: string; path: string }
   return colon > 0 ? { host: raw.slice(0, colon), path: raw.slice(colon + 1) } : { path: raw };
 }
 
-/** A resolved Location: `~` expanded for local paths only (a remote `~` is rejected by the rules). */
-export function resolveLocation(raw: RawLocation): Location {
+/** A resolved Location: local paths resolved (resolveLocalPath); a remote one must be absolute (the rules say so). */
+export function resolveLocation(raw: RawLocation, baseDir: string): Location {
   const { host, path } = splitLocation(raw);
-  return host === undefined ? { path: normalizePath(expandHome(path)) } : { host, path: normalizePath(path) };
+  return host === undefined ? { path: resolveLocalPath(path, baseDir) } : { host, path: normalizePath(path) };
 }
 
 /** Host names having one of `roles`, in manifest order. */
@@ -125,9 +139,10 @@ export function isRoleTargets(t: RawSync["targets"]): t is RawRoleTargets {
 /** OpenSSH's own order: the user's config, then the system-wide one. */
 export const SSH_CONFIG_FILES = ["~/.ssh/config", "/etc/ssh/ssh_config"];
 
-export function sshConfigFiles(v: boolean | string): string[] {
+/** A written sshConfig PATH resolves against the manifest's directory, like every local path in it. */
+export function sshConfigFiles(v: boolean | string, baseDir: string): string[] {
   if (v === false) return [];
-  return (v === true ? SSH_CONFIG_FILES : [v]).map(expandHome);
+  return v === true ? SSH_CONFIG_FILES.map(expandHome) : [resolveLocalPath(v, baseDir)];
 }
 
 /** One written jump hop: `[user@]host[:port]` (a host name of the manifest is looked up first). */
@@ -150,6 +165,7 @@ export function proxyJumpOf(name: string, h: RawHost, d: RawConnection): string 
 export function normalize(raw: RawManifest, file: string, digest: string): Manifest {
   const rawHosts = raw.hosts ?? {};
   const d = raw.defaults ?? {};
+  const base = manifestDir(file);
   // The built-in default user only when ssh config is off: otherwise its User applies first.
   const connection = (c: RawConnection): Omit<Host, "name" | "address" | "roles"> => {
     const identityFile = c.identityFile ?? d.identityFile;
@@ -160,10 +176,10 @@ export function normalize(raw: RawManifest, file: string, digest: string): Manif
     return {
       ...(port !== undefined ? { port } : {}),
       ...(user !== undefined ? { user } : {}),
-      ...(identityFile !== undefined ? { identityFile: expandHome(identityFile) } : {}),
-      ...(knownHosts !== undefined ? { knownHosts: expandHome(knownHosts) } : {}),
+      ...(identityFile !== undefined ? { identityFile: resolveLocalPath(identityFile, base) } : {}),
+      ...(knownHosts !== undefined ? { knownHosts: resolveLocalPath(knownHosts, base) } : {}),
       hostKeyChecking: c.hostKeyChecking ?? d.hostKeyChecking ?? DEFAULTS.hostKeyChecking,
-      sshConfig: sshConfigFiles(c.sshConfig ?? d.sshConfig ?? DEFAULTS.sshConfig),
+      sshConfig: sshConfigFiles(c.sshConfig ?? d.sshConfig ?? DEFAULTS.sshConfig, base),
       ...(passphraseEnv !== undefined ? { passphraseEnv } : {}),
       ...((c.sudo ?? d.sudo) === true ? { sudo: true } : {}),
     };
@@ -200,27 +216,27 @@ export function normalize(raw: RawManifest, file: string, digest: string): Manif
   };
   const ordered = new Map<string, Host>();
   for (const name of Object.keys(rawHosts)) ordered.set(name, resolving(name));
-  const syncs: Sync[] = Object.entries(raw.syncs ?? {}).map(([name, s]) => normalizeSync(name, s, rawHosts));
+  const syncs: Sync[] = Object.entries(raw.syncs ?? {}).map(([name, s]) => normalizeSync(name, s, rawHosts, base));
   const set = raw.settings ?? {};
   return {
     file,
     digest,
     settings: {
       maxProcesses: set.maxProcesses ?? DEFAULTS.maxProcesses,
-      ...(set.statusFile !== undefined ? { statusFile: expandHome(set.statusFile) } : {}),
-      ...(set.logFile !== undefined ? { logFile: expandHome(set.logFile) } : {}),
+      ...(set.statusFile !== undefined ? { statusFile: resolveLocalPath(set.statusFile, base) } : {}),
+      ...(set.logFile !== undefined ? { logFile: resolveLocalPath(set.logFile, base) } : {}),
     },
     hosts: ordered,
     syncs,
-    ...(raw.nginx ? { nginx: normalizeNginx(raw.nginx, rawHosts) } : {}),
+    ...(raw.nginx ? { nginx: normalizeNginx(raw.nginx, rawHosts, base) } : {}),
   };
 }
 
-function normalizeSync(name: string, s: RawSync, hosts: Record<string, RawHost>): Sync {
+function normalizeSync(name: string, s: RawSync, hosts: Record<string, RawHost>, base: string): Sync {
   const t = s.targets;
   const targets = isRoleTargets(t)
     ? hostsWithRoles(hosts, t.roles).map((host) => ({ host, path: normalizePath(t.path) }))
-    : t.map(resolveLocation);
+    : t.map((loc) => resolveLocation(loc, base));
   const preserve: readonly string[] = s.preserve ?? DEFAULTS.preserve;
   const maxDelete = s.maxDelete === undefined ? undefined : parseLimit(s.maxDelete);
   // The quick audit is on unless switched "off": chokidar has no fallback when inotify runs out, so a
@@ -229,7 +245,7 @@ function normalizeSync(name: string, s: RawSync, hosts: Record<string, RawHost>)
   const quick = quickRaw === "off" ? undefined : quickRaw;
   return {
     name,
-    source: resolveLocation(s.source),
+    source: resolveLocation(s.source, base),
     targets,
     rules: {
       exclude: s.exclude ?? DEFAULTS.exclude,
@@ -240,6 +256,7 @@ function normalizeSync(name: string, s: RawSync, hosts: Record<string, RawHost>)
         times: preserve.includes("times"),
         owner: preserve.includes("owner"),
         group: preserve.includes("group"),
+        ...(preserve.includes("hardlinks") ? { hardlinks: true } : {}),
       },
     },
     // The rules have already rejected a malformed delay, so the fallback is never taken.
@@ -249,10 +266,10 @@ function normalizeSync(name: string, s: RawSync, hosts: Record<string, RawHost>)
   };
 }
 
-function normalizeNginx(n: RawNginx, hosts: Record<string, RawHost>): NginxSettings {
+function normalizeNginx(n: RawNginx, hosts: Record<string, RawHost>, base: string): NginxSettings {
   return {
     ...(n.host !== undefined ? { host: n.host } : {}),
-    path: normalizePath(n.host === undefined ? expandHome(n.path) : n.path),
+    path: n.host === undefined ? resolveLocalPath(n.path, base) : normalizePath(n.path),
     test: n.test ?? DEFAULTS.nginxTest,
     reload: n.reload ?? DEFAULTS.nginxReload,
     upstreams: Object.entries(n.upstreams).map(([name, u]) => ({ name, roles: u.roles, hosts: hostsWithRoles(hosts, u.roles), ...(u.port !== undefined ? { port: u.port } : {}) })),

@@ -5,7 +5,7 @@ import { isIP } from "node:net";
 import { Cron } from "croner";
 import type { Diagnostic } from "../model/diagnostics.js";
 import { closest, diagnosticAt, type DiagnosticOptions, type Seg, type SourceDoc } from "./position.js";
-import { expandHome, hostsWithRoles, isRoleTargets, normalizePath, parseHop, proxyJumpOf, splitLocation, type RawConnection, type RawLocation, type RawManifest } from "./normalize.js";
+import { expandHome, hostsWithRoles, isRoleTargets, manifestDir, normalizePath, parseHop, proxyJumpOf, resolveLocalPath, splitLocation, type RawConnection, type RawLocation, type RawManifest } from "./normalize.js";
 import { firstOverlaps } from "./overlaps.js";
 import { parseDuration, parseLimit } from "./units.js";
 
@@ -53,10 +53,14 @@ function writtenLocations(raw: RawManifest): Written[] {
 
 const label = (w: { host?: string; path: string }) => (w.host === undefined ? w.path : `${w.host}:${w.path}`);
 
-/** Paths must be absolute; `~/` is accepted only where it is expanded on this machine. */
+/**
+ * A path on this machine may be relative (to the manifest's directory) or start with `~/`; `~user/` is
+ * not expanded, so it would silently become a directory named "~user" next to the manifest. A path on
+ * a remote host must be absolute: there is no manifest directory there.
+ */
 const relativePaths: Rule = ({ raw, written, report }) => {
-  const local = (p: string | undefined, at: Seg[]) => {
-    if (p !== undefined && !expandHome(p).startsWith("/")) report("relative-path", at, `${JSON.stringify(p)} is relative; use an absolute path (or ~/...)`);
+  const local = (p: string | undefined, at: readonly Seg[]) => {
+    if (p !== undefined && p.startsWith("~") && expandHome(p) === p) report("relative-path", at, `${JSON.stringify(p)}: only ~/ (your own home) is expanded; write the absolute path`);
   };
   local(raw.settings?.statusFile, ["settings", "statusFile"]);
   local(raw.settings?.logFile, ["settings", "logFile"]);
@@ -67,16 +71,12 @@ const relativePaths: Rule = ({ raw, written, report }) => {
     if (typeof c.sshConfig === "string") local(c.sshConfig, [...base, "sshConfig"]);
   }
   for (const w of written) {
-    if (w.host === undefined) {
-      if (!expandHome(w.path).startsWith("/"))
-        report("relative-path", w.pathAt, `${JSON.stringify(w.path)} is relative; a location is "/abs/path" or "HOST:/abs/path"`);
-    } else if (!w.path.startsWith("/")) {
-      report("relative-path", w.pathAt, `${JSON.stringify(label(w))}: the path on ${w.host} must be absolute`);
-    }
+    if (w.host === undefined) local(w.path, w.pathAt);
+    else if (!w.path.startsWith("/")) report("relative-path", w.pathAt, `${JSON.stringify(label(w))}: the path on ${w.host} must be absolute`);
   }
   const n = raw.nginx;
-  if (n && !(n.host === undefined ? expandHome(n.path) : n.path).startsWith("/"))
-    report("relative-path", ["nginx", "path"], `${JSON.stringify(n.path)} is relative; use an absolute path`);
+  if (n?.host === undefined) local(n?.path, ["nginx", "path"]);
+  else if (!n.path.startsWith("/")) report("relative-path", ["nginx", "path"], `${JSON.stringify(n.path)}: the path on ${n.host} must be absolute`);
 };
 
 /**
@@ -184,9 +184,9 @@ function machineOf(raw: RawManifest, host: string | undefined): string | undefin
   return h ? `${h.address.toLowerCase()}|${h.port ?? raw.defaults?.port ?? 22}` : undefined;
 }
 
-function resolvedPath(w: Written): string | undefined {
-  const p = w.host === undefined ? expandHome(w.path) : w.path;
-  return p.startsWith("/") ? normalizePath(p) : undefined;
+function resolvedPath(w: Written, baseDir: string): string | undefined {
+  if (w.host === undefined) return resolveLocalPath(w.path, baseDir);
+  return w.path.startsWith("/") ? normalizePath(w.path) : undefined;
 }
 
 /** "same", "inside" (a under b), "contains" (b under a), or undefined. */
@@ -197,12 +197,13 @@ function overlap(a: string, b: string): "same" | "inside" | "contains" | undefin
   return undefined;
 }
 
-const sourceIsTarget: Rule = ({ raw, written, report }) => {
+const sourceIsTarget: Rule = ({ raw, written, src: doc, report }) => {
+  const base = manifestDir(doc.file);
   // One pass: writtenLocations lists each sync's source before its targets.
   const sources = new Map<string, { src: Written; machine: string; path: string }>();
   for (const w of written) {
     const machine = machineOf(raw, w.host);
-    const path = resolvedPath(w);
+    const path = resolvedPath(w, base);
     if (!machine || !path) continue;
     if (w.kind === "source") {
       sources.set(w.sync, { src: w, machine, path });
@@ -216,11 +217,12 @@ const sourceIsTarget: Rule = ({ raw, written, report }) => {
   }
 };
 
-const overlappingTargets: Rule = ({ raw, written, report }) => {
+const overlappingTargets: Rule = ({ raw, written, src, report }) => {
+  const base = manifestDir(src.file);
   const targets: { w: Written; machine: string; path: string }[] = [];
   for (const w of written.filter((x) => x.kind === "target")) {
     const machine = machineOf(raw, w.host);
-    const path = resolvedPath(w);
+    const path = resolvedPath(w, base);
     if (machine && path) targets.push({ w, machine, path });
   }
   // A root target is refused on its own and overlaps nothing; the others are each reported against the

@@ -76,6 +76,63 @@ test("a missing file is one line, not a throw", () => {
   ]);
 });
 
+test("relative paths resolve against the manifest's directory, not the working directory (SPEC §6, docs/ci.md)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsync-relative-"));
+  try {
+    const file = join(dir, "ops", "tsync.yaml");
+    const m = parseManifest(
+      `version: 1
+defaults: { identityFile: keys/drift, knownHosts: deploy/known_hosts }
+settings: { statusFile: state/tsync.status, logFile: ../log/tsync.log }
+hosts:
+  www-01: { address: 127.0.0.2, roles: [web], knownHosts: "./other_hosts" }
+  www-02: { address: 127.0.0.3, identityFile: ~/.ssh/id_ed25519 }
+syncs:
+  site:
+    source: www
+    targets: [www-01:/var/www, www-02:/var/www, mirror/www]
+  home:
+    source: ~/site
+    targets: [{ path: ./copies/home }]
+nginx:
+  path: nginx/site.conf
+  upstreams: { backend: { roles: [web] } }
+  servers: [{ names: [example.com], locations: { "/": backend } }]
+`,
+      file,
+    );
+    assert.deepEqual(m.diagnostics.map(formatDiagnostic), []);
+    const ops = join(dir, "ops");
+    const h1 = m.manifest!.hosts.get("www-01")!;
+    const h2 = m.manifest!.hosts.get("www-02")!;
+    assert.deepEqual([h1.identityFile, h1.knownHosts], [join(ops, "keys/drift"), join(ops, "other_hosts")]);
+    assert.deepEqual([h2.identityFile, h2.knownHosts], [join(homedir(), ".ssh/id_ed25519"), join(ops, "deploy/known_hosts")]);
+    assert.deepEqual(m.manifest!.settings, { maxProcesses: DEFAULTS.maxProcesses, statusFile: join(ops, "state/tsync.status"), logFile: join(dir, "log/tsync.log") });
+    const [site, home] = m.manifest!.syncs;
+    assert.deepEqual(site!.source, { path: join(ops, "www") });
+    assert.deepEqual(site!.targets, [{ host: "www-01", path: "/var/www" }, { host: "www-02", path: "/var/www" }, { path: join(ops, "mirror/www") }]);
+    assert.deepEqual([home!.source, home!.targets], [{ path: join(homedir(), "site") }, [{ path: join(ops, "copies/home") }]]);
+    assert.equal(m.manifest!.nginx!.path, join(ops, "nginx/site.conf"));
+    // The same text read through a relative file name from another directory resolves the same way.
+    const cwd = process.cwd();
+    try {
+      process.chdir(dir);
+      assert.equal(parseManifest("version: 1\nsettings: { statusFile: s }\n", "ops/tsync.yaml").manifest!.settings.statusFile, join(ops, "s"));
+    } finally {
+      process.chdir(cwd);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a target given relative to the manifest is checked against the source as resolved", () => {
+  const m = parseManifest("version: 1\nsyncs:\n  s:\n    source: /srv/site/www\n    targets: [www/copy]\n", "/srv/site/tsync.yaml");
+  assert.deepEqual(m.diagnostics.map(formatDiagnostic), [
+    '/srv/site/tsync.yaml:5:15: syncs.s.targets[0]: target www/copy is inside the source (/srv/site/www): a sync cannot write into what it reads',
+  ]);
+});
+
 test("parseDuration", () => {
   const cases: [string, number | undefined][] = [
     ["500ms", 500], ["1s", 1000], ["2m", 120_000], ["1h", 3_600_000], ["1.5s", 1500], ["0s", 0], ["0.5ms", 1],
@@ -195,7 +252,7 @@ test("one mistake, one line: a wrong type is not also reported as a wrong patter
     ["version: 1\nsyncs:\n  s:\n    source: /a\n    targets: 7\n", "t:5:14: syncs.s.targets: must be a list of locations or {roles, path}"],
     ["version: 1\nsyncs:\n  s:\n    source: /a\n    targets: [/b]\n    maxDelete: [1]\n", 't:6:16: syncs.s.maxDelete: must be a count like 1000 or a percentage like "25%"'],
     ["version: 1\nhosts:\n", "t:2:1: hosts: must be a mapping (key: value)"],
-    ["version: 1\nsettings: { statusFile: 5 }\n", "t:2:25: settings.statusFile: must be an absolute path"],
+    ["version: 1\nsettings: { statusFile: 5 }\n", "t:2:25: settings.statusFile: must be a path"],
   ] as const)
     assert.deepEqual(parseManifest(src, "t").diagnostics.map(formatDiagnostic), [want]);
 });
@@ -240,6 +297,16 @@ test("schema defaults are the defaults normalize applies", () => {
   assert.equal((nginx.drifted as Json).default, DEFAULTS.drifted);
   const server = (((nginx.servers as Json).items as Json).properties as Json);
   assert.equal((server.listen as Json).default, DEFAULTS.listen);
+});
+
+test("preserve: hardlinks is accepted and normalized; without it names sharing an inode are copies (no flag)", () => {
+  const yaml = (preserve: string) => `version: 1\nsyncs:\n  s:\n    source: /srv/a\n    targets: [/srv/b]\n    preserve: ${preserve}\n`;
+  const on = parseManifest(yaml("[perms, times, hardlinks]"), "t.yaml");
+  assert.deepEqual(on.diagnostics.map(formatDiagnostic), []);
+  assert.equal(on.manifest!.syncs[0]!.rules.preserve.hardlinks, true);
+  const off = parseManifest(yaml("[perms, times]"), "t.yaml");
+  assert.equal(off.manifest!.syncs[0]!.rules.preserve.hardlinks, undefined);
+  assert.match(parseManifest(yaml("[hardlink]"), "t.yaml").diagnostics.map(formatDiagnostic).join("\n"), /must be one of perms, times, owner, group, hardlinks/);
 });
 
 // The overlap rule as it was first written: each target against every kept one before it (quadratic).
@@ -308,4 +375,15 @@ test("proxyJump: a hop naming a host brings its own chain; defaults' chain stops
   assert.deepEqual(manifest!.hosts.get("web")!.proxyJump![2]!.sshConfig, []);
   assert.deepEqual(chain("plain"), ["deploy@gw.example.org:2222"]);
   assert.deepEqual(chain("direct"), []);
+});
+
+test("sshConfig: true is ~/.ssh/config then /etc/ssh/ssh_config; a relative PATH resolves against the manifest's directory; false is none", () => {
+  const { manifest, diagnostics } = parseManifest(
+    ["version: 1", "defaults: { sshConfig: deploy/ssh_config }", "hosts:", "  a: { address: 10.0.0.1 }", "  b: { address: 10.0.0.2, sshConfig: false }", "  c: { address: 10.0.0.3, sshConfig: true }"].join("\n"),
+    "/srv/estate/tsync.yaml",
+  );
+  assert.deepEqual(diagnostics, []);
+  assert.deepEqual(manifest!.hosts.get("a")!.sshConfig, ["/srv/estate/deploy/ssh_config"]);
+  assert.deepEqual(manifest!.hosts.get("b")!.sshConfig, []);
+  assert.deepEqual(manifest!.hosts.get("c")!.sshConfig, [join(homedir(), ".ssh/config"), "/etc/ssh/ssh_config"]);
 });
