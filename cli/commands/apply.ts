@@ -143,7 +143,7 @@ export async function applyCommand(planFile: string | undefined, opts: ApplyComm
         throw new Exit(EXIT.error);
       }
     }
-    const progress = !opts.json && process.stderr.isTTY ? progressReporter(process.stderr) : undefined;
+    const progress = !opts.json && !opts.quiet && process.stderr.isTTY ? progressReporter(process.stderr, plan.targets) : undefined;
     const report = hasWork || s.unreachable > 0 ? await applyPlan(manifest, fleet, plan, { ...(planFile !== undefined ? { saved: { deep: plan.deep } } : {}), allowMassDelete: opts.allowMassDelete ?? false, ...(progress ? { onProgress: progress.update } : {}) }) : { targets: [], ok: true };
     progress?.done();
     if (opts.json) out(JSON.stringify(reportJson(plan, report), null, 2));
