@@ -11,14 +11,16 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** `prefix`: a command that runs the CLI (e.g. `ip netns exec NS`). */
-export function runTsync(args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; prefix?: readonly string[] } = {}): Promise<CliResult> {
+/** `prefix`: a command that runs the CLI (e.g. `ip netns exec NS`). `uid`/`gid`: run as that login (the tests run as root, who can read everything). */
+export function runTsync(args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; prefix?: readonly string[]; uid?: number; gid?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const argv = [...(opts.prefix ?? []), process.execPath, CLI, ...args];
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: opts.cwd ?? process.cwd(),
       env: { ...process.env, NO_COLOR: "1", ...opts.env },
       stdio: ["ignore", "pipe", "pipe"],
+      ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
+      ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
