@@ -17,6 +17,7 @@ export interface RawConnection {
   sshConfig?: boolean | string;
   proxyJump?: string;
   passphraseEnv?: string;
+  sudo?: boolean;
 }
 export interface RawHost extends RawConnection {
   address: string;
@@ -138,9 +139,10 @@ export function isRoleTargets(t: RawSync["targets"]): t is RawRoleTargets {
 /** OpenSSH's own order: the user's config, then the system-wide one. */
 export const SSH_CONFIG_FILES = ["~/.ssh/config", "/etc/ssh/ssh_config"];
 
+/** A written sshConfig PATH resolves against the manifest's directory, like every local path in it. */
 export function sshConfigFiles(v: boolean | string, baseDir: string): string[] {
   if (v === false) return [];
-  return (v === true ? SSH_CONFIG_FILES : [v]).map((p) => resolveLocalPath(p, baseDir));
+  return v === true ? SSH_CONFIG_FILES.map(expandHome) : [resolveLocalPath(v, baseDir)];
 }
 
 /** One written jump hop: `[user@]host[:port]` (a host name of the manifest is looked up first). */
@@ -179,6 +181,7 @@ export function normalize(raw: RawManifest, file: string, digest: string): Manif
       hostKeyChecking: c.hostKeyChecking ?? d.hostKeyChecking ?? DEFAULTS.hostKeyChecking,
       sshConfig: sshConfigFiles(c.sshConfig ?? d.sshConfig ?? DEFAULTS.sshConfig, base),
       ...(passphraseEnv !== undefined ? { passphraseEnv } : {}),
+      ...((c.sudo ?? d.sudo) === true ? { sudo: true } : {}),
     };
   };
   const hosts = new Map<string, Host>();

@@ -23,6 +23,8 @@ export interface Host {
   readonly proxyJump?: readonly Host[];
   /** Environment variable holding the passphrase of an encrypted identityFile. */
   readonly passphraseEnv?: string;
+  /** Remote commands run under `sudo -n` (as root, never prompting). */
+  readonly sudo?: boolean;
   /** Where nginx upstreams send this host's traffic; absent: address. */
   readonly web?: string;
 }

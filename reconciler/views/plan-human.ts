@@ -79,6 +79,13 @@ export function renderPlanHuman(plan: Plan, opts: RenderOptions): string {
       }
     }
     out.push("");
+  } else {
+    // -q drops the changes, never which target failed and why (the summary only counts them).
+    for (const t of plan.targets) {
+      if (t.state === "unreachable") out.push(...renderTarget(t, paint, opts));
+      else if (t.refused) out.push(`${paint("bold", t.sync)}: ${formatLocation(t.target)} ${paint("red", "refused")}: ${t.refused}`);
+    }
+    if (plan.nginx?.error) out.push(`${paint("bold", `nginx ${plan.nginx.host ? `${plan.nginx.host}:` : ""}${plan.nginx.path}`)} ${paint("red", "error")}: ${plan.nginx.error}`);
   }
   out.push(paint("bold", summaryLine(plan)));
   return out.join("\n") + "\n";

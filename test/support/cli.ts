@@ -11,10 +11,11 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** `uid`/`gid`: run as that login (the tests run as root, who can read everything). */
-export function runTsync(args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; uid?: number; gid?: number } = {}): Promise<CliResult> {
+/** `prefix`: a command that runs the CLI (e.g. `ip netns exec NS`). `uid`/`gid`: run as that login (the tests run as root, who can read everything). */
+export function runTsync(args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; prefix?: readonly string[]; uid?: number; gid?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const argv = [...(opts.prefix ?? []), process.execPath, CLI, ...args];
+    const child = spawn(argv[0]!, argv.slice(1), {
       cwd: opts.cwd ?? process.cwd(),
       env: { ...process.env, NO_COLOR: "1", ...opts.env },
       stdio: ["ignore", "pipe", "pipe"],

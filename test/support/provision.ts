@@ -17,6 +17,9 @@ interface Tool {
 export const TOOLS: readonly Tool[] = [
   { name: "sshd", path: "/usr/sbin/sshd", pkg: "openssh-server" },
   { name: "ssh-keygen", path: "ssh-keygen", pkg: "openssh-client" },
+  { name: "ssh-agent", path: "ssh-agent", pkg: "openssh-client" },
+  { name: "ip", path: "ip", pkg: "iproute2" },
+  { name: "sudo", path: "sudo", pkg: "sudo" },
   { name: "nginx", path: "nginx", pkg: "nginx" },
   { name: "rsync", path: "rsync", pkg: "rsync" },
   { name: "perl", path: "perl", pkg: "perl" },

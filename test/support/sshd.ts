@@ -33,6 +33,8 @@ export interface Fleet {
   writeHashedKnownHosts(): string;
   /** YAML `defaults:` + `hosts:` blocks naming the daemons node-1..node-N. */
   manifestHosts(opts?: { hostKeyChecking?: "strict" | "accept-new"; roles?: (i: number) => string[] }): string;
+  /** Daemon i's log so far (sshd -e: everything it logs). */
+  log(i: number): string;
   /** Kill everything; the temp dir is removed unless `keep` (then its path is printed, logs are in it). */
   close(opts?: { keep?: boolean }): Promise<void>;
 }
@@ -41,6 +43,8 @@ export interface FleetOptions {
   readonly addresses: readonly string[];
   /** Environment set for every session by sshd (`SetEnv`), merged over the defaults. */
   readonly setEnv?: Readonly<Record<string, string>>;
+  /** More sshd_config lines for daemon i (after the defaults; a `Match` block must come last). */
+  readonly extraConfig?: (i: number) => readonly string[];
 }
 
 const SSHD = "/usr/sbin/sshd";
@@ -159,6 +163,7 @@ export async function startSshdFleet(opts: FleetOptions): Promise<Fleet> {
         "MaxStartups 50:30:100",
         "Subsystem sftp internal-sftp",
         setEnvLine,
+        ...(opts.extraConfig?.(i) ?? []),
         "",
       ].join("\n"),
     );
@@ -221,6 +226,7 @@ export async function startSshdFleet(opts: FleetOptions): Promise<Fleet> {
     dir,
     start,
     stop,
+    log: (i) => readFileSync(logs[i]!, "utf8"),
     pause: (i) => signalTree(procs[i]?.pid, "SIGSTOP"),
     resume: (i) => signalTree(procs[i]?.pid, "SIGCONT"),
     writeHashedKnownHosts() {

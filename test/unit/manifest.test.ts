@@ -377,3 +377,14 @@ test("proxyJump: a hop naming a host brings its own chain; defaults' chain stops
   assert.deepEqual(chain("plain"), ["deploy@gw.example.org:2222"]);
   assert.deepEqual(chain("direct"), []);
 });
+
+test("sshConfig: true is ~/.ssh/config then /etc/ssh/ssh_config; a relative PATH resolves against the manifest's directory; false is none", () => {
+  const { manifest, diagnostics } = parseManifest(
+    ["version: 1", "defaults: { sshConfig: deploy/ssh_config }", "hosts:", "  a: { address: 10.0.0.1 }", "  b: { address: 10.0.0.2, sshConfig: false }", "  c: { address: 10.0.0.3, sshConfig: true }"].join("\n"),
+    "/srv/estate/tsync.yaml",
+  );
+  assert.deepEqual(diagnostics, []);
+  assert.deepEqual(manifest!.hosts.get("a")!.sshConfig, ["/srv/estate/deploy/ssh_config"]);
+  assert.deepEqual(manifest!.hosts.get("b")!.sshConfig, []);
+  assert.deepEqual(manifest!.hosts.get("c")!.sshConfig, [join(homedir(), ".ssh/config"), "/etc/ssh/ssh_config"]);
+});

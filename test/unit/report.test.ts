@@ -15,6 +15,7 @@ import { renderJunit } from "../../reconciler/views/junit.js";
 import { renderMarkdown } from "../../reconciler/views/markdown.js";
 import { summaryLine } from "../../reconciler/views/summary.js";
 import { describeChange } from "../../reconciler/views/change-line.js";
+import { renderPlanHuman } from "../../reconciler/views/plan-human.js";
 
 const REPORTS = fileURLToPath(new URL("../../../fixtures/reports/", import.meta.url));
 const XSD = readFileSync(REPORTS + "junit.xsd", "utf8");
@@ -179,4 +180,17 @@ test("describeChange escapes names and shows what matters per kind", () => {
   assert.equal(describeChange(hostile[6]!), "-/+ create uploads (5 B, replaces symlink -> /etc)");
   assert.equal(describeChange(hostile[9]!), "~ chmod exec.sh (0644 -> 0755)");
   assert.equal(describeChange(hostile[10]!), '- delete "\\xff\\xfe\\x01\\x1b[31m"');
+});
+
+test("issue 14: plan -q drops the changes but never which target failed and why", () => {
+  const text = renderPlanHuman(mixed, { color: false, quiet: true });
+  assert.equal(
+    text,
+    [
+      "site: www-03:/var/www/tjstein.com unreachable: www-03: connect ECONNREFUSED 127.0.0.4:2222",
+      "site: www-04:/var/www/tjstein.com refused: maxDelete 25% exceeded: 3 of 4 target files (75%)",
+      summaryLine(mixed),
+      "",
+    ].join("\n"),
+  );
 });

@@ -60,11 +60,29 @@ export class SshTransport implements Transport {
   }
 
   private endpoint: Endpoint | undefined;
+  private readonly sudoChecked = new WeakSet<SshConnection>();
 
   private async conn(): Promise<SshConnection> {
     const c = await this.pool.get(this.target);
     this.endpoint = c.endpoint;
+    if (this.target.sudo && !this.sudoChecked.has(c)) {
+      // Once per connection, before any work: a sudo that wants a password is one clear line here,
+      // not a failure per listing, hash and file later.
+      const r = await c.exec("sudo -n -- true");
+      if (r.code !== 0) {
+        const why = firstLine(r.stderr);
+        throw this.error("sudo-failed", /password is required/.test(why)
+          ? `sudo: true, but sudo asks ${c.endpoint.user} for a password (tsync runs sudo -n): allow ${c.endpoint.user} NOPASSWD in sudoers on this host`
+          : `sudo: true, but \`sudo -n true\` failed as ${c.endpoint.user}: ${why || `exit status ${r.code}`}`);
+      }
+      this.sudoChecked.add(c);
+    }
     return c;
+  }
+
+  /** The command line as sent: under `sudo -n` (no prompt, ever) when the host says sudo: true. */
+  private sh(command: string): string {
+    return this.target.sudo ? `sudo -n -- sh -c ${shq(command)}` : command;
   }
 
   // Every caller holds a connection by now, so messages show where the host was reached.
@@ -76,7 +94,7 @@ export class SshTransport implements Transport {
   private async list(root: string, opts: ScanOptions, paths: readonly RelPath[] | undefined, shallow: boolean): Promise<Snapshot | undefined> {
     const conn = await this.conn();
     const only = paths !== undefined;
-    const r = await conn.exec(listCommand(root, { only, shallow, timeoutSec: this.scanTimeoutSec }), {
+    const r = await conn.exec(this.sh(listCommand(root, { only, shallow, timeoutSec: this.scanTimeoutSec })), {
       ...(only ? { stdin: pathsInput(paths) } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
@@ -92,7 +110,7 @@ export class SshTransport implements Transport {
   /** Which files share an inode (ScanOptions.links): path → "dev:ino". */
   private async links(root: string, paths: readonly RelPath[] | undefined, signal?: AbortSignal): Promise<Map<RelPath, string>> {
     const conn = await this.conn();
-    const r = await conn.exec(linksCommand(root, { only: paths !== undefined, timeoutSec: this.scanTimeoutSec }), {
+    const r = await conn.exec(this.sh(linksCommand(root, { only: paths !== undefined, timeoutSec: this.scanTimeoutSec })), {
       ...(paths ? { stdin: pathsInput(paths) } : {}),
       ...(signal ? { signal } : {}),
     });
@@ -136,7 +154,7 @@ export class SshTransport implements Transport {
   async hash(root: string, paths: readonly RelPath[], signal?: AbortSignal): Promise<Map<RelPath, string>> {
     if (paths.length === 0) return new Map();
     const conn = await this.conn();
-    const r = await conn.exec(hashCommand(root, this.scanTimeoutSec), { stdin: pathsInput(paths), ...(signal ? { signal } : {}) });
+    const r = await conn.exec(this.sh(hashCommand(root, this.scanTimeoutSec)), { stdin: pathsInput(paths), ...(signal ? { signal } : {}) });
     // 123: some files could not be read (they are left out, as the interface says).
     if (r.code !== 0 && r.code !== 123) throw this.error("hash-failed", `cannot hash files in ${root}: ${firstLine(r.stderr) || `exit status ${r.code}`}`);
     const hashes = parseHashes(r.stdout);
@@ -155,7 +173,7 @@ export class SshTransport implements Transport {
 
   async readFile(root: string, path: RelPath, signal?: AbortSignal): Promise<Buffer | undefined> {
     const conn = await this.conn();
-    const r = await conn.exec(this.readCommand(root), { stdin: pathsInput([path]), ...(signal ? { signal } : {}) });
+    const r = await conn.exec(this.sh(this.readCommand(root)), { stdin: pathsInput([path]), ...(signal ? { signal } : {}) });
     if (r.code !== 0) throw this.error("read-failed", `cannot read ${root}: ${displayPath(path)}: ${firstLine(r.stderr) || `exit status ${r.code}`}`);
     // Whichever marker comes first decides: the file's own bytes may contain either.
     const f = r.stdout.indexOf(FILE_MARKER, 0, "latin1");
@@ -185,7 +203,7 @@ export class SshTransport implements Transport {
     return {
       open: async (path: RelPath): Promise<SourceFile> => {
         const conn = await this.conn();
-        const proc = conn.spawn(this.sendCommand(root));
+        const proc = conn.spawn(this.sh(this.sendCommand(root)));
         proc.stdin.end(pathsInput([path]));
         let stderr = "";
         proc.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString("latin1")).slice(-4096)));
@@ -208,14 +226,14 @@ export class SshTransport implements Transport {
 
   async apply(root: string, changes: readonly Change[], content: ContentSource, opts?: ApplyOptions): Promise<ApplyResult> {
     const conn = await this.conn();
-    const proc = conn.spawn(APPLY_COMMAND, opts?.signal ? { signal: opts.signal } : {});
+    const proc = conn.spawn(this.sh(APPLY_COMMAND), opts?.signal ? { signal: opts.signal } : {});
     return applyOverStream(proc, root, changes, content, opts);
   }
 
   async run(command: string, signal?: AbortSignal): Promise<{ code: number; output: string }> {
     const conn = await this.conn();
     const line = `${printfMarker(RUN_MARKER)}; exec timeout -k 5 ${this.commandTimeoutSec} sh -c ${shq(command)} 2>&1`;
-    const r = await conn.exec(line, signal ? { signal } : {});
+    const r = await conn.exec(this.sh(line), signal ? { signal } : {});
     const out = afterMarker(r.stdout, RUN_MARKER) ?? r.stdout;
     return { code: r.code, output: out.toString("utf8") + r.stderr.toString("utf8") };
   }
@@ -228,7 +246,7 @@ export class SshTransport implements Transport {
     // Keep the old file's mode so a config stays readable by whoever read it before.
     const line = `umask 022; timeout -k 5 ${this.commandTimeoutSec} cat > ${t} && { [ ! -e ${f} ] || chmod --reference=${f} ${t}; } && mv -f -- ${t} ${f} || { rc=$?; rm -f -- ${t}; exit $rc; }`;
     const conn = await this.conn();
-    const r = await conn.exec(line, { stdin: data, ...(signal ? { signal } : {}) });
+    const r = await conn.exec(this.sh(line), { stdin: data, ...(signal ? { signal } : {}) });
     if (r.code !== 0) throw this.error("write-failed", `cannot write ${absPath}: ${firstLine(r.stderr) || `exit status ${r.code}`}`);
   }
 

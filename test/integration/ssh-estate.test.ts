@@ -1,0 +1,179 @@
+// A real estate's reach (issue 14): a target only a bastion can reach, an ssh config with aliases and
+// Include. tsync runs inside a network namespace where only the bastion is exposed, so the target is
+// reachable through the bastion's tunnel alone; the bastion's own log (LogLevel DEBUG1) shows the hop.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { runTsync } from "../support/cli.js";
+import { createNetns, type Netns } from "../support/netns.js";
+import { startSshdFleet, type Fleet } from "../support/sshd.js";
+import { assertTreesEqual } from "../support/trees.js";
+
+const BASTION = "127.0.0.41";
+const TARGET = "127.0.0.42";
+let fleet: Fleet;
+let ns: Netns;
+let dir: string;
+let failed = false;
+
+// Non-root logins for the sudo tests: sshd reads authorized_keys as the user, so theirs is a readable copy.
+const USERS = ["tsync-deploy", "tsync-nopass"];
+const SUDOERS = "/etc/sudoers.d/tsync-test";
+const keysDir = mkdtempSync(join(tmpdir(), "tsync-estate-keys-"));
+
+function ensureUsers(): void {
+  for (const u of USERS) {
+    try {
+      execFileSync("id", ["-u", u], { stdio: "ignore" });
+    } catch {
+      execFileSync("useradd", ["-M", "-d", "/nonexistent", "-s", "/bin/sh", u]);
+    }
+    execFileSync("usermod", ["-p", "*", u]); // not locked ("!"): sshd without PAM refuses locked accounts
+  }
+  writeFileSync(`${SUDOERS}.new`, "tsync-deploy ALL=(root) NOPASSWD: ALL\ntsync-nopass ALL=(root) ALL\n", { mode: 0o440 });
+  execFileSync("visudo", ["-c", "-q", "-f", `${SUDOERS}.new`]);
+  execFileSync("mv", ["-f", `${SUDOERS}.new`, SUDOERS]);
+}
+
+before(async () => {
+  ensureUsers();
+  chmodSync(keysDir, 0o755);
+  fleet = await startSshdFleet({
+    addresses: [BASTION, TARGET],
+    extraConfig: (i) => (i === 0 ? ["LogLevel DEBUG1", "AllowTcpForwarding yes"] : ["AllowTcpForwarding no", `Match User ${USERS.join(",")}`, `  AuthorizedKeysFile ${keysDir}/authorized_keys`]),
+  });
+  copyFileSync(join(fleet.dir, "authorized_keys"), join(keysDir, "authorized_keys"));
+  chmodSync(join(keysDir, "authorized_keys"), 0o644);
+  ns = await createNetns("tsync-estate");
+  await ns.expose(BASTION, fleet.hosts[0]!.port);
+  dir = mkdtempSync(join(tmpdir(), "tsync-estate-"));
+  const src = join(dir, "src");
+  mkdirSync(join(src, "wp-content"), { recursive: true });
+  writeFileSync(join(src, "index.php"), "<?php // hello\n");
+  writeFileSync(join(src, "wp-content", "style.css"), "body{}\n");
+});
+after(async () => {
+  if (existsSync(SUDOERS)) execFileSync("rm", ["-f", SUDOERS]);
+  rmSync(keysDir, { recursive: true, force: true });
+  ns?.close();
+  await fleet?.close({ keep: failed });
+  if (dir && !failed) rmSync(dir, { recursive: true, force: true });
+});
+const check = <T>(fn: () => Promise<T>) => fn().catch((e: unknown) => ((failed = true), Promise.reject(e)));
+
+function manifest(name: string, hosts: string[], defaults: string[] = []): string {
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(
+    file,
+    [
+      "version: 1",
+      "defaults:",
+      "  user: root",
+      `  identityFile: ${fleet.identityFile}`,
+      `  knownHosts: ${fleet.knownHosts}`,
+      ...defaults.map((l) => `  ${l}`),
+      "hosts:",
+      ...hosts.map((l) => `  ${l}`),
+      "syncs:",
+      "  site:",
+      `    source: ${join(dir, "src")}`,
+      `    targets: [ "inner:${join(dir, name, "dst")}" ]`,
+      "",
+    ].join("\n"),
+  );
+  return file;
+}
+
+const inNs = (args: string[]) => runTsync(args, { prefix: ns.exec });
+const [bastionPort, targetPort] = [() => fleet.hosts[0]!.port, () => fleet.hosts[1]!.port];
+
+test("without a jump host the target cannot be reached from where tsync runs (the lab is real), and -q still names it", () =>
+  check(async () => {
+    const file = manifest("direct", [`inner: { address: ${TARGET}, port: ${targetPort()}, sshConfig: false }`]);
+    const r = await inNs(["plan", "-q", "-f", file]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout + r.stderr, new RegExp(`inner \\(${TARGET.replace(/\./g, "\\.")}:${targetPort()}\\): connection refused`));
+  }));
+
+test("proxyJump: a manifest host as bastion; plan and apply go through it, and the bastion logs the hop", () =>
+  check(async () => {
+    const file = manifest("jump", [
+      `bastion: { address: ${BASTION}, port: ${bastionPort()}, sshConfig: false }`,
+      `inner: { address: ${TARGET}, port: ${targetPort()}, proxyJump: bastion, sshConfig: false }`,
+    ]);
+    const plan = await inNs(["plan", "--detailed-exitcode", "-f", file]);
+    assert.equal(plan.code, 2, plan.stdout + plan.stderr);
+    assert.match(plan.stdout, /Plan: 4 to add/);
+    const apply = await inNs(["apply", "--yes", "-f", file]);
+    assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+    await assertTreesEqual(join(dir, "src"), join(dir, "jump", "dst"));
+    assert.match(fleet.log(0), new RegExp(`server_request_direct_tcpip: .*target ${TARGET.replace(/\./g, "\\.")} port ${targetPort()}`));
+  }));
+
+test("proxyJump: an unknown bastion host key is refused, and the message names the hop and the target", () =>
+  check(async () => {
+    const empty = join(dir, "empty_known_hosts");
+    writeFileSync(empty, "");
+    const file = manifest("jump-unknown", [
+      `bastion: { address: ${BASTION}, port: ${bastionPort()}, knownHosts: ${empty}, sshConfig: false }`,
+      `inner: { address: ${TARGET}, port: ${targetPort()}, proxyJump: bastion, sshConfig: false }`,
+    ]);
+    const r = await inNs(["plan", "-f", file]);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout + r.stderr, new RegExp(`inner \\(${TARGET.replace(/\./g, "\\.")}:${targetPort()}\\): through jump host bastion \\(${BASTION.replace(/\./g, "\\.")}:${bastionPort()}\\): host key unknown`));
+  }));
+
+test("ssh config: an alias with HostName/Port/ProxyJump from an Included file; the manifest names only the alias", () =>
+  check(async () => {
+    const conf = join(dir, "ssh_config");
+    const inc = join(dir, "ssh_config.d", "estate.conf");
+    mkdirSync(join(dir, "ssh_config.d"), { recursive: true });
+    writeFileSync(conf, `Include ${join(dir, "ssh_config.d")}/*.conf\nHost *\n  ConnectTimeout 5\n`);
+    writeFileSync(inc, [`Host gw`, `  HostName ${BASTION}`, `  Port ${bastionPort()}`, `Host www-inner`, `  HostName ${TARGET}`, `  Port ${targetPort()}`, `  ProxyJump gw`, ""].join("\n"));
+    const file = manifest("alias", ["inner: { address: www-inner }"], [`sshConfig: ${conf}`]);
+    const r = await inNs(["apply", "--yes", "-f", file]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    await assertTreesEqual(join(dir, "src"), join(dir, "alias", "dst"));
+  }));
+
+/** A www-data-owned web root a non-root login cannot write. */
+function wwwDataRoot(name: string): string {
+  const root = join(dir, name, "dst");
+  mkdirSync(root, { recursive: true });
+  chmodSync(join(dir, name), 0o755);
+  chmodSync(dir, 0o755);
+  const www = Number(execFileSync("id", ["-u", "www-data"]).toString());
+  chownSync(root, www, www);
+  chmodSync(root, 0o755);
+  return root;
+}
+
+test("sudo: true — a non-root login writes a www-data root through sudo -n; without it, permission denied", () =>
+  check(async () => {
+    const root = wwwDataRoot("sudo");
+    const plain = manifest("sudo", [`inner: { address: ${TARGET}, port: ${targetPort()}, user: tsync-deploy, sshConfig: false }`]);
+    const denied = await runTsync(["apply", "--yes", "-f", plain]);
+    assert.equal(denied.code, 1, denied.stdout + denied.stderr);
+    assert.match(denied.stdout + denied.stderr, /Permission denied/);
+    const withSudo = manifest("sudo", [`inner: { address: ${TARGET}, port: ${targetPort()}, user: tsync-deploy, sudo: true, sshConfig: false }`]);
+    const r = await runTsync(["apply", "--yes", "-f", withSudo]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    await assertTreesEqual(join(dir, "src"), root);
+    const again = await runTsync(["plan", "--detailed-exitcode", "-f", withSudo]);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+  }));
+
+test("sudo: true where sudo wants a password is one clear line naming the host and the user", () =>
+  check(async () => {
+    wwwDataRoot("sudo-pass");
+    const file = manifest("sudo-pass", [`inner: { address: ${TARGET}, port: ${targetPort()}, user: tsync-nopass, sudo: true, sshConfig: false }`]);
+    const r = await runTsync(["plan", "-f", file]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const line = `inner (${TARGET}:${targetPort()}): sudo: true, but sudo asks tsync-nopass for a password (tsync runs sudo -n): allow tsync-nopass NOPASSWD in sudoers on this host`;
+    assert.ok((r.stdout + r.stderr).includes(line), r.stdout + r.stderr);
+    assert.equal((r.stdout + r.stderr).split(line).length, 2, "said once");
+  }));
