@@ -34,7 +34,7 @@ export interface RawSync {
   exclude?: string[];
   delete?: boolean;
   maxDelete?: string | number;
-  preserve?: ("perms" | "times" | "owner" | "group")[];
+  preserve?: ("perms" | "times" | "owner" | "group" | "hardlinks")[];
   delay?: string;
   audit?: { quick?: string; deep?: string };
   onDrift?: "heal" | "report";
@@ -253,6 +253,7 @@ function normalizeSync(name: string, s: RawSync, hosts: Record<string, RawHost>,
         times: preserve.includes("times"),
         owner: preserve.includes("owner"),
         group: preserve.includes("group"),
+        ...(preserve.includes("hardlinks") ? { hardlinks: true } : {}),
       },
     },
     // The rules have already rejected a malformed delay, so the fallback is never taken.

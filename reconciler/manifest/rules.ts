@@ -3,6 +3,7 @@
 
 import { isIP } from "node:net";
 import { Cron } from "croner";
+import ignore from "ignore";
 import type { Diagnostic } from "../model/diagnostics.js";
 import { closest, diagnosticAt, type DiagnosticOptions, type Seg, type SourceDoc } from "./position.js";
 import { expandHome, hostsWithRoles, isRoleTargets, manifestDir, normalizePath, parseHop, proxyJumpOf, resolveLocalPath, splitLocation, type RawConnection, type RawLocation, type RawManifest } from "./normalize.js";
@@ -98,7 +99,8 @@ const nulBytes: Rule = ({ raw, report }) => {
 };
 
 // RFC 1123 labels. Anything else (user@host, host:22, "-oProxyCommand=...") would be misread by ssh or nginx.
-const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+// Underscores too: OpenSSH accepts them and ssh config aliases and internal DNS names use them.
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
 
 const hostAddresses: Rule = ({ raw, report }) => {
   for (const [name, h] of Object.entries(raw.hosts ?? {})) {
@@ -228,7 +230,11 @@ const overlappingTargets: Rule = ({ raw, written, src, report }) => {
   // A root target is refused on its own and overlaps nothing; the others are each reported against the
   // first earlier target they overlap that was itself fine.
   const placed = targets.filter((t) => t.path !== "/");
-  const overlaps = new Map(firstOverlaps(placed).map((j, i) => [placed[i]!, j === undefined ? undefined : placed[j]!.w]));
+  let first = firstOverlaps(placed);
+  // Nesting under an outer sync's exclude is allowed (excludedByOuter). It is rare, so the fast pass
+  // stays as it is and only a manifest that has such a pair is checked pair by pair with the exemption.
+  if (first.some((j, i) => j !== undefined && excludedByOuter(raw, placed[i]!, placed[j]!))) first = firstOverlapsExempting(raw, placed);
+  const overlaps = new Map(first.map((j, i) => [placed[i]!, j === undefined ? undefined : placed[j]!.w]));
   for (const t of targets) {
     const { w } = t;
     const other = overlaps.get(t);
@@ -240,6 +246,33 @@ const overlappingTargets: Rule = ({ raw, written, src, report }) => {
     }
   }
 };
+
+/** firstOverlaps' answer where a pair excludedByOuter exempts does not count (each against the kept ones). */
+function firstOverlapsExempting(raw: RawManifest, placed: readonly { w: Written; machine: string; path: string }[]): (number | undefined)[] {
+  const kept: number[] = [];
+  return placed.map((t, i) => {
+    const j = kept.find((k) => placed[k]!.machine === t.machine && overlap(t.path, placed[k]!.path) && !excludedByOuter(raw, t, placed[k]!));
+    if (j === undefined) kept.push(i);
+    return j;
+  });
+}
+
+/**
+ * Nested targets of different syncs are one writer each when the outer sync excludes the inner path:
+ * the planner never touches an excluded target path (it is protected). Patterns and paths go through
+ * latin1-of-UTF-8 as core/ignore.ts's matcher does, so "excluded" means the same here.
+ */
+function excludedByOuter(raw: RawManifest, a: { w: Written; path: string }, b: { w: Written; path: string }): boolean {
+  const o = overlap(a.path, b.path);
+  if (o !== "inside" && o !== "contains") return false;
+  const [outer, inner] = o === "inside" ? [b, a] : [a, b];
+  if (outer.w.sync === inner.w.sync) return false;
+  const patterns = raw.syncs?.[outer.w.sync]?.exclude ?? [];
+  if (patterns.length === 0) return false;
+  const latin1 = (x: string) => Buffer.from(x, "utf8").toString("latin1");
+  const rel = inner.path.slice(outer.path === "/" ? 1 : outer.path.length + 1);
+  return ignore({ ignoreCase: false }).add(patterns.map(latin1)).ignores(`${latin1(rel)}/`);
+}
 
 const durationsAndLimits: Rule = ({ raw, report }) => {
   for (const [name, s] of Object.entries(raw.syncs ?? {})) {

@@ -85,6 +85,7 @@ function scanOptions(sync: Sync, opts: PlanOptions): ScanOptions {
   return {
     exclude: makeMatcher(sync.rules.exclude),
     owners: p.owner || p.group,
+    ...(p.hardlinks ? { links: true } : {}),
     hash: opts.deep ? "all" : "none",
     ...(opts.only ? { only: opts.only } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),

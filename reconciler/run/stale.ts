@@ -51,9 +51,13 @@ export async function checkTargetUnchanged(t: Transport, sync: Sync, root: strin
   // A path can appear twice (a type change removes, then creates): its first change holds what was seen.
   const seen = new Map<RelPath, Entry | undefined>();
   for (const c of changes) if (!seen.has(c.path)) seen.set(c.path, c.before);
-  // Files whose bytes a create copies on the target must still be what the plan saw.
+  // Files whose bytes a create copies on the target must still be what the plan saw. A hard link's
+  // source that the plan itself writes first is planned as it will be, and checked by its own change.
   const copied = new Map<RelPath, Entry>();
-  for (const c of changes) if (c.kind === "create" && c.from && !copied.has(c.from.path)) copied.set(c.from.path, c.from.entry);
+  for (const c of changes) {
+    if (c.kind !== "create" || !c.from || copied.has(c.from.path) || (c.from.link && seen.has(c.from.path))) continue;
+    copied.set(c.from.path, c.from.entry);
+  }
   const snap = await scanPaths(t, root, sync, [...new Set([...seen.keys(), ...copied.keys()])], false, signal);
   for (const [path, expected] of seen) {
     const now = snap.get(path);

@@ -48,7 +48,7 @@ class Walker {
   /** The entry for `p` from its lstat; undefined when it vanished meanwhile. */
   async entry(p: RelPath, st: Stats): Promise<Entry | undefined> {
     const meta = { mode: st.mode & 0o7777, mtimeMs: st.mtimeMs, ...(this.opts.owners ? { uid: st.uid, gid: st.gid } : {}) };
-    if (st.isFile()) return { kind: "file", size: st.size, ...meta };
+    if (st.isFile()) return { kind: "file", size: st.size, ...meta, ...(this.opts.links && st.nlink > 1 ? { link: `${st.dev}:${st.ino}` } : {}) };
     if (st.isDirectory()) return { kind: "dir", ...meta };
     if (st.isSymbolicLink()) {
       try {

@@ -62,7 +62,9 @@ function changeToJson(c: Change): Json {
     ...encodeBytes(c.path, "path", "pathBase64"),
     ...("before" in c && c.before ? { before: entryToJson(c.before) } : {}),
     ...("after" in c && c.after ? { after: entryToJson(c.after) } : {}),
-    ...(c.kind === "create" && c.from ? { ...encodeBytes(c.from.path, "from", "fromBase64"), fromEntry: entryToJson(c.from.entry) } : {}),
+    ...(c.kind === "create" && c.from
+      ? { ...encodeBytes(c.from.path, "from", "fromBase64"), fromEntry: entryToJson(c.from.entry), ...(c.from.link ? { fromLink: true } : {}) }
+      : {}),
   };
 }
 
@@ -74,7 +76,10 @@ function changeFromJson(j: Json): Change {
   const before = j.before ? entryFromJson(j.before as Json) : undefined;
   const after = j.after ? entryFromJson(j.after as Json) : undefined;
   // The schema ties `from` to a create with a file `fromEntry`.
-  const from = j.from !== undefined ? { path: decodeBytes(j, "from", "fromBase64") as RelPath, entry: entryFromJson(j.fromEntry as Json) } : undefined;
+  const from =
+    j.from !== undefined
+      ? { path: decodeBytes(j, "from", "fromBase64") as RelPath, entry: entryFromJson(j.fromEntry as Json), ...(j.fromLink === true ? { link: true } : {}) }
+      : undefined;
   return { kind, path, ...(before ? { before } : {}), ...(after ? { after } : {}), ...(from ? { from } : {}) } as Change;
 }
 

@@ -299,6 +299,16 @@ test("schema defaults are the defaults normalize applies", () => {
   assert.equal((server.listen as Json).default, DEFAULTS.listen);
 });
 
+test("preserve: hardlinks is accepted and normalized; without it names sharing an inode are copies (no flag)", () => {
+  const yaml = (preserve: string) => `version: 1\nsyncs:\n  s:\n    source: /srv/a\n    targets: [/srv/b]\n    preserve: ${preserve}\n`;
+  const on = parseManifest(yaml("[perms, times, hardlinks]"), "t.yaml");
+  assert.deepEqual(on.diagnostics.map(formatDiagnostic), []);
+  assert.equal(on.manifest!.syncs[0]!.rules.preserve.hardlinks, true);
+  const off = parseManifest(yaml("[perms, times]"), "t.yaml");
+  assert.equal(off.manifest!.syncs[0]!.rules.preserve.hardlinks, undefined);
+  assert.match(parseManifest(yaml("[hardlink]"), "t.yaml").diagnostics.map(formatDiagnostic).join("\n"), /must be one of perms, times, owner, group, hardlinks/);
+});
+
 // The overlap rule as it was first written: each target against every kept one before it (quadratic).
 function overlapsByPairs(places: readonly Place[]): (number | undefined)[] {
   const within = (a: string, b: string) => a === b || a.startsWith(b === "/" ? "/" : `${b}/`);
