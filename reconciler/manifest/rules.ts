@@ -13,6 +13,8 @@ import { parseDuration, parseLimit } from "./units.js";
 export interface RuleContext {
   readonly raw: RawManifest;
   readonly src: SourceDoc;
+  /** What the file defines; a reference is checked against these even when a definition was cut out for a schema error. */
+  readonly defined: DefinedNames;
   /** Every written location, computed once: a generated manifest can list tens of thousands. */
   readonly written: readonly Written[];
   report(code: string, segs: readonly Seg[], message: string, opts?: DiagnosticOptions): void;
@@ -149,8 +151,8 @@ const jumpHosts: Rule = ({ raw, report }) => {
   }
 };
 
-const unknownHosts: Rule = ({ raw, written, report }) => {
-  const names = Object.keys(raw.hosts ?? {});
+const unknownHosts: Rule = ({ raw, defined, written, report }) => {
+  const names = defined.hosts;
   const known = new Set(names);
   const check = (host: string | undefined, at: readonly Seg[]) => {
     if (host === undefined || known.has(host)) return;
@@ -161,8 +163,8 @@ const unknownHosts: Rule = ({ raw, written, report }) => {
   check(raw.nginx?.host, ["nginx", "host"]);
 };
 
-const unknownRoles: Rule = ({ raw, report }) => {
-  const known = new Set(Object.values(raw.hosts ?? {}).flatMap((h) => h.roles ?? []));
+const unknownRoles: Rule = ({ raw, defined, report }) => {
+  const known = new Set(defined.roles);
   const check = (roles: readonly string[], at: readonly Seg[]) =>
     roles.forEach((r, i) => {
       if (known.has(r)) return;
@@ -298,8 +300,8 @@ const cronExpressions: Rule = ({ raw, report }) => {
   }
 };
 
-const unknownUpstreams: Rule = ({ raw, report }) => {
-  const names = Object.keys(raw.nginx?.upstreams ?? {});
+const unknownUpstreams: Rule = ({ raw, defined, report }) => {
+  const names = defined.upstreams;
   raw.nginx?.servers.forEach((srv, i) => {
     for (const [match, up] of Object.entries(srv.locations)) {
       if (names.includes(up)) continue;
@@ -350,9 +352,28 @@ export const RULES: Readonly<Record<string, Rule>> = {
   nginxInjection,
 };
 
-export function checkRules(raw: RawManifest, src: SourceDoc): Diagnostic[] {
+export interface DefinedNames {
+  readonly hosts: readonly string[];
+  readonly roles: readonly string[];
+  readonly upstreams: readonly string[];
+}
+
+const record = (v: unknown): Record<string, unknown> => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+
+/** Host, role and upstream names of a document of any shape (also one the schema rejects). */
+export function definedNames(data: unknown): DefinedNames {
+  const hosts = record(record(data).hosts);
+  const roles = Object.values(hosts).flatMap((h) => {
+    const r = record(h).roles;
+    return Array.isArray(r) ? r.filter((x): x is string => typeof x === "string") : [];
+  });
+  return { hosts: Object.keys(hosts), roles, upstreams: Object.keys(record(record(record(data).nginx).upstreams)) };
+}
+
+/** `raw` must be schema-valid; `defined` comes from the whole file when `raw` is the schema-valid part of it. */
+export function checkRules(raw: RawManifest, src: SourceDoc, defined: DefinedNames = definedNames(raw)): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const ctx: RuleContext = { raw, src, written: writtenLocations(raw), report: (code, segs, message, opts) => out.push(diagnosticAt(src, code, segs, message, opts)) };
+  const ctx: RuleContext = { raw, src, defined, written: writtenLocations(raw), report: (code, segs, message, opts) => out.push(diagnosticAt(src, code, segs, message, opts)) };
   for (const rule of Object.values(RULES)) rule(ctx);
   return out;
 }

@@ -86,7 +86,7 @@ defaults: { identityFile: keys/drift, knownHosts: deploy/known_hosts }
 settings: { statusFile: state/tsync.status, logFile: ../log/tsync.log }
 hosts:
   www-01: { address: 127.0.0.2, roles: [web], knownHosts: "./other_hosts" }
-  www-02: { address: 127.0.0.3, identityFile: ~/.ssh/id_ed25519 }
+  www-02: { address: 127.0.0.3, identityFile: ~/.ssh/id_ed25519, sshConfig: deploy/ssh_config }
 syncs:
   site:
     source: www
@@ -107,6 +107,7 @@ nginx:
     const h2 = m.manifest!.hosts.get("www-02")!;
     assert.deepEqual([h1.identityFile, h1.knownHosts], [join(ops, "keys/drift"), join(ops, "other_hosts")]);
     assert.deepEqual([h2.identityFile, h2.knownHosts], [join(homedir(), ".ssh/id_ed25519"), join(ops, "deploy/known_hosts")]);
+    assert.deepEqual(h2.sshConfig, [join(ops, "deploy/ssh_config")]);
     assert.deepEqual(m.manifest!.settings, { maxProcesses: DEFAULTS.maxProcesses, statusFile: join(ops, "state/tsync.status"), logFile: join(dir, "log/tsync.log") });
     const [site, home] = m.manifest!.syncs;
     assert.deepEqual(site!.source, { path: join(ops, "www") });
