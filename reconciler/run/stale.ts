@@ -130,7 +130,8 @@ export function checkJustified(saved: readonly Change[], fresh: readonly Change[
     if ("after" in c && !("after" in f && sameAfter(c.kind, c.after, f.after))) return `${what} does not give it what the source has`;
     if (c.kind === "create" && c.from) {
       const ff = f.kind === "create" ? f.from : undefined;
-      if (!ff || ff.path !== c.from.path || !entryMatches(c.from.entry, ff.entry))
+      // A link makes the two names one inode: only where the fresh plan links them too.
+      if (!ff || ff.path !== c.from.path || !entryMatches(c.from.entry, ff.entry) || Boolean(ff.link) !== Boolean(c.from.link))
         return `${what} copies ${displayPath(c.from.path)}, which a fresh plan does not take as the same content`;
     }
     if (i <= last) return `${what} is out of the order a fresh plan makes the changes in`;

@@ -106,3 +106,31 @@ test("status: names and remote errors in the status file are escaped in human ou
   const j = await runTsync(["status", "--json", "--file", file]);
   assert.equal((JSON.parse(j.stdout) as typeof status).syncs[0]!.targets[0]!.lastError, error, "JSON keeps the exact text");
 });
+
+test("nginx test output from the host (its stderr) is escaped in apply's report", async () => {
+  const s = setup("nginx");
+  const conf = join(base, "nginx", "site.conf");
+  mkdirSync(join(base, "nginx"), { recursive: true });
+  writeFileSync(
+    s.manifest,
+    [
+      "version: 1",
+      "hosts:",
+      "  web: { address: 127.0.0.9, roles: [replica] }",
+      "syncs:",
+      `  site: { source: ${s.src}, targets: [${s.dst}] }`,
+      "nginx:",
+      `  path: ${conf}`,
+      `  test: "printf 'nginx: [emerg] \\\\033]0;pwned\\\\007\\\\033[2J\\\\302\\\\233bad\\\\n' >&2; exit 1"`,
+      '  reload: "true"',
+      "  upstreams: { backend: { roles: [replica] } }",
+      '  servers: [{ names: [example.test], listen: 80, locations: { "/": backend } }]',
+      "",
+    ].join("\n"),
+  );
+  const r = await runTsync(["apply", "--yes", "-f", s.manifest]);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /nginx test failed/);
+  assertNoRaw("apply (nginx)", r.stdout + r.stderr);
+  assert.ok(r.stdout.includes("[emerg] \\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\u{9b}bad"), r.stdout);
+});

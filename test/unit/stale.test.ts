@@ -136,4 +136,7 @@ test("checkJustified: a copy the fresh plan makes from the same file is justifie
   const copy: Change = { kind: "create", path: p("b"), after: f(3, H1), from: { path: p("a"), entry: f(3) } };
   assert.equal(checkJustified([copy], [copy]), undefined);
   assert.equal(checkJustified([{ ...copy, from: undefined } as Change], [copy]), undefined, "sending instead of copying is always allowed");
+  const link = { ...copy, from: { path: p("a"), entry: f(3), link: true } } as Change;
+  assert.equal(checkJustified([link], [link]), undefined);
+  assert.match(checkJustified([link], [copy]) ?? "", /create of b copies a, which a fresh plan does not take as the same content/, "a hard link only where the fresh plan links");
 });
