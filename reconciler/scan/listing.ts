@@ -4,6 +4,7 @@
 import { parentOf, type RelPath } from "../model/paths.js";
 import { STAGING_DIR, type Entry, type Snapshot } from "../model/snapshot.js";
 import type { Matcher } from "../model/paths.js";
+import { tooManyEntries } from "./limits.js";
 
 export const LIST_MARKER = "TSYNC-LIST\0";
 export const NO_ROOT_MARKER = "TSYNC-NOROOT\0";
@@ -55,6 +56,8 @@ export interface ListingOptions {
   readonly exclude: Matcher;
   readonly owners: boolean;
   readonly only?: readonly RelPath[];
+  /** More records than this: "bad", with the count (limits.ts). */
+  readonly maxEntries?: number;
 }
 
 export type ListingResult =
@@ -91,6 +94,7 @@ export function parseListing(stdout: Buffer, opts: ListingOptions): ListingResul
   const fields = body.toString("latin1").split("\0");
   // A complete listing ends with a NUL, leaving one empty string after the last field.
   if (fields.pop() !== "" || fields.length % 8 !== 0) return { kind: "bad", error: "truncated listing" };
+  if (opts.maxEntries !== undefined && fields.length / 8 > opts.maxEntries) return { kind: "bad", error: tooManyEntries(fields.length / 8, opts.maxEntries) };
   const snapshot = new Map<RelPath, Entry>();
   // Directory verdicts, so a child of an excluded directory is excluded too (gitignore cannot
   // re-include below an excluded directory). A full walk meets parents first; an `only` walk starts

@@ -6,6 +6,7 @@ import { absBytes, ancestorsOf, compareRel, fromBytes, isInside, joinRel, ROOT, 
 import { STAGING_DIR, type Entry, type Snapshot } from "../model/snapshot.js";
 import type { ScanOptions } from "./options.js";
 import { hashRecords } from "./hash-pool.js";
+import { tooManyEntries } from "./limits.js";
 
 /**
  * Entries walked between two yields to the event loop. The walk uses synchronous calls: on a warm
@@ -101,6 +102,9 @@ class Walker {
       else this.out.set(dir, { kind: "problem", error: problemText(err) });
       return;
     }
+    const max = this.opts.maxEntries;
+    // Checked before the names are stat'ed, so that one directory of millions stops here too.
+    if (max !== undefined && this.out.size + names.length > max) throw new Error(tooManyEntries(this.out.size + names.length, max));
     for (const name of names) {
       const p = joinRel(dir, name);
       if (p !== STAGING_DIR) this.visit(p);
