@@ -2,7 +2,7 @@
 import type { Change } from "../reconciler/model/change.js";
 import type { TargetPlan } from "../reconciler/model/plan.js";
 import { formatLocation } from "../reconciler/model/manifest.js";
-import { formatBytes } from "../reconciler/views/plan-human.js";
+import { formatBytes } from "../reconciler/views/change-line.js";
 import type { PlanProgress } from "../reconciler/run/plan-run.js";
 
 /** One self-rewriting stderr line while a plan scans and hashes: a large tree is not a silent wait. */

@@ -13,6 +13,7 @@ import type { Manifest } from "../../reconciler/model/manifest.js";
 import { formatDiagnostic } from "../../reconciler/model/diagnostics.js";
 import { requireManifest, manifestPath } from "../manifest.js";
 import { err, Exit, EXIT, type GlobalOptions } from "../output.js";
+import { notifySystemd, readinessStatus } from "../notify.js";
 
 /** Opened synchronously so that a log file we cannot write is one line and exit 1, not a crash. */
 function openLog(file: string): WriteStream | string {
@@ -101,6 +102,10 @@ export async function watchCommand(opts: GlobalOptions): Promise<void> {
         once.stop();
         await once.deploy();
       }
+    }
+    if (!stop.signal.aborted) {
+      const failed = await notifySystemd({ READY: "1", STATUS: readinessStatus(daemon.status()) });
+      if (failed) log("warn", failed);
     }
     await daemon.done;
   } finally {

@@ -1,6 +1,6 @@
 // maxDelete: refuse a plan that would delete most of a target — the signature of an empty or
 // unmounted source — before anything is touched. Pure; the caller turns a message into a refusal.
-import type { Change } from "../model/change.js";
+import { removes, type Change } from "../model/change.js";
 import type { Limit } from "../model/manifest.js";
 import { ROOT } from "../model/paths.js";
 import type { Snapshot } from "../model/snapshot.js";
@@ -8,7 +8,7 @@ import type { Snapshot } from "../model/snapshot.js";
 /** How many entries `changes` remove (type-change removals included). */
 export function countDeletes(changes: readonly Change[]): number {
   let n = 0;
-  for (const c of changes) if (c.kind === "delete" || c.kind === "rmdir") n++;
+  for (const c of changes) if (removes(c)) n++;
   return n;
 }
 

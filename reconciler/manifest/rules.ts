@@ -5,12 +5,15 @@ import { isIP } from "node:net";
 import { Cron } from "croner";
 import type { Diagnostic } from "../model/diagnostics.js";
 import { closest, diagnosticAt, type DiagnosticOptions, type Seg, type SourceDoc } from "./position.js";
-import { expandHome, hostsWithRoles, isRoleTargets, normalizePath, splitLocation, type RawConnection, type RawLocation, type RawManifest } from "./normalize.js";
+import { expandHome, hostsWithRoles, isRoleTargets, manifestDir, normalizePath, parseHop, proxyJumpOf, resolveLocalPath, splitLocation, type RawConnection, type RawLocation, type RawManifest } from "./normalize.js";
+import { firstOverlaps } from "./overlaps.js";
 import { parseDuration, parseLimit } from "./units.js";
 
 export interface RuleContext {
   readonly raw: RawManifest;
   readonly src: SourceDoc;
+  /** Every written location, computed once: a generated manifest can list tens of thousands. */
+  readonly written: readonly Written[];
   report(code: string, segs: readonly Seg[], message: string, opts?: DiagnosticOptions): void;
 }
 export type Rule = (ctx: RuleContext) => void;
@@ -50,10 +53,14 @@ function writtenLocations(raw: RawManifest): Written[] {
 
 const label = (w: { host?: string; path: string }) => (w.host === undefined ? w.path : `${w.host}:${w.path}`);
 
-/** Paths must be absolute; `~/` is accepted only where it is expanded on this machine. */
-const relativePaths: Rule = ({ raw, report }) => {
-  const local = (p: string | undefined, at: Seg[]) => {
-    if (p !== undefined && !expandHome(p).startsWith("/")) report("relative-path", at, `${JSON.stringify(p)} is relative; use an absolute path (or ~/...)`);
+/**
+ * A path on this machine may be relative (to the manifest's directory) or start with `~/`; `~user/` is
+ * not expanded, so it would silently become a directory named "~user" next to the manifest. A path on
+ * a remote host must be absolute: there is no manifest directory there.
+ */
+const relativePaths: Rule = ({ raw, written, report }) => {
+  const local = (p: string | undefined, at: readonly Seg[]) => {
+    if (p !== undefined && p.startsWith("~") && expandHome(p) === p) report("relative-path", at, `${JSON.stringify(p)}: only ~/ (your own home) is expanded; write the absolute path`);
   };
   local(raw.settings?.statusFile, ["settings", "statusFile"]);
   local(raw.settings?.logFile, ["settings", "logFile"]);
@@ -61,18 +68,33 @@ const relativePaths: Rule = ({ raw, report }) => {
   for (const [base, c] of connections) {
     local(c.identityFile, [...base, "identityFile"]);
     local(c.knownHosts, [...base, "knownHosts"]);
+    if (typeof c.sshConfig === "string") local(c.sshConfig, [...base, "sshConfig"]);
   }
-  for (const w of writtenLocations(raw)) {
-    if (w.host === undefined) {
-      if (!expandHome(w.path).startsWith("/"))
-        report("relative-path", w.pathAt, `${JSON.stringify(w.path)} is relative; a location is "/abs/path" or "HOST:/abs/path"`);
-    } else if (!w.path.startsWith("/")) {
-      report("relative-path", w.pathAt, `${JSON.stringify(label(w))}: the path on ${w.host} must be absolute`);
-    }
+  for (const w of written) {
+    if (w.host === undefined) local(w.path, w.pathAt);
+    else if (!w.path.startsWith("/")) report("relative-path", w.pathAt, `${JSON.stringify(label(w))}: the path on ${w.host} must be absolute`);
   }
   const n = raw.nginx;
-  if (n && !(n.host === undefined ? expandHome(n.path) : n.path).startsWith("/"))
-    report("relative-path", ["nginx", "path"], `${JSON.stringify(n.path)} is relative; use an absolute path`);
+  if (n?.host === undefined) local(n?.path, ["nginx", "path"]);
+  else if (!n.path.startsWith("/")) report("relative-path", ["nginx", "path"], `${JSON.stringify(n.path)}: the path on ${n.host} must be absolute`);
+};
+
+/**
+ * No string may hold a NUL byte: the OS cannot take one in a path, an argument or an address, so a
+ * later step would fail far from the manifest (plan printed a Buffer dump for an nginx.path with one).
+ */
+const nulBytes: Rule = ({ raw, report }) => {
+  const walk = (v: unknown, at: Seg[]) => {
+    if (typeof v === "string") {
+      if (v.includes("\0")) report("nul-byte", at, `${JSON.stringify(v)} contains a NUL byte (U+0000), which no path, command or address can hold`);
+    } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...at, i]));
+    else if (v !== null && typeof v === "object")
+      for (const [k, x] of Object.entries(v)) {
+        if (k.includes("\0")) report("nul-byte", [...at, k], `the key ${JSON.stringify(k)} contains a NUL byte (U+0000)`, { key: true });
+        else walk(x, [...at, k]);
+      }
+  };
+  walk(raw, []);
 };
 
 // RFC 1123 labels. Anything else (user@host, host:22, "-oProxyCommand=...") would be misread by ssh or nginx.
@@ -85,14 +107,55 @@ const hostAddresses: Rule = ({ raw, report }) => {
   }
 };
 
-const unknownHosts: Rule = ({ raw, report }) => {
+const isAddress = (a: string) => isIP(a) !== 0 || HOSTNAME.test(a);
+
+const webAddresses: Rule = ({ raw, report }) => {
+  for (const [name, h] of Object.entries(raw.hosts ?? {}))
+    if (h.web !== undefined && !isAddress(h.web))
+      report("host-address", ["hosts", name, "web"], `${JSON.stringify(h.web)} is not a hostname or IP address (the upstream port is nginx.upstreams.*.port)`);
+};
+
+/** Each hop names a host of the manifest or is [user@]host[:port]; no host reaches itself through its own chain. */
+const jumpHosts: Rule = ({ raw, report }) => {
+  const hosts = raw.hosts ?? {};
+  const d = raw.defaults ?? {};
+  const hopsOf = (v: string | undefined) => (v === undefined || v === "none" ? [] : v.split(","));
+  const check = (v: string | undefined, at: Seg[]) => {
+    for (const spec of hopsOf(v)) {
+      if (hosts[spec] !== undefined) continue;
+      const hop = parseHop(spec);
+      if (hop === undefined || !isAddress(hop.address))
+        report("proxy-jump", at, `jump host ${JSON.stringify(spec)} is neither a host of this manifest nor [user@]host[:port]`);
+    }
+  };
+  check(d.proxyJump, ["defaults", "proxyJump"]);
+  for (const [name, h] of Object.entries(hosts)) {
+    if (h.proxyJump !== undefined) check(h.proxyJump, ["hosts", name, "proxyJump"]);
+    // Walk manifest-named hops: reaching `name` again is a loop that could never connect.
+    const seen = new Set<string>();
+    const walk = (n: string): boolean => {
+      for (const spec of hopsOf(proxyJumpOf(n, hosts[n]!, d))) {
+        if (hosts[spec] === undefined) continue;
+        if (spec === name) return true;
+        if (seen.has(spec)) continue;
+        seen.add(spec);
+        if (walk(spec)) return true;
+      }
+      return false;
+    };
+    if (walk(name)) report("proxy-jump", h.proxyJump !== undefined ? ["hosts", name, "proxyJump"] : ["defaults", "proxyJump"], `${name} is reached through itself (a proxyJump loop)`);
+  }
+};
+
+const unknownHosts: Rule = ({ raw, written, report }) => {
   const names = Object.keys(raw.hosts ?? {});
+  const known = new Set(names);
   const check = (host: string | undefined, at: readonly Seg[]) => {
-    if (host === undefined || names.includes(host)) return;
+    if (host === undefined || known.has(host)) return;
     const hint = closest(host, names);
     report("unknown-host", at, `unknown host ${JSON.stringify(host)}` + (hint ? `; did you mean ${JSON.stringify(hint)}?` : names.length ? ` (hosts: ${names.join(", ")})` : " (no hosts are defined)"));
   };
-  for (const w of writtenLocations(raw)) check(w.host, w.hostAt);
+  for (const w of written) check(w.host, w.hostAt);
   check(raw.nginx?.host, ["nginx", "host"]);
 };
 
@@ -121,9 +184,9 @@ function machineOf(raw: RawManifest, host: string | undefined): string | undefin
   return h ? `${h.address.toLowerCase()}|${h.port ?? raw.defaults?.port ?? 22}` : undefined;
 }
 
-function resolvedPath(w: Written): string | undefined {
-  const p = w.host === undefined ? expandHome(w.path) : w.path;
-  return p.startsWith("/") ? normalizePath(p) : undefined;
+function resolvedPath(w: Written, baseDir: string): string | undefined {
+  if (w.host === undefined) return resolveLocalPath(w.path, baseDir);
+  return w.path.startsWith("/") ? normalizePath(w.path) : undefined;
 }
 
 /** "same", "inside" (a under b), "contains" (b under a), or undefined. */
@@ -134,38 +197,46 @@ function overlap(a: string, b: string): "same" | "inside" | "contains" | undefin
   return undefined;
 }
 
-const sourceIsTarget: Rule = ({ raw, report }) => {
-  const all = writtenLocations(raw);
-  for (const src of all.filter((w) => w.kind === "source")) {
-    const sm = machineOf(raw, src.host);
-    const sp = resolvedPath(src);
-    if (!sm || !sp) continue;
-    for (const t of all.filter((w) => w.kind === "target" && w.sync === src.sync)) {
-      const tp = resolvedPath(t);
-      const o = tp && machineOf(raw, t.host) === sm ? overlap(tp, sp) : undefined;
-      if (!o) continue;
-      const how = o === "same" ? "is the source itself" : o === "inside" ? "is inside the source" : "contains the source";
-      report("source-is-target", t.at, `target ${label(t)} ${how} (${label(src)}): a sync cannot write into what it reads`);
+const sourceIsTarget: Rule = ({ raw, written, src: doc, report }) => {
+  const base = manifestDir(doc.file);
+  // One pass: writtenLocations lists each sync's source before its targets.
+  const sources = new Map<string, { src: Written; machine: string; path: string }>();
+  for (const w of written) {
+    const machine = machineOf(raw, w.host);
+    const path = resolvedPath(w, base);
+    if (!machine || !path) continue;
+    if (w.kind === "source") {
+      sources.set(w.sync, { src: w, machine, path });
+      continue;
     }
+    const s = sources.get(w.sync);
+    const o = s && s.machine === machine ? overlap(path, s.path) : undefined;
+    if (!s || !o) continue;
+    const how = o === "same" ? "is the source itself" : o === "inside" ? "is inside the source" : "contains the source";
+    report("source-is-target", w.at, `target ${label(w)} ${how} (${label(s.src)}): a sync cannot write into what it reads`);
   }
 };
 
-const overlappingTargets: Rule = ({ raw, report }) => {
-  const seen: { w: Written; machine: string; path: string }[] = [];
-  for (const w of writtenLocations(raw).filter((x) => x.kind === "target")) {
+const overlappingTargets: Rule = ({ raw, written, src, report }) => {
+  const base = manifestDir(src.file);
+  const targets: { w: Written; machine: string; path: string }[] = [];
+  for (const w of written.filter((x) => x.kind === "target")) {
     const machine = machineOf(raw, w.host);
-    const path = resolvedPath(w);
-    if (!machine || !path) continue;
-    if (path === "/") {
+    const path = resolvedPath(w, base);
+    if (machine && path) targets.push({ w, machine, path });
+  }
+  // A root target is refused on its own and overlaps nothing; the others are each reported against the
+  // first earlier target they overlap that was itself fine.
+  const placed = targets.filter((t) => t.path !== "/");
+  const overlaps = new Map(firstOverlaps(placed).map((j, i) => [placed[i]!, j === undefined ? undefined : placed[j]!.w]));
+  for (const t of targets) {
+    const { w } = t;
+    const other = overlaps.get(t);
+    if (t.path === "/") {
       report("root-target", w.pathAt, `refusing to replicate into / on ${w.host ?? "this machine"}: name the directory to mirror`);
-      continue;
-    }
-    const other = seen.find((s) => s.machine === machine && overlap(path, s.path));
-    if (other) {
-      const where = other.w.sync === w.sync ? "another target of this sync" : `a target of sync ${JSON.stringify(other.w.sync)}`;
-      report("overlapping-targets", w.at, `target ${label(w)} overlaps ${label(other.w)}, ${where}: two writers would undo each other`);
-    } else {
-      seen.push({ w, machine, path });
+    } else if (other) {
+      const where = other.sync === w.sync ? "another target of this sync" : `a target of sync ${JSON.stringify(other.sync)}`;
+      report("overlapping-targets", w.at, `target ${label(w)} overlaps ${label(other)}, ${where}: two writers would undo each other`);
     }
   }
 };
@@ -230,8 +301,11 @@ const nginxInjection: Rule = ({ raw, report }) => {
 };
 
 export const RULES: Readonly<Record<string, Rule>> = {
+  nulBytes,
   relativePaths,
   hostAddresses,
+  webAddresses,
+  jumpHosts,
   unknownHosts,
   unknownRoles,
   emptyUpstreams,
@@ -245,7 +319,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
 
 export function checkRules(raw: RawManifest, src: SourceDoc): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const ctx: RuleContext = { raw, src, report: (code, segs, message, opts) => out.push(diagnosticAt(src, code, segs, message, opts)) };
+  const ctx: RuleContext = { raw, src, written: writtenLocations(raw), report: (code, segs, message, opts) => out.push(diagnosticAt(src, code, segs, message, opts)) };
   for (const rule of Object.values(RULES)) rule(ctx);
   return out;
 }

@@ -24,6 +24,11 @@ export class TransportError extends TsyncError {
   }
 }
 
+/** A source file changed while it was being read for sending: the bytes read may be torn. */
+export class SourceChangedError extends Error {
+  override name = "SourceChangedError";
+}
+
 /** A host key that is unknown (under strict) or changed. */
 export class HostKeyError extends TransportError {}
 

@@ -5,15 +5,26 @@ export type HostKeyChecking = "strict" | "accept-new";
 
 export interface Host {
   readonly name: string;
+  /** As written: an IP, a hostname, or an alias of the OpenSSH client config. */
   readonly address: string;
-  readonly port: number;
-  readonly user: string;
-  /** Absolute path; absent: ssh-agent (SSH_AUTH_SOCK), else ~/.ssh/id_*. */
+  // port, user, identityFile and knownHosts are what the manifest (host, else defaults) says; absent:
+  // the OpenSSH client config decides, else OpenSSH's own default (22, the local user, ~/.ssh/known_hosts).
+  readonly port?: number;
+  readonly user?: string;
+  /** Absolute path; absent: ssh config IdentityFile, else ssh-agent (SSH_AUTH_SOCK) and ~/.ssh/id_*. */
   readonly identityFile?: string;
   /** Absolute path of the known_hosts file used to verify this host. */
-  readonly knownHosts: string;
+  readonly knownHosts?: string;
   readonly hostKeyChecking: HostKeyChecking;
   readonly roles: readonly string[];
+  /** OpenSSH client config files read for this host, first match wins; absent or empty: none. */
+  readonly sshConfig?: readonly string[];
+  /** Jump hosts, first is dialled directly; [] = none even if ssh config names a ProxyJump; absent: ssh config decides. */
+  readonly proxyJump?: readonly Host[];
+  /** Environment variable holding the passphrase of an encrypted identityFile. */
+  readonly passphraseEnv?: string;
+  /** Where nginx upstreams send this host's traffic; absent: address. */
+  readonly web?: string;
 }
 
 /** A tree root: on a named host (over SSH), or on the machine running tsync when `host` is absent. */

@@ -1,11 +1,28 @@
 // The whole plan → apply contract, as data. Renderers (human, JSON, JUnit, Markdown) read this one
 // structure; `apply` consumes it; a saved plan is its JSON form (views/plan-json.ts).
-import type { Change } from "./change.js";
+import { changeBucket, type Change } from "./change.js";
 import { formatLocation, type Location } from "./manifest.js";
 import type { RelPath } from "./paths.js";
 import { timesEqual } from "./snapshot.js";
 
 export type TargetState = "in-sync" | "drifted" | "unreachable";
+
+/**
+ * How bad a state is, for the one host state nginx routing needs when a host carries several targets:
+ * the worst wins. A drifted host still answers (stale content); an unreachable one probably does not.
+ */
+export const STATE_RANK: Readonly<Record<TargetState, number>> = { "in-sync": 0, drifted: 1, unreachable: 2 };
+
+/** Host name → worst state of its targets; local targets (no host) are left out. */
+export function worstHostStates(states: Iterable<readonly [host: string | undefined, state: TargetState]>): Map<string, TargetState> {
+  const out = new Map<string, TargetState>();
+  for (const [host, state] of states) {
+    if (host === undefined) continue;
+    const prev = out.get(host);
+    if (prev === undefined || STATE_RANK[state] > STATE_RANK[prev]) out.set(host, state);
+  }
+  return out;
+}
 
 export interface TargetPlan {
   readonly sync: string;
@@ -69,22 +86,6 @@ export function isImplied(c: Change): boolean {
 /** The changes a user is shown and counted. */
 export function visibleChanges(changes: readonly Change[]): Change[] {
   return changes.filter((c) => !isImplied(c));
-}
-
-/** Which summary bucket a change counts in: "N to add, N to change, N to delete". */
-export function changeBucket(c: Change): "add" | "change" | "delete" {
-  switch (c.kind) {
-    case "mkdir":
-    case "create":
-      return "add";
-    case "symlink":
-      return c.before === undefined ? "add" : "change";
-    case "delete":
-    case "rmdir":
-      return "delete";
-    default:
-      return "change";
-  }
 }
 
 export function summarize(targets: readonly TargetPlan[], nginx?: NginxPlan): PlanSummary {

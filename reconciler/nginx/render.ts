@@ -83,7 +83,8 @@ function renderUpstream(manifest: Manifest, up: NginxUpstream, index: number, do
     checkName(hostField, hostName);
     const host = manifest.hosts.get(hostName);
     if (host === undefined) throw new TsyncError("nginx-invalid", `${hostField}: unknown host ${JSON.stringify(hostName)}`);
-    const addr = serverAddress(`hosts.${hostName}.address`, host.address, up.port);
+    // How SSH reaches a host (an alias, a tunnel) is not where web traffic goes: `web` says that.
+    const addr = host.web !== undefined ? serverAddress(`hosts.${hostName}.web`, host.web, up.port) : serverAddress(`hosts.${hostName}.address`, host.address, up.port);
     const isDown = down.has(hostName) && !(allDown && i === 0);
     lines.push(isDown ? `  server ${addr} down;  # ${hostName} (out of rotation: drifted: down)` : `  server ${addr};  # ${hostName}`);
   });

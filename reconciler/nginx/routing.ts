@@ -1,12 +1,7 @@
 // `drifted: down`: which hosts leave rotation, given the latest state of their sync targets. Pure, so
 // plan, apply and watch all decide the same way from the same states.
 import type { NginxSettings } from "../model/manifest.js";
-
-export type HostState = "in-sync" | "drifted" | "unreachable";
-
-// When every server of an upstream is bad, the one kept in rotation is the least bad: a drifted host
-// still answers (stale content), an unreachable one probably does not.
-const BADNESS: Record<HostState, number> = { "in-sync": 0, drifted: 1, unreachable: 2 };
+import { STATE_RANK, type TargetState as HostState } from "../model/plan.js";
 
 /**
  * Hosts to render `down`. `keep` never changes routing. Under `down`, every drifted or unreachable
@@ -20,11 +15,11 @@ export function downHosts(nginx: NginxSettings, hostStates: ReadonlyMap<string, 
   if (nginx.drifted === "keep") return { down, warnings };
   const stateOf = (h: string): HostState => hostStates.get(h) ?? "in-sync";
   for (const up of nginx.upstreams) for (const h of up.hosts) if (stateOf(h) !== "in-sync") down.add(h);
-  // Rescuing a host only adds servers back, so upstreams already checked stay non-empty.
+  // When every server of an upstream is bad, the least bad one stays (STATE_RANK). Rescuing a host only adds servers back, so upstreams already checked stay non-empty.
   for (const up of nginx.upstreams) {
     if (up.hosts.length === 0 || !up.hosts.every((h) => down.has(h))) continue;
     let keep = up.hosts[0]!;
-    for (const h of up.hosts) if (BADNESS[stateOf(h)] < BADNESS[stateOf(keep)]) keep = h;
+    for (const h of up.hosts) if (STATE_RANK[stateOf(h)] < STATE_RANK[stateOf(keep)]) keep = h;
     down.delete(keep);
     warnings.push(`upstream ${up.name}: every server is ${describe(up.hosts, stateOf)}; keeping ${keep} in rotation so the site stays up`);
   }

@@ -8,7 +8,8 @@ import type { ApplyProblem } from "../transport/types.js";
 import type { Fleet } from "./fleet.js";
 import { applyNginx, planNginx } from "../nginx/deploy.js";
 import { downHosts } from "../nginx/routing.js";
-import { statesAfterApply, worstHostStates, type HostState } from "./plan-run.js";
+import { statesAfterApply } from "./plan-run.js";
+import { worstHostStates, type TargetState } from "../model/plan.js";
 import { checkSourceUnchanged, checkTargetUnchanged } from "./stale.js";
 import { TransportError, errorMessage } from "../model/errors.js";
 import { displayPath } from "../model/paths.js";
@@ -95,7 +96,7 @@ export async function applyTarget(manifest: Manifest, fleet: Fleet, tp: TargetPl
   }
 }
 
-function stateAfter(o: TargetOutcome): HostState {
+function stateAfter(o: TargetOutcome): TargetState {
   if (o.status === "unreachable") return "unreachable";
   return o.status === "in-sync" || o.status === "applied" ? "in-sync" : "drifted";
 }
@@ -120,7 +121,7 @@ async function applyNginxStep(manifest: Manifest, fleet: Fleet, plan: Plan, outc
       np = { ...plan.nginx };
     } else {
       // Routing follows what actually converged, not what was hoped for.
-      const states = worstHostStates(outcomes.map((o) => [o.plan.target, stateAfter(o)] as const));
+      const states = worstHostStates(outcomes.map((o) => [o.plan.target.host, stateAfter(o)] as const));
       np = await planNginx(manifest, transport, downHosts(settings, states).down);
     }
     if (!np.changed) return { status: "unchanged", plan: np };

@@ -3,10 +3,10 @@
 import type { Manifest, Sync, Location } from "../model/manifest.js";
 import { formatLocation } from "../model/manifest.js";
 import type { Plan, TargetPlan, NginxPlan } from "../model/plan.js";
-import { summarize } from "../model/plan.js";
+import { summarize, worstHostStates, type TargetState } from "../model/plan.js";
 import type { RelPath } from "../model/paths.js";
-import type { FileEntry, Snapshot } from "../model/snapshot.js";
-import type { Change } from "../model/change.js";
+import type { Snapshot } from "../model/snapshot.js";
+import { writesFile } from "../model/change.js";
 import type { Transport } from "../transport/types.js";
 import type { ScanOptions } from "../scan/options.js";
 import { entryLimit } from "../scan/limits.js";
@@ -98,10 +98,6 @@ function wholeTree(opts: PlanOptions): boolean {
   return opts.only === undefined || opts.only.includes("" as RelPath);
 }
 
-function sendsContent(c: Change): c is Change & { after: FileEntry } {
-  return c.kind === "create" || c.kind === "update";
-}
-
 /** Starts a target's scan; settles, never rejects, so it can run while the source is still scanned. */
 function startTargetScan(sync: Sync, target: Location, fleet: Fleet, opts: PlanOptions, trees: number): Promise<Snapshot | { error: unknown }> {
   return (async () => {
@@ -136,7 +132,7 @@ async function planOneTarget(
     }
     let changes = planSync(src, dst, sync.rules);
     if (opts.hashContent) {
-      const unhashed = changes.filter(sendsContent).filter((c) => c.after.hash === undefined).map((c) => c.path);
+      const unhashed = changes.filter(writesFile).filter((c) => c.after.hash === undefined).map((c) => c.path);
       if (unhashed.length > 0) {
         src = withHashes(src, await source.transport.hash(sync.source.path, unhashed, opts.signal));
         changes = planSync(src, dst, sync.rules);
@@ -185,24 +181,10 @@ export async function planSyncTargets(sync: Sync, fleet: Fleet, opts: PlanOption
   return Promise.all(targets.map((t, i) => planOneTarget(sync, t, source, fleet, opts, scans[i]!)));
 }
 
-export type HostState = TargetPlan["state"];
-
-/** Host name → worst of the given target states (for drifted: down). */
-export function worstHostStates(states: Iterable<readonly [Location, HostState]>): Map<string, HostState> {
-  const rank = { "in-sync": 0, drifted: 1, unreachable: 2 } as const;
-  const out = new Map<string, HostState>();
-  for (const [target, state] of states) {
-    if (target.host === undefined) continue;
-    const prev = out.get(target.host);
-    if (!prev || rank[state] > rank[prev]) out.set(target.host, state);
-  }
-  return out;
-}
-
 /** What each target's state will be once this plan is applied: drift heals, refusals and unreachables stay. */
-export function statesAfterApply(targets: readonly TargetPlan[]): Map<string, HostState> {
+export function statesAfterApply(targets: readonly TargetPlan[]): Map<string, TargetState> {
   return worstHostStates(
-    targets.map((t) => [t.target, t.state === "unreachable" ? "unreachable" : t.refused ? "drifted" : "in-sync"] as const),
+    targets.map((t) => [t.target.host, t.state === "unreachable" ? "unreachable" : t.refused ? "drifted" : "in-sync"] as const),
   );
 }
 

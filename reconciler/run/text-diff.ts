@@ -4,6 +4,7 @@ import type { Manifest } from "../model/manifest.js";
 import type { Plan } from "../model/plan.js";
 import type { Fleet } from "./fleet.js";
 import { diffKey } from "../model/plan.js";
+import { writesFile } from "../model/change.js";
 import { displayPath } from "../model/paths.js";
 
 const MAX_BYTES = 1024 * 1024;
@@ -21,7 +22,7 @@ export async function textDiffs(manifest: Manifest, fleet: Fleet, plan: Plan): P
     const sync = manifest.syncs.find((s) => s.name === t.sync);
     if (!sync) continue;
     for (const c of t.changes) {
-      if ((c.kind !== "update" && c.kind !== "create") || c.after.size > MAX_BYTES) continue;
+      if (!writesFile(c) || c.after.size > MAX_BYTES) continue;
       try {
         const [src, dst] = await Promise.all([
           fleet.transport(sync.source.host).readFile(sync.source.path, c.path),

@@ -8,8 +8,21 @@ import type { ScanOptions } from "../scan/options.js";
 
 /** Content of source files, streamed to a target's apply. */
 export interface ContentSource {
-  /** A readable of the file's bytes. The transport checks the size it receives against the plan. */
-  open(path: RelPath): Promise<Readable>;
+  /**
+   * One source file, opened for sending. The transport checks the size (and the plan's hash, when it
+   * has one) of what it receives against the plan.
+   */
+  open(path: RelPath): Promise<SourceFile>;
+}
+
+export interface SourceFile {
+  /**
+   * The file's bytes. Fails with a SourceChangedError, after the last chunk, when the file changed
+   * while it was read (what was read may be torn): the file is then never put in place.
+   */
+  readonly stream: Readable;
+  /** Fewer blocks allocated than its size: runs of zero blocks are sent as holes, not bytes. */
+  readonly sparse?: boolean;
 }
 
 export interface ApplyOptions {

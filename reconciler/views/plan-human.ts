@@ -1,11 +1,11 @@
 // The human view of a Plan (terraform-style). Returns text; only cli/ writes to stdout.
 import type { Change } from "../model/change.js";
-import type { Entry } from "../model/snapshot.js";
 import type { Plan, TargetPlan } from "../model/plan.js";
 import { diffKey, visibleChanges } from "../model/plan.js";
 import { formatLocation } from "../model/manifest.js";
 import { displayPath } from "../model/paths.js";
 import { summaryLine } from "./summary.js";
+import { describeChangeParts, TERMINAL } from "./change-line.js";
 
 export interface RenderOptions {
   readonly color: boolean;
@@ -24,63 +24,13 @@ export function painter(color: boolean): Paint {
   return color ? (style, s) => `\x1b[${SGR[style]}m${s}\x1b[0m` : (_style, s) => s;
 }
 
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
-}
-
-function octal(mode: number): string {
-  return "0" + mode.toString(8).padStart(3, "0");
-}
-
-function describeEntry(e: Entry | undefined): string {
-  if (!e) return "nothing";
-  if (e.kind === "file") return `file (${formatBytes(e.size)})`;
-  if (e.kind === "symlink") return `symlink → ${displayPath(e.target)}`;
-  return e.kind;
-}
-
-/** ", copied from old/path on the target" for a create whose bytes the target already has. */
-function copiedFrom(c: Extract<Change, { kind: "create" }>): string {
-  return c.from ? `, copied from ${displayPath(c.from.path)} on the target` : "";
-}
+const COLOR = { add: "green", change: "yellow", delete: "red" } as const;
 
 /** Marker, colour and detail of one change line. */
 function changeLine(c: Change, paint: Paint): string {
-  const path = displayPath(c.path || ".") + (c.kind === "mkdir" || c.kind === "rmdir" || ("after" in c && c.after.kind === "dir") ? "/" : "");
-  const replaced = "before" in c && c.before && (c.kind === "mkdir" || c.kind === "create" || c.kind === "symlink") && c.before.kind !== c.after.kind;
-  switch (c.kind) {
-    case "create":
-    case "mkdir":
-      return replaced
-        ? paint("yellow", `-/+ ${c.kind.padEnd(7)} ${path}`) + paint("dim", ` (replaces ${describeEntry(c.before)}${c.kind === "create" ? copiedFrom(c) : ""})`)
-        : paint("green", `  + ${c.kind.padEnd(7)} ${path}`) + (c.kind === "create" ? paint("dim", ` (${formatBytes(c.after.size)}${copiedFrom(c)})`) : "");
-    case "symlink":
-      if (replaced) return paint("yellow", `-/+ symlink ${path}`) + paint("dim", ` → ${displayPath(c.after.target)} (replaces ${describeEntry(c.before)})`);
-      return paint(c.before ? "yellow" : "green", `  ${c.before ? "~" : "+"} symlink ${path}`) + paint("dim", ` → ${displayPath(c.after.target)}`);
-    case "update":
-      return paint("yellow", `  ~ update  ${path}`) + paint("dim", ` (${formatBytes(c.before.size)} → ${formatBytes(c.after.size)})`);
-    case "chmod":
-      return paint("yellow", `  ~ chmod   ${path}`) + paint("dim", c.before.kind !== "problem" && c.after.kind !== "problem" ? ` (${octal(c.before.mode)} → ${octal(c.after.mode)})` : "");
-    case "chown": {
-      const b = c.before.kind !== "problem" ? `${c.before.uid ?? "?"}:${c.before.gid ?? "?"}` : "?";
-      const a = c.after.kind !== "problem" ? `${c.after.uid ?? "?"}:${c.after.gid ?? "?"}` : "?";
-      return paint("yellow", `  ~ chown   ${path}`) + paint("dim", ` (${b} → ${a})`);
-    }
-    case "touch":
-      return paint("yellow", `  ~ touch   ${path}`) + paint("dim", " (times)");
-    case "delete":
-      return paint("red", `  - delete  ${path}`);
-    case "rmdir":
-      return paint("red", `  - rmdir   ${path}`);
-  }
+  const t = describeChangeParts(c, TERMINAL);
+  const head = paint(t.replaces ? "yellow" : COLOR[t.bucket], `${t.sign.padStart(3)} ${t.kind.padEnd(7)} ${t.path}`);
+  return head + (t.detail ? paint("dim", " " + t.detail) : "");
 }
 
 function renderTarget(t: TargetPlan, paint: Paint, opts: RenderOptions): string[] {

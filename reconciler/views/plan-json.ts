@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
-import type { Change } from "../model/change.js";
+import { CHANGE_KINDS, kindFromWire, type Change } from "../model/change.js";
 import type { Entry } from "../model/snapshot.js";
 import type { Plan, TargetPlan, NginxPlan } from "../model/plan.js";
 import { summarize } from "../model/plan.js";
@@ -58,7 +58,7 @@ function entryFromJson(j: Json): Entry {
 
 function changeToJson(c: Change): Json {
   return {
-    action: c.kind,
+    action: CHANGE_KINDS[c.kind].wire,
     ...encodeBytes(c.path, "path", "pathBase64"),
     ...("before" in c && c.before ? { before: entryToJson(c.before) } : {}),
     ...("after" in c && c.after ? { after: entryToJson(c.after) } : {}),
@@ -67,12 +67,15 @@ function changeToJson(c: Change): Json {
 }
 
 function changeFromJson(j: Json): Change {
+  // The schema's action enum is the table's wire names; a plan from a newer tsync may carry others.
+  const kind = kindFromWire(String(j.action));
+  if (kind === undefined) throw new TsyncError("plan-invalid", `unknown change action ${JSON.stringify(j.action)} (made by a newer tsync?)`);
   const path = decodeBytes(j, "path", "pathBase64") as RelPath;
   const before = j.before ? entryFromJson(j.before as Json) : undefined;
   const after = j.after ? entryFromJson(j.after as Json) : undefined;
   // The schema ties `from` to a create with a file `fromEntry`.
   const from = j.from !== undefined ? { path: decodeBytes(j, "from", "fromBase64") as RelPath, entry: entryFromJson(j.fromEntry as Json) } : undefined;
-  return { kind: j.action, path, ...(before ? { before } : {}), ...(after ? { after } : {}), ...(from ? { from } : {}) } as Change;
+  return { kind, path, ...(before ? { before } : {}), ...(after ? { after } : {}), ...(from ? { from } : {}) } as Change;
 }
 
 /** Binds a target's changes to what they were planned against; an edited plan no longer matches. */

@@ -3,6 +3,7 @@
 // deployed only after it has held steady for `stableMs`, so a flapping target cannot flap nginx.
 import type { Manifest } from "../model/manifest.js";
 import { formatLocation } from "../model/manifest.js";
+import { worstHostStates, type TargetState } from "../model/plan.js";
 import type { StatusDoc } from "./status.js";
 import type { Clock, TimerHandle } from "./clock.js";
 import type { Log } from "./sync-runner.js";
@@ -11,24 +12,18 @@ import { downHosts } from "../nginx/routing.js";
 import { planNginx, applyNginx } from "../nginx/deploy.js";
 import { errorMessage } from "../model/errors.js";
 
-type HostState = "in-sync" | "drifted" | "unreachable";
-
 /** Host name → worst state of its targets in the daemon's status. */
-export function hostStatesFromStatus(manifest: Manifest, doc: StatusDoc): Map<string, HostState> {
+export function hostStatesFromStatus(manifest: Manifest, doc: StatusDoc): Map<string, TargetState> {
   const hostOf = new Map<string, string>();
   for (const s of manifest.syncs) for (const t of s.targets) if (t.host) hostOf.set(`${s.name}\0${formatLocation(t)}`, t.host);
-  const rank: Record<HostState, number> = { "in-sync": 0, drifted: 1, unreachable: 2 };
-  const out = new Map<string, HostState>();
-  for (const s of doc.syncs) {
-    for (const t of s.targets) {
-      const host = hostOf.get(`${s.name}\0${t.target}`);
-      if (!host) continue;
-      const st: HostState = t.state === "unreachable" || t.state === "failed" ? "unreachable" : t.state === "drifted" ? "drifted" : "in-sync";
-      const prev = out.get(host);
-      if (!prev || rank[st] > rank[prev]) out.set(host, st);
-    }
-  }
-  return out;
+  return worstHostStates(
+    doc.syncs.flatMap((s) => s.targets.map((t) => [hostOf.get(`${s.name}\0${t.target}`), targetStateOf(t.state)] as const)),
+  );
+}
+
+/** The daemon's richer status states, as routing sees them: a failing target is as good as unreachable. */
+function targetStateOf(s: StatusDoc["syncs"][number]["targets"][number]["state"]): TargetState {
+  return s === "unreachable" || s === "failed" ? "unreachable" : s === "drifted" ? "drifted" : "in-sync";
 }
 
 const key = (s: ReadonlySet<string>) => [...s].sort().join(",");

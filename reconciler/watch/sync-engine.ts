@@ -10,6 +10,7 @@ import { makeMatcher } from "../core/ignore.js";
 import { errorMessage } from "../model/errors.js";
 import type { RelPath } from "../model/paths.js";
 import type { FileEntry } from "../model/snapshot.js";
+import { writesFile } from "../model/change.js";
 
 /**
  * `manifest` and `fleet` may be getters: after a SIGHUP reload the daemon's new runners plan and
@@ -47,7 +48,7 @@ export function createSyncEngine(manifest: Manifest | (() => Manifest), fleet: F
     const sync = m().syncs.find((s) => s.name === tp.sync);
     if (!sync) return [];
     const planned = new Map<RelPath, FileEntry>();
-    for (const c of tp.changes) if (c.kind === "create" || c.kind === "update") planned.set(c.path, c.after);
+    for (const c of tp.changes) if (writesFile(c)) planned.set(c.path, c.after);
     if (!failed.every((p) => planned.has(p))) return [];
     try {
       const src = f().transport(sync.source.host);

@@ -2,6 +2,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +15,10 @@ import { applyOverStream } from "../../reconciler/transport/apply/stream.js";
 import { LocalTransport, spawnApplyHelper } from "../../reconciler/transport/local/local-transport.js";
 import { APPLY_COMMAND } from "../../reconciler/transport/apply/helper.js";
 import type { ContentSource } from "../../reconciler/transport/types.js";
+import { rewrittenWhileSent } from "../support/sources.js";
+import type { Manifest, Sync } from "../../reconciler/model/manifest.js";
+import { Fleet } from "../../reconciler/run/fleet.js";
+import { createSyncEngine } from "../../reconciler/watch/sync-engine.js";
 
 const base = fs.mkdtempSync(join(tmpdir(), "tsync-apply-"));
 after(() => fs.rmSync(base, { recursive: true, force: true }));
@@ -25,7 +30,7 @@ const T0 = 1_600_000_000_000.25; // a quarter millisecond: exercises sub-second 
 const abs = (root: string, rel: string): Buffer => absBytes(root, p(rel));
 
 function mem(files: Record<string, string>): ContentSource {
-  return { open: async (path: RelPath) => Readable.from([toBytes(files[path] ?? "")]) };
+  return { open: async (path: RelPath) => ({ stream: Readable.from([toBytes(files[path] ?? "")]) }) };
 }
 const fileE = (content: string, mode = 0o644, mtimeMs = T0): FileEntry => ({ kind: "file", size: Buffer.byteLength(content, "latin1"), mode, mtimeMs });
 const dirE = (mode = 0o755, mtimeMs = T0): DirEntry => ({ kind: "dir", mode, mtimeMs });
@@ -234,7 +239,7 @@ test("a source whose size differs from the plan: problem, no partial file, the r
   ], {
     open: async (path) => {
       if (path === "missing") throw new Error("ENOENT: gone");
-      return Readable.from([Buffer.from(path === "short" ? "01234" : path === "long" ? "0123456" : "ok")]);
+      return { stream: Readable.from([Buffer.from(path === "short" ? "01234" : path === "long" ? "0123456" : "ok")]) };
     },
   });
   assert.deepEqual(r.problems.map((x) => [x.path, x.code, x.message]), [
@@ -246,6 +251,80 @@ test("a source whose size differs from the plan: problem, no partial file, the r
   assert.deepEqual(stagingLeft(root), []);
 });
 
+test("a large source file rewritten in place while it is sent: never placed torn, reported; the next apply converges", async () => {
+  const src = fresh();
+  const root = fresh();
+  fs.mkdirSync(src);
+  fs.mkdirSync(root);
+  const file = join(src, "big.bin");
+  const SIZE = 4 << 20; // several read chunks, so the rewrite lands between them
+  fs.writeFileSync(file, Buffer.alloc(SIZE, 0x6f));
+  fs.utimesSync(file, 1_500_000_000, 1_500_000_000); // the rewrite's mtime (now) is then surely different
+  const planned = (): Change[] => [{ kind: "create", path: p("big.bin"), after: seen(file) as FileEntry }];
+  const cs = rewrittenWhileSent(t.contentSource(src), file, Buffer.alloc(SIZE, 0x6e));
+  const r1 = await t.apply(root, planned(), cs);
+  assert.equal(cs.rewrites, 1);
+  assert.equal(r1.applied, 0);
+  assert.deepEqual(r1.problems.map((x) => [x.path, x.code]), [["big.bin", "io"]]);
+  assert.match(r1.problems[0]!.message, /source changed while it was read/);
+  assert.equal(fs.existsSync(join(root, "big.bin")), false, "the torn file was not put in place");
+  assert.deepEqual(stagingLeft(root), []);
+
+  const r2 = await t.apply(root, planned(), t.contentSource(src));
+  assert.deepEqual(r2, { applied: 1, bytes: SIZE, problems: [] });
+  assert.ok(fs.readFileSync(join(root, "big.bin")).equals(Buffer.alloc(SIZE, 0x6e)));
+});
+
+test("watch's engine: a file rewritten in place during its transfer comes back as sourceChanged (sent again next batch), then converges", async () => {
+  const src = fresh();
+  const dst = fresh();
+  fs.mkdirSync(src);
+  fs.mkdirSync(dst);
+  const file = join(src, "upload.bin");
+  const SIZE = 4 << 20;
+  fs.writeFileSync(file, Buffer.alloc(SIZE, 0x6f));
+  fs.utimesSync(file, 1_500_000_000, 1_500_000_000);
+  const sync: Sync = {
+    name: "site", source: { path: src }, targets: [{ path: dst }], delayMs: 0, audit: {}, onDrift: "heal",
+    rules: { exclude: [], delete: true, preserve: { perms: true, times: true, owner: false, group: false } },
+  };
+  const manifest: Manifest = { file: "tsync.yaml", digest: "d", settings: { maxProcesses: 2, statusFile: join(src, "..", "status") }, hosts: new Map(), syncs: [sync] };
+  let tamper = true;
+  const local = new (class extends LocalTransport {
+    override contentSource(root: string): ContentSource {
+      const inner = super.contentSource(root);
+      return tamper ? (tamper = false, rewrittenWhileSent(inner, file, Buffer.alloc(SIZE, 0x6e))) : inner;
+    }
+  })();
+  const fleet = new (class extends Fleet {
+    override transport(): LocalTransport {
+      return local;
+    }
+  })(manifest);
+  const engine = createSyncEngine(manifest, fleet);
+  const only = [p("upload.bin")];
+  const [tp1] = await engine.plan(sync, { only });
+  const r1 = await engine.apply(tp1!);
+  assert.equal(r1.ok, false);
+  assert.deepEqual(r1.sourceChanged, only);
+  assert.equal(fs.existsSync(join(dst, "upload.bin")), false, "the torn file was not put in place");
+  const [tp2] = await engine.plan(sync, { only });
+  const r2 = await engine.apply(tp2!);
+  assert.equal(r2.ok, true, r2.error);
+  assert.ok(fs.readFileSync(join(dst, "upload.bin")).equals(Buffer.alloc(SIZE, 0x6e)));
+});
+
+test("content that does not match the plan's hash is not put in place (same size, same times)", async () => {
+  const root = fresh();
+  fs.mkdirSync(root);
+  const hash = createHash("blake2b512").update("planned").digest("hex");
+  const r = await t.apply(root, [{ kind: "create", path: p("f"), after: { ...fileE("planned"), hash } }], mem({ f: "PLANNED" }));
+  assert.deepEqual(r.problems.map((x) => [x.path, x.code, x.message]), [["f", "io", "source changed: the content read is not what the plan hashed"]]);
+  assert.equal(fs.existsSync(join(root, "f")), false);
+  const ok = await t.apply(root, [{ kind: "create", path: p("f"), after: { ...fileE("planned"), hash } }], mem({ f: "planned" }));
+  assert.deepEqual(ok.problems, []);
+});
+
 test("LocalTransport content source refuses a source symlink and streams bytes by raw name", async () => {
   const src = fresh();
   fs.mkdirSync(src);
@@ -254,7 +333,7 @@ test("LocalTransport content source refuses a source symlink and streams bytes b
   const cs = t.contentSource(src);
   await assert.rejects(cs.open(p("sneaky")));
   const chunks: Buffer[] = [];
-  for await (const c of await cs.open(p("\xff\n"))) chunks.push(c as Buffer);
+  for await (const c of (await cs.open(p("\xff\n"))).stream) chunks.push(c as Buffer);
   assert.equal(Buffer.concat(chunks).toString(), "raw");
   assert.equal(await t.readFile(src, p("sneaky")), undefined);
   assert.equal((await t.readFile(src, p("\xff\n")))?.toString(), "raw");
@@ -327,8 +406,10 @@ test("kill -9 of the helper mid-transfer: readers see only the old file; a re-ru
   const helper = spawnApplyHelper();
   let killed = false;
   const r1 = await applyOverStream(helper, root, plan, {
-    open: async () => generated(NEW, 0x6e, (n) => {
-      if (!killed && n >= 80 << 20) { killed = true; process.kill(helper.pid!, "SIGKILL"); }
+    open: async () => ({
+      stream: generated(NEW, 0x6e, (n) => {
+        if (!killed && n >= 80 << 20) { killed = true; process.kill(helper.pid!, "SIGKILL"); }
+      }),
     }),
   });
   assert.equal(r1.applied, 0);
@@ -337,7 +418,7 @@ test("kill -9 of the helper mid-transfer: readers see only the old file; a re-ru
   assert.equal(stagingLeft(root).length, 1, "the killed run leaves its staging file behind");
   assert.equal(fs.statSync(file).size, OLD);
 
-  const r2 = await t.apply(root, plan, { open: async () => generated(NEW, 0x6e) });
+  const r2 = await t.apply(root, plan, { open: async () => ({ stream: generated(NEW, 0x6e) }) });
   assert.deepEqual(r2, { applied: 1, bytes: NEW, problems: [] });
   const seenByReader = await reader.stop();
   assert.equal(seenByReader.bad, 0, JSON.stringify(seenByReader));
@@ -355,7 +436,7 @@ test("kill -9 of tsync itself mid-transfer: the helper exits, drops its staging 
     const { LocalTransport } = await import(${JSON.stringify(mod)});
     const { Readable } = await import("node:stream");
     let n = 0;
-    const src = { open: async () => new Readable({ read() { if (n++ === 8) process.stdout.write("mid\\n"); if (n < 10) this.push(Buffer.alloc(1 << 20, 1)); } }) };
+    const src = { open: async () => ({ stream: new Readable({ read() { if (n++ === 8) process.stdout.write("mid\\n"); if (n < 10) this.push(Buffer.alloc(1 << 20, 1)); } }) }) };
     await new LocalTransport().apply(${JSON.stringify(root)}, [{ kind: "create", path: "f", after: { kind: "file", size: 100 << 20, mode: 420, mtimeMs: 1 } }], src);`;
   const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
   await new Promise<void>((res) => child.stdout.on("data", () => res()));
@@ -371,7 +452,7 @@ function stalled(): { source: ContentSource; release(): void } {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   const source: ContentSource = {
-    open: async () => Readable.from((async function* () { yield Buffer.from("a"); await gate; yield Buffer.from("b"); })()),
+    open: async () => ({ stream: Readable.from((async function* () { yield Buffer.from("a"); await gate; yield Buffer.from("b"); })()) }),
   };
   return { source, release };
 }

@@ -490,7 +490,7 @@ describe("reports", () => {
           ["node-4", "❌ unreachable", "–", "–", "–"],
         ]);
         for (const i of [1, 2]) assert.ok(m.includes(`<summary>site → node-${i + 1}:${s.targets[i]}: ${text(counts[i]!)}</summary>`), m);
-        assert.match(m, /^~ touch \.$/m, "the root directory is shown as '.'");
+        assert.match(m, /^~ touch \.\/ \(times\)$/m, "the root directory is shown as './'");
 
         const human = await runTsync(["plan", "-f", s.manifest]);
         assert.ok(human.stdout.trimEnd().endsWith(summary), human.stdout);

@@ -2,7 +2,7 @@
 // and how failures look (refused, frozen, wrong key) — each within a bounded time.
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buffer } from "node:stream/consumers";
@@ -14,9 +14,11 @@ import type { Entry } from "../../reconciler/model/snapshot.js";
 import { fingerprint } from "../../reconciler/transport/ssh/hostkeys.js";
 import { SshConnection, SshPool } from "../../reconciler/transport/ssh/connection.js";
 import { SshTransport } from "../../reconciler/transport/ssh/ssh-transport.js";
+import { LocalTransport } from "../../reconciler/transport/local/local-transport.js";
 import { scanLocal } from "../../reconciler/scan/local.js";
 import { startSshdFleet, type Fleet } from "../support/sshd.js";
 import { makeHostileTree, PWNED_MARKERS } from "../support/trees.js";
+import { rewrittenWhileSent } from "../support/sources.js";
 
 let fleet: Fleet;
 let failed = false;
@@ -150,8 +152,8 @@ test("readFile, contentSource and writeFile move raw bytes; writeFile is atomic 
     assert.equal(await t.readFile(join(work, "no root"), R("x")), undefined);
     const name = R(Buffer.from([0xff, 0xfe, 0x6c, 0x61, 0x74, 0x69, 0x6e]).toString("latin1"));
     const s = await t.contentSource(root).open(name);
-    assert.deepEqual(await buffer(s), readFileSync(Buffer.from(join(root, name), "latin1")));
-    await assert.rejects(t.contentSource(root).open(R("nope")).then(buffer), /nope is no longer a regular file/);
+    assert.deepEqual(await buffer(s.stream), readFileSync(Buffer.from(join(root, name), "latin1")));
+    await assert.rejects(t.contentSource(root).open(R("nope")).then((f) => buffer(f.stream)), /nope is no longer a regular file/);
 
     const conf = join(work, "nginx", "site.conf");
     mkdirSync(join(work, "nginx"));
@@ -325,11 +327,43 @@ test("apply over SSH runs the remote helper through the same connection", async 
         { kind: "mkdir", path: R(""), after: { kind: "dir", mode: 0o755, mtimeMs: now } },
         { kind: "create", path: R("f"), after: { kind: "file", size: 6, mode: 0o640, mtimeMs: now } },
       ],
-      { open: async (p) => createReadStream(join(src, p)) },
+      { open: async (p) => ({ stream: createReadStream(join(src, p)) }) },
     );
     assert.deepEqual(res.problems, []);
     assert.equal(readFileSync(join(root, "f"), "utf8"), "hello\n");
     assert.equal(statSync(join(root, "f")).mode & 0o777, 0o640);
+  } finally {
+    await t.close();
+  }
+});
+
+test("apply over SSH: a large source file rewritten in place while it is sent is never placed torn, is reported, and the next apply converges", async () => {
+  const root = join(work, "torn-target");
+  const src = join(work, "torn-source");
+  mkdirSync(src);
+  mkdirSync(root);
+  const file = join(src, "big.bin");
+  const SIZE = 4 << 20; // several read chunks, so the rewrite lands between them
+  writeFileSync(file, Buffer.alloc(SIZE, 0x6f));
+  utimesSync(file, 1_500_000_000, 1_500_000_000); // the rewrite's mtime (now) is then surely different
+  const planned = () => {
+    const st = lstatSync(file);
+    return [{ kind: "create" as const, path: R("big.bin"), after: { kind: "file" as const, size: st.size, mode: 0o644, mtimeMs: st.mtimeMs } }];
+  };
+  const local = new LocalTransport();
+  const t = new SshTransport(host(1));
+  try {
+    const cs = rewrittenWhileSent(local.contentSource(src), file, Buffer.alloc(SIZE, 0x6e));
+    const r1 = await t.apply(root, planned(), cs);
+    assert.equal(cs.rewrites, 1);
+    assert.equal(r1.applied, 0);
+    assert.deepEqual(r1.problems.map((x) => [x.path, x.code]), [["big.bin", "io"]]);
+    assert.match(r1.problems[0]!.message, /source changed while it was read/);
+    assert.equal(existsSync(join(root, "big.bin")), false, "the torn file was not put in place");
+    assert.deepEqual(readdirSync(root), [], "no staging left");
+    const r2 = await t.apply(root, planned(), local.contentSource(src));
+    assert.deepEqual(r2, { applied: 1, bytes: SIZE, problems: [] });
+    assert.ok(readFileSync(join(root, "big.bin")).equals(Buffer.alloc(SIZE, 0x6e)));
   } finally {
     await t.close();
   }

@@ -23,6 +23,11 @@ export const TOOLS: readonly Tool[] = [
   { name: "b2sum", path: "b2sum", pkg: "coreutils" },
   { name: "sha256sum", path: "sha256sum", pkg: "coreutils" },
   { name: "find", path: "find", pkg: "findutils" },
+  // deploy/tsync-watch.service: its hardening score, and readiness through systemd-notify (with a
+  // fake NOTIFY_SOCKET served by python3: Node has no unix datagram sockets).
+  { name: "systemd-analyze", path: "systemd-analyze", pkg: "systemd" },
+  { name: "systemd-notify", path: "systemd-notify", pkg: "systemd" },
+  { name: "python3", path: "python3", pkg: "python3-minimal" },
 ];
 
 const SBIN = ["/usr/local/sbin", "/usr/sbin", "/sbin"];

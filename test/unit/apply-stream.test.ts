@@ -5,7 +5,7 @@ import type { Change } from "../../reconciler/model/change.js";
 import { relPath } from "../../reconciler/model/paths.js";
 import type { Entry } from "../../reconciler/model/snapshot.js";
 import {
-  ACT_MODE, ACT_OWNER, ACT_TIMES, MARKER, ReplyDecoder, actionsFor, encodeEntry, encodeHeader, encodeOp, frameHeader, sendsContent, type Reply,
+  ACT_MODE, ACT_OWNER, ACT_TIMES, MARKER, ReplyDecoder, actionsFor, encodeEntry, encodeHeader, encodeOp, sendsContent, u32, type Reply,
 } from "../../reconciler/transport/apply/protocol.js";
 import { APPLY_COMMAND, APPLY_SCRIPT } from "../../reconciler/transport/apply/helper.js";
 
@@ -94,10 +94,10 @@ const actionCases: [string, Change, number][] = [
 ];
 for (const [name, c, want] of actionCases) test(`actionsFor: ${name}`, () => assert.equal(actionsFor(c), want));
 
-test("frameHeader: end, abort, sizes", () => {
-  assert.equal(frameHeader(0).toString("hex"), "00000000");
-  assert.equal(frameHeader(0xffffffff).toString("hex"), "ffffffff");
-  assert.equal(frameHeader(262144).toString("hex"), "00040000");
+test("u32: frame end, abort, sizes", () => {
+  assert.equal(u32(0).toString("hex"), "00000000");
+  assert.equal(u32(0xffffffff).toString("hex"), "ffffffff");
+  assert.equal(u32(262144).toString("hex"), "00040000");
 });
 
 function reply(tag: string, ...parts: (number | string)[]): Buffer {

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatDiagnostic } from "../../reconciler/model/diagnostics.js";
 import { loadManifest, parseManifest } from "../../reconciler/manifest/load.js";
-import { DEFAULTS, defaultUser } from "../../reconciler/manifest/normalize.js";
+import { DEFAULTS } from "../../reconciler/manifest/normalize.js";
+import { firstOverlaps, type Place } from "../../reconciler/manifest/overlaps.js";
 import { RULES } from "../../reconciler/manifest/rules.js";
 import { parseDuration, parseLimit } from "../../reconciler/manifest/units.js";
 import { manifestSchema } from "../../reconciler/manifest/validate.js";
@@ -44,10 +45,11 @@ test("every rule and every error kind is exercised by the corpus", () => {
   for (const code of [
     "yaml", "tab", "duplicate-key", "not-text", "empty", "not-mapping", "bad-key", "schema", "unknown-key", "missing-key",
     "relative-path", "host-address", "unknown-host", "unknown-role", "empty-upstream", "source-is-target",
-    "overlapping-targets", "root-target", "bad-duration", "bad-limit", "bad-cron", "unknown-upstream", "nginx-injection",
+    "overlapping-targets", "root-target", "bad-duration", "bad-limit", "bad-cron", "unknown-upstream", "nginx-injection", "nul-byte",
+    "proxy-jump",
   ])
     assert.ok(codes.has(code), `no corpus case yields ${code}`);
-  assert.equal(Object.keys(RULES).length, 11);
+  assert.equal(Object.keys(RULES).length, 14);
 });
 
 test("a 10 MB file is refused quickly with one line", () => {
@@ -71,6 +73,63 @@ test("a 10 MB file is refused quickly with one line", () => {
 test("a missing file is one line, not a throw", () => {
   assert.deepEqual(loadManifest("fixtures/nope/tsync.yaml").diagnostics.map(formatDiagnostic), [
     "fixtures/nope/tsync.yaml: cannot read the manifest: no such file",
+  ]);
+});
+
+test("relative paths resolve against the manifest's directory, not the working directory (SPEC §6, docs/ci.md)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsync-relative-"));
+  try {
+    const file = join(dir, "ops", "tsync.yaml");
+    const m = parseManifest(
+      `version: 1
+defaults: { identityFile: keys/drift, knownHosts: deploy/known_hosts }
+settings: { statusFile: state/tsync.status, logFile: ../log/tsync.log }
+hosts:
+  www-01: { address: 127.0.0.2, roles: [web], knownHosts: "./other_hosts" }
+  www-02: { address: 127.0.0.3, identityFile: ~/.ssh/id_ed25519 }
+syncs:
+  site:
+    source: www
+    targets: [www-01:/var/www, www-02:/var/www, mirror/www]
+  home:
+    source: ~/site
+    targets: [{ path: ./copies/home }]
+nginx:
+  path: nginx/site.conf
+  upstreams: { backend: { roles: [web] } }
+  servers: [{ names: [example.com], locations: { "/": backend } }]
+`,
+      file,
+    );
+    assert.deepEqual(m.diagnostics.map(formatDiagnostic), []);
+    const ops = join(dir, "ops");
+    const h1 = m.manifest!.hosts.get("www-01")!;
+    const h2 = m.manifest!.hosts.get("www-02")!;
+    assert.deepEqual([h1.identityFile, h1.knownHosts], [join(ops, "keys/drift"), join(ops, "other_hosts")]);
+    assert.deepEqual([h2.identityFile, h2.knownHosts], [join(homedir(), ".ssh/id_ed25519"), join(ops, "deploy/known_hosts")]);
+    assert.deepEqual(m.manifest!.settings, { maxProcesses: DEFAULTS.maxProcesses, statusFile: join(ops, "state/tsync.status"), logFile: join(dir, "log/tsync.log") });
+    const [site, home] = m.manifest!.syncs;
+    assert.deepEqual(site!.source, { path: join(ops, "www") });
+    assert.deepEqual(site!.targets, [{ host: "www-01", path: "/var/www" }, { host: "www-02", path: "/var/www" }, { path: join(ops, "mirror/www") }]);
+    assert.deepEqual([home!.source, home!.targets], [{ path: join(homedir(), "site") }, [{ path: join(ops, "copies/home") }]]);
+    assert.equal(m.manifest!.nginx!.path, join(ops, "nginx/site.conf"));
+    // The same text read through a relative file name from another directory resolves the same way.
+    const cwd = process.cwd();
+    try {
+      process.chdir(dir);
+      assert.equal(parseManifest("version: 1\nsettings: { statusFile: s }\n", "ops/tsync.yaml").manifest!.settings.statusFile, join(ops, "s"));
+    } finally {
+      process.chdir(cwd);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a target given relative to the manifest is checked against the source as resolved", () => {
+  const m = parseManifest("version: 1\nsyncs:\n  s:\n    source: /srv/site/www\n    targets: [www/copy]\n", "/srv/site/tsync.yaml");
+  assert.deepEqual(m.diagnostics.map(formatDiagnostic), [
+    '/srv/site/tsync.yaml:5:15: syncs.s.targets[0]: target www/copy is inside the source (/srv/site/www): a sync cannot write into what it reads',
   ]);
 });
 
@@ -103,8 +162,8 @@ test("the seed fixture normalizes: roles expanded to 3 targets, defaults merged"
   assert.deepEqual(manifest.settings, { maxProcesses: 5, statusFile: "/tmp/tsync.status" });
   assert.deepEqual([...manifest.hosts.keys()], ["master", "www-01", "www-02", "www-03"]);
   assert.deepEqual(manifest.hosts.get("www-02"), {
-    name: "www-02", address: "10.0.1.22", port: 22, user: defaultUser(),
-    knownHosts: join(homedir(), ".ssh/known_hosts"), hostKeyChecking: "strict", roles: ["replica"],
+    // port, user and known_hosts are left to ssh config, then OpenSSH's defaults, at connect time.
+    name: "www-02", address: "10.0.1.22", hostKeyChecking: "strict", roles: ["replica"], sshConfig: [join(homedir(), ".ssh/config"), "/etc/ssh/ssh_config"],
   });
   const [site] = manifest.syncs;
   assert.deepEqual(site, {
@@ -161,11 +220,11 @@ test("per-host overrides beat defaults, which beat built-in defaults", () => {
   const key = join(homedir(), ".ssh/id_ed25519");
   assert.deepEqual(m.hosts.get("build"), {
     name: "build", address: "build.internal", port: 2222, user: "deploy", identityFile: key,
-    knownHosts: join(homedir(), ".ssh/known_hosts"), hostKeyChecking: "accept-new", roles: ["builder"],
+    hostKeyChecking: "accept-new", roles: ["builder"], sshConfig: [join(homedir(), ".ssh/config"), "/etc/ssh/ssh_config"],
   });
   assert.deepEqual(m.hosts.get("web-a"), {
     name: "web-a", address: "127.0.0.2", port: 22, user: "www-data", identityFile: key,
-    knownHosts: "/etc/ssh/ssh_known_hosts", hostKeyChecking: "strict", roles: ["web"],
+    knownHosts: "/etc/ssh/ssh_known_hosts", hostKeyChecking: "strict", roles: ["web"], sshConfig: [join(homedir(), ".ssh/config"), "/etc/ssh/ssh_config"],
   });
   assert.equal(m.hosts.get("web-b")!.address, "::1");
   const [release] = m.syncs;
@@ -193,7 +252,7 @@ test("one mistake, one line: a wrong type is not also reported as a wrong patter
     ["version: 1\nsyncs:\n  s:\n    source: /a\n    targets: 7\n", "t:5:14: syncs.s.targets: must be a list of locations or {roles, path}"],
     ["version: 1\nsyncs:\n  s:\n    source: /a\n    targets: [/b]\n    maxDelete: [1]\n", 't:6:16: syncs.s.maxDelete: must be a count like 1000 or a percentage like "25%"'],
     ["version: 1\nhosts:\n", "t:2:1: hosts: must be a mapping (key: value)"],
-    ["version: 1\nsettings: { statusFile: 5 }\n", "t:2:25: settings.statusFile: must be an absolute path"],
+    ["version: 1\nsettings: { statusFile: 5 }\n", "t:2:25: settings.statusFile: must be a path"],
   ] as const)
     assert.deepEqual(parseManifest(src, "t").diagnostics.map(formatDiagnostic), [want]);
 });
@@ -238,4 +297,72 @@ test("schema defaults are the defaults normalize applies", () => {
   assert.equal((nginx.drifted as Json).default, DEFAULTS.drifted);
   const server = (((nginx.servers as Json).items as Json).properties as Json);
   assert.equal((server.listen as Json).default, DEFAULTS.listen);
+});
+
+// The overlap rule as it was first written: each target against every kept one before it (quadratic).
+function overlapsByPairs(places: readonly Place[]): (number | undefined)[] {
+  const within = (a: string, b: string) => a === b || a.startsWith(b === "/" ? "/" : `${b}/`);
+  const kept: number[] = [];
+  return places.map((p, i) => {
+    const j = kept.find((k) => places[k]!.machine === p.machine && (within(p.path, places[k]!.path) || within(places[k]!.path, p.path)));
+    if (j === undefined) kept.push(i);
+    return j;
+  });
+}
+
+test("overlapping targets: the sorted check names the same earlier target as comparing every pair", () => {
+  const fixed: Place[] = [
+    { machine: "a", path: "/w/site" }, { machine: "a", path: "/w/site/blog" }, { machine: "b", path: "/w/site/blog" },
+    { machine: "a", path: "/w" }, { machine: "a", path: "/w/site-2" }, { machine: "a", path: "/w/sit" }, { machine: "a", path: "/w/site" },
+    { machine: "b", path: "/w/site/blog/x" }, { machine: "b", path: "/" }, { machine: "c", path: "/x/y" }, { machine: "c", path: "/x/z" }, { machine: "c", path: "/x" },
+  ];
+  assert.deepEqual(firstOverlaps(fixed), [undefined, 0, undefined, 0, undefined, undefined, 0, 2, 2, undefined, undefined, 9]);
+  // Seeded, so a failure reproduces: short paths over a tiny alphabet collide, nest and repeat often.
+  let seed = 1;
+  const next = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648), seed % n);
+  for (let round = 0; round < 300; round++) {
+    const places = Array.from({ length: 1 + next(40) }, () => ({
+      machine: "mn"[next(2)]!,
+      path: next(25) === 0 ? "/" : Array.from({ length: 1 + next(3) }, () => "/" + ["a", "b", "a-", "ab"][next(4)]).join(""),
+    }));
+    assert.deepEqual(firstOverlaps(places), overlapsByPairs(places), JSON.stringify(places));
+  }
+});
+
+test("a manifest with 50,000 targets validates (issue 18 item 8: the overlap check compared every pair)", () => {
+  const lines = ["version: 1", "hosts:", ...[0, 1, 2, 3].map((h) => `  h${h}: { address: 127.0.0.${h + 2} }`), "syncs:", "  site:", "    source: /srv", "    targets:"];
+  for (let i = 0; i < 50_000; i++) lines.push(`    - h${i % 4}:/t${i}`);
+  const { manifest, diagnostics } = parseManifest(lines.join("\n") + "\n", "big.yaml");
+  assert.deepEqual(diagnostics, []);
+  assert.equal(manifest?.syncs[0]?.targets.length, 50_000);
+  // At that size, planted overlaps are still each named against the right earlier target.
+  const places = Array.from({ length: 50_000 }, (_, i): Place => ({ machine: `h${i % 4}`, path: `/t${i}` }));
+  places.push({ machine: "h1", path: "/t49997/inside" }, { machine: "h3", path: "/t3" }, { machine: "h0", path: "/" }, { machine: "h2", path: "/t2" });
+  const found = firstOverlaps(places);
+  assert.deepEqual(found.slice(50_000), [49_997, 3, 0, 2]);
+  assert.ok(found.slice(0, 50_000).every((j) => j === undefined));
+});
+
+test("proxyJump: a hop naming a host brings its own chain; defaults' chain stops before the host itself; ad-hoc hops log in like their target", () => {
+  const { manifest, diagnostics } = parseManifest(
+    [
+      "version: 1",
+      "defaults: { user: deploy, proxyJump: outer }",
+      "hosts:",
+      "  outer: { address: gw.example.org, port: 2222 }",
+      "  inner: { address: 10.0.0.2, proxyJump: outer }",
+      "  web: { address: 10.0.0.3, proxyJump: \"inner,ops@10.0.0.9:23\", sshConfig: false }",
+      "  plain: { address: 10.0.0.4 }",
+      "  direct: { address: 10.0.0.5, proxyJump: none }",
+    ].join("\n"),
+    "tsync.yaml",
+  );
+  assert.deepEqual(diagnostics, []);
+  const chain = (n: string) => manifest!.hosts.get(n)!.proxyJump?.map((h) => `${h.user}@${h.address}:${h.port ?? "-"}`);
+  assert.deepEqual(chain("outer"), []);
+  assert.deepEqual(chain("inner"), ["deploy@gw.example.org:2222"]);
+  assert.deepEqual(chain("web"), ["deploy@gw.example.org:2222", "deploy@10.0.0.2:-", "ops@10.0.0.9:23"]);
+  assert.deepEqual(manifest!.hosts.get("web")!.proxyJump![2]!.sshConfig, []);
+  assert.deepEqual(chain("plain"), ["deploy@gw.example.org:2222"]);
+  assert.deepEqual(chain("direct"), []);
 });

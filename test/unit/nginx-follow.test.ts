@@ -1,12 +1,11 @@
 // `drifted: down` in the daemon: routing follows the status, but only once a new routing has held for
 // `stableMs` — a flapping target must not flap nginx.
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { test } from "node:test";
 import { parseManifest } from "../../reconciler/manifest/load.js";
 import type { Manifest } from "../../reconciler/model/manifest.js";
 import { followRouting, hostStatesFromStatus } from "../../reconciler/watch/nginx-follow.js";
-import type { Transport } from "../../reconciler/transport/types.js";
+import { FakeTransport } from "../support/fake-transport.js";
 import { FakeClock, flushMicrotasks } from "../../reconciler/watch/clock.js";
 import type { StatusDoc, TargetStatusState } from "../../reconciler/watch/status.js";
 
@@ -33,17 +32,6 @@ nginx:
   return manifest!;
 }
 
-/** An in-memory machine: files by absolute path, commands recorded. */
-function fakeTransport() {
-  const files = new Map<string, string>();
-  const commands: string[] = [];
-  const t = {
-    readFile: async (root: string, rel: string) => (files.has(join(root, rel)) ? Buffer.from(files.get(join(root, rel))!) : undefined),
-    writeFile: async (path: string, data: Buffer) => void files.set(path, data.toString()),
-    run: async (command: string) => (commands.push(command), { code: 0, output: "" }),
-  } as unknown as Transport;
-  return { t, files, commands };
-}
 
 function status(states: Record<string, TargetStatusState>): StatusDoc {
   return {
@@ -61,32 +49,33 @@ test("hostStatesFromStatus: failed and unreachable both count as unreachable; sy
 test("followRouting: a drifted replica goes down only after stableMs; a flap restarts the wait", async () => {
   const m = manifest();
   const clock = new FakeClock();
-  const { t, files, commands } = fakeTransport();
+  const t = new FakeTransport();
+  const conf = () => t.files.get(CONF)!.toString();
   let doc = status({ "www-01": "in-sync", "www-02": "in-sync" });
   const logs: string[] = [];
   const f = followRouting({ manifest: () => m, transport: () => t, status: () => doc, log: (_l, msg) => logs.push(msg), clock, intervalMs: 1000, stableMs: 3000 });
   try {
     await f.deploy();
-    assert.doesNotMatch(files.get(CONF)!, /down/);
-    assert.deepEqual(commands, ["nginx -t", "nginx -s reload"]);
+    assert.doesNotMatch(conf(), /down/);
+    assert.deepEqual(t.ran, ["nginx -t", "nginx -s reload"]);
 
     doc = status({ "www-01": "in-sync", "www-02": "drifted" });
     await clock.tick(3000); // seen at 1 s, still waiting at 2 s and 3 s
-    assert.doesNotMatch(files.get(CONF)!, /down/, "not before the new routing has held for stableMs");
+    assert.doesNotMatch(conf(), /down/, "not before the new routing has held for stableMs");
 
     doc = status({ "www-01": "in-sync", "www-02": "in-sync" }); // a flap back ...
     await clock.tick(1000);
     doc = status({ "www-01": "in-sync", "www-02": "drifted" }); // ... and forth restarts the wait
     await clock.tick(3000);
-    assert.doesNotMatch(files.get(CONF)!, /down/);
+    assert.doesNotMatch(conf(), /down/);
     await clock.tick(1000);
-    assert.match(files.get(CONF)!, /server 10\.0\.0\.3 down;/);
-    assert.equal(commands.length, 4, "tested and reloaded once more");
+    assert.match(conf(), /server 10\.0\.0\.3 down;/);
+    assert.equal(t.ran.length, 4, "tested and reloaded once more");
 
     doc = status({ "www-01": "unreachable", "www-02": "unreachable" });
     await clock.tick(5000);
-    assert.match(files.get(CONF)!, /server 10\.0\.0\.2 down;/);
-    assert.match(files.get(CONF)!, /server 10\.0\.0\.1;/, "the master, in sync, stays in rotation");
+    assert.match(conf(), /server 10\.0\.0\.2 down;/);
+    assert.match(conf(), /server 10\.0\.0\.1;/, "the master, in sync, stays in rotation");
   } finally {
     f.stop();
     await flushMicrotasks();

@@ -3,12 +3,13 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { TsyncError } from "../../reconciler/model/errors.js";
-import { loadManifest } from "../../reconciler/manifest/load.js";
+import { loadManifest, parseManifest } from "../../reconciler/manifest/load.js";
 import type { Manifest, NginxSettings } from "../../reconciler/model/manifest.js";
 import { applyNginx, nginxErrorLines, planNginx } from "../../reconciler/nginx/deploy.js";
 import { renderNginx } from "../../reconciler/nginx/render.js";
-import { downHosts, type HostState } from "../../reconciler/nginx/routing.js";
-import type { Transport } from "../../reconciler/transport/types.js";
+import { downHosts } from "../../reconciler/nginx/routing.js";
+import { worstHostStates, type TargetState as HostState } from "../../reconciler/model/plan.js";
+import { FakeTransport } from "../support/fake-transport.js";
 import { nginxManifest, seedManifest } from "../support/nginx.js";
 
 const FIXTURES = new URL("../../../fixtures/nginx/", import.meta.url);
@@ -51,6 +52,27 @@ test("down hosts, ports and IPv6 render as documented", () => {
   assert.match(text, /server \[fd00::21\]:8080 down;  # www-01/);
   assert.match(text, /server web2\.example\.internal:8080;  # www-02/);
   assert.match(text, /location ~\* \\\.php\$ \{/);
+});
+
+test("web: upstreams use a host's web address, not how SSH reaches it (issue 14: a tunnel endpoint was rendered)", () => {
+  const { manifest, diagnostics } = parseManifest(
+    [
+      "version: 1",
+      "hosts:",
+      "  bastion: { address: gw.example.org, roles: [] }",
+      "  www-03: { address: www-03-tunnel, web: 10.0.1.23, proxyJump: bastion, roles: [replica] }",
+      "  www-04: { address: 10.0.1.24, roles: [replica] }",
+      "nginx:",
+      "  path: /etc/nginx/conf.d/site.conf",
+      "  upstreams: { backend: { roles: [replica] } }",
+      "  servers: [{ names: [example.org], locations: { \"/\": backend } }]",
+    ].join("\n"),
+    "tsync.yaml",
+  );
+  assert.deepEqual(diagnostics, []);
+  const { text } = renderNginx(manifest!);
+  assert.match(text, /upstream backend \{\n  server 10\.0\.1\.23;  # www-03\n  server 10\.0\.1\.24;  # www-04\n\}/);
+  assert.doesNotMatch(text, /tunnel/);
 });
 
 test("an upstream whose every server is down keeps its first one, with a warning", () => {
@@ -157,29 +179,14 @@ for (const [name, nginx, states, want, warning] of routing) {
   });
 }
 
-/** In-memory Transport: files by absolute path; commands answered by `onRun`. */
-function fakeTransport(files: Map<string, Buffer>, onRun: (cmd: string) => { code: number; output: string }): Transport & { ran: string[] } {
-  const ran: string[] = [];
-  const t = {
-    host: "fake",
-    ran,
-    async readFile(root: string, path: string) {
-      return files.get(`${root}/${path}`);
-    },
-    async writeFile(absPath: string, data: Buffer) {
-      files.set(absPath, Buffer.from(data));
-    },
-    async run(cmd: string) {
-      ran.push(cmd);
-      const rm = /^rm -f -- '(.*)'$/.exec(cmd);
-      if (rm) {
-        files.delete(rm[1]!);
-        return { code: 0, output: "" };
-      }
-      return onRun(cmd);
-    },
-  };
-  return t as unknown as Transport & { ran: string[] };
+/** In-memory Transport: files by absolute path; commands answered by `onRun`, `rm -f` removes a file. */
+function fakeTransport(files: Map<string, Buffer>, onRun: (cmd: string) => { code: number; output: string }): FakeTransport {
+  return new FakeTransport("fake", (cmd) => {
+    const rm = /^rm -f -- '(.*)'$/.exec(cmd);
+    if (!rm) return onRun(cmd);
+    files.delete(rm[1]!);
+    return { code: 0, output: "" };
+  }, files);
 }
 
 const PATH = "/etc/nginx/conf.d/site.conf";
@@ -263,4 +270,9 @@ test("nginxErrorLines keeps nginx's own diagnostics", () => {
   assert.equal(nginxErrorLines(EMERG, 1), 'nginx: [emerg] unknown directive "bogus" in /etc/nginx/conf.d/site.conf:3');
   assert.equal(nginxErrorLines("", 127), "exit code 127, no output");
   assert.equal(nginxErrorLines("sh: 1: nginx: not found\n", 127), "sh: 1: nginx: not found");
+});
+
+test("worstHostStates: the worst state of a host's targets wins; local targets have no host", () => {
+  const got = worstHostStates([["a", "in-sync"], ["a", "unreachable"], ["a", "drifted"], ["b", "drifted"], ["b", "in-sync"], [undefined, "unreachable"]]);
+  assert.deepEqual([...got], [["a", "unreachable"], ["b", "drifted"]]);
 });

@@ -69,6 +69,6 @@ test("human plan and report lines name the copy source", () => {
   const text = renderPlanHuman(plan([move, rawMove, overLink]), { color: false });
   assert.match(text, /^ {2}\+ create {2}new\/path \(12 MiB, copied from old\/path on the target\)$/m);
   assert.match(text, /copied from "o\\xfe\\x0a" on the target/);
-  assert.match(text, /^-\/\+ create {2}l \(replaces symlink → \/etc, copied from old\/path on the target\)$/m);
+  assert.match(text, /^-\/\+ create {2}l \(12 MiB, replaces symlink → \/etc, copied from old\/path on the target\)$/m);
   assert.equal(describeChange(move), "+ create new/path (12582912 B, copied from old/path on the target)");
 });

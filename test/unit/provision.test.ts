@@ -13,5 +13,5 @@ test("missingTools reports absent tools, by absolute path and by PATH lookup", (
 
 test("the tool list covers what the integration tests run", () => {
   const names = TOOLS.map((t) => t.name);
-  for (const n of ["sshd", "ssh-keygen", "nginx", "rsync", "perl", "b2sum"]) assert.ok(names.includes(n), n);
+  for (const n of ["sshd", "ssh-keygen", "nginx", "rsync", "perl", "b2sum", "systemd-analyze", "systemd-notify", "python3"]) assert.ok(names.includes(n), n);
 });

@@ -173,7 +173,7 @@ for (const [name, pl, want] of summaries) test(`summaryLine: ${name}`, () => ass
 
 test("describeChange escapes names and shows what matters per kind", () => {
   assert.deepEqual(hostile.map(describeChange).slice(0, 3), ["+ mkdir -rf/", '+ create "-rf/new\\nline" (12 B)', "+ create $(touch /tmp/pwned) `id` (0 B)"]);
-  assert.equal(describeChange(hostile[6]!), "+ create uploads (5 B) (replaces symlink)");
-  assert.equal(describeChange(hostile[9]!), "~ chmod exec.sh 0644 -> 0755");
+  assert.equal(describeChange(hostile[6]!), "-/+ create uploads (5 B, replaces symlink -> /etc)");
+  assert.equal(describeChange(hostile[9]!), "~ chmod exec.sh (0644 -> 0755)");
   assert.equal(describeChange(hostile[10]!), '- delete "\\xff\\xfe\\x01\\x1b[31m"');
 });

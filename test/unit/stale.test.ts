@@ -6,8 +6,7 @@ import type { Sync } from "../../reconciler/model/manifest.js";
 import type { Change } from "../../reconciler/model/change.js";
 import type { Entry, FileEntry } from "../../reconciler/model/snapshot.js";
 import { relPath, type RelPath } from "../../reconciler/model/paths.js";
-import type { Transport } from "../../reconciler/transport/types.js";
-import type { ScanOptions } from "../../reconciler/scan/options.js";
+import { FakeTransport } from "../support/fake-transport.js";
 import { checkSourceUnchanged, checkTargetUnchanged } from "../../reconciler/run/stale.js";
 
 const T = 1_700_000_000_000;
@@ -27,17 +26,8 @@ const sync = {
 } as Sync;
 
 /** A transport whose scan returns `entries` (restricted to the asked paths) and records the hash mode. */
-function fake(entries: Record<string, Entry>): Transport & { asked: ScanOptions[] } {
-  const asked: ScanOptions[] = [];
-  const t = {
-    host: "fake",
-    asked,
-    async scan(_root: string, opts: ScanOptions) {
-      asked.push(opts);
-      return new Map(Object.entries(entries).filter(([k]) => !opts.only || opts.only.includes(p(k))).map(([k, v]) => [p(k), v]));
-    },
-  };
-  return t as unknown as Transport & { asked: ScanOptions[] };
+function fake(entries: Record<string, Entry>): FakeTransport {
+  return new FakeTransport().withEntries(entries);
 }
 
 const create = (path: string, after: FileEntry): Change => ({ kind: "create", path: p(path), after });
@@ -58,7 +48,7 @@ for (const [name, changes, now, want] of sourceCases) {
     const r = await checkSourceUnchanged(t, sync, changes);
     if (want === undefined) assert.equal(r, undefined);
     else assert.match(r ?? "", want);
-    assert.equal(t.asked[0]?.hash, "all", "the source content is re-hashed");
+    assert.equal(t.scans[0]?.hash, "all", "the source content is re-hashed");
   });
 }
 
@@ -72,7 +62,7 @@ test("checkTargetUnchanged: the file a create copies must still be what the plan
   const copy: Change = { kind: "create", path: p("new"), after: f(3, H1), from: { path: p("keep"), entry: f(3) } };
   const t = fake({ keep: f(3) });
   assert.equal(await checkTargetUnchanged(t, sync, "/dst", [copy]), undefined);
-  assert.ok(t.asked[0]?.only?.includes(p("keep")), "the copy source is scanned");
+  assert.ok(t.scans[0]?.only?.includes(p("keep")), "the copy source is scanned");
   assert.match(
     (await checkTargetUnchanged(fake({ keep: f(4) }), sync, "/dst", [copy])) ?? "",
     /keep \(copied by the plan\) changed on the target since the plan \(was file of 3 bytes, now file of 4 bytes\)/,

@@ -1,41 +1,79 @@
 // The apply stream's wire format, pure: encoding of the header, ops and content frames sent to the
-// helper (helper.ts) and decoding of its replies. Big-endian, length-prefixed, names as bytes;
-// nothing here parses text.
+// helper (helper.pl, started by helper.ts) and decoding of its replies. Big-endian, length-prefixed,
+// names as bytes; nothing here parses text. Every literal both ends must agree on is in WIRE, which
+// helper.ts injects into the Perl as constants of the same names: neither side spells them by hand.
 //
 // sender → helper
-//   header   "TSYNCAP1" u32 flags(bit0 fsync) u32 lockWaitMs u32 rootLen root
-//   op       'O' u32 len [kind:1 actions:u8 u32 pathLen path entry(before) entry(after) copy?]
-//            then, for create/update without copy: frames u32 n + n bytes ..., ended by u32 0 or
-//            u32 0xFFFFFFFF (abort)
+//   header   MAGIC u32 flags(bit0 fsync) u32 lockWaitMs u32 rootLen root
+//   op       TAG_OP u32 len [kind:1 actions:u8 u32 pathLen path entry(before) entry(after) copy?]
+//            kind is one of the OP_* codes; the helper refuses any other (fatal C_PROTOCOL: it cannot
+//            know whether frames follow). Then, for create/update without copy: frames u32 n + n
+//            bytes ..., ended by u32 FRAME_END or u32 FRAME_ABORT (the sender gave up on this file:
+//            the helper drops the staging file and replies C_ABORTED)
 //   copy     (create with `from` only) u32 fromLen from entry(from as planned): the helper copies
 //            that target file instead of reading frames; no frames follow
-//   end      'Z'
+//   end      TAG_END
 //   entry    type:1 ('-' none, f, d, l, x problem) u32 mode u8 owner(bit0 uid, bit1 gid) u32 uid
 //            u32 gid f64 mtimeMs u32 sizeHi u32 sizeLo u32 targetLen target
 // helper → sender (after MARKER; anything before it is login-shell noise)
-//   'K' u32 index | 'P' u32 index code:1 u32 len msg | 'F' code:1 u32 len msg (fatal) | 'E' u32 ops u32 ok
+//   R_OK u32 index                      the op is done
+//   R_PROBLEM u32 index code:1 u32 len msg  the op was not carried out; the run goes on
+//   R_FATAL code:1 u32 len msg          the run stops here (ops without a reply were not done)
+//   R_DONE u32 ops u32 ok               after TAG_END: all ops answered
+// codes: C_STALE the target no longer matches the plan; C_UNSAFE refused for confinement (symlinked
+//   parent, replaced root, bad name); C_IO a system call failed; C_ABORTED the sender aborted the
+//   file; C_BUSY another apply holds the root's lock (fatal only); C_PROTOCOL the stream is malformed
+//   (fatal only).
 import type { Change } from "../../model/change.js";
-import type { Entry } from "../../model/snapshot.js";
+import { STAGING_DIR, type Entry } from "../../model/snapshot.js";
 import { toBytes } from "../../model/paths.js";
 
-export const MAGIC = "TSYNCAP1";
-export const MARKER = Buffer.from("\0TSYNC-APPLY-1\0", "latin1");
-export const END_OF_OPS = Buffer.from("Z");
-export const FRAME_END = 0;
-export const FRAME_ABORT = 0xffffffff;
+export const WIRE = {
+  MAGIC: "TSYNCAP1",
+  MARKER: "\0TSYNC-APPLY-1\0",
+  STAGE_DIR: STAGING_DIR,
+  TAG_OP: "O",
+  TAG_END: "Z",
+  FRAME_END: 0,
+  FRAME_ABORT: 0xffffffff,
+  /** Which attributes the helper sets: bit0 mode, bit1 owner/group, bit2 times. */
+  ACT_MODE: 1,
+  ACT_OWNER: 2,
+  ACT_TIMES: 4,
+  OP_MKDIR: "m",
+  OP_CREATE: "c",
+  OP_UPDATE: "u",
+  OP_SYMLINK: "l",
+  OP_CHMOD: "p",
+  OP_CHOWN: "o",
+  OP_TOUCH: "t",
+  OP_DELETE: "d",
+  OP_RMDIR: "r",
+  R_OK: "K",
+  R_PROBLEM: "P",
+  R_FATAL: "F",
+  R_DONE: "E",
+  C_STALE: "s",
+  C_UNSAFE: "u",
+  C_IO: "i",
+  C_ABORTED: "a",
+  C_BUSY: "b",
+  C_PROTOCOL: "x",
+} as const;
 
-/** Which attributes the helper sets: bit0 mode, bit1 owner/group, bit2 times. */
-export const ACT_MODE = 1;
-export const ACT_OWNER = 2;
-export const ACT_TIMES = 4;
+export const MAGIC = WIRE.MAGIC;
+export const MARKER = Buffer.from(WIRE.MARKER, "latin1");
+export const END_OF_OPS = Buffer.from(WIRE.TAG_END, "latin1");
+export const FRAME_END = WIRE.FRAME_END;
+export const FRAME_ABORT = WIRE.FRAME_ABORT;
+export const ACT_MODE = WIRE.ACT_MODE;
+export const ACT_OWNER = WIRE.ACT_OWNER;
+export const ACT_TIMES = WIRE.ACT_TIMES;
 
 const KIND_CODE: Record<Change["kind"], string> = {
-  mkdir: "m", create: "c", update: "u", symlink: "l", chmod: "p", chown: "o", touch: "t", delete: "d", rmdir: "r",
+  mkdir: WIRE.OP_MKDIR, create: WIRE.OP_CREATE, update: WIRE.OP_UPDATE, symlink: WIRE.OP_SYMLINK, chmod: WIRE.OP_CHMOD,
+  chown: WIRE.OP_CHOWN, touch: WIRE.OP_TOUCH, delete: WIRE.OP_DELETE, rmdir: WIRE.OP_RMDIR,
 };
-
-export function isContentChange(c: Change): c is Extract<Change, { kind: "create" | "update" }> {
-  return c.kind === "create" || c.kind === "update";
-}
 
 export function encodeHeader(root: string, opts: { fsync: boolean; lockWaitMs: number }): Buffer {
   const r = Buffer.from(root, "utf8");
@@ -109,12 +147,6 @@ export function sendsContent(c: Change): c is Extract<Change, { kind: "create" |
   return c.kind === "update" || (c.kind === "create" && c.from === undefined);
 }
 
-function u32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n >>> 0, 0);
-  return b;
-}
-
 export function encodeOp(c: Change): Buffer {
   const path = toBytes(c.path);
   const after = c.kind === "delete" || c.kind === "rmdir" ? undefined : c.after;
@@ -129,12 +161,13 @@ export function encodeOp(c: Change): Buffer {
   }
   const body = Buffer.concat(parts);
   const prefix = Buffer.alloc(5);
-  prefix.write("O", 0, "latin1");
+  prefix.write(WIRE.TAG_OP, 0, "latin1");
   prefix.writeUInt32BE(body.length, 1);
   return Buffer.concat([prefix, body]);
 }
 
-export function frameHeader(n: number): Buffer {
+/** A big-endian u32: lengths in ops and the header of each content frame. */
+export function u32(n: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(n >>> 0, 0);
   return b;
@@ -186,19 +219,19 @@ export class ReplyDecoder {
     if (b.length < 1) return undefined;
     const tag = String.fromCharCode(b[0]!);
     let need: number;
-    if (tag === "K") need = 5;
-    else if (tag === "E") need = 9;
-    else if (tag === "P") need = b.length < 10 ? 10 : 10 + b.readUInt32BE(6);
-    else if (tag === "F") need = b.length < 6 ? 6 : 6 + b.readUInt32BE(2);
+    if (tag === WIRE.R_OK) need = 5;
+    else if (tag === WIRE.R_DONE) need = 9;
+    else if (tag === WIRE.R_PROBLEM) need = b.length < 10 ? 10 : 10 + b.readUInt32BE(6);
+    else if (tag === WIRE.R_FATAL) need = b.length < 6 ? 6 : 6 + b.readUInt32BE(2);
     else throw new Error(`apply helper sent an unknown reply tag 0x${b[0]!.toString(16)}`);
     if (b.length < need) return undefined;
     this.buf = b.subarray(need);
     switch (tag) {
-      case "K":
+      case WIRE.R_OK:
         return { tag: "ok", index: b.readUInt32BE(1) };
-      case "E":
+      case WIRE.R_DONE:
         return { tag: "end", ops: b.readUInt32BE(1), ok: b.readUInt32BE(5) };
-      case "P":
+      case WIRE.R_PROBLEM:
         return { tag: "problem", index: b.readUInt32BE(1), code: String.fromCharCode(b[5]!), message: b.subarray(10, need).toString("utf8") };
       default:
         return { tag: "fatal", code: String.fromCharCode(b[1]!), message: b.subarray(6, need).toString("utf8") };

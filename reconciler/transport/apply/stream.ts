@@ -1,14 +1,15 @@
-// Drives the apply helper (helper.ts) over any byte pipe: a spawned local process or an SSH exec
+// Drives the apply helper (helper.pl) over any byte pipe: a spawned local process or an SSH exec
 // channel. Sends ops and file content in large batches, reads the framed replies as they come, and
 // turns them into an ApplyResult. What the helper acknowledged is what counts: if it dies, the rest
 // is reported as one io problem naming the cause.
+import { createHash } from "node:crypto";
 import { once } from "node:events";
 import type { Readable, Writable } from "node:stream";
 import type { Change } from "../../model/change.js";
-import { errorMessage } from "../../model/errors.js";
+import { SourceChangedError, errorMessage } from "../../model/errors.js";
 import type { ApplyOptions, ApplyProblem, ApplyResult, ContentSource } from "../types.js";
 import {
-  END_OF_OPS, FRAME_ABORT, FRAME_END, ReplyDecoder, encodeHeader, encodeOp, frameHeader, sendsContent, type Reply,
+  END_OF_OPS, FRAME_ABORT, FRAME_END, ReplyDecoder, WIRE, encodeHeader, encodeOp, sendsContent, u32, type Reply,
 } from "./protocol.js";
 
 export interface HelperProcess {
@@ -90,16 +91,22 @@ class BatchWriter {
   }
 }
 
-/** Streams one file's content as frames; returns why it was aborted, or undefined when sent whole. */
+/**
+ * Streams one file's content as frames; returns why it was aborted, or undefined when sent whole.
+ * The end frame is the verdict the helper waits for before it renames the file into place, so it is
+ * written only after every check of what was read passed: size, the plan's hash (deep plans), and
+ * the source's own changed-while-read check.
+ */
 async function sendContent(
   w: BatchWriter, content: ContentSource, c: Extract<Change, { kind: "create" | "update" }>, signal?: AbortSignal,
 ): Promise<string | undefined> {
   const size = c.after.size;
+  const digest = c.after.hash !== undefined ? createHash("blake2b512") : undefined;
   let got = 0;
   let stream: Readable | undefined;
   let why: string | undefined;
   try {
-    stream = await content.open(c.path);
+    stream = (await content.open(c.path)).stream;
     for await (const raw of stream) {
       const chunk: Buffer = Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
       if (chunk.length === 0) continue; // a zero-length frame means "end of file"
@@ -107,22 +114,24 @@ async function sendContent(
       if (w.broken) return "apply helper went away";
       got += chunk.length;
       if (got > size) { why = `source changed: more than the planned ${size} bytes`; break; }
-      w.push(frameHeader(chunk.length));
+      digest?.update(chunk);
+      w.push(u32(chunk.length));
       w.push(chunk);
       await w.maybeFlush();
     }
     if (!why && got !== size) why = `source changed: ${got} bytes, the plan says ${size}`;
+    if (!why && digest && digest.digest("hex") !== c.after.hash) why = "source changed: the content read is not what the plan hashed";
   } catch (err) {
-    why = `cannot read source: ${errorMessage(err)}`;
+    why = err instanceof SourceChangedError ? err.message : `cannot read source: ${errorMessage(err)}`;
   } finally {
     stream?.destroy();
   }
-  w.push(frameHeader(why ? FRAME_ABORT : FRAME_END));
+  w.push(u32(why ? FRAME_ABORT : FRAME_END));
   return why;
 }
 
 function problemCode(code: string): ApplyProblem["code"] {
-  return code === "s" ? "stale" : code === "u" ? "unsafe" : "io";
+  return code === WIRE.C_STALE ? "stale" : code === WIRE.C_UNSAFE ? "unsafe" : "io";
 }
 
 function oneLine(s: string): string {
@@ -196,7 +205,7 @@ export async function applyOverStream(
   for (const [i, c] of changes.entries()) {
     const r = replies.get(i);
     if (r?.tag !== "problem") continue;
-    const message = r.code === "a" ? (senderNotes.get(i) ?? r.message) : r.message;
+    const message = r.code === WIRE.C_ABORTED ? (senderNotes.get(i) ?? r.message) : r.message;
     problems.push({ path: c.path, kind: c.kind, code: problemCode(r.code), message });
   }
   const firstMissing = changes.findIndex((_, i) => !replies.has(i));
@@ -210,7 +219,7 @@ export async function applyOverStream(
           : `apply helper exited with code ${code}` +
             (stderrTail.trim() ? `: ${oneLine(stderrTail)}` : decoder.sawMarker ? "" : ` before starting${decoder.noise.trim() ? ` (output: ${oneLine(decoder.noise)})` : ""}`);
     const at = changes[firstMissing]!;
-    problems.push({ path: at.path, kind: at.kind, code: fatal?.code === "u" ? "unsafe" : "io", message: cause });
+    problems.push({ path: at.path, kind: at.kind, code: fatal?.code === WIRE.C_UNSAFE ? "unsafe" : "io", message: cause });
   }
   return { applied, bytes, problems };
 }

@@ -1,19 +1,19 @@
 // Trees on the machine running tsync. Scanning and hashing live in scan/local.ts; apply runs the same
 // Perl helper that SSH targets run, over a local pipe, so both kinds of target share one engine.
 import { spawn } from "node:child_process";
-import { closeSync, constants, createReadStream, fstatSync, openSync, promises as fsp, readSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, promises as fsp, read, readSync, type Stats } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { constants as osConstants } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import type { Change } from "../../model/change.js";
-import { TransportError, errorMessage } from "../../model/errors.js";
+import { SourceChangedError, TransportError, errorMessage } from "../../model/errors.js";
 import { absBytes, type RelPath } from "../../model/paths.js";
 import { hashLocal, scanLocal } from "../../scan/local.js";
 import type { Snapshot } from "../../model/snapshot.js";
 import { APPLY_COMMAND } from "../apply/helper.js";
 import { applyOverStream, type HelperProcess, type StreamApplyOptions } from "../apply/stream.js";
-import type { ApplyResult, ContentSource, Transport } from "../types.js";
+import type { ApplyResult, ContentSource, SourceFile, Transport } from "../types.js";
 import type { ScanOptions } from "../../scan/options.js";
 
 const HOST = "local";
@@ -28,6 +28,39 @@ export function spawnApplyHelper(): HelperProcess & { pid: number | undefined } 
     child.on("close", (code, signal) => res(code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0)));
   });
   return { stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, done, pid: child.pid };
+}
+
+const CHUNK = 1 << 20;
+
+/**
+ * Why the bytes just read from `abs` may not be one version of the file: it was rewritten in place
+ * (size, mtime or ctime moved on the open descriptor) or replaced (the name now holds another inode).
+ * Timestamps have the filesystem's granularity: a same-size rewrite within one tick is only caught
+ * by the plan's hash (deep plans).
+ */
+function changedWhileRead(before: Stats, after: Stats, abs: Buffer): string | undefined {
+  if (after.size !== before.size) return `source changed while it was read (size ${before.size} → ${after.size})`;
+  if (after.mtimeMs !== before.mtimeMs || after.ctimeMs !== before.ctimeMs) return "source changed while it was read (rewritten in place)";
+  const now = lstatSync(abs, { throwIfNoEntry: false });
+  if (!now || now.ino !== before.ino || now.dev !== before.dev) return "source changed while it was read (replaced or removed)";
+  return undefined;
+}
+
+function readAt(fd: number, buf: Buffer, pos: number): Promise<number> {
+  return new Promise((res, rej) => read(fd, buf, 0, buf.length, pos, (err, n) => (err ? rej(err) : res(n))));
+}
+
+/** A large file's chunks, then the changed-while-read check before the stream ends. */
+async function* readChunks(fd: number, abs: Buffer, before: Stats): AsyncGenerator<Buffer> {
+  for (let pos = 0; ; ) {
+    const buf = Buffer.allocUnsafe(CHUNK);
+    const n = await readAt(fd, buf, pos);
+    if (n === 0) break;
+    pos += n;
+    yield n === buf.length ? buf : buf.subarray(0, n);
+  }
+  const why = changedWhileRead(before, fstatSync(fd), abs);
+  if (why) throw new SourceChangedError(why);
 }
 
 function isGone(err: unknown): boolean {
@@ -67,25 +100,36 @@ export class LocalTransport implements Transport {
 
   contentSource(root: string): ContentSource {
     return {
-      async open(path: RelPath): Promise<Readable> {
+      async open(path: RelPath): Promise<SourceFile> {
+        const abs = absBytes(root, path);
         // A source file swapped for a symlink since the scan must not ship whatever it points at.
-        const fd = openSync(absBytes(root, path), NO_FOLLOW);
+        const fd = openSync(abs, NO_FOLLOW);
+        let st: Stats;
         try {
-          const st = fstatSync(fd);
+          st = fstatSync(fd);
           if (!st.isFile()) throw new Error("no longer a regular file");
-          // Small files are read synchronously: per-file async opens cost ~250 µs each, 5x the write.
-          if (st.size <= SMALL_FILE) {
-            const buf = Buffer.allocUnsafe(st.size + 1);
-            let n = 0;
-            for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, n)) > 0; ) n += r;
-            closeSync(fd);
-            return Readable.from([buf.subarray(0, n)]);
-          }
         } catch (err) {
           closeSync(fd);
           throw err;
         }
-        return createReadStream("", { fd, highWaterMark: 1 << 20 }); // the path is ignored when fd is given
+        // Small files are read synchronously: per-file async opens cost ~250 µs each, 5x the write.
+        if (st.size > SMALL_FILE) {
+          const stream = Readable.from(readChunks(fd, abs, st));
+          // On close, not in the generator: a stream destroyed before its first read never runs it.
+          stream.once("close", () => closeSync(fd));
+          return { stream, sparse: st.blocks * 512 < st.size };
+        }
+        const buf = Buffer.allocUnsafe(st.size + 1);
+        let n = 0;
+        let why: string | undefined;
+        try {
+          for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, n)) > 0; ) n += r;
+          why = changedWhileRead(st, fstatSync(fd), abs);
+        } finally {
+          closeSync(fd);
+        }
+        if (why) throw new SourceChangedError(why);
+        return { stream: Readable.from([buf.subarray(0, n)]) };
       },
     };
   }

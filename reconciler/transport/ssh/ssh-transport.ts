@@ -1,8 +1,8 @@
 // The Transport for a tree on another machine: everything is a few execs over one verified connection.
 // Paths from listings only ever travel on stdin or as data; command lines hold just the manifest's root.
-import { Transform, type Readable, type TransformCallback } from "node:stream";
+import { Transform, type TransformCallback } from "node:stream";
 import type { Change } from "../../model/change.js";
-import type { TransportError } from "../../model/errors.js";
+import { TransportError } from "../../model/errors.js";
 import type { Host } from "../../model/manifest.js";
 import { ancestorsOf, displayPath, isInside, ROOT, type RelPath } from "../../model/paths.js";
 import { hashCommand, listCommand, parseHashes, parseListing, pathsInput, shq, afterMarker } from "../../scan/listing.js";
@@ -11,7 +11,8 @@ import { APPLY_COMMAND } from "../apply/helper.js";
 import { applyOverStream } from "../apply/stream.js";
 import { fail } from "./auth.js";
 import { SshConnection, SshPool, type ConnectOptions } from "./connection.js";
-import type { ApplyOptions, ApplyResult, ContentSource, Transport } from "../types.js";
+import type { Endpoint } from "./config.js";
+import type { ApplyOptions, ApplyResult, ContentSource, SourceFile, Transport } from "../types.js";
 import type { ScanOptions } from "../../scan/options.js";
 
 export interface SshTransportOptions {
@@ -57,12 +58,17 @@ export class SshTransport implements Transport {
     this.commandTimeoutSec = opts.commandTimeoutSec ?? 300;
   }
 
-  private conn(): Promise<SshConnection> {
-    return this.pool.get(this.target);
+  private endpoint: Endpoint | undefined;
+
+  private async conn(): Promise<SshConnection> {
+    const c = await this.pool.get(this.target);
+    this.endpoint = c.endpoint;
+    return c;
   }
 
+  // Every caller holds a connection by now, so messages show where the host was reached.
   private error(code: string, detail: string): TransportError {
-    return fail(this.target, code, detail);
+    return this.endpoint ? fail(this.endpoint, code, detail) : new TransportError(this.target.name, code, detail);
   }
 
   /** One listing exec: the whole tree, the `only` subtrees, or (shallow) the named entries alone. */
@@ -139,7 +145,7 @@ export class SshTransport implements Transport {
 
   contentSource(root: string): ContentSource {
     return {
-      open: async (path: RelPath): Promise<Readable> => {
+      open: async (path: RelPath): Promise<SourceFile> => {
         const conn = await this.conn();
         const proc = conn.spawn(this.readCommand(root));
         proc.stdin.end(pathsInput([path]));
@@ -150,7 +156,7 @@ export class SshTransport implements Transport {
           },
           (err: Error) => body.destroy(err),
         );
-        return body;
+        return { stream: body };
       },
     };
   }
