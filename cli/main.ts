@@ -49,6 +49,7 @@ common(program.command("plan"))
   .option("--diff", "add unified diffs of changed text files (≤ 1 MiB)")
   .option("--out <file>", "save the plan; `tsync apply FILE` applies exactly it")
   .option("--detailed-exitcode", "exit 0 no changes, 2 changes (drift), 1 error")
+  .option("--plan-key-file <file>", "sign the saved plan (--out, --json) with this key (also: TSYNC_PLAN_KEY)")
   .addOption(new Option("--format <format>", "output format").choices(["human", "json", "junit", "markdown"]).default("human"))
   .addHelpText("after", "\nExamples:\n  tsync plan\n  tsync plan --detailed-exitcode --json > plan.json   # the CI drift check\n  tsync plan --out site.plan && tsync apply site.plan")
   .action(run(async (opts: PlanCommandOptions) => (await import("./commands/plan.js")).planCommand(opts)));
@@ -58,6 +59,7 @@ common(program.command("apply"))
   .description("converge every target (or exactly a saved plan), then render and deploy nginx")
   .option("-y, --yes", "do not ask for confirmation (required when stdin is not a terminal)")
   .option("--allow-mass-delete", "lift the maxDelete safety limit")
+  .option("--plan-key-file <file>", "require the saved plan to be signed with this key (also: TSYNC_PLAN_KEY)")
   .addHelpText("after", "\nExamples:\n  tsync apply\n  tsync apply --yes --sync site --target www-02")
   .action(run(async (planfile: string | undefined, opts: ApplyCommandOptions) => (await import("./commands/apply.js")).applyCommand(planfile, opts)));
 
@@ -80,6 +82,7 @@ common(importCmd.command("lsyncd"))
   .option("--force", "overwrite the -o file when it exists")
   .option("--strict", "exit 1 when anything could not be translated exactly (warnings)")
   .option("--name <address=name>", "name the host at ADDRESS (repeatable); default node-1, node-2, ...", collect)
+  .option("--base <dir>", "directory relative sources and targets resolve against (lsyncd's working directory); default: the config's directory")
   .addHelpText("after", "\nExample:\n  tsync import lsyncd /etc/lsyncd/lsyncd.conf.lua -o tsync.yaml && tsync plan")
   .action(run(async (file: string, opts: ImportCommandOptions) => (await import("./commands/import.js")).importLsyncdCommand(file, opts)));
 

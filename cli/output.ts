@@ -1,6 +1,7 @@
 // Where cli/ writes, and how it decides on colour. Machine output (--json) owns stdout alone; human
 // messages about the run go to stderr.
 import { formatDiagnostic, type Diagnostic } from "../reconciler/model/diagnostics.js";
+import { escapeLines } from "../reconciler/model/text.js";
 
 export interface GlobalOptions {
   manifest?: string;
@@ -21,8 +22,10 @@ export function out(text: string): void {
   process.stdout.write(text.endsWith("\n") || text === "" ? text : text + "\n");
 }
 
+/** Messages may embed remote stderr or a plan file's text: escaped, line structure kept (model/text.ts). */
 export function err(text: string): void {
-  process.stderr.write(text.endsWith("\n") ? text : text + "\n");
+  const safe = escapeLines(text);
+  process.stderr.write(safe.endsWith("\n") ? safe : safe + "\n");
 }
 
 export function printDiagnostics(diags: readonly Diagnostic[]): void {

@@ -14,12 +14,14 @@ import { statesAfterApply, targetSelected } from "../../reconciler/run/plan-run.
 import { renderNginx } from "../../reconciler/nginx/render.js";
 import { downHosts } from "../../reconciler/nginx/routing.js";
 import { errorMessage } from "../../reconciler/model/errors.js";
+import { escapeText } from "../../reconciler/model/text.js";
 import type { Manifest } from "../../reconciler/model/manifest.js";
 import { requireManifest } from "../manifest.js";
 import { out, err, useColor, Exit, EXIT, type GlobalOptions } from "../output.js";
 import { planProgressReporter, progressReporter } from "../progress.js";
+import { readPlanKey, type PlanKeyOptions } from "../plan-key.js";
 
-export interface ApplyCommandOptions extends GlobalOptions {
+export interface ApplyCommandOptions extends GlobalOptions, PlanKeyOptions {
   yes?: boolean;
   allowMassDelete?: boolean;
 }
@@ -42,9 +44,13 @@ function loadSavedPlan(file: string, manifest: Manifest, opts: ApplyCommandOptio
     err(`${file}: cannot read the plan: ${errorMessage(e)}`);
     throw new Exit(EXIT.error);
   }
+  const key = readPlanKey(opts);
   let plan: Plan;
   try {
-    plan = parsePlanJson(text, file);
+    plan = parsePlanJson(text, file, {
+      ...(key ? { key } : {}),
+      onUnchecked: () => err(`${file}: warning: the plan is signed but no plan key is set (TSYNC_PLAN_KEY or --plan-key-file); its signature was not checked`),
+    });
   } catch (e) {
     err(errorMessage(e));
     throw new Exit(EXIT.error);
@@ -84,7 +90,7 @@ function outcomeLine(o: TargetOutcome, paint: ReturnType<typeof painter>): strin
       // The count the plan showed (directory time restorations are bookkeeping, not changes).
       return `${head} ${paint("green", "applied")} ${visibleChanges(o.plan.changes).length} change(s), ${formatBytes(o.bytes)} sent`;
     default:
-      return `${head} ${paint("red", o.status)}: ${o.error ?? ""}`;
+      return `${head} ${paint("red", o.status)}: ${escapeText(o.error ?? "")}`;
   }
 }
 
@@ -137,15 +143,15 @@ export async function applyCommand(planFile: string | undefined, opts: ApplyComm
         throw new Exit(EXIT.error);
       }
     }
-    const progress = !opts.json && process.stderr.isTTY ? progressReporter(process.stderr) : undefined;
-    const report = hasWork || s.unreachable > 0 ? await applyPlan(manifest, fleet, plan, { saved: planFile !== undefined, ...(progress ? { onProgress: progress.update } : {}) }) : { targets: [], ok: true };
+    const progress = !opts.json && !opts.quiet && process.stderr.isTTY ? progressReporter(process.stderr, plan.targets) : undefined;
+    const report = hasWork || s.unreachable > 0 ? await applyPlan(manifest, fleet, plan, { ...(planFile !== undefined ? { saved: { deep: plan.deep } } : {}), allowMassDelete: opts.allowMassDelete ?? false, ...(progress ? { onProgress: progress.update } : {}) }) : { targets: [], ok: true };
     progress?.done();
     if (opts.json) out(JSON.stringify(reportJson(plan, report), null, 2));
     else if (hasWork || s.unreachable > 0) {
       for (const o of report.targets) out(outcomeLine(o, paint));
       if (report.nginx) {
         const n = report.nginx;
-        out(`nginx ${manifest.nginx?.path ?? ""} ${n.status === "failed" || n.status === "refused" ? paint("red", n.status) + ": " + (n.error ?? "") : paint("green", n.status)}`);
+        out(`nginx ${manifest.nginx?.path ?? ""} ${n.status === "failed" || n.status === "refused" ? paint("red", n.status) + ": " + escapeText(n.error ?? "") : paint("green", n.status)}`);
       }
       out(report.ok ? paint("bold", "Apply complete.") : paint("red", "Apply finished with errors (see above)."));
     }

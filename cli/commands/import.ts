@@ -1,5 +1,6 @@
 // tsync import lsyncd FILE.lua: an lsyncd configuration (a Lua program, run sandboxed) → tsync.yaml.
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { importLsyncd } from "../../reconciler/import/lsyncd.js";
 import { errorMessage } from "../../reconciler/model/errors.js";
 import { out, err, Exit, EXIT, type GlobalOptions } from "../output.js";
@@ -9,6 +10,7 @@ export interface ImportCommandOptions extends GlobalOptions {
   strict?: boolean;
   force?: boolean;
   name?: string[];
+  base?: string;
 }
 
 function parseNames(pairs: readonly string[]): Record<string, string> {
@@ -32,7 +34,10 @@ export async function importLsyncdCommand(file: string, opts: ImportCommandOptio
     err(`${file}: cannot read: ${errorMessage(e)}`);
     throw new Exit(EXIT.error);
   }
-  const r = await importLsyncd(source, file, { names: parseNames(opts.name ?? []) });
+  // lsyncd resolves relative paths against its working directory; the config's own directory is the
+  // best guess without one (--base says otherwise).
+  const base = resolve(opts.base ?? dirname(resolve(file)));
+  const r = await importLsyncd(source, file, { names: parseNames(opts.name ?? []), base, env: process.env });
   for (const w of r.warnings) err(`warning: ${w}`);
   for (const e of r.errors) err(`error: ${e}`);
   if (r.errors.length > 0 || !r.yaml) throw new Exit(EXIT.error);

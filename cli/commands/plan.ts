@@ -3,7 +3,7 @@ import { writeFileSync, renameSync, rmSync } from "node:fs";
 import { errorMessage } from "../../reconciler/model/errors.js";
 import { Fleet } from "../../reconciler/run/fleet.js";
 import { planManifest } from "../../reconciler/run/plan-run.js";
-import { toPlanJson } from "../../reconciler/views/plan-json.js";
+import { signPlanJson, toPlanJson } from "../../reconciler/views/plan-json.js";
 import { renderPlanHuman } from "../../reconciler/views/plan-human.js";
 import { textDiffs } from "../../reconciler/run/text-diff.js";
 import { renderJunit } from "../../reconciler/views/junit.js";
@@ -12,8 +12,9 @@ import type { Plan } from "../../reconciler/model/plan.js";
 import { requireManifest } from "../manifest.js";
 import { out, err, useColor, Exit, EXIT, type GlobalOptions } from "../output.js";
 import { planProgressReporter } from "../progress.js";
+import { readPlanKey, type PlanKeyOptions } from "../plan-key.js";
 
-export interface PlanCommandOptions extends GlobalOptions {
+export interface PlanCommandOptions extends GlobalOptions, PlanKeyOptions {
   deep?: boolean;
   diff?: boolean;
   out?: string;
@@ -43,6 +44,7 @@ function writePlanFile(file: string, doc: unknown): void {
 
 export async function planCommand(opts: PlanCommandOptions): Promise<void> {
   const manifest = requireManifest(opts);
+  const key = readPlanKey(opts);
   const fleet = new Fleet(manifest);
   const format = opts.json ? "json" : (opts.format ?? "human");
   try {
@@ -57,8 +59,10 @@ export async function planCommand(opts: PlanCommandOptions): Promise<void> {
       ...(opts.target?.length ? { nginx: false } : {}),
     });
     progress?.done();
-    if (opts.out) writePlanFile(opts.out, toPlanJson(plan));
-    if (format === "json") out(JSON.stringify(toPlanJson(plan), null, 2));
+    // Every plan document may be applied later, so each is signed when there is a key.
+    const doc = () => (key ? signPlanJson(toPlanJson(plan), key) : toPlanJson(plan));
+    if (opts.out) writePlanFile(opts.out, doc());
+    if (format === "json") out(JSON.stringify(doc(), null, 2));
     else if (format === "junit") out(renderJunit(plan));
     else if (format === "markdown") out(renderMarkdown(plan));
     else {

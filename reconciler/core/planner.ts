@@ -211,11 +211,14 @@ export function planSync(source: Snapshot, target: Snapshot, rules: SyncRules): 
     }
   }
 
+  const copied = withCopySources(writes, () => copyDonors(dst, frozen, [removals, mkdirs, writes].flat(), extras), preserve);
+  const linked = preserve.hardlinks ? withHardLinks(copied, src, dst, frozen, preserve) : { writes: copied, followers: new Set<RelPath>() };
+
   // Every live directory above an entry that is written or removed gets its time set again at the
   // end, even when its mtime matches now: apply's own writes into it will change it.
   const touched = new Set<RelPath>();
   if (preserve.times) {
-    for (const c of [removals, mkdirs, writes, extras].flat()) {
+    for (const c of [removals, mkdirs, linked.writes, extras].flat()) {
       if (c.path === "") continue;
       for (const a of ["" as RelPath, ...ancestorsOf(c.path)]) if (liveDirs.has(a)) touched.add(a);
     }
@@ -230,8 +233,8 @@ export function planSync(source: Snapshot, target: Snapshot, rules: SyncRules): 
   return [
     ...removals.sort(byDepthDesc),
     ...mkdirs.sort(byDepthAsc),
-    ...withCopySources(writes, () => copyDonors(dst, frozen, [removals, mkdirs, writes].flat(), extras), preserve),
-    ...fileMeta,
+    ...linked.writes,
+    ...fileMeta.filter((c) => !linked.followers.has(c.path)),
     ...extras.sort(byDepthDesc),
     ...dirMeta.sort(byDepthDesc),
   ];
@@ -335,6 +338,49 @@ function withCopySources(writes: readonly Change[], donorsOf: () => readonly Don
     const d = fromOf(c);
     return d ? { ...c, from: { path: d.path, entry: d.entry } } : c;
   });
+}
+
+/**
+ * preserve hardlinks: source names sharing an inode (FileEntry.link) become one inode on the target.
+ * The first name in byte order (the leader) is written like any file; every other name (a follower)
+ * becomes a create that hard-links the leader (`from.link`), placed after all writes so the leader is
+ * final by then — unless the target already has both names as one inode and the leader is not
+ * rewritten. A follower's own write and metadata changes give way to the link: its metadata is the
+ * leader's inode's. Names of one inode outside the scan (a partial, live batch) are not seen together
+ * and stay separate until a whole-tree plan links them.
+ */
+function withHardLinks(
+  writes: readonly Change[], src: ReadonlyMap<RelPath, Entry>, dst: ReadonlyMap<RelPath, Entry>, frozen: ReadonlySet<RelPath>, preserve: Preserve,
+): { writes: Change[]; followers: Set<RelPath> } {
+  const groups = new Map<string, RelPath[]>();
+  for (const [p, e] of src) {
+    if (e.kind !== "file" || e.link === undefined || within(p, frozen)) continue;
+    const g = groups.get(e.link);
+    if (g) g.push(p);
+    else groups.set(e.link, [p]);
+  }
+  const byPath = new Map(writes.map((c) => [c.path, c]));
+  const followers = new Set<RelPath>();
+  const links: Change[] = [];
+  for (const names of groups.values()) {
+    if (names.length < 2) continue;
+    const [leader, ...rest] = names.sort(compareRel) as [RelPath, ...RelPath[]];
+    const lw = byPath.get(leader);
+    const lt = dst.get(leader);
+    // The leader as the target holds it once the writes are done.
+    const leaderEntry = lw ? (lw.kind === "create" || lw.kind === "update" ? lw.after : undefined) : lt?.kind === "file" ? lt : undefined;
+    if (leaderEntry === undefined) continue;
+    for (const f of rest) {
+      const t = dst.get(f);
+      const own = byPath.get(f);
+      if (!lw && !own && t?.kind === "file" && lt?.kind === "file" && t.link !== undefined && t.link === lt.link) continue;
+      const s = src.get(f) as FileEntry;
+      const before = own && "before" in own ? own.before : t;
+      followers.add(f);
+      links.push({ kind: "create", path: f, ...(before ? { before } : {}), after: shape(s, preserve), from: { path: leader, entry: leaderEntry, link: true } });
+    }
+  }
+  return { writes: [...writes.filter((c) => !followers.has(c.path)), ...links], followers };
 }
 
 /**

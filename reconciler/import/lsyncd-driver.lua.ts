@@ -7,8 +7,8 @@
 // truncates long chunk names in messages.
 
 export const DRIVER = String.raw`
-local src, budget, memoryMib = __tsync_src, __tsync_budget, __tsync_memory_mib
-__tsync_src, __tsync_budget, __tsync_memory_mib = nil, nil, nil
+local src, budget, memoryMib, envText = __tsync_src, __tsync_budget, __tsync_memory_mib, __tsync_env
+__tsync_src, __tsync_budget, __tsync_memory_mib, __tsync_env = nil, nil, nil, nil
 local dbg = debug
 local sfmt, ssub, sgsub, tconcat, tpack, tunpack = string.format, string.sub, string.gsub, table.concat, table.pack, table.unpack
 local mtype, huge, gc, tsort, ipairs = math.type, math.huge, collectgarbage, table.sort, ipairs
@@ -93,7 +93,21 @@ local function forbid(name)
   end
 end
 
+-- lsyncd's own functions the importer cannot run: say which one, not "attempt to call a nil value".
+local function unsupported(name, what)
+  return function()
+    local msg = "CONF:" .. curline(1) .. ": " .. name .. " (the lsyncd built-in that " .. what .. ") is not supported by the importer"
+    fatal[#fatal + 1] = str(msg)
+    error(msg, 0)
+  end
+end
+
 local function note(msg) notes[#notes + 1] = '{"line":' .. curline(2) .. ',"message":' .. str(msg) .. '}' end
+
+-- NAME=VALUE lines, "%XX" escaping "%", "=", newline and NUL (see lsyncd-eval.ts).
+local environ = {}
+local function unescape(s) return (sgsub(s, "%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end)) end
+for k, v in string.gmatch(envText, "([^=\n]*)=([^\n]*)\n") do environ[unescape(k)] = unescape(v) end
 
 local function copy(t, extra)
   local c = {}
@@ -122,9 +136,19 @@ local env = {
   sync = function(t) record(syncs, 1, t) end,
   default = default,
   log = function() end, print = function() end,
-  lsyncd = { log = function() end },
-  spawn = forbid("spawn"), spawnShell = forbid("spawnShell"), terminate = forbid("terminate"),
-  alarm = forbid("alarm"), observefd = forbid("observefd"), nonobservefd = forbid("nonobservefd"),
+  lsyncd = {
+    log = function() end,
+    readdir = unsupported("lsyncd.readdir", "lists a directory; the importer does no file I/O"),
+    realdir = unsupported("lsyncd.realdir", "resolves a path on disk; the importer does no file I/O"),
+    exec = unsupported("lsyncd.exec", "runs a program"),
+    terminate = unsupported("lsyncd.terminate", "stops lsyncd"),
+  },
+  readdir = unsupported("readdir", "lists a directory; the importer does no file I/O"),
+  spawn = unsupported("spawn", "runs a program"), spawnShell = unsupported("spawnShell", "runs a shell command"),
+  terminate = unsupported("terminate", "stops lsyncd"), alarm = unsupported("alarm", "schedules a timer"),
+  observefd = unsupported("observefd", "watches a file descriptor"), nonobservefd = unsupported("nonobservefd", "stops watching a file descriptor"),
+  -- lsyncd opens Lua's package library; configs read and extend package.path before require (refused).
+  package = { path = "/usr/share/lua/5.4/?.lua;./?.lua", cpath = "", config = "/\n;\n?\n!\n-\n", loaded = {}, preload = {} },
   assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, select = select,
   tonumber = tonumber, tostring = tostring, type = type, rawequal = rawequal, rawget = rawget,
   rawlen = rawlen, rawset = rawset, setmetatable = setmetatable, getmetatable = getmetatable,
@@ -146,20 +170,37 @@ local env = {
   }),
   os = {
     time = os.time, clock = os.clock, date = os.date, difftime = os.difftime,
+    -- Read-only lookups in the environment tsync import runs in; lsyncd would see its own, so say so.
     getenv = function(name)
-      note("os.getenv('" .. tostring(name) .. "') replaced by the placeholder $" .. "{" .. tostring(name) .. "}; edit the manifest")
-      return "$" .. "{" .. tostring(name) .. "}"
+      local v = environ[tostring(name)]
+      if v == nil then
+        note("os.getenv('" .. tostring(name) .. "') is not set where tsync import runs; the config saw nil")
+      else
+        note("os.getenv('" .. tostring(name) .. "') was read from the environment tsync import runs in; lsyncd reads its own")
+      end
+      return v
     end,
     execute = forbid("os.execute"), remove = forbid("os.remove"), rename = forbid("os.rename"),
     exit = forbid("os.exit"), tmpname = forbid("os.tmpname"), setlocale = forbid("os.setlocale"),
   },
   io = setmetatable({}, { __index = function(_, k) return forbid("io." .. tostring(k)) end }),
-  require = forbid("require"), dofile = forbid("dofile"), loadfile = forbid("loadfile"),
+  require = function(name)
+    local msg = "CONF:" .. curline(1) .. ": require('" .. tostring(name) .. "') loads another file, which the importer does not do; paste that module into the config"
+    fatal[#fatal + 1] = str(msg)
+    error(msg, 0)
+  end, dofile = forbid("dofile"), loadfile = forbid("loadfile"),
   load = forbid("load"), loadstring = forbid("loadstring"), collectgarbage = function() return 0 end,
 }
 env._G = env
 
 local function result(errmsg)
+  -- A config that fails after reading an unset variable (assert(os.getenv "X")) says which one.
+  if errmsg then
+    for _, n in ipairs(notes) do
+      local var = string.match(n, "os%.getenv%('([^']*)'%) is not set")
+      if var then errmsg = errmsg .. " (os.getenv('" .. var .. "') was not set when importing)"; break end
+    end
+  end
   local settingsAssigned = "null"
   if not rawequal(rawget(env, "settings"), settingsObj) then
     settingsAssigned = enc(rawget(env, "settings"), 0, {})

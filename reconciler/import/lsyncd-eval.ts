@@ -45,7 +45,7 @@ export interface EvalLimits {
 }
 export const DEFAULT_LIMITS: EvalLimits = { steps: 50_000_000, memoryMiB: 64, timeoutMs: 5_000 };
 
-interface Job { readonly tsyncLsyncdEval: true; readonly source: string; readonly limits: EvalLimits }
+interface Job { readonly source: string; readonly limits: EvalLimits; readonly env: string }
 type Raw = {
   error: string | null;
   fatal: string[];
@@ -55,26 +55,84 @@ type Raw = {
   settingsAssigned: LuaValue | null;
 };
 
-/** Runs `source` (named `file` in messages). Never throws for anything the config does. */
-export function evaluateLsyncd(source: string, file: string, limits: Partial<EvalLimits> = {}): Promise<EvalResult> {
-  const lim: EvalLimits = { ...DEFAULT_LIMITS, ...limits };
-  const job: Job = { tsyncLsyncdEval: true, source, limits: lim };
-  return new Promise((resolve) => {
-    let settled = false;
-    const done = (r: EvalResult) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      void worker.terminate();
-      resolve(r);
-    };
-    const fail = (msg: string) => done({ ok: false, error: `${file}: ${msg}` });
-    const worker = new Worker(new URL(import.meta.url), { workerData: job, resourceLimits: { maxOldGenerationSizeMb: 256 } });
-    const timer = setTimeout(() => fail(`evaluation took longer than ${lim.timeoutMs} ms and was stopped`), lim.timeoutMs);
-    worker.on("message", (json: string) => done(fromRaw(JSON.parse(json) as Raw, file)));
-    worker.on("error", (e) => fail(`the Lua VM failed: ${e.message.split("\n")[0]}`));
-    worker.on("exit", (code) => fail(`the Lua VM exited (code ${code})`));
+/**
+ * One worker, kept while evaluations keep coming, each on a fresh Lua state with its own memory limit.
+ * Starting the worker and wasmoon costs ~1 s of CPU, the state ~30 ms: a worker per file made a corpus
+ * of 57 configs take a minute, and on a loaded machine the start alone passed the wall clock. So the
+ * clock runs from when the worker is ready; a worker that overran, failed or exited is replaced.
+ */
+interface Pool { readonly worker: Worker; readonly ready: Promise<void>; pending?: (m: Reply) => void }
+type Reply = { readonly kind: "ready" } | { readonly kind: "result"; readonly json: string } | { readonly kind: "gone"; readonly why: string };
+let pool: Pool | undefined;
+let queue: Promise<unknown> = Promise.resolve();
+/** Time to start a worker and wasmoon; generous, as that is not the config's doing. */
+const START_TIMEOUT_MS = 60_000;
+
+function startPool(): Pool {
+  const worker = new Worker(new URL(import.meta.url), { workerData: { tsyncLsyncdEval: true }, resourceLimits: { maxOldGenerationSizeMb: 256 } });
+  let readyResolve!: () => void;
+  const ready = new Promise<void>((r) => (readyResolve = r));
+  const p: Pool = { worker, ready };
+  const gone = (why: string) => {
+    if (pool === p) pool = undefined;
+    readyResolve();
+    p.pending?.({ kind: "gone", why });
+  };
+  worker.on("message", (json: string) => {
+    if (json === "ready") return readyResolve();
+    p.pending?.({ kind: "result", json });
   });
+  worker.on("error", (e) => gone(`the Lua VM failed: ${e.message.split("\n")[0]}`));
+  worker.on("exit", (code) => gone(`the Lua VM exited (code ${code})`));
+  return p;
+}
+
+/** Runs `source` (named `file` in messages). Never throws for anything the config does. */
+export function evaluateLsyncd(
+  source: string,
+  file: string,
+  limits: Partial<EvalLimits> = {},
+  env: Readonly<Record<string, string | undefined>> = {},
+): Promise<EvalResult> {
+  const lim: EvalLimits = { ...DEFAULT_LIMITS, ...limits };
+  // Lua's loadfile (lsyncd's) skips a first line starting with "#" (a shebang); keep the line count.
+  const job: Job = { source: source.replace(/^#[^\n]*/, ""), limits: lim, env: encodeEnv(env) };
+  const run = queue.then(() => runOne(job, file));
+  queue = run;
+  return run;
+}
+
+async function runOne(job: Job, file: string): Promise<EvalResult> {
+  const p = (pool ??= startPool());
+  p.worker.ref();
+  const fail = (msg: string): EvalResult => ({ ok: false, error: `${file}: ${msg}` });
+  const reply = await new Promise<Reply>((resolve) => {
+    let timer = setTimeout(() => resolve({ kind: "gone", why: `the Lua VM did not start within ${START_TIMEOUT_MS} ms` }), START_TIMEOUT_MS);
+    p.pending = (m) => {
+      clearTimeout(timer);
+      resolve(m);
+    };
+    void p.ready.then(() => {
+      if (pool !== p) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => resolve({ kind: "gone", why: `evaluation took longer than ${job.limits.timeoutMs} ms and was stopped` }), job.limits.timeoutMs);
+      p.worker.postMessage(job);
+    });
+  });
+  p.pending = undefined;
+  if (reply.kind === "result") {
+    p.worker.unref(); // an idle worker must not keep the process alive
+    return fromRaw(JSON.parse(reply.json) as Raw, file);
+  }
+  if (pool === p) pool = undefined;
+  await p.worker.terminate();
+  return fail(reply.kind === "gone" ? reply.why : "the Lua VM did not answer");
+}
+
+/** The environment as NAME=VALUE lines for the driver; one escape scheme, no JSON parser in Lua. */
+function encodeEnv(env: Readonly<Record<string, string | undefined>>): string {
+  const esc = (s: string) => s.replace(/[%=\n\0]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  return Object.entries(env).map(([k, v]) => (v === undefined ? "" : `${esc(k)}=${esc(v)}\n`)).join("");
 }
 
 function fromRaw(raw: Raw, file: string): EvalResult {
@@ -90,29 +148,36 @@ function fromRaw(raw: Raw, file: string): EvalResult {
   return { ok: true, recorded };
 }
 
-async function runJob(job: Job): Promise<string> {
-  const { LuaFactory } = await import("wasmoon");
-  const engine = await new LuaFactory().createEngine({ traceAllocations: true });
+type Factory = InstanceType<typeof import("wasmoon").LuaFactory>;
+
+async function runJob(factory: Factory, job: Job): Promise<string> {
+  const engine = await factory.createEngine({ traceAllocations: true });
   try {
     engine.global.setMemoryMax(job.limits.memoryMiB * 1024 * 1024);
     engine.global.set("__tsync_src", job.source);
     engine.global.set("__tsync_budget", job.limits.steps);
     engine.global.set("__tsync_memory_mib", job.limits.memoryMiB);
+    engine.global.set("__tsync_env", job.env);
     return String(await engine.doString(DRIVER));
   } finally {
     engine.global.close();
   }
 }
 
-const data = workerData as Partial<Job> | null;
+const data = workerData as { tsyncLsyncdEval?: boolean } | null;
 if (!isMainThread && data?.tsyncLsyncdEval === true && parentPort) {
   const port = parentPort;
-  runJob(data as Job).then(
-    (json) => port.postMessage(json),
-    (e: unknown) => {
-      const msg = e instanceof Error ? e.message : String(e);
-      const empty: Raw = { error: msg.split("\n")[0] ?? msg, fatal: [], notes: [], syncs: [], settingsCalls: [], settingsAssigned: null };
-      port.postMessage(JSON.stringify(empty));
-    },
-  );
+  const { LuaFactory } = await import("wasmoon");
+  const factory = new LuaFactory();
+  port.on("message", (job: Job) => {
+    runJob(factory, job).then(
+      (json) => port.postMessage(json),
+      (e: unknown) => {
+        const msg = e instanceof Error ? e.message : String(e);
+        const empty: Raw = { error: msg.split("\n")[0] ?? msg, fatal: [], notes: [], syncs: [], settingsCalls: [], settingsAssigned: null };
+        port.postMessage(JSON.stringify(empty));
+      },
+    );
+  });
+  port.postMessage("ready");
 }

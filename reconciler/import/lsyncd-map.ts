@@ -2,13 +2,20 @@
 // distinct (source, rules) with all its targets, settings. Warnings carry the Lua line of the call.
 // Rendering the draft as commented YAML is lsyncd-render.ts.
 
+import { posix } from "node:path";
 import type { LuaTable, LuaValue, Recorded } from "./lsyncd-eval.js";
 import {
   isTable, translateDelete, translateExclude, translateRsyncOpts, translateRsyncTable, translateSshArgs, translateSshTable,
-  truthy, type Conn, type PreserveKey, type Translated,
+  truthy, type Conn, type PreserveKey, type RsyncMeaning, type Translated,
 } from "./lsyncd-options.js";
 
-export interface HostDraft { name: string; address: string; conn: Conn }
+export interface HostDraft {
+  name: string;
+  address: string;
+  conn: Conn;
+  /** Lua line of the first sync{} that named this host. */
+  line: number;
+}
 export interface SyncDraft {
   name: string;
   source: string;
@@ -17,6 +24,8 @@ export interface SyncDraft {
   delete: boolean;
   preserve: PreserveKey[];
   delay: string;
+  /** Lua lines of the sync{} calls merged into this sync, one per target. */
+  lines: number[];
   /** Comments per manifest key of this sync ("" for the sync itself). */
   comments: Record<string, string[]>;
 }
@@ -26,21 +35,37 @@ export interface ManifestDraft {
   hosts: HostDraft[];
   syncs: SyncDraft[];
 }
-export interface MapResult { draft: ManifestDraft; warnings: string[] }
+export interface MapResult {
+  draft: ManifestDraft;
+  warnings: string[];
+  /** One line per sync{} that could not be translated: "FILE:LINE: reason; sync skipped". */
+  skipped: string[];
+}
+export interface MapOptions {
+  /** address → host name; others are named node-1, node-2 ... in first-seen order. */
+  names?: Record<string, string>;
+  /** Absolute directory that relative sources and local targets resolve against (lsyncd's working directory). */
+  base?: string;
+}
 
 type Layer = "rsync" | "rsyncssh" | "direct";
 const LAYER_DELAY: Record<Layer, number> = { rsync: 15, rsyncssh: 15, direct: 1 };
 /** lsyncd 2.1+ default.rsync.rsync; lsyncd 2.0's `rsyncOpts = "-lts"` means the same for tsync. */
 const DEFAULT_RSYNC: LuaTable = { t: "table", arr: [], map: { links: true, times: true, protect_args: true } };
-const CUSTOM = ["action", "init", "prepare", "collect", "onCreate", "onModify", "onDelete", "onMove", "onAttrib", "onStartup", "onFull", "full"];
-const IGNORED = new Set(["source", "target", "host", "targetdir", "delay", "delete", "exclude", "excludeFrom", "rsync", "rsyncOpts", "ssh", "rsyncBinary", "maxProcesses", "checkgauge"]);
+const CUSTOM = ["action", "prepare", "collect", "onCreate", "onModify", "onDelete", "onMove", "onAttrib", "onStartup", "onFull", "full"];
+const IGNORED = new Set(["init", "source", "target", "host", "targetdir", "delay", "delete", "exclude", "excludeFrom", "rsync", "rsyncOpts", "ssh", "rsyncBinary", "maxProcesses", "checkgauge"]);
 const UNTRANSLATED = new Set(["maxDelays", "exitcodes", "rsyncExitCodes", "sshExitCodes", "batchSizeLimit", "crontab", "tunnel", "filter", "filterFrom", "monitor"]);
-const SETTINGS_IGNORED = new Set(["nodaemon", "insist"]);
-const SETTINGS_UNTRANSLATED = new Set(["statusInterval", "pidfile", "logident", "logfacility", "inotifyMode", "maxDelays", "onepass"]);
+/** statusInterval: tsync rewrites its status file on every change, so there is no interval to carry over. */
+const SETTINGS_IGNORED = new Set(["nodaemon", "insist", "statusInterval"]);
+const SETTINGS_UNTRANSLATED = new Set(["pidfile", "logident", "logfacility", "inotifyMode", "maxDelays", "onepass"]);
 
-export function mapRecorded(rec: Recorded, file: string, source: string, names: Record<string, string> = {}): MapResult {
+export function mapRecorded(rec: Recorded, file: string, source: string, opts: MapOptions = {}): MapResult {
+  const names = opts.names ?? {};
   const warnings: string[] = [];
-  const warn = (line: number, msg: string) => warnings.push(line > 0 ? `${file}:${line}: ${msg}` : `${file}: ${msg}`);
+  const skipped: string[] = [];
+  const at = (line: number) => (line > 0 ? `${file}:${line}` : file);
+  const warn = (line: number, msg: string) => warnings.push(`${at(line)}: ${msg}`);
+  const skip = (line: number, msg: string) => skipped.push(`${at(line)}: ${msg}; sync skipped`);
   const take = <T>(line: number, t: Translated<T>, comments?: string[]) => {
     t.warnings.forEach((w) => warn(line, w));
     comments?.push(...t.notes);
@@ -77,26 +102,28 @@ export function mapRecorded(rec: Recorded, file: string, source: string, names: 
   const settingsDelay = settings.get("delay");
 
   const hostByAddress = new Map<string, HostDraft>();
-  const hostFor = (line: number, spec: string, conn: Conn): string => {
-    const m = /^(?:([^@]+)@)?(.+)$/.exec(spec)!;
+  /** The host name for `[user@]address`, or a reason it is not one. */
+  const hostFor = (line: number, spec: string, conn: Conn): { name: string } | { error: string } => {
+    const m = /^(?:([^@]*)@)?(.*)$/.exec(spec)!;
     const address = m[2]!.replace(/^\[(.*)\]$/, "$1");
+    if (address === "") return { error: `host ${JSON.stringify(spec)} names no machine` };
     const c: Conn = { ...(m[1] ? { user: m[1] } : {}), ...conn };
     let h = hostByAddress.get(address);
     if (!h) {
-      h = { name: names[address] ?? `node-${hostByAddress.size + 1}`, address, conn: c };
+      h = { name: names[address] ?? `node-${hostByAddress.size + 1}`, address, conn: c, line };
       hostByAddress.set(address, h);
       draft.hosts.push(h);
     } else if (JSON.stringify(h.conn) !== JSON.stringify(c)) {
       warn(line, `host ${address} is reached with different ssh settings by different syncs; the first are kept`);
     }
-    return h.name;
+    return { name: h.name };
   };
 
   const byKey = new Map<string, SyncDraft>();
   for (const call of rec.syncs) {
     const line = call.line;
     if (!isTable(call.value)) {
-      warn(line, "sync{} argument is not a table; skipped");
+      skip(line, "sync{} argument is not a table");
       continue;
     }
     const { map: cfg, layers } = flatten(call.value);
@@ -108,7 +135,7 @@ export function mapRecorded(rec: Recorded, file: string, source: string, names: 
       warn(line, `cannot translate custom action '${k}'${where}`);
     }
     if (!layer) {
-      warn(line, "sync{} does not build on default.rsync, default.rsyncssh or default.direct; skipped");
+      skip(line, `sync{} does not build on default.rsync, default.rsyncssh or default.direct${customs.length ? ` (its own ${customs.join(", ")})` : ""}`);
       continue;
     }
     for (const k of Object.keys(cfg)) {
@@ -120,30 +147,56 @@ export function mapRecorded(rec: Recorded, file: string, source: string, names: 
       warn(line, `sync maxProcesses = ${cfg.maxProcesses} ignored: tsync's limit is settings.maxProcesses`);
 
     const comments: Record<string, string[]> = { "": [], exclude: [], delete: [], preserve: [], delay: [], targets: [] };
-    const src = typeof cfg.source === "string" ? normPath(cfg.source) : undefined;
-    if (!src || !src.startsWith("/")) {
-      warn(line, `sync{} source ${JSON.stringify(cfg.source ?? null)} is not an absolute path; skipped`);
+    if (typeof cfg.source !== "string" || cfg.source === "") {
+      skip(line, `sync{} source ${JSON.stringify(cfg.source ?? null)} is not a directory path`);
       continue;
+    }
+    const src = local(cfg.source, "source", line);
+    if (src === undefined) continue;
+    if (cfg.init === false) {
+      // lsyncd: no startup rsync; only later changes travel. tsync has no "skip the first pass".
+      warn(line, "init = false (lsyncd skips the startup sync and only sends later changes) has no tsync equivalent: tsync's first apply makes the targets equal to the source" +
+        `${cfg.delete === false ? "" : ", deleting what only a target has"}; run \`tsync plan\` first, and set maxDelete: 0 to refuse any deletion until you have looked`);
+      comments[""]!.push("lsyncd: init = false — tsync's first apply is a full sync; check `tsync plan` first");
+    } else if (cfg.init !== undefined && cfg.init !== true) {
+      warn(line, `cannot translate custom action 'init'${funcAt(cfg.init)}`);
     }
 
     // Preserve: lsyncd 2.0 rsyncOpts (a string replacing "-lts") or the 2.1+ rsync table (merged with defaults).
     const preserve = new Set<PreserveKey>();
+    const meanings: RsyncMeaning[] = [];
     if (cfg.rsyncOpts !== undefined) {
-      take(line, translateRsyncOpts(cfg.rsyncOpts), comments.preserve).forEach((k) => preserve.add(k));
+      meanings.push(take(line, translateRsyncOpts(cfg.rsyncOpts), comments.preserve));
       comments.preserve!.unshift(`lsyncd: rsyncOpts = ${luaText(cfg.rsyncOpts)}`);
     }
     const rsyncTable = mergeTables(isTable(cfg.rsync) ? cfg.rsync : undefined, DEFAULT_RSYNC);
     if (cfg.rsyncOpts === undefined || isTable(cfg.rsync)) {
-      take(line, translateRsyncTable(rsyncTable), comments.preserve).forEach((k) => preserve.add(k));
+      meanings.push(take(line, translateRsyncTable(rsyncTable), comments.preserve));
       comments.preserve!.unshift(`lsyncd: rsync = ${luaText(rsyncTable)}`);
+    }
+    const refusal = meanings.find((m) => m.refuse !== undefined)?.refuse;
+    if (refusal !== undefined) {
+      skip(line, refusal);
+      continue;
+    }
+    meanings.forEach((m) => m.preserve.forEach((k) => preserve.add(k)));
+    if (layer === "direct") {
+      // default.direct copies live changes with `cp -p` (mode, owner, group, times); only startup uses rsync.
+      const added = ARCHIVE_KEYS.filter((k) => !preserve.has(k));
+      ARCHIVE_KEYS.forEach((k) => preserve.add(k));
+      if (added.length) comments.preserve!.push(`lsyncd default.direct copies changes with cp -p: ${added.join(", ")} kept as it does`);
     }
 
     let conn: Conn = {};
-    if (typeof rsyncTable.map.rsh === "string") conn = { ...conn, ...take(line, translateSshArgs(rsyncTable.map.rsh.split(/\s+/).filter(Boolean))) };
+    const rsh = typeof rsyncTable.map.rsh === "string" ? rsyncTable.map.rsh : meanings.find((m) => m.rsh !== undefined)?.rsh;
+    if (rsh !== undefined) conn = { ...conn, ...take(line, translateSshArgs(rsh.split(/\s+/).filter(Boolean))) };
     if (layer === "rsyncssh" && isTable(cfg.ssh)) conn = { ...conn, ...take(line, translateSshTable(cfg.ssh)) };
 
-    const target = targetOf(layer, cfg, (m) => warn(line, m), (spec) => hostFor(line, spec, conn));
-    if (target === undefined) continue;
+    const target = targetOf(layer, cfg, (spec) => hostFor(line, spec, conn), (p) => local(p, "target", line));
+    if (typeof target !== "string") {
+      if (target.error) skip(line, target.error);
+      continue;
+    }
 
     const exclude: string[] = [];
     const excl = cfg.exclude;
@@ -152,12 +205,18 @@ export function mapRecorded(rec: Recorded, file: string, source: string, names: 
       const t = take(line, translateExclude(p), comments.exclude);
       if (t !== undefined) exclude.push(t);
     }
+    for (const p of meanings.flatMap((m) => m.exclude)) if (!exclude.includes(p)) exclude.push(p);
     if (typeof cfg.excludeFrom === "string") {
       warn(line, `excludeFrom '${cfg.excludeFrom}' is not read (the importer does no file IO): copy its patterns into exclude`);
       comments.exclude!.push(`lsyncd: excludeFrom = ${cfg.excludeFrom} — copy its patterns here`);
     }
 
-    const del = take(line, translateDelete(cfg.delete), comments.delete);
+    let del = take(line, translateDelete(cfg.delete), comments.delete);
+    if (!del && meanings.some((m) => m.deletes)) {
+      warn(line, "rsync --delete in the rsync options makes every lsyncd transfer delete despite delete = false; imported as delete: true");
+      comments.delete!.push("lsyncd: delete = false, but the rsync options pass --delete");
+      del = true;
+    }
     let delaySeconds: number;
     if (settingsDelay && typeof settingsDelay.value === "number") {
       delaySeconds = settingsDelay.value;
@@ -171,12 +230,15 @@ export function mapRecorded(rec: Recorded, file: string, source: string, names: 
 
     const draftSync: SyncDraft = {
       name: "", source: src, targets: [target], exclude, delete: del, preserve: (["perms", "times", "owner", "group"] as const).filter((k) => preserve.has(k)),
-      delay: formatDelay(delaySeconds), comments,
+      delay: formatDelay(delaySeconds), lines: [line], comments,
     };
     const key = JSON.stringify([src, exclude, del, draftSync.preserve, draftSync.delay, cfg.excludeFrom ?? null]);
     const same = byKey.get(key);
     if (same) {
-      if (!same.targets.includes(target)) same.targets.push(target);
+      if (!same.targets.includes(target)) {
+        same.targets.push(target);
+        same.lines.push(line);
+      }
       continue;
     }
     byKey.set(key, draftSync);
@@ -184,7 +246,29 @@ export function mapRecorded(rec: Recorded, file: string, source: string, names: 
   }
   nameSyncs(draft.syncs);
   rec.notes.forEach((n) => warn(n.line, n.message));
-  return { draft, warnings: [...new Set(warnings)] };
+  return { draft, warnings: [...new Set(warnings)], skipped: [...new Set(skipped)] };
+
+  /** An lsyncd local path: absolute, or relative to lsyncd's working directory (taken to be `base`). */
+  function local(p: string, what: "source" | "target", line: number): string | undefined {
+    if (p.startsWith("/")) return normPath(p);
+    if (p.startsWith("~")) {
+      skip(line, `${what} ${JSON.stringify(p)} starts with ~, which lsyncd does not expand (it is a directory named "~"); write the absolute path`);
+      return undefined;
+    }
+    if (opts.base === undefined) {
+      skip(line, `${what} ${JSON.stringify(p)} is relative to lsyncd's working directory; pass --base DIR to resolve it`);
+      return undefined;
+    }
+    const abs = posix.resolve(opts.base, p);
+    warn(line, `${what} ${JSON.stringify(p)} is relative: lsyncd resolves it against its working directory; imported as ${abs} (--base ${opts.base})`);
+    return abs;
+  }
+}
+
+const ARCHIVE_KEYS: PreserveKey[] = ["perms", "times", "owner", "group"];
+
+function funcAt(v: LuaValue): string {
+  return typeof v === "object" && v.t === "function" && v.line > 0 ? ` (function at line ${v.line})` : "";
 }
 
 /** lsyncd's `inherit`: own keys first, then integer-keyed layers; tables merge, present keys win. */
@@ -205,25 +289,45 @@ function mergeTables(a: LuaTable | undefined, b: LuaTable): LuaTable {
   return { t: "table", arr: a?.arr ?? b.arr, map: { ...b.map, ...(a?.map ?? {}) } };
 }
 
-function targetOf(layer: Layer, cfg: Record<string, LuaValue>, warn: (m: string) => void, host: (spec: string) => string): string | undefined {
-  if (layer === "rsyncssh") {
-    if (typeof cfg.host !== "string" || typeof cfg.targetdir !== "string" || !cfg.targetdir.startsWith("/")) {
-      warn("default.rsyncssh needs host and an absolute targetdir; sync skipped");
-      return undefined;
+type TargetResult = string | { error?: string };
+
+/**
+ * lsyncd's target forms → a tsync location. Only absolute paths translate: a remote path relative to
+ * the login directory would need the target asked at plan time, which the importer cannot do.
+ */
+function targetOf(
+  layer: Layer,
+  cfg: Record<string, LuaValue>,
+  host: (spec: string) => { name: string } | { error: string },
+  local: (p: string) => string | undefined,
+): TargetResult {
+  const remote = (spec: string, dir: string, shown: string): TargetResult => {
+    if (!dir.startsWith("/")) {
+      const rel = dir.replace(/^~\/?/, "").replace(/\/+$/, "");
+      const what = rel === "" ? "the login directory" : "relative to the login directory";
+      return { error: `target ${JSON.stringify(shown)} is ${what} on ${spec}; tsync needs the absolute path there, e.g. ${spec}:/home/USER${rel ? `/${rel}` : ""}` };
     }
-    return `${host(cfg.host)}:${normPath(cfg.targetdir)}`;
+    const h = host(spec);
+    return "error" in h ? h : `${h.name}:${normPath(dir)}`;
+  };
+  if (layer === "rsyncssh") {
+    if (typeof cfg.host !== "string") return { error: "default.rsyncssh needs host = \"[USER@]HOST\"" };
+    if (typeof cfg.targetdir !== "string") return { error: "default.rsyncssh needs targetdir" };
+    return remote(cfg.host, cfg.targetdir, `${cfg.host}:${cfg.targetdir}`);
   }
   const t = cfg.target;
-  if (typeof t !== "string") {
-    warn(`default.${layer} needs a target; sync skipped`);
-    return undefined;
+  if (typeof t !== "string" || t === "")
+    return { error: `default.${layer} needs a target${cfg.host !== undefined || cfg.targetdir !== undefined ? " (host and targetdir are default.rsyncssh's keys)" : ""}` };
+  if (/^rsync:\/\//i.test(t)) return { error: `target ${JSON.stringify(t)} is an rsync daemon URL; tsync replicates over SSH only (use HOST:/abs/path)` };
+  const m = /^((?:[^@:/]*@)?(?:\[[^\]]+\]|[^:/]*)):(.*)$/.exec(t);
+  if (layer === "rsync" && m) {
+    if (m[2]!.startsWith(":")) return { error: `target ${JSON.stringify(t)} is an rsync daemon module (HOST::MODULE); tsync replicates over SSH only (use HOST:/abs/path)` };
+    return remote(m[1]!, m[2]!, t);
   }
-  if (t.startsWith("/")) return normPath(t);
-  const m = /^((?:[^@:/]+@)?(?:\[[^\]]+\]|[^:/]+)):(.*)$/.exec(t);
-  if (layer === "rsync" && m && m[2]!.startsWith("/")) return `${host(m[1]!)}:${normPath(m[2]!)}`;
-  if (m && m[2]!.startsWith(":")) warn(`target '${t}' is an rsync daemon module; tsync replicates over SSH only; sync skipped`);
-  else warn(`target '${t}' is not an absolute path${layer === "rsync" ? " or HOST:/path" : ""}; sync skipped`);
-  return undefined;
+  if (!t.startsWith("/") && t.includes("@"))
+    return { error: `target ${JSON.stringify(t)} has no ':', so rsync reads it as a local directory of that name; for a remote target write ${t}:/abs/path` };
+  const p = local(t);
+  return p === undefined ? {} : p;
 }
 
 function nameSyncs(syncs: SyncDraft[]): void {

@@ -17,86 +17,170 @@ export interface Conn {
 }
 
 const PRESERVE_FLAG: Record<string, PreserveKey> = { p: "perms", t: "times", o: "owner", g: "group" };
-/** rsync features tsync always has, or that only change rsync's own output. */
-const SILENT_FLAGS = new Set(["r", "l", "v", "q", "s", "P", "h", "i"]);
+/** rsync features tsync always has, that only change rsync's own output, or that only devices/specials need. */
+const SILENT_FLAGS = new Set(["r", "l", "v", "q", "s", "P", "h", "i", "D"]);
 const FLAG_NAME: Record<string, string> = {
-  u: "update", z: "compress", c: "checksum", D: "devices+specials", H: "hard_links", A: "acls", X: "xattrs",
+  u: "update", z: "compress", c: "checksum", H: "hard_links", A: "acls", X: "xattrs",
   S: "sparse", W: "whole_file", x: "one_file_system", L: "copy_links", k: "copy_dirlinks", K: "keep_dirlinks",
   E: "executability", b: "backup", C: "cvs_exclude", I: "ignore_times", O: "omit_dir_times", J: "omit_link_times",
   m: "prune_empty_dirs", n: "dry_run",
 };
 const ARCHIVE: PreserveKey[] = ["perms", "times", "owner", "group"];
-const SILENT_KEYS = new Set(["binary", "links", "recursive", "verbose", "quiet", "protect_args", "rsh", "_extra"]);
+/**
+ * Table keys and long options with no effect on what the targets end up holding. devices/specials
+ * (part of archive) are among them: a tree that is served or backed up has none, and warning about
+ * them on every `archive = true` made --strict fail on nearly every config.
+ */
+const SILENT_KEYS = new Set([
+  "binary", "links", "recursive", "verbose", "quiet", "protect_args", "rsh", "_extra", "devices", "specials",
+  "human_readable", "progress", "partial", "stats", "itemize_changes", "ignore_errors", "force", "password_file", "port",
+]);
+/** Long options that take their value as the next argument when written without "=". */
+const TAKES_VALUE = new Set(["exclude", "include", "filter", "exclude-from", "include-from", "chmod", "chown", "rsync-path", "temp-dir", "bwlimit", "port", "password-file", "rsh", "timeout", "backup-dir"]);
 
-/** The meaning of one rsync option name (long name or table key), shared by both eras. */
-function rsyncOption(name: string, out: Translated<Set<PreserveKey>>): void {
+/** What an rsync option list or table means for a tsync sync. */
+export interface RsyncMeaning {
+  preserve: Set<PreserveKey>;
+  /** `--delete` (and kin) among the arguments: every rsync lsyncd runs deletes. */
+  deletes: boolean;
+  /** `--exclude=PATTERN` arguments, already in gitignore syntax. */
+  exclude: string[];
+  /** `-e`/`--rsh` among the arguments. */
+  rsh?: string;
+  /** Set when the options cannot be translated without changing what is copied. */
+  refuse?: string;
+}
+
+const newMeaning = (): Translated<RsyncMeaning> => ({ value: { preserve: new Set(), deletes: false, exclude: [] }, warnings: [], notes: [] });
+
+/** The meaning of one rsync option name (long name or table key, "_" for "-"), shared by both eras. */
+function rsyncOption(name: string, value: string | undefined, out: Translated<RsyncMeaning>): void {
+  const m = out.value;
+  const no = /^no_(.+)$/.exec(name)?.[1];
+  if (no !== undefined) {
+    const key = ({ p: "perms", t: "times", o: "owner", g: "group" } as Record<string, string>)[no] ?? no;
+    if ((ARCHIVE as string[]).includes(key)) m.preserve.delete(key as PreserveKey);
+    else if (!SILENT_KEYS.has(key) && key !== "d" && key !== "r" && key !== "l") rsyncOption(`no-${key}`, undefined, out);
+    return;
+  }
+  if ((ARCHIVE as string[]).includes(name)) return void m.preserve.add(name as PreserveKey);
+  if (SILENT_KEYS.has(name)) return;
   switch (name) {
+    case "archive":
+      return ARCHIVE.forEach((k) => m.preserve.add(k));
     case "update":
-      out.warnings.push("rsync option 'update' (-u) has no tsync equivalent: targets are made equal to the source even where a target file is newer");
-      return;
+      return void out.warnings.push("rsync option 'update' (-u) has no tsync equivalent: targets are made equal to the source even where a target file is newer");
     case "compress":
-      out.notes.push("compress ignored: tsync's transport decides");
-      return;
+      return void out.notes.push("compress ignored: tsync's transport decides");
+    case "whole_file":
+      return void out.notes.push("whole_file ignored: how bytes travel is tsync's transport's choice; the result is the same");
+    case "temp_dir":
+      return void out.notes.push("temp-dir ignored: tsync writes each file under a temporary name next to it, then renames");
     case "checksum":
-      out.notes.push("checksum: tsync hashes where metadata differs; `tsync plan --deep` hashes everything");
+      return void out.notes.push("checksum: tsync hashes where metadata differs; `tsync plan --deep` hashes everything");
+    case "delete": case "del": case "delete_before": case "delete_during": case "delete_delay": case "delete_after":
+      m.deletes = true;
       return;
-    case "devices":
-    case "specials":
-    case "devices+specials":
-      out.warnings.push("rsync devices/specials (-D, part of archive) ignored: tsync does not replicate device or special files");
+    case "delete_excluded":
+      return void out.warnings.push("rsync delete-excluded has no tsync equivalent: tsync leaves files that match an exclude alone on the targets");
+    case "exclude": {
+      if (value === undefined) return void out.warnings.push("rsync --exclude without a pattern is not translated");
+      const t = translateExclude(value);
+      out.warnings.push(...t.warnings);
+      out.notes.push(...t.notes);
+      if (t.value !== undefined) m.exclude.push(t.value);
       return;
+    }
+    case "include": case "filter": case "include_from": case "files_from":
+      m.refuse ??= `rsync --${name.replace(/_/g, "-")}${value !== undefined ? `=${value}` : ""} selects files by first-matching rule, which gitignore excludes cannot express; write the selection as exclude patterns`;
+      return;
+    case "exclude_from":
+      return void out.warnings.push(`rsync --exclude-from=${value ?? ""} is not read (the importer does no file IO): copy its patterns into exclude`);
+    case "chmod":
+      return void out.warnings.push(`rsync chmod '${value ?? ""}' has no tsync equivalent: targets get the source's modes${m.preserve.has("perms") ? "" : " only where preserve has perms"}`);
+    case "chown":
+      return void out.warnings.push(`rsync chown '${value ?? ""}' has no tsync equivalent: set the owner on the targets yourself`);
+    case "rsync_path":
+      if (value !== undefined && /\bsudo\b/.test(value)) return void out.warnings.push(`rsync-path '${value}' runs the receiving side under sudo; tsync writes as the ssh user`);
+      return void out.notes.push(`rsync-path ignored: tsync does not run rsync on the target`);
+    case "remove_source_files":
+      return void out.warnings.push("rsync remove-source-files (lsyncd moves files off the source) has no tsync equivalent: tsync never changes the source");
     default:
       out.warnings.push(`rsync option '${name}' has no tsync equivalent and is ignored`);
   }
 }
 
-/** lsyncd 2.0 `rsyncOpts`: "-rltvupgo", or a list of such strings. */
-export function translateRsyncOpts(v: LuaValue): Translated<Set<PreserveKey>> {
-  const out: Translated<Set<PreserveKey>> = { value: new Set(), warnings: [], notes: [] };
-  const args = typeof v === "string" ? v.split(/\s+/).filter(Boolean) : isTable(v) ? v.arr.filter((a): a is string => typeof a === "string") : [];
-  for (const arg of args) {
-    if (arg.startsWith("--")) {
-      const name = arg.slice(2).split("=")[0]!.replace(/-/g, "_");
-      if (name === "archive") ARCHIVE.forEach((k) => out.value.add(k));
-      else if (["perms", "times", "owner", "group"].includes(name)) out.value.add(name as PreserveKey);
-      else if (!SILENT_KEYS.has(name) && name !== "recursive") rsyncOption(name, out);
+/**
+ * rsync command-line arguments, applied left to right as rsync does (`-a --no-owner` keeps no owner,
+ * `--no-owner -a` keeps it), on top of what `out` already holds.
+ */
+function rsyncArgs(args: readonly string[], out: Translated<RsyncMeaning>): void {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "-e" || arg === "--rsh") {
+      out.value.rsh = args[++i];
       continue;
     }
-    if (!arg.startsWith("-")) {
-      out.warnings.push(`rsyncOpts argument '${arg}' is not translated`);
+    if (arg.startsWith("--")) {
+      const eq = arg.indexOf("=");
+      const long = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+      const value = eq >= 0 ? arg.slice(eq + 1) : TAKES_VALUE.has(long) ? args[++i] : undefined;
+      if (long === "rsh") out.value.rsh = value;
+      else rsyncOption(long.replace(/-/g, "_"), value, out);
+      continue;
+    }
+    if (!/^-[A-Za-z0-9]+$/.test(arg)) {
+      out.warnings.push(`rsync argument '${arg}' is not translated`);
       continue;
     }
     for (const f of arg.slice(1)) {
-      if (f === "a") ARCHIVE.forEach((k) => out.value.add(k));
-      if (f === "a" || f === "D") rsyncOption("devices+specials", out);
-      else if (PRESERVE_FLAG[f]) out.value.add(PRESERVE_FLAG[f]);
-      else if (!SILENT_FLAGS.has(f)) rsyncOption(FLAG_NAME[f] ?? `-${f}`, out);
+      if (f === "a") rsyncOption("archive", undefined, out);
+      else if (PRESERVE_FLAG[f]) out.value.preserve.add(PRESERVE_FLAG[f]);
+      else if (!SILENT_FLAGS.has(f)) rsyncOption(FLAG_NAME[f] ?? `-${f}`, undefined, out);
     }
   }
+}
+
+function dedupe<T>(out: Translated<T>): Translated<T> {
   out.warnings = [...new Set(out.warnings)];
   out.notes = [...new Set(out.notes)];
   return out;
 }
 
-/** lsyncd 2.1+ `rsync = { archive = true, perms = true, ... }`, already merged with lsyncd's defaults. */
-export function translateRsyncTable(t: LuaTable): Translated<Set<PreserveKey>> {
-  const out: Translated<Set<PreserveKey>> = { value: new Set(), warnings: [], notes: [] };
+/** lsyncd 2.0 `rsyncOpts`: "-rltvupgo", or a list of arguments; it replaces lsyncd's "-lts". */
+export function translateRsyncOpts(v: LuaValue): Translated<RsyncMeaning> {
+  const out = newMeaning();
+  const args = typeof v === "string" ? v.split(/\s+/).filter(Boolean) : isTable(v) ? v.arr.filter((a): a is string => typeof a === "string") : [];
+  rsyncArgs(args, out);
+  return dedupe(out);
+}
+
+/**
+ * lsyncd 2.1+ `rsync = { archive = true, perms = true, _extra = {...} }`, already merged with lsyncd's
+ * defaults. lsyncd fills in what archive implies where a key is unset, emits one flag per true key,
+ * then appends `_extra`: so `_extra` is applied last and wins.
+ */
+export function translateRsyncTable(t: LuaTable): Translated<RsyncMeaning> {
+  const out = newMeaning();
   const on = (k: string) => truthy(t.map[k]);
-  for (const k of ARCHIVE) if (on(k) || (on("archive") && t.map[k] === undefined)) out.value.add(k);
-  if (on("archive") && t.map.devices === undefined && t.map.specials === undefined) rsyncOption("devices+specials", out);
+  for (const k of ARCHIVE) if (on(k) || (on("archive") && t.map[k] === undefined)) out.value.preserve.add(k);
   for (const [k, v] of Object.entries(t.map)) {
-    if (!truthy(v) || SILENT_KEYS.has(k) || k === "archive" || (ARCHIVE as string[]).includes(k)) continue;
-    rsyncOption(k, out);
+    if (!truthy(v) || k === "archive" || (ARCHIVE as string[]).includes(k)) continue;
+    rsyncOption(k, typeof v === "string" || typeof v === "number" ? String(v) : undefined, out);
   }
   const extra = t.map._extra;
-  if (isTable(extra)) for (const a of extra.arr) out.warnings.push(`rsync._extra argument '${String(a)}' is not translated`);
-  return out;
+  if (isTable(extra)) rsyncArgs(extra.arr.map(String), out);
+  return dedupe(out);
 }
 
 /** An ssh command line (`rsh = "/usr/bin/ssh -p 2222 -i KEY"`) or argument list (`ssh._extra`). */
 export function translateSshArgs(words: readonly string[]): Translated<Conn> {
   const out: Translated<Conn> = { value: {}, warnings: [], notes: [] };
-  let i = words[0] !== undefined && !words[0].startsWith("-") ? 1 : 0;
+  // "sudo ssh ...", "sshpass -p PW ssh ...": what runs before ssh is not an ssh option.
+  const sshAt = words.findIndex((w) => /(^|\/)ssh$/.test(w));
+  // Only the command's name: its arguments may be a password (sshpass -p).
+  if (sshAt > 0) out.warnings.push(`ssh is started through '${words[0]}'; tsync connects itself (keys or ssh-agent)`);
+  let i = sshAt >= 0 ? sshAt + 1 : words[0] !== undefined && !words[0].startsWith("-") ? 1 : 0;
   const takes = (flag: string, w: string) => (w === flag ? words[++i] : w.startsWith(flag) ? w.slice(flag.length) : undefined);
   for (; i < words.length; i++) {
     const w = words[i]!;
@@ -142,6 +226,9 @@ function sshOption(out: Translated<Conn>, key: string, value: string): void {
         out.warnings.push(`StrictHostKeyChecking=${value} imported as hostKeyChecking: accept-new (tsync never accepts a changed host key)`);
       }
       return;
+    // Options that change ssh's chatter or keep-alives, not what reaches the target.
+    case "loglevel": case "serveraliveinterval": case "serveralivecountmax": case "compression": case "batchmode":
+      return;
     default:
       out.warnings.push(`ssh option '${key}=${value}' is not translated`);
   }
@@ -186,7 +273,12 @@ export function translateDelete(v: LuaValue | undefined): Translated<boolean> {
       notes: ["lsyncd: delete = 'running' → true"],
     };
   if (typeof v === "boolean") return { value: v, warnings: [], notes: [] };
-  return { value: true, warnings: [`delete = ${JSON.stringify(v)} is not one of true, false, 'startup', 'running'; imported as true`], notes: [] };
+  // lsyncd compares with == true / 'startup' / 'running' and nothing else, so any other value never deletes.
+  return {
+    value: false,
+    warnings: [`delete = ${JSON.stringify(v)} is not one of true, false, 'startup', 'running', so lsyncd never deletes; imported as delete: false`],
+    notes: [`lsyncd: delete = ${JSON.stringify(v)} → false`],
+  };
 }
 
 export function isTable(v: LuaValue | undefined): v is LuaTable {

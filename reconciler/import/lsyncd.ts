@@ -3,10 +3,10 @@
 // and exits 1 on `errors` (a Lua error, nothing translatable, or a manifest tsync's validation refuses).
 
 import { evaluateLsyncd, type EvalLimits } from "./lsyncd-eval.js";
-import { mapRecorded } from "./lsyncd-map.js";
+import { mapRecorded, type ManifestDraft } from "./lsyncd-map.js";
 import { renderManifest } from "./lsyncd-render.js";
 import { parseManifest } from "../manifest/load.js";
-import { formatDiagnostic } from "../model/diagnostics.js";
+import type { Diagnostic } from "../model/diagnostics.js";
 
 export interface ImportResult {
   yaml?: string;
@@ -18,17 +18,37 @@ export interface ImportResult {
 export interface ImportOptions {
   /** address → host name; others are named node-1, node-2 ... in first-seen order. */
   names?: Record<string, string>;
+  /** Absolute directory relative sources and local targets resolve against (lsyncd's working directory). */
+  base?: string;
+  /** What the config's os.getenv() reads (read-only); absent: every variable is unset. */
+  env?: Readonly<Record<string, string | undefined>>;
   limits?: Partial<EvalLimits>;
 }
 
 export async function importLsyncd(luaSource: string, file: string, opts: ImportOptions = {}): Promise<ImportResult> {
-  const evaluated = await evaluateLsyncd(luaSource, file, opts.limits);
+  const evaluated = await evaluateLsyncd(luaSource, file, opts.limits, opts.env);
   if (!evaluated.ok) return { warnings: [], errors: [evaluated.error] };
-  const { draft, warnings } = mapRecorded(evaluated.recorded, file, luaSource, opts.names);
-  if (draft.syncs.length === 0) return { warnings, errors: [`${file}: no sync{} could be translated`] };
+  const { draft, warnings, skipped } = mapRecorded(evaluated.recorded, file, luaSource, { names: opts.names, base: opts.base });
+  if (draft.syncs.length === 0) {
+    const none = evaluated.recorded.syncs.length === 0 ? `${file}: the config calls sync{} nowhere, so there is nothing to import` : `${file}: no sync{} could be translated`;
+    return { warnings, errors: skipped.length ? skipped : [none] };
+  }
   const yaml = renderManifest(draft, file);
-  // lsyncd accepts what tsync refuses (two syncs writing one target path): say so instead of emitting it silently.
+  // lsyncd accepts what tsync refuses (two syncs writing one target path): say so, at the lsyncd line
+  // that caused it, instead of pointing at a generated file the user has not seen.
   const diagnostics = parseManifest(yaml, "imported.yaml").diagnostics;
-  const errors = diagnostics.filter((d) => d.severity === "error").map(formatDiagnostic);
-  return { yaml, warnings: [...warnings, ...diagnostics.filter((d) => d.severity === "warning").map(formatDiagnostic)], errors };
+  const onLua = (d: Diagnostic) => `${file}${luaLine(draft, d.path)}: ${d.message} (tsync refuses the translation${d.path ? ` at ${d.path}` : ""})`;
+  return {
+    yaml,
+    warnings: [...warnings, ...skipped, ...diagnostics.filter((d) => d.severity === "warning").map(onLua)],
+    errors: diagnostics.filter((d) => d.severity === "error").map(onLua),
+  };
+}
+
+/** ":LINE" of the sync{} behind a manifest key path ("hosts.node-1.address", "syncs.www.targets.0"), or "". */
+function luaLine(draft: ManifestDraft, path: string): string {
+  const [kind, name, key, index] = path.split(".");
+  const sync = kind === "syncs" ? draft.syncs.find((s) => s.name === name) : undefined;
+  const line = kind === "hosts" ? draft.hosts.find((h) => h.name === name)?.line : sync?.lines[key === "targets" ? Number(index ?? 0) : 0] ?? sync?.lines[0];
+  return line ? `:${line}` : "";
 }

@@ -8,8 +8,8 @@ import type { Diagnostic, Position } from "../model/diagnostics.js";
 import type { Manifest } from "../model/manifest.js";
 import { normalize, type RawManifest } from "./normalize.js";
 import { diagnosticAt, positionAt, sortDiagnostics, type SourceDoc } from "./position.js";
-import { checkRules } from "./rules.js";
-import { validateSchema } from "./validate.js";
+import { checkRules, definedNames } from "./rules.js";
+import { schemaValidPart, validateSchema } from "./validate.js";
 
 /** A manifest is a page or two of YAML; anything near this size is a wrong file, not a manifest. */
 export const MAX_MANIFEST_BYTES = 1024 * 1024;
@@ -93,13 +93,13 @@ function parseSource(source: string, file: string, digest: string): LoadResult {
   } catch (e) {
     return whole(file, "yaml", `cannot expand the document: ${e instanceof Error ? e.message : String(e)}`);
   }
+  // All errors in one run (issue 19): the rules also check what the schema accepted of a file it rejects.
   const schema = validateSchema(data, src);
-  if (schema.length) return { diagnostics: sortDiagnostics([...yamlDiags, ...schema]) };
-  const raw = data as RawManifest;
-  const rules = checkRules(raw, src);
-  const diagnostics = sortDiagnostics([...yamlDiags, ...rules]);
+  const valid = schema.length ? schemaValidPart(data) : data;
+  const rules = valid === undefined ? [] : checkRules(valid as RawManifest, src, definedNames(data));
+  const diagnostics = sortDiagnostics([...yamlDiags, ...schema, ...rules]);
   if (diagnostics.some((d) => d.severity === "error")) return { diagnostics };
-  return { manifest: normalize(raw, file, digest), diagnostics };
+  return { manifest: normalize(data as RawManifest, file, digest), diagnostics };
 }
 
 /** Line/col of an offset in text that never reached the YAML parser. */

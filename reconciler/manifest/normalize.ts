@@ -34,7 +34,7 @@ export interface RawSync {
   exclude?: string[];
   delete?: boolean;
   maxDelete?: string | number;
-  preserve?: ("perms" | "times" | "owner" | "group")[];
+  preserve?: ("perms" | "times" | "owner" | "group" | "hardlinks")[];
   delay?: string;
   audit?: { quick?: string; deep?: string };
   onDrift?: "heal" | "report";
@@ -138,9 +138,9 @@ export function isRoleTargets(t: RawSync["targets"]): t is RawRoleTargets {
 /** OpenSSH's own order: the user's config, then the system-wide one. */
 export const SSH_CONFIG_FILES = ["~/.ssh/config", "/etc/ssh/ssh_config"];
 
-export function sshConfigFiles(v: boolean | string): string[] {
+export function sshConfigFiles(v: boolean | string, baseDir: string): string[] {
   if (v === false) return [];
-  return (v === true ? SSH_CONFIG_FILES : [v]).map(expandHome);
+  return (v === true ? SSH_CONFIG_FILES : [v]).map((p) => resolveLocalPath(p, baseDir));
 }
 
 /** One written jump hop: `[user@]host[:port]` (a host name of the manifest is looked up first). */
@@ -177,7 +177,7 @@ export function normalize(raw: RawManifest, file: string, digest: string): Manif
       ...(identityFile !== undefined ? { identityFile: resolveLocalPath(identityFile, base) } : {}),
       ...(knownHosts !== undefined ? { knownHosts: resolveLocalPath(knownHosts, base) } : {}),
       hostKeyChecking: c.hostKeyChecking ?? d.hostKeyChecking ?? DEFAULTS.hostKeyChecking,
-      sshConfig: sshConfigFiles(c.sshConfig ?? d.sshConfig ?? DEFAULTS.sshConfig),
+      sshConfig: sshConfigFiles(c.sshConfig ?? d.sshConfig ?? DEFAULTS.sshConfig, base),
       ...(passphraseEnv !== undefined ? { passphraseEnv } : {}),
     };
   };
@@ -253,6 +253,7 @@ function normalizeSync(name: string, s: RawSync, hosts: Record<string, RawHost>,
         times: preserve.includes("times"),
         owner: preserve.includes("owner"),
         group: preserve.includes("group"),
+        ...(preserve.includes("hardlinks") ? { hardlinks: true } : {}),
       },
     },
     // The rules have already rejected a malformed delay, so the fallback is never taken.

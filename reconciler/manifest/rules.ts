@@ -3,6 +3,7 @@
 
 import { isIP } from "node:net";
 import { Cron } from "croner";
+import ignore from "ignore";
 import type { Diagnostic } from "../model/diagnostics.js";
 import { closest, diagnosticAt, type DiagnosticOptions, type Seg, type SourceDoc } from "./position.js";
 import { expandHome, hostsWithRoles, isRoleTargets, manifestDir, normalizePath, parseHop, proxyJumpOf, resolveLocalPath, splitLocation, type RawConnection, type RawLocation, type RawManifest } from "./normalize.js";
@@ -12,6 +13,8 @@ import { parseDuration, parseLimit } from "./units.js";
 export interface RuleContext {
   readonly raw: RawManifest;
   readonly src: SourceDoc;
+  /** What the file defines; a reference is checked against these even when a definition was cut out for a schema error. */
+  readonly defined: DefinedNames;
   /** Every written location, computed once: a generated manifest can list tens of thousands. */
   readonly written: readonly Written[];
   report(code: string, segs: readonly Seg[], message: string, opts?: DiagnosticOptions): void;
@@ -98,7 +101,8 @@ const nulBytes: Rule = ({ raw, report }) => {
 };
 
 // RFC 1123 labels. Anything else (user@host, host:22, "-oProxyCommand=...") would be misread by ssh or nginx.
-const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+// Underscores too: OpenSSH accepts them and ssh config aliases and internal DNS names use them.
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
 
 const hostAddresses: Rule = ({ raw, report }) => {
   for (const [name, h] of Object.entries(raw.hosts ?? {})) {
@@ -147,8 +151,8 @@ const jumpHosts: Rule = ({ raw, report }) => {
   }
 };
 
-const unknownHosts: Rule = ({ raw, written, report }) => {
-  const names = Object.keys(raw.hosts ?? {});
+const unknownHosts: Rule = ({ raw, defined, written, report }) => {
+  const names = defined.hosts;
   const known = new Set(names);
   const check = (host: string | undefined, at: readonly Seg[]) => {
     if (host === undefined || known.has(host)) return;
@@ -159,8 +163,8 @@ const unknownHosts: Rule = ({ raw, written, report }) => {
   check(raw.nginx?.host, ["nginx", "host"]);
 };
 
-const unknownRoles: Rule = ({ raw, report }) => {
-  const known = new Set(Object.values(raw.hosts ?? {}).flatMap((h) => h.roles ?? []));
+const unknownRoles: Rule = ({ raw, defined, report }) => {
+  const known = new Set(defined.roles);
   const check = (roles: readonly string[], at: readonly Seg[]) =>
     roles.forEach((r, i) => {
       if (known.has(r)) return;
@@ -228,7 +232,11 @@ const overlappingTargets: Rule = ({ raw, written, src, report }) => {
   // A root target is refused on its own and overlaps nothing; the others are each reported against the
   // first earlier target they overlap that was itself fine.
   const placed = targets.filter((t) => t.path !== "/");
-  const overlaps = new Map(firstOverlaps(placed).map((j, i) => [placed[i]!, j === undefined ? undefined : placed[j]!.w]));
+  let first = firstOverlaps(placed);
+  // Nesting under an outer sync's exclude is allowed (excludedByOuter). It is rare, so the fast pass
+  // stays as it is and only a manifest that has such a pair is checked pair by pair with the exemption.
+  if (first.some((j, i) => j !== undefined && excludedByOuter(raw, placed[i]!, placed[j]!))) first = firstOverlapsExempting(raw, placed);
+  const overlaps = new Map(first.map((j, i) => [placed[i]!, j === undefined ? undefined : placed[j]!.w]));
   for (const t of targets) {
     const { w } = t;
     const other = overlaps.get(t);
@@ -240,6 +248,33 @@ const overlappingTargets: Rule = ({ raw, written, src, report }) => {
     }
   }
 };
+
+/** firstOverlaps' answer where a pair excludedByOuter exempts does not count (each against the kept ones). */
+function firstOverlapsExempting(raw: RawManifest, placed: readonly { w: Written; machine: string; path: string }[]): (number | undefined)[] {
+  const kept: number[] = [];
+  return placed.map((t, i) => {
+    const j = kept.find((k) => placed[k]!.machine === t.machine && overlap(t.path, placed[k]!.path) && !excludedByOuter(raw, t, placed[k]!));
+    if (j === undefined) kept.push(i);
+    return j;
+  });
+}
+
+/**
+ * Nested targets of different syncs are one writer each when the outer sync excludes the inner path:
+ * the planner never touches an excluded target path (it is protected). Patterns and paths go through
+ * latin1-of-UTF-8 as core/ignore.ts's matcher does, so "excluded" means the same here.
+ */
+function excludedByOuter(raw: RawManifest, a: { w: Written; path: string }, b: { w: Written; path: string }): boolean {
+  const o = overlap(a.path, b.path);
+  if (o !== "inside" && o !== "contains") return false;
+  const [outer, inner] = o === "inside" ? [b, a] : [a, b];
+  if (outer.w.sync === inner.w.sync) return false;
+  const patterns = raw.syncs?.[outer.w.sync]?.exclude ?? [];
+  if (patterns.length === 0) return false;
+  const latin1 = (x: string) => Buffer.from(x, "utf8").toString("latin1");
+  const rel = inner.path.slice(outer.path === "/" ? 1 : outer.path.length + 1);
+  return ignore({ ignoreCase: false }).add(patterns.map(latin1)).ignores(`${latin1(rel)}/`);
+}
 
 const durationsAndLimits: Rule = ({ raw, report }) => {
   for (const [name, s] of Object.entries(raw.syncs ?? {})) {
@@ -265,8 +300,8 @@ const cronExpressions: Rule = ({ raw, report }) => {
   }
 };
 
-const unknownUpstreams: Rule = ({ raw, report }) => {
-  const names = Object.keys(raw.nginx?.upstreams ?? {});
+const unknownUpstreams: Rule = ({ raw, defined, report }) => {
+  const names = defined.upstreams;
   raw.nginx?.servers.forEach((srv, i) => {
     for (const [match, up] of Object.entries(srv.locations)) {
       if (names.includes(up)) continue;
@@ -317,9 +352,28 @@ export const RULES: Readonly<Record<string, Rule>> = {
   nginxInjection,
 };
 
-export function checkRules(raw: RawManifest, src: SourceDoc): Diagnostic[] {
+export interface DefinedNames {
+  readonly hosts: readonly string[];
+  readonly roles: readonly string[];
+  readonly upstreams: readonly string[];
+}
+
+const record = (v: unknown): Record<string, unknown> => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+
+/** Host, role and upstream names of a document of any shape (also one the schema rejects). */
+export function definedNames(data: unknown): DefinedNames {
+  const hosts = record(record(data).hosts);
+  const roles = Object.values(hosts).flatMap((h) => {
+    const r = record(h).roles;
+    return Array.isArray(r) ? r.filter((x): x is string => typeof x === "string") : [];
+  });
+  return { hosts: Object.keys(hosts), roles, upstreams: Object.keys(record(record(record(data).nginx).upstreams)) };
+}
+
+/** `raw` must be schema-valid; `defined` comes from the whole file when `raw` is the schema-valid part of it. */
+export function checkRules(raw: RawManifest, src: SourceDoc, defined: DefinedNames = definedNames(raw)): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const ctx: RuleContext = { raw, src, written: writtenLocations(raw), report: (code, segs, message, opts) => out.push(diagnosticAt(src, code, segs, message, opts)) };
+  const ctx: RuleContext = { raw, src, defined, written: writtenLocations(raw), report: (code, segs, message, opts) => out.push(diagnosticAt(src, code, segs, message, opts)) };
   for (const rule of Object.values(RULES)) rule(ctx);
   return out;
 }

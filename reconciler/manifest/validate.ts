@@ -36,6 +36,39 @@ export function validateSchema(data: unknown, src: SourceDoc): Diagnostic[] {
   return out;
 }
 
+/**
+ * What is left of `data` once every value the schema rejects is cut out, so the rules can still check
+ * the rest: an unknown key, a value of the wrong form, an object missing a required key. A bad list
+ * item takes its whole list, so the indexes the rules report stay those of the file. Cutting may make
+ * the parent invalid (a sync without `targets`), so it repeats until valid. Undefined when nothing
+ * valid is left (the root itself is rejected, e.g. without `version`).
+ */
+export function schemaValidPart(data: unknown): unknown {
+  const copy = structuredClone(data);
+  for (let round = 0; round < 32; round++) {
+    if (validateFn(copy)) return copy;
+    for (const e of validateFn.errors ?? []) {
+      if (e.keyword === "if") continue;
+      let path = decodePointer(e.instancePath, copy);
+      if (e.keyword === "additionalProperties") path = [...path, String(e.params.additionalProperty)];
+      else if (e.propertyName !== undefined) path = [...path, e.propertyName];
+      const list = path.findIndex((s) => typeof s === "number");
+      if (list >= 0) path = path.slice(0, list);
+      if (path.length === 0) return undefined;
+      cut(copy, path);
+    }
+  }
+  return undefined;
+}
+
+/** Deletes the key at `path`, if an earlier cut has not taken it already. */
+function cut(root: unknown, path: readonly Seg[]): void {
+  let node = root as Record<string, unknown> | undefined;
+  for (const s of path.slice(0, -1)) node = node?.[s] as Record<string, unknown> | undefined;
+  const last = String(path[path.length - 1]);
+  if (node && typeof node === "object") delete node[last];
+}
+
 /** For an unknown key: the closest key the schema allows there. */
 function hintFor(e: ErrorObject): string | undefined {
   const props = (e.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties;

@@ -8,6 +8,8 @@ import type { RelPath } from "./paths.js";
 export interface CopySource {
   readonly path: RelPath;
   readonly entry: FileEntry;
+  /** Hard-link `path` instead of copying its bytes (preserve hardlinks): the two names become one inode. */
+  readonly link?: boolean;
 }
 
 export type Change =
@@ -18,6 +20,8 @@ export type Change =
    * `from`, the target already holds identical content at `from.path` (a file this plan deletes
    * later, or leaves alone): apply copies it there on the target instead of sending it. `from.entry`
    * is that file as the plan saw it on the target; the copy is refused (stale) when it no longer matches.
+   * With `from.link` the name is hard-linked to `from.path` (preserve hardlinks); `before` may then be
+   * a separate copy of the same file, which the link atomically replaces.
    */
   | { readonly kind: "create"; readonly path: RelPath; readonly before?: Entry; readonly after: FileEntry; readonly from?: CopySource }
   /** A file's content changes. */

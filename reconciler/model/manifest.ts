@@ -41,6 +41,8 @@ export interface Preserve {
   readonly times: boolean;
   readonly owner: boolean;
   readonly group: boolean;
+  /** Names sharing an inode on the source are hard-linked on the target (rsync -H); absent: copies. */
+  readonly hardlinks?: boolean;
 }
 
 /** The rules the pure planner compares under. */

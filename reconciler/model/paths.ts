@@ -1,6 +1,7 @@
 // File names are bytes. A RelPath holds the latin1 decoding of the raw bytes of a path relative to a
 // tree root ("" is the root, "a/b" below it): it round-trips exactly, sorts in byte order and works
 // as a Map key. Convert to a Buffer for any syscall; escape only when rendering for humans.
+import { hasUnsafe, visible } from "./text.js";
 
 export type RelPath = string & { readonly __relPath: unique symbol };
 
@@ -59,13 +60,14 @@ export function absBytes(root: string, rel: RelPath): Buffer {
 }
 
 /**
- * For humans: UTF-8 names shown as text, anything else (control bytes, invalid UTF-8, quotes,
- * backslashes) as C-style escapes inside double quotes, so a name can never forge output lines.
+ * For humans: UTF-8 names shown as text, anything else (control bytes, C1 controls, bidi overrides,
+ * invisible characters, invalid UTF-8, quotes, backslashes) as C-style escapes inside double quotes,
+ * so a name can never forge output lines, reorder what is read, or drive the terminal.
  */
 export function displayPath(p: string): string {
   const bytes = toBytes(p);
   const text = bytes.toString("utf8");
-  const clean = Buffer.from(text, "utf8").equals(bytes) && !/[\x00-\x1f\x7f"\\]|^\s|\s$/.test(text);
+  const clean = Buffer.from(text, "utf8").equals(bytes) && !/[\x00-\x1f\x7f"\\]|^\s|\s$/.test(text) && !hasUnsafe(text);
   if (clean) return text;
   let out = '"';
   for (const ch of text) {
@@ -75,7 +77,7 @@ export function displayPath(p: string): string {
     else if (ch === "\n") out += "\\n";
     else if (ch === "\t") out += "\\t";
     else if (c < 0x20 || c === 0x7f) out += "\\x" + c.toString(16).padStart(2, "0");
-    else out += ch;
+    else out += visible(ch);
   }
   if (text.includes("\uFFFD")) {
     // Invalid UTF-8: fall back to escaping byte-wise so the name stays unambiguous.

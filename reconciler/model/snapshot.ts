@@ -15,6 +15,11 @@ export interface FileEntry extends Meta {
   readonly size: number;
   /** BLAKE2b-512 hex of the content (same digest as coreutils `b2sum`); absent: not hashed. */
   readonly hash?: string;
+  /**
+   * "dev:ino" when the file has more than one name (hard links) and the scan asked for links
+   * (ScanOptions.links): equal values in one tree are one inode. Absent otherwise.
+   */
+  readonly link?: string;
 }
 
 export interface DirEntry extends Meta {

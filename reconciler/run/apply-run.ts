@@ -1,6 +1,6 @@
 // Carries a Plan out: each target in parallel (bounded by maxProcesses), content before nginx, one
 // target's failure never stopping the others. Results, not exceptions.
-import type { Manifest, Sync } from "../model/manifest.js";
+import type { Location, Manifest, Sync } from "../model/manifest.js";
 import { formatLocation } from "../model/manifest.js";
 import type { Plan, TargetPlan, NginxPlan } from "../model/plan.js";
 import type { Change } from "../model/change.js";
@@ -8,11 +8,12 @@ import type { ApplyProblem } from "../transport/types.js";
 import type { Fleet } from "./fleet.js";
 import { applyNginx, planNginx } from "../nginx/deploy.js";
 import { downHosts } from "../nginx/routing.js";
-import { statesAfterApply } from "./plan-run.js";
+import { planSyncTargets, statesAfterApply } from "./plan-run.js";
 import { worstHostStates, type TargetState } from "../model/plan.js";
-import { checkSourceUnchanged, checkTargetUnchanged } from "./stale.js";
+import { checkJustified, checkSourceUnchanged, checkTargetUnchanged } from "./stale.js";
 import { TransportError, errorMessage } from "../model/errors.js";
 import { displayPath } from "../model/paths.js";
+import { escapeText } from "../model/text.js";
 
 export type TargetStatus = "in-sync" | "applied" | "partial" | "refused" | "stale" | "unreachable" | "failed";
 
@@ -40,37 +41,59 @@ export interface ApplyReport {
 }
 
 export interface RunApplyOptions {
-  /** The plan came from a file: re-check every target and the source content before touching them. */
-  readonly saved?: boolean;
+  /**
+   * The plan came from a file: every target must be one of the manifest's, and every change one that a
+   * fresh plan (made as the saved one was: `deep` as it says) makes too, before anything is touched.
+   */
+  readonly saved?: { readonly deep: boolean };
+  /** Lift maxDelete for the fresh plan a saved one is checked against (apply --allow-mass-delete). */
+  readonly allowMassDelete?: boolean;
   readonly onProgress?: (tp: TargetPlan, change: Change, bytes: number) => void;
   readonly signal?: AbortSignal;
-}
-
-function syncOf(manifest: Manifest, name: string): Sync {
-  const s = manifest.syncs.find((x) => x.name === name);
-  if (!s) throw new Error(`sync ${name} is not in the manifest`);
-  return s;
 }
 
 function outcome(plan: TargetPlan, status: TargetStatus, error?: string): TargetOutcome {
   return { plan, status, applied: 0, bytes: 0, problems: [], ...(error ? { error } : {}) };
 }
 
-export async function applyTarget(manifest: Manifest, fleet: Fleet, tp: TargetPlan, opts: RunApplyOptions = {}): Promise<TargetOutcome> {
+const sameLocation = (a: Location, b: Location) => a.host === b.host && a.path === b.path;
+
+/** A plan of these saved targets of one sync made now, the way `plan --out` made the saved one. */
+function planFresh(sync: Sync, fleet: Fleet, locations: readonly Location[], opts: RunApplyOptions): Promise<TargetPlan[]> {
+  return planSyncTargets(sync, fleet, {
+    locations,
+    deep: opts.saved?.deep ?? false,
+    hashContent: true,
+    allowMassDelete: opts.allowMassDelete ?? false,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+}
+
+/**
+ * `fresh`: the plan this saved target is checked against, when the caller made it for several
+ * targets at once (one source scan per sync); made here otherwise.
+ */
+export async function applyTarget(manifest: Manifest, fleet: Fleet, tp: TargetPlan, opts: RunApplyOptions = {}, fresh?: Promise<TargetPlan | undefined>): Promise<TargetOutcome> {
   const where = formatLocation(tp.target);
+  const sync = manifest.syncs.find((x) => x.name === tp.sync);
+  // A saved plan names its own targets: only the manifest's may be touched (the digest binds the
+  // manifest, not the plan's targets to it).
+  if (!sync || !sync.targets.some((t) => sameLocation(t, tp.target)))
+    return outcome(tp, "refused", `${where}: refused, not a target of sync ${escapeText(tp.sync)} in ${manifest.file}; nothing was changed on this target`);
   if (tp.state === "unreachable") return outcome(tp, "unreachable", tp.error ?? `${where}: unreachable`);
   if (tp.refused) return outcome(tp, "refused", `${where}: ${tp.refused}`);
   if (tp.changes.length === 0) return outcome(tp, "in-sync");
-  const sync = syncOf(manifest, tp.sync);
   try {
     const source = fleet.transport(sync.source.host);
     const target = fleet.transport(tp.target.host);
     if (opts.saved) {
       let moved: string | undefined;
+      let now: TargetPlan | undefined;
       try {
         moved =
           (await checkSourceUnchanged(source, sync, tp.changes, opts.signal)) ??
           (await checkTargetUnchanged(target, sync, tp.target.path, tp.changes, opts.signal));
+        now = moved ? undefined : await (fresh ?? planFresh(sync, fleet, [tp.target], opts).then((f) => f[0]));
       } catch (err) {
         // A host that cannot be reached is named by its TransportError; anything else (a local hash
         // failure) must still say which target it stopped, and is not "unreachable".
@@ -78,6 +101,10 @@ export async function applyTarget(manifest: Manifest, fleet: Fleet, tp: TargetPl
         return outcome(tp, "failed", `${where}: cannot re-check the saved plan, nothing was changed on this target: ${errorMessage(err)}`);
       }
       if (moved) return outcome(tp, "stale", `${where}: refused, ${moved}; nothing was changed on this target (plan again)`);
+      if (!now || now.state === "unreachable") return outcome(tp, "unreachable", now?.error ?? `${where}: unreachable`);
+      if (now.refused) return outcome(tp, "refused", `${where}: ${now.refused}`);
+      const unjustified = checkJustified(tp.changes, now.changes);
+      if (unjustified) return outcome(tp, "stale", `${where}: refused, ${unjustified}; nothing was changed on this target (plan again)`);
     }
     const result = await fleet.limit(() =>
       target.apply(tp.target.path, tp.changes, source.contentSource(sync.source.path), {
@@ -132,9 +159,21 @@ async function applyNginxStep(manifest: Manifest, fleet: Fleet, plan: Plan, outc
   }
 }
 
+/** For a saved plan: one fresh plan per sync, of the saved targets that sync really has. */
+function freshPlans(manifest: Manifest, fleet: Fleet, plan: Plan, opts: RunApplyOptions): (tp: TargetPlan) => Promise<TargetPlan | undefined> | undefined {
+  const bySync = new Map<string, Promise<TargetPlan[]>>();
+  for (const sync of manifest.syncs) {
+    const locations = sync.targets.filter((t) => plan.targets.some((tp) => tp.sync === sync.name && tp.changes.length > 0 && sameLocation(t, tp.target)));
+    // Settled, never rejected: a target that cannot be planned is reported by applyTarget as unreachable.
+    if (locations.length > 0) bySync.set(sync.name, planFresh(sync, fleet, locations, opts).catch(() => []));
+  }
+  return (tp) => bySync.get(tp.sync)?.then((all) => all.find((t) => sameLocation(t.target, tp.target)));
+}
+
 export async function applyPlan(manifest: Manifest, fleet: Fleet, plan: Plan, opts: RunApplyOptions = {}): Promise<ApplyReport> {
-  const targets = await Promise.all(plan.targets.map((tp) => applyTarget(manifest, fleet, tp, opts)));
-  const nginx = await applyNginxStep(manifest, fleet, plan, targets, opts.saved ?? false);
+  const fresh = opts.saved ? freshPlans(manifest, fleet, plan, opts) : undefined;
+  const targets = await Promise.all(plan.targets.map((tp) => applyTarget(manifest, fleet, tp, opts, fresh?.(tp))));
+  const nginx = await applyNginxStep(manifest, fleet, plan, targets, opts.saved !== undefined);
   const ok = targets.every((t) => t.status === "in-sync" || t.status === "applied") && (!nginx || nginx.status === "unchanged" || nginx.status === "applied");
   return { targets, ...(nginx ? { nginx } : {}), ok };
 }

@@ -86,6 +86,7 @@ function scanOptions(sync: Sync, opts: PlanOptions, trees: number): ScanOptions 
   return {
     exclude: makeMatcher(sync.rules.exclude),
     owners: p.owner || p.group,
+    ...(p.hardlinks ? { links: true } : {}),
     hash: opts.deep ? "all" : "none",
     maxEntries: entryLimit(trees),
     ...(opts.only ? { only: opts.only } : {}),

@@ -51,9 +51,13 @@ export async function checkTargetUnchanged(t: Transport, sync: Sync, root: strin
   // A path can appear twice (a type change removes, then creates): its first change holds what was seen.
   const seen = new Map<RelPath, Entry | undefined>();
   for (const c of changes) if (!seen.has(c.path)) seen.set(c.path, c.before);
-  // Files whose bytes a create copies on the target must still be what the plan saw.
+  // Files whose bytes a create copies on the target must still be what the plan saw. A hard link's
+  // source that the plan itself writes first is planned as it will be, and checked by its own change.
   const copied = new Map<RelPath, Entry>();
-  for (const c of changes) if (c.kind === "create" && c.from && !copied.has(c.from.path)) copied.set(c.from.path, c.from.entry);
+  for (const c of changes) {
+    if (c.kind !== "create" || !c.from || copied.has(c.from.path) || (c.from.link && seen.has(c.from.path))) continue;
+    copied.set(c.from.path, c.from.entry);
+  }
   const snap = await scanPaths(t, root, sync, [...new Set([...seen.keys(), ...copied.keys()])], false, signal);
   for (const [path, expected] of seen) {
     const now = snap.get(path);
@@ -75,6 +79,57 @@ export async function checkSourceUnchanged(t: Transport, sync: Sync, changes: re
     // A pinned hash must be confirmed: the scanner leaves it out when the file changed while hashed.
     const unconfirmed = c.after.kind === "file" && c.after.hash !== undefined && (now?.kind !== "file" || now.hash === undefined);
     if (unconfirmed || !entryMatches(c.after, now)) return `source ${displayPath(c.path)} changed since the plan (was ${describe(c.after)}, now ${describe(now)})`;
+  }
+  return undefined;
+}
+
+/**
+ * Whether a saved change's `after` is what a fresh plan would write: kind, permission bits, owner and
+ * group as planned, link target, and for content the size, time and (pinned) hash. Times of
+ * directories and of touches are left out: a directory's time follows every edit in it on the source,
+ * so a plan made before an unrelated source edit still applies (the next plan restores the time).
+ */
+function sameAfter(kind: Change["kind"], saved: Entry, fresh: Entry): boolean {
+  if (saved.kind !== fresh.kind || saved.kind === "problem" || fresh.kind === "problem") return false;
+  if (saved.mode !== fresh.mode || saved.uid !== fresh.uid || saved.gid !== fresh.gid) return false;
+  if (saved.kind === "symlink") return (fresh as typeof saved).target === saved.target;
+  if (saved.kind !== "file") return true;
+  const f = fresh as typeof saved;
+  if (f.size !== saved.size) return false;
+  if (kind === "touch") return true;
+  // The fresh plan pins the content it sends, so a hash the saved plan names must be that one.
+  const hashOk = kind === "create" || kind === "update" ? saved.hash === undefined || f.hash === saved.hash : saved.hash === undefined || f.hash === undefined || f.hash === saved.hash;
+  return hashOk && timesEqual(f.mtimeMs, saved.mtimeMs);
+}
+
+const changeKey = (c: Change) => `${c.kind}\0${c.path}`;
+
+/**
+ * A saved plan may only narrow what the current manifest and source justify: each of its changes must
+ * be one that `fresh` (a plan of the same target made now, from current listings and rules) also makes,
+ * with the same before and after, in the same order. Otherwise the plan was forged or the world moved:
+ * returns what does not fit. Pure.
+ */
+export function checkJustified(saved: readonly Change[], fresh: readonly Change[]): string | undefined {
+  const index = new Map<string, number>();
+  fresh.forEach((c, i) => index.set(changeKey(c), i));
+  let last = -1;
+  for (const c of saved) {
+    const i = index.get(changeKey(c));
+    const what = `the plan's ${c.kind} of ${displayPath(c.path || ".")}`;
+    if (i === undefined) return `${what} is not a change a fresh plan of this target makes`;
+    const f = fresh[i]!;
+    const before = "before" in c ? c.before : undefined;
+    const freshBefore = "before" in f ? f.before : undefined;
+    if (!entryMatches(before, freshBefore)) return `${what} was planned against ${describe(before)} on the target, a fresh plan sees ${describe(freshBefore)}`;
+    if ("after" in c && !("after" in f && sameAfter(c.kind, c.after, f.after))) return `${what} does not give it what the source has`;
+    if (c.kind === "create" && c.from) {
+      const ff = f.kind === "create" ? f.from : undefined;
+      if (!ff || ff.path !== c.from.path || !entryMatches(c.from.entry, ff.entry))
+        return `${what} copies ${displayPath(c.from.path)}, which a fresh plan does not take as the same content`;
+    }
+    if (i <= last) return `${what} is out of the order a fresh plan makes the changes in`;
+    last = i;
   }
   return undefined;
 }

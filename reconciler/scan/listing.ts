@@ -135,6 +135,39 @@ export function parseListing(stdout: Buffer, opts: ListingOptions): ListingResul
   return { kind: "ok", snapshot };
 }
 
+export const LINKS_MARKER = "TSYNC-LINKS\0";
+
+/**
+ * Regular files with more than one name (preserve hardlinks), as `dev:ino\0./path\0` records: the
+ * whole tree, or (`only`) the paths named on stdin and what is below them. A separate walk, so the
+ * listing's format stays the same whether or not links are asked for.
+ */
+export function linksCommand(root: string, opts: { only: boolean; timeoutSec: number }): string {
+  const t = `timeout -k 5 ${opts.timeoutSec}`;
+  const find = `-type f -links +1 -printf '%D:%i\\0%p\\0'`;
+  return [
+    "LC_ALL=C; export LC_ALL",
+    `printf '${LINKS_MARKER.replace("\0", "\\0")}'`,
+    `cd -- ${shq(root)} 2>/dev/null || exit 0`,
+    opts.only ? `${t} xargs -0 -r sh -c 'exec find "$@" ${find.replace(/'/g, `'\\''`)}' sh` : `${t} find . ${find}`,
+  ].join("\n");
+}
+
+/** Parse linksCommand's output: path → "dev:ino"; undefined when the output is not ours. */
+export function parseLinks(stdout: Buffer): Map<RelPath, string> | undefined {
+  const body = afterMarker(stdout, LINKS_MARKER);
+  if (body === undefined) return undefined;
+  const f = body.toString("latin1").split("\0");
+  if (f.pop() !== "" || f.length % 2 !== 0) return undefined;
+  const out = new Map<RelPath, string>();
+  for (let i = 0; i < f.length; i += 2) {
+    const p = f[i + 1]!;
+    if (!/^\d+:\d+$/.test(f[i]!) || !p.startsWith("./")) return undefined;
+    out.set(p.slice(2) as RelPath, f[i]!);
+  }
+  return out;
+}
+
 /**
  * Hashes the regular files named on stdin (`./path\0`), skipping anything that is no longer a regular
  * file (never follows a symlink). Exit status is xargs' (123: some could not be read).

@@ -61,7 +61,10 @@ class Walker {
     const mode = st.mode & 0o7777;
     const mtimeMs = st.mtimeMs;
     const owners = this.opts.owners;
-    if (st.isFile()) return owners ? { kind: "file", size: st.size, mode, mtimeMs, uid: st.uid, gid: st.gid } : { kind: "file", size: st.size, mode, mtimeMs };
+    if (st.isFile()) {
+      const file = owners ? { kind: "file" as const, size: st.size, mode, mtimeMs, uid: st.uid, gid: st.gid } : { kind: "file" as const, size: st.size, mode, mtimeMs };
+      return this.opts.links && st.nlink > 1 ? { ...file, link: `${st.dev}:${st.ino}` } : file;
+    }
     if (st.isDirectory()) return owners ? { kind: "dir", mode, mtimeMs, uid: st.uid, gid: st.gid } : { kind: "dir", mode, mtimeMs };
     if (st.isSymbolicLink()) {
       try {

@@ -5,6 +5,8 @@ export interface ScanOptions {
   readonly exclude: Matcher;
   /** Read uid/gid (preserve owner/group). */
   readonly owners: boolean;
+  /** Record which files share an inode (FileEntry.link; preserve hardlinks). */
+  readonly links?: boolean;
   /** "none": metadata only; "all": hash every file (deep). */
   readonly hash: "none" | "all";
   /**

@@ -61,7 +61,7 @@ function detail(c: Change, replaced: boolean, s: ChangeStyle): string {
     case "mkdir":
       return paren(replacing);
     case "create": {
-      const copied = c.from ? `copied from ${displayPath(c.from.path)} on the target` : "";
+      const copied = c.from ? `${c.from.link ? "hard link to" : "copied from"} ${displayPath(c.from.path)} on the target` : "";
       return paren(s.size(c.after.size), replacing, copied);
     }
     case "update":

@@ -1,9 +1,12 @@
-// The human view of a Plan (terraform-style). Returns text; only cli/ writes to stdout.
+// The human view of a Plan (terraform-style). Returns text; only cli/ writes to stdout. Text from a
+// target or the source (names, diffs, remote errors) is escaped (model/text.ts): it can hold terminal
+// control sequences.
 import type { Change } from "../model/change.js";
 import type { Plan, TargetPlan } from "../model/plan.js";
 import { diffKey, visibleChanges } from "../model/plan.js";
 import { formatLocation } from "../model/manifest.js";
 import { displayPath } from "../model/paths.js";
+import { escapeLines, escapeText } from "../model/text.js";
 import { summaryLine } from "./summary.js";
 import { describeChangeParts, TERMINAL } from "./change-line.js";
 
@@ -35,7 +38,7 @@ function changeLine(c: Change, paint: Paint): string {
 
 function renderTarget(t: TargetPlan, paint: Paint, opts: RenderOptions): string[] {
   const head = `${paint("bold", t.sync)}: ${formatLocation(t.target)}`;
-  if (t.state === "unreachable") return [`${head} ${paint("red", "unreachable")}: ${t.error ?? ""}`];
+  if (t.state === "unreachable") return [`${head} ${paint("red", "unreachable")}: ${escapeText(t.error ?? "")}`];
   const lines: string[] = [];
   const shown = opts.verbose ? t.changes : visibleChanges(t.changes);
   if (t.changes.length === 0) lines.push(`${head} ${paint("green", "in sync")}`);
@@ -44,11 +47,11 @@ function renderTarget(t: TargetPlan, paint: Paint, opts: RenderOptions): string[
     for (const c of shown) {
       lines.push(changeLine(c, paint));
       const d = opts.diffs?.get(diffKey(t, c.path));
-      if (d) for (const l of d.trimEnd().split("\n")) lines.push("      " + colorDiffLine(l, paint));
+      if (d) for (const l of d.trimEnd().split("\n")) lines.push("      " + colorDiffLine(escapeLines(l), paint));
     }
   }
-  if (t.refused) lines.push(paint("red", `  ! refused: ${t.refused}`));
-  for (const p of t.problems) lines.push(paint("red", `  ! cannot read ${p.side} ${displayPath(p.path || ".")}: ${p.error}`));
+  if (t.refused) lines.push(paint("red", `  ! refused: ${escapeText(t.refused)}`));
+  for (const p of t.problems) lines.push(paint("red", `  ! cannot read ${p.side} ${displayPath(p.path || ".")}: ${escapeText(p.error)}`));
   return lines;
 }
 
@@ -68,11 +71,12 @@ export function renderPlanHuman(plan: Plan, opts: RenderOptions): string {
     const n = plan.nginx;
     if (n) {
       const where = `nginx ${n.host ? `${n.host}:` : ""}${n.path}`;
-      if (n.error) out.push(`${paint("bold", where)} ${paint("red", "error")}: ${n.error}`);
+      if (n.error) out.push(`${paint("bold", where)} ${paint("red", "error")}: ${escapeText(n.error)}`);
       else if (!n.changed) out.push(`${paint("bold", where)} ${paint("green", "unchanged")}`);
       else {
         out.push(`${paint("bold", where)} ${paint("yellow", n.before === undefined ? "will be created" : "will change")}`);
-        for (const l of n.diff.trimEnd().split("\n")) out.push("    " + colorDiffLine(l, paint));
+        // The deployed config is the host's text: escaped like a target file's diff.
+        for (const l of n.diff.trimEnd().split("\n")) out.push("    " + colorDiffLine(escapeLines(l), paint));
       }
     }
     out.push("");

@@ -1,6 +1,6 @@
 // Plan ⇄ the versioned wire document of schemas/plan.schema.json. Names are bytes: a path that is not
 // valid UTF-8 travels as base64 beside its lossy text, so a saved plan round-trips exactly.
-import { createHash } from "node:crypto";
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
@@ -62,7 +62,9 @@ function changeToJson(c: Change): Json {
     ...encodeBytes(c.path, "path", "pathBase64"),
     ...("before" in c && c.before ? { before: entryToJson(c.before) } : {}),
     ...("after" in c && c.after ? { after: entryToJson(c.after) } : {}),
-    ...(c.kind === "create" && c.from ? { ...encodeBytes(c.from.path, "from", "fromBase64"), fromEntry: entryToJson(c.from.entry) } : {}),
+    ...(c.kind === "create" && c.from
+      ? { ...encodeBytes(c.from.path, "from", "fromBase64"), fromEntry: entryToJson(c.from.entry), ...(c.from.link ? { fromLink: true } : {}) }
+      : {}),
   };
 }
 
@@ -74,7 +76,10 @@ function changeFromJson(j: Json): Change {
   const before = j.before ? entryFromJson(j.before as Json) : undefined;
   const after = j.after ? entryFromJson(j.after as Json) : undefined;
   // The schema ties `from` to a create with a file `fromEntry`.
-  const from = j.from !== undefined ? { path: decodeBytes(j, "from", "fromBase64") as RelPath, entry: entryFromJson(j.fromEntry as Json) } : undefined;
+  const from =
+    j.from !== undefined
+      ? { path: decodeBytes(j, "from", "fromBase64") as RelPath, entry: entryFromJson(j.fromEntry as Json), ...(j.fromLink === true ? { link: true } : {}) }
+      : undefined;
   return { kind, path, ...(before ? { before } : {}), ...(after ? { after } : {}), ...(from ? { from } : {}) } as Change;
 }
 
@@ -112,6 +117,43 @@ export function toPlanJson(plan: Plan): Json {
   };
 }
 
+/**
+ * The bytes a signature covers: the document without `signature`, as JSON with every object's keys
+ * sorted and no whitespace, so that re-indenting a plan file does not break its signature.
+ */
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
+  if (v !== null && typeof v === "object") {
+    const o = v as Json;
+    const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(v);
+}
+
+function signatureOf(doc: Json, key: Buffer): string {
+  const { signature: _, ...rest } = doc;
+  return "hmac-sha256:" + createHmac("sha256", key).update(canonicalJson(rest)).digest("hex");
+}
+
+/**
+ * The plan document signed with `key` (HMAC-SHA256): the fingerprints catch accidental edits, but
+ * they are public recipes; only a key holder can make a plan that `apply` accepts while a key is set.
+ */
+export function signPlanJson(doc: Json, key: Buffer): Json {
+  return { ...doc, signature: signatureOf(doc, key) };
+}
+
+function checkSignature(j: Json, file: string, key: Buffer): void {
+  const sig = j.signature;
+  if (typeof sig !== "string")
+    throw new TsyncError("plan-unsigned", `${file}: refused: the plan is not signed and a plan key is set (TSYNC_PLAN_KEY or --plan-key-file); nothing was changed (make it with tsync plan --out while the key is set)`);
+  const want = Buffer.from(signatureOf(j, key));
+  const got = Buffer.from(sig);
+  if (got.length !== want.length || !timingSafeEqual(got, want))
+    throw new TsyncError("plan-signature", `${file}: refused: the plan's signature does not match the plan key (edited after signing, or signed with another key); nothing was changed`);
+}
+
 let validator: ((doc: unknown) => boolean) & { errors?: { instancePath: string; message?: string }[] | null };
 function validatePlanDoc(doc: unknown): string | undefined {
   if (!validator) {
@@ -130,8 +172,15 @@ export function checkPlanJson(doc: unknown): string | undefined {
   return validatePlanDoc(doc);
 }
 
+export interface ParsePlanOptions {
+  /** The plan key: the plan must carry a valid signature made with it. */
+  readonly key?: Buffer;
+  /** Told when the plan is signed but no key was given to check it with. */
+  readonly onUnchecked?: () => void;
+}
+
 /** Parses a saved plan; throws TsyncError naming the file for anything unusable. */
-export function parsePlanJson(text: string, file: string): Plan {
+export function parsePlanJson(text: string, file: string, opts: ParsePlanOptions = {}): Plan {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -141,6 +190,8 @@ export function parsePlanJson(text: string, file: string): Plan {
   const problem = validatePlanDoc(doc);
   if (problem) throw new TsyncError("plan-invalid", `${file}: not a valid tsync plan: ${problem}`);
   const j = doc as Json;
+  if (opts.key) checkSignature(j, file, opts.key);
+  else if (j.signature !== undefined) opts.onUnchecked?.();
   const targets: TargetPlan[] = (j.targets as Json[]).map((t) => {
     const loc = t.target as Json;
     const tp: TargetPlan = {

@@ -1,6 +1,7 @@
 // Human rendering of the status document for `tsync status` (`--json` prints the document itself).
-// Returns a string; only cli/ writes to stdout. Names come from the manifest and error texts from
-// the daemon, so they are shown as they are; file paths never appear here.
+// Returns a string; only cli/ writes to stdout. Error texts embed remote stderr and file names, and
+// the status file is only as trustworthy as whoever could write it: every text is escaped (model/text.ts).
+import { escapeText as esc } from "../model/text.js";
 import type { StatusDoc, SyncStatus, TargetStatus, TargetStatusState } from "../watch/status.js";
 
 export interface RenderStatusOptions {
@@ -30,25 +31,25 @@ function ago(iso: string | undefined, now: number): string {
 
 function renderTarget(t: TargetStatus, o: RenderStatusOptions, now: number): string {
   const paint = (code: string, s: string) => (o.color ? `\x1b[${code}m${s}\x1b[0m` : s);
-  let line = `    ${t.target.padEnd(30)} ${paint(COLORS[t.state], t.state.padEnd(11))} last sync ${ago(t.lastSyncAt, now)}`;
+  let line = `    ${esc(t.target).padEnd(30)} ${paint(COLORS[t.state], t.state.padEnd(11))} last sync ${ago(t.lastSyncAt, now)}`;
   if (t.drift > 0) line += `, ${t.drift} drifted change${t.drift === 1 ? "" : "s"} (reported)`;
   if (t.problems > 0) line += `, ${t.problems} unreadable path${t.problems === 1 ? "" : "s"}`;
-  if (t.lastError && t.state !== "in-sync") line += `\n      error: ${t.lastError}`;
-  if (t.retryAt) line += `\n      retry #${t.failures + 1} at ${t.retryAt}`;
+  if (t.lastError && t.state !== "in-sync") line += `\n      error: ${esc(t.lastError)}`;
+  if (t.retryAt) line += `\n      retry #${t.failures + 1} at ${esc(t.retryAt)}`;
   return line;
 }
 
 function renderSync(s: SyncStatus, o: RenderStatusOptions, now: number): string[] {
-  const lines = [`  sync ${s.name}  (source ${s.source})`];
-  const w = s.watcher.mode === "inotify" ? "inotify" : `${s.watcher.mode}${s.watcher.reason ? `: ${s.watcher.reason}` : ""}`;
+  const lines = [`  sync ${esc(s.name)}  (source ${esc(s.source)})`];
+  const w = s.watcher.mode === "inotify" ? "inotify" : `${esc(s.watcher.mode)}${s.watcher.reason ? `: ${esc(s.watcher.reason)}` : ""}`;
   lines.push(`    watcher ${w}; ${s.pendingEvents} pending event${s.pendingEvents === 1 ? "" : "s"}, ${s.queueDepth} queued job${s.queueDepth === 1 ? "" : "s"}`);
   const a = s.lastAudit;
   lines.push(
     a
-      ? `    last audit ${a.kind} ${ago(a.at, now)}: ${a.result}${a.drift > 0 ? ` (${a.drift} change${a.drift === 1 ? "" : "s"})` : ""}${a.error ? `: ${a.error}` : ""}`
+      ? `    last audit ${esc(a.kind)} ${ago(a.at, now)}: ${esc(a.result)}${a.drift > 0 ? ` (${a.drift} change${a.drift === 1 ? "" : "s"})` : ""}${a.error ? `: ${esc(a.error)}` : ""}`
       : "    last audit never",
   );
-  if (s.lastError) lines.push(`    last error: ${s.lastError}`);
+  if (s.lastError) lines.push(`    last error: ${esc(s.lastError)}`);
   for (const t of s.targets) lines.push(renderTarget(t, o, now));
   return lines;
 }
@@ -56,8 +57,8 @@ function renderSync(s: SyncStatus, o: RenderStatusOptions, now: number): string[
 export function renderStatus(doc: StatusDoc, o: RenderStatusOptions): string {
   const now = o.now ?? Date.now();
   const lines: string[] = [];
-  if (o.stale) lines.push(`warning: ${o.stale}`);
-  lines.push(`tsync watch (pid ${doc.pid}) ${doc.state}, started ${ago(doc.startedAt, now)}, updated ${ago(doc.updatedAt, now)}; manifest ${doc.manifestFile}`);
+  if (o.stale) lines.push(`warning: ${esc(o.stale)}`);
+  lines.push(`tsync watch (pid ${doc.pid}) ${esc(String(doc.state))}, started ${ago(doc.startedAt, now)}, updated ${ago(doc.updatedAt, now)}; manifest ${esc(doc.manifestFile)}`);
   for (const s of doc.syncs) lines.push(...renderSync(s, o, now));
   const targets = doc.syncs.flatMap((s) => s.targets);
   const bad = targets.filter((t) => t.state !== "in-sync").length;

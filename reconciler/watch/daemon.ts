@@ -5,6 +5,7 @@ import { Cron } from "croner";
 import { formatDiagnostic, type Diagnostic } from "../model/diagnostics.js";
 import type { Manifest, Sync } from "../model/manifest.js";
 import type { Matcher } from "../model/paths.js";
+import { visible } from "../model/text.js";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
 import { realClock, type Clock } from "./clock.js";
 import type { SyncEngine } from "./engine.js";
@@ -69,7 +70,8 @@ export function createLineLogger(write: (line: string) => void, opts: { clock?: 
   return (level, message) => {
     if (level === "debug" && !opts.verbose) return;
     if (level === "info" && opts.quiet) return;
-    write(`${new Date(clock.now()).toISOString()} ${level.padEnd(5)} ${message.replace(/[\r\n]+/g, " ")}`);
+    // One line each, and nothing from a target (remote stderr, names) may drive a terminal tailing the log.
+    write(`${new Date(clock.now()).toISOString()} ${level.padEnd(5)} ${visible(message.replace(/[\r\n]+/g, " "))}`);
   };
 }
 

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import { Worker } from "node:worker_threads";
 import type { Change } from "../../reconciler/model/change.js";
 import { absBytes, relPath, toBytes, type RelPath } from "../../reconciler/model/paths.js";
@@ -16,9 +16,10 @@ import { LocalTransport, spawnApplyHelper } from "../../reconciler/transport/loc
 import { APPLY_COMMAND } from "../../reconciler/transport/apply/helper.js";
 import type { ContentSource } from "../../reconciler/transport/types.js";
 import { rewrittenWhileSent } from "../support/sources.js";
-import type { Manifest, Sync } from "../../reconciler/model/manifest.js";
+import type { Manifest, Sync, SyncRules } from "../../reconciler/model/manifest.js";
 import { Fleet } from "../../reconciler/run/fleet.js";
 import { createSyncEngine } from "../../reconciler/watch/sync-engine.js";
+import { planSync } from "../../reconciler/core/planner.js";
 
 const base = fs.mkdtempSync(join(tmpdir(), "tsync-apply-"));
 after(() => fs.rmSync(base, { recursive: true, force: true }));
@@ -312,6 +313,55 @@ test("watch's engine: a file rewritten in place during its transfer comes back a
   const r2 = await engine.apply(tp2!);
   assert.equal(r2.ok, true, r2.error);
   assert.ok(fs.readFileSync(join(dst, "upload.bin")).equals(Buffer.alloc(SIZE, 0x6e)));
+});
+
+test("a sparse source file stays sparse: holes are neither sent nor allocated on the target, content byte-exact", async () => {
+  const src = fresh();
+  const root = fresh();
+  fs.mkdirSync(src);
+  fs.mkdirSync(root);
+  const file = join(src, "disk.img");
+  const SIZE = 64 << 20;
+  const fd = fs.openSync(file, "w");
+  fs.writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, 32 << 20);
+  fs.ftruncateSync(fd, SIZE);
+  fs.closeSync(fd);
+  assert.ok(fs.statSync(file).blocks * 512 <= 8192, "the source really is sparse");
+  const helper = spawnApplyHelper();
+  let wire = 0;
+  const counting = new PassThrough();
+  counting.on("data", (d: Buffer) => (wire += d.length));
+  counting.pipe(helper.stdin);
+  const r = await applyOverStream({ ...helper, stdin: counting }, root, [{ kind: "create", path: p("disk.img"), after: seen(file) as FileEntry }], t.contentSource(src));
+  assert.deepEqual(r, { applied: 1, bytes: 4096, problems: [] });
+  assert.ok(wire < 16 * 1024, `${wire} bytes on the wire`);
+  const st = fs.statSync(join(root, "disk.img"));
+  assert.equal(st.size, SIZE);
+  assert.ok(st.blocks * 512 <= 64 * 1024, `target allocates ${st.blocks * 512} bytes`);
+  assert.ok(fs.readFileSync(join(root, "disk.img")).equals(fs.readFileSync(file)), "byte-exact");
+});
+
+test("preserve hardlinks: five names of one inode are one inode on the target, sent once; a re-plan is empty", async () => {
+  const src = fresh();
+  const root = fresh();
+  fs.mkdirSync(join(src, "d"), { recursive: true });
+  fs.mkdirSync(root);
+  const body = Buffer.alloc(5 << 20, 0x6c);
+  fs.writeFileSync(join(src, "a"), body);
+  for (const n of ["b", "c", "d/e", "d/f"]) fs.linkSync(join(src, "a"), join(src, n));
+  fs.writeFileSync(join(root, "c"), body); // a separate copy already there: replaced by a link
+  const rules: SyncRules = { exclude: [], delete: true, preserve: { perms: true, times: true, owner: false, group: false, hardlinks: true } };
+  const opts = { exclude: () => false, owners: false, hash: "none", links: true } as const;
+  const plan = planSync(await t.scan(src, opts), await t.scan(root, opts), rules);
+  const r = await t.apply(root, plan, t.contentSource(src));
+  assert.deepEqual(r.problems, []);
+  assert.equal(r.bytes, body.length, "the content is sent once");
+  const inodes = new Set(["a", "b", "c", "d/e", "d/f"].map((n) => fs.lstatSync(join(root, n)).ino));
+  assert.equal(inodes.size, 1, "one inode");
+  assert.equal(fs.lstatSync(join(root, "a")).nlink, 5);
+  assert.ok(fs.readFileSync(join(root, "d/f")).equals(body));
+  assert.deepEqual(planSync(await t.scan(src, opts), await t.scan(root, opts), rules), []);
+  assert.deepEqual(stagingLeft(root), []);
 });
 
 test("content that does not match the plan's hash is not put in place (same size, same times)", async () => {

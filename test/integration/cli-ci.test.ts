@@ -4,7 +4,8 @@
 // Targets are checked with find + sha256sum (test/support/trees.ts), never with tsync's own scanner.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, appendFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, appendFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -69,7 +70,7 @@ interface Scenario {
  * serves this one filesystem), and every target already a copy of the source (cp -a, not tsync).
  * `assets` adds a second sync to node-1 and node-2 for the narrowing tests.
  */
-function scenario(name: string, opts: { assets?: boolean; nginx?: boolean; rules?: string[] } = {}): Scenario {
+function scenario(name: string, opts: { assets?: boolean; nginx?: boolean; rules?: string[]; local?: boolean } = {}): Scenario {
   const base = join(dir, name);
   const src = join(base, "src");
   mkdirSync(join(src, "a"), { recursive: true });
@@ -79,7 +80,7 @@ function scenario(name: string, opts: { assets?: boolean; nginx?: boolean; rules
   const targets = ADDRS.map((_, i) => join(base, `node-${i + 1}`));
   // cp -a keeps nanosecond times (fs.cpSync rounds them to ms, which is drift at tsync's precision).
   for (const t of targets) execFileSync("cp", ["-a", "--", src, t]);
-  const lines = ["version: 1", fleet.manifestHosts(), "syncs:", "  site:", `    source: ${src}`, ...(opts.rules ?? []).map((r) => `    ${r}`), "    targets:", ...targets.map((t, i) => `      - node-${i + 1}:${t}`)];
+  const lines = ["version: 1", fleet.manifestHosts(), "syncs:", "  site:", `    source: ${src}`, ...(opts.rules ?? []).map((r) => `    ${r}`), "    targets:", ...targets.map((t, i) => (opts.local ? `      - ${t}` : `      - node-${i + 1}:${t}`))];
   if (opts.assets) {
     const asrc = join(base, "assets-src");
     mkdirSync(asrc, { recursive: true });
@@ -387,6 +388,140 @@ describe("saved plans: nginx and maxDelete", () => {
       assert.deepEqual(await snapshots(s.targets), before);
       const lifted = await runTsync(["apply", file, "--yes", "--allow-mass-delete", "-f", s.manifest]);
       assert.equal(lifted.code, 0, lifted.stdout + lifted.stderr);
+      for (let i = 0; i < 4; i++) await sameAsSource(s, i);
+    }));
+});
+
+// Issue 18 item 1: a saved plan may only narrow what the current manifest and source justify.
+type Doc = { targets: { sync: string; target: { host?: string; path: string }; location: string; refused?: string; changes: Record<string, unknown>[]; fingerprint: string }[]; signature?: string };
+
+/** What a forger does after editing: recompute every unkeyed fingerprint (plan-json.ts's public recipe). */
+function refingerprint(d: Doc): void {
+  for (const t of d.targets) t.fingerprint = "sha256:" + createHash("sha256").update(JSON.stringify([t.sync, t.target.host ?? null, t.target.path, t.refused ?? null, t.changes])).digest("hex");
+}
+
+/** A file as a plan's `before` shows it, read with stat (so that the target re-check passes). */
+function fileEntry(path: string): Record<string, unknown> {
+  const st = statSync(path);
+  return { type: "file", mode: "0" + (st.mode & 0o7777).toString(8).padStart(3, "0"), mtimeMs: st.mtimeMs, size: st.size };
+}
+
+/**
+ * One target's saved plan alone (so that nothing legitimate is applied either), edited by `fn`,
+ * re-fingerprinted. Each forgery starts from another target, so that none depends on another's outcome.
+ */
+function forge(file: string, out: string, target: number, fn: (t: Doc["targets"][number]) => void): string {
+  const d = JSON.parse(readFileSync(file, "utf8")) as Doc;
+  d.targets = d.targets.slice(target, target + 1);
+  fn(d.targets[0]!);
+  refingerprint(d);
+  writeFileSync(out, JSON.stringify(d, null, 2));
+  return out;
+}
+
+/** Changed source (index.php, new/n.txt) and a mode change (a/b.txt 0755), so the plan has a chmod too. */
+function forgeScenario(name: string, local: boolean): { s: Scenario; victim: string } {
+  const s = scenario(name, { local });
+  changeSource(s);
+  chmodSync(join(s.src, "a", "b.txt"), 0o755);
+  const victim = join(dir, name, "victim");
+  mkdirSync(victim);
+  writeFileSync(join(victim, "keep.txt"), "not a target of any sync\n");
+  return { s, victim };
+}
+
+for (const local of [false, true]) {
+  describe(`saved plans only narrow (${local ? "local" : "SSH"} targets)`, () => {
+    test("forged target path, forged host, a delete of a source file, chmod 04777, a ../ path: each refused, nothing written, exit 1; the plan as made applies", () =>
+      check(async () => {
+        const name = `forged-${local ? "local" : "ssh"}`;
+        const { s, victim } = forgeScenario(name, local);
+        const file = await savePlan(s, name);
+        const at = (n: string) => join(dir, `${name}-${n}.json`);
+        const cases: [string, RegExp][] = [
+          [forge(file, at("path"), 0, (t) => {
+            t.target.path = victim;
+            t.location = t.target.host ? `${t.target.host}:${victim}` : victim;
+            t.changes = [{ action: "delete", path: "keep.txt", before: fileEntry(join(victim, "keep.txt")) }];
+          }), /refused, not a target of sync site in /],
+          [forge(file, at("host"), 0, (t) => {
+            t.target.host = "node-2";
+            t.location = `node-2:${t.target.path}`;
+          }), /node-2:\S+node-1 refused: .*not a target of sync site in /],
+          [forge(file, at("delete"), 1, (t) => {
+            t.changes.push({ action: "delete", path: "c.txt", before: fileEntry(join(s.targets[1]!, "c.txt")) });
+          }), /stale: .*the plan's delete of c\.txt is not a change a fresh plan of this target makes/],
+          [forge(file, at("chmod"), 2, (t) => {
+            const c = t.changes.find((x) => x.action === "chmod")!;
+            (c.after as { mode: string }).mode = "04777";
+          }), /stale: .*the plan's chmod of a\/b\.txt does not give it what the source has/],
+          // A mkdir relies only on the path being absent, which the target re-check confirms for any path.
+          [forge(file, at("dotdot"), 3, (t) => {
+            t.changes.unshift({ action: "mkdir", path: "../victim/made-by-a-plan", after: { type: "dir", mode: "0755", mtimeMs: Date.now() } });
+          }), /stale: .*the plan's mkdir of \.\.\/victim\/made-by-a-plan is not a change a fresh plan/],
+        ];
+        const watched = [...s.targets, victim, s.src];
+        const before = await snapshots(watched);
+        // Refusals change nothing, and each forgery aims at its own target, so they can run at once.
+        const results = await Promise.all(cases.map(([f]) => runTsync(["apply", f, "--yes", "-f", s.manifest])));
+        // Every case is checked before failing, so that a regression shows which forgeries got through.
+        const wrong = results.flatMap((r, i) =>
+          r.code === 1 && cases[i]![1].test(r.stdout) && /nothing was changed on this target/.test(r.stdout) && !/^\s+at /m.test(r.stdout + r.stderr)
+            ? []
+            : [`${cases[i]![0]}: exit ${r.code}\n${r.stdout}${r.stderr}`],
+        );
+        assert.deepEqual(wrong, []);
+        assert.deepEqual(await snapshots(watched), before);
+        const ok = await runTsync(["apply", file, "--yes", "-f", s.manifest]);
+        assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+        for (let i = 0; i < 4; i++) await sameAsSource(s, i);
+        assert.equal(statSync(join(s.targets[0]!, "a", "b.txt")).mode & 0o7777, 0o755);
+      }));
+  });
+}
+
+describe("signed plans (TSYNC_PLAN_KEY, --plan-key-file)", () => {
+  test("signed plan applies; tampered signed plan, unsigned plan with a key set, wrong key: one line, exit 1, nothing changed", () =>
+    check(async () => {
+      const { s } = forgeScenario("signed", true);
+      const env = { TSYNC_PLAN_KEY: "correct horse battery staple" };
+      const keyFile = join(dir, "signed", "plan.key");
+      writeFileSync(keyFile, env.TSYNC_PLAN_KEY + "\n", { mode: 0o600 });
+      const wrongKey = join(dir, "signed", "wrong.key");
+      writeFileSync(wrongKey, "another key\n", { mode: 0o600 });
+      const signed = join(dir, "signed.plan.json");
+      const made = await runTsync(["plan", "--out", signed, "-f", s.manifest], { env });
+      assert.equal(made.code, 0, made.stdout + made.stderr);
+      const doc = JSON.parse(readFileSync(signed, "utf8")) as Doc;
+      assert.match(doc.signature ?? "", /^hmac-sha256:[0-9a-f]{64}$/);
+      assert.ok(planSchema(doc), JSON.stringify(planSchema.errors));
+      const unsigned = await savePlan(s, "signed-unsigned");
+      assert.equal((JSON.parse(readFileSync(unsigned, "utf8")) as Doc).signature, undefined, "no key, no signature");
+      const tampered = join(dir, "signed-tampered.json");
+      const t = structuredClone(doc);
+      (t.targets[0]!.changes.find((x) => x.action === "chmod")!.after as { mode: string }).mode = "04777";
+      refingerprint(t);
+      writeFileSync(tampered, JSON.stringify(t, null, 2));
+      const before = await snapshots([...s.targets, s.src]);
+      const runs: [string[], NodeJS.ProcessEnv, RegExp][] = [
+        [["apply", tampered, "--yes"], env, /signed-tampered\.json: refused: the plan's signature does not match the plan key/],
+        [["apply", unsigned, "--yes"], env, /signed-unsigned\.plan\.json: refused: the plan is not signed and a plan key is set/],
+        [["apply", unsigned, "--yes", "--plan-key-file", keyFile], {}, /refused: the plan is not signed and a plan key is set/],
+        [["apply", signed, "--yes", "--plan-key-file", wrongKey], {}, /signed\.plan\.json: refused: the plan's signature does not match the plan key/],
+        [["apply", signed, "--yes", "--plan-key-file", join(dir, "no-such.key")], {}, /no-such\.key: cannot read the plan key: ENOENT/],
+      ];
+      const results = await Promise.all(runs.map(([a, e]) => runTsync([...a, "-f", s.manifest], { env: e })));
+      for (const [i, r] of results.entries()) {
+        assert.equal(r.code, 1, `${runs[i]![0].join(" ")}: ${r.stdout}${r.stderr}`);
+        assert.equal(r.stdout, "");
+        assertOneLineError(r.stderr, runs[i]![2]);
+      }
+      assert.deepEqual(await snapshots([...s.targets, s.src]), before);
+      // Re-indenting does not break the signature (it covers the canonical form); the key file's newline is not part of the key.
+      const reindented = join(dir, "signed-reindented.json");
+      writeFileSync(reindented, JSON.stringify(doc));
+      const ok = await runTsync(["apply", reindented, "--yes", "--plan-key-file", keyFile, "-f", s.manifest]);
+      assert.equal(ok.code, 0, ok.stdout + ok.stderr);
       for (let i = 0; i < 4; i++) await sameAsSource(s, i);
     }));
 });

@@ -65,6 +65,7 @@ test("npm pack → npm i -g → the installed tsync runs --version, validate, pl
   assert.match(plan.stdout, /create  index\.php/);
   const apply = tsync("apply", "--yes");
   assert.equal(apply.status, 0, apply.stderr);
+  assert.doesNotMatch(apply.stderr, /[\r\x1b]/, "no progress drawn on a pipe");
   assert.equal(readFileSync(join(tmp, "www-01/www/index.php"), "utf8"), "<?php echo 'hello';\n");
   const again = tsync("plan", "--detailed-exitcode");
   assert.equal(again.status, 0, again.stdout + again.stderr);

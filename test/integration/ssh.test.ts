@@ -2,7 +2,7 @@
 // and how failures look (refused, frozen, wrong key) — each within a bounded time.
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { closeSync, createReadStream, existsSync, ftruncateSync, linkSync, openSync, writeSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buffer } from "node:stream/consumers";
@@ -16,6 +16,7 @@ import { SshConnection, SshPool } from "../../reconciler/transport/ssh/connectio
 import { SshTransport } from "../../reconciler/transport/ssh/ssh-transport.js";
 import { LocalTransport } from "../../reconciler/transport/local/local-transport.js";
 import { scanLocal } from "../../reconciler/scan/local.js";
+import { planSync } from "../../reconciler/core/planner.js";
 import { startSshdFleet, type Fleet } from "../support/sshd.js";
 import { makeHostileTree, PWNED_MARKERS } from "../support/trees.js";
 import { rewrittenWhileSent } from "../support/sources.js";
@@ -364,6 +365,85 @@ test("apply over SSH: a large source file rewritten in place while it is sent is
     const r2 = await t.apply(root, planned(), local.contentSource(src));
     assert.deepEqual(r2, { applied: 1, bytes: SIZE, problems: [] });
     assert.ok(readFileSync(join(root, "big.bin")).equals(Buffer.alloc(SIZE, 0x6e)));
+  } finally {
+    await t.close();
+  }
+});
+
+test("an SSH source file rewritten in place while it is read is not put in place on the target; read again, it converges", async () => {
+  const root = join(work, "torn-from-ssh-target");
+  const src = join(work, "torn-from-ssh-source");
+  mkdirSync(src);
+  mkdirSync(root);
+  const file = join(src, "big.bin");
+  const SIZE = 32 << 20; // far more than the pipe and channel buffers: cat is still reading at the rewrite
+  writeFileSync(file, Buffer.alloc(SIZE, 0x6f));
+  utimesSync(file, 1_500_000_000, 1_500_000_000);
+  const planned = () => [{ kind: "create" as const, path: R("big.bin"), after: { kind: "file" as const, size: SIZE, mode: 0o644, mtimeMs: lstatSync(file).mtimeMs } }];
+  const source = new SshTransport(host(1));
+  const local = new LocalTransport();
+  try {
+    const cs = rewrittenWhileSent(source.contentSource(src), file, Buffer.alloc(SIZE, 0x6e));
+    const r1 = await local.apply(root, planned(), cs);
+    assert.equal(cs.rewrites, 1);
+    assert.deepEqual(r1.problems.map((x) => [x.path, x.code, x.message]), [["big.bin", "io", "source changed while it was read"]]);
+    assert.equal(existsSync(join(root, "big.bin")), false, "the torn file was not put in place");
+    const r2 = await local.apply(root, planned(), source.contentSource(src));
+    assert.deepEqual(r2, { applied: 1, bytes: SIZE, problems: [] });
+    assert.ok(readFileSync(join(root, "big.bin")).equals(Buffer.alloc(SIZE, 0x6e)));
+  } finally {
+    await source.close();
+  }
+});
+
+test("apply over SSH: a sparse file stays sparse (holes neither sent nor allocated), content byte-exact", async () => {
+  const root = join(work, "sparse-target");
+  const src = join(work, "sparse-source");
+  mkdirSync(src);
+  mkdirSync(root);
+  const file = join(src, "disk.img");
+  const SIZE = 64 << 20;
+  const fd = openSync(file, "w");
+  writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, 32 << 20);
+  ftruncateSync(fd, SIZE);
+  closeSync(fd);
+  assert.ok(statSync(file).blocks * 512 <= 8192, "the source really is sparse");
+  const st0 = lstatSync(file);
+  const t = new SshTransport(host(1));
+  try {
+    const r = await t.apply(root, [{ kind: "create", path: R("disk.img"), after: { kind: "file", size: SIZE, mode: 0o644, mtimeMs: st0.mtimeMs } }], new LocalTransport().contentSource(src));
+    assert.deepEqual(r, { applied: 1, bytes: 4096, problems: [] }, "only the data block is sent");
+    const st = statSync(join(root, "disk.img"));
+    assert.equal(st.size, SIZE);
+    assert.ok(st.blocks * 512 <= 64 * 1024, `target allocates ${st.blocks * 512} bytes`);
+    assert.ok(readFileSync(join(root, "disk.img")).equals(readFileSync(file)), "byte-exact");
+  } finally {
+    await t.close();
+  }
+});
+
+test("preserve hardlinks over SSH: the target scan sees shared inodes; names of one source inode become one target inode; a re-plan is empty", async () => {
+  const src = join(work, "links-source");
+  const root = join(work, "links-target");
+  mkdirSync(join(src, "d"), { recursive: true });
+  mkdirSync(root);
+  const body = Buffer.alloc(5 << 20, 0x6c);
+  writeFileSync(join(src, "a"), body);
+  for (const n of ["b", "c", "d/e", "d/\xff f"]) linkSync(join(src, "a"), Buffer.from(join(src, n), "latin1"));
+  const rules = { exclude: [], delete: true, preserve: { perms: true, times: true, owner: false, group: false, hardlinks: true } };
+  const opts = { ...noExclude, links: true };
+  const local = new LocalTransport();
+  const t = new SshTransport(host(1));
+  try {
+    const plan = planSync(await local.scan(src, opts), await t.scan(root, opts), rules);
+    const r = await t.apply(root, plan, local.contentSource(src));
+    assert.deepEqual(r.problems, []);
+    assert.equal(r.bytes, body.length, "the content is sent once");
+    const names = ["a", "b", "c", "d/e", "d/\xff f"].map((n) => Buffer.from(join(root, n), "latin1"));
+    assert.equal(new Set(names.map((n) => lstatSync(n).ino)).size, 1, "one inode");
+    const seen = await t.scan(root, opts);
+    assert.equal((seen.get(R("d/\xff f")) as { link?: string }).link, (seen.get(R("a")) as { link?: string }).link, "the SSH scan reports the shared inode");
+    assert.deepEqual(planSync(await local.scan(src, opts), seen, rules), []);
   } finally {
     await t.close();
   }

@@ -9,18 +9,18 @@ import { join } from "node:path";
 import type { Change } from "../../reconciler/model/change.js";
 import { relPath as p } from "../../reconciler/model/paths.js";
 import type { DirEntry, FileEntry, SymlinkEntry } from "../../reconciler/model/snapshot.js";
-import { END_OF_OPS, FRAME_END, ReplyDecoder, WIRE, encodeHeader, encodeOp, sendsContent, u32, type Reply } from "../../reconciler/transport/apply/protocol.js";
+import { END_OF_OPS, FRAME_END, FRAME_HOLE, ReplyDecoder, WIRE, encodeHeader, encodeOp, sendsContent, u32, type Reply } from "../../reconciler/transport/apply/protocol.js";
 import { APPLY_SCRIPT } from "../../reconciler/transport/apply/helper.js";
 
 const T = 1600000000123.25;
 
 /** Header, then each op (with its content as one frame when it sends content), then the end tag. */
 function run(root: string, ops: readonly (readonly [Buffer, Buffer?])[]): Reply[] {
-  const input = Buffer.concat([
-    encodeHeader(root, { fsync: false, lockWaitMs: 1000 }),
-    ...ops.flatMap(([op, body]) => (body ? [op, u32(body.length), body, u32(FRAME_END)] : [op])),
-    END_OF_OPS,
-  ]);
+  return runRaw(root, ops.flatMap(([op, body]) => (body ? [op, u32(body.length), body, u32(FRAME_END)] : [op])));
+}
+
+function runRaw(root: string, frames: readonly Buffer[]): Reply[] {
+  const input = Buffer.concat([encodeHeader(root, { fsync: false, lockWaitMs: 1000 }), ...frames, END_OF_OPS]);
   const r = spawnSync("perl", ["-e", APPLY_SCRIPT], { input });
   assert.equal(r.stderr.toString(), "");
   const d = new ReplyDecoder();
@@ -90,6 +90,21 @@ const cases: Case[] = [
       assert.equal(fs.readFileSync(join(r, "dst"), "latin1"), "copied bytes");
       assert.equal(fs.readFileSync(join(r, "src"), "latin1"), "copied bytes", "the source stays");
       assert.equal(perm(join(r, "dst")), 0o600);
+    },
+  },
+  {
+    name: "create hard-linked to a target file, replacing a separate copy of it",
+    setup: (r) => {
+      const leader = fileAt(r, "leader", "shared bytes");
+      const copy = fileAt(r, "copy", "shared bytes");
+      return { change: { kind: "create", path: p("copy"), before: copy, after: leader, from: { path: p("leader"), entry: leader, link: true } } };
+    },
+    check: (r) => {
+      const a = fs.lstatSync(join(r, "leader"));
+      const b = fs.lstatSync(join(r, "copy"));
+      assert.equal(b.ino, a.ino, "one inode");
+      assert.equal(a.nlink, 2);
+      assert.equal(fs.readFileSync(join(r, "copy"), "latin1"), "shared bytes");
     },
   },
   {
@@ -167,6 +182,28 @@ test("helper.pl refuses an unknown op kind (fatal protocol error), never treats 
     assert.equal((replies[0] as Extract<Reply, { tag: "fatal" }>).code, WIRE.C_PROTOCOL);
     assert.match((replies[0] as Extract<Reply, { tag: "fatal" }>).message, /unknown op kind 0x71/);
     assert.equal(perm(join(root, "f")), 0o644, "nothing was changed");
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("helper.pl: hole frames become unallocated holes (seek), a trailing hole by the final truncate", () => {
+  const root = fs.mkdtempSync(join(tmpdir(), "tsync-helper-"));
+  try {
+    const MiB = 1 << 20;
+    const size = 2 * MiB + 4096 + 8 * MiB;
+    const op = encodeOp({ kind: "create", path: p("sparse"), after: { kind: "file", size, mode: 0o644, mtimeMs: T } });
+    const hole = (n: number) => [u32(FRAME_HOLE), u32(n)];
+    const data = Buffer.alloc(4096, 0x61);
+    const replies = runRaw(root, [op, ...hole(2 * MiB), u32(data.length), data, ...hole(8 * MiB), u32(FRAME_END)]);
+    assert.deepEqual(replies, okEnd);
+    const f = join(root, "sparse");
+    const st = fs.statSync(f);
+    assert.equal(st.size, size);
+    assert.ok(st.blocks * 512 <= 64 * 1024, `allocated ${st.blocks * 512} bytes`);
+    const want = Buffer.alloc(size);
+    data.copy(want, 2 * MiB);
+    assert.ok(fs.readFileSync(f).equals(want), "byte-exact");
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }

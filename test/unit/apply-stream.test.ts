@@ -69,7 +69,10 @@ test("encodeOp: a create with `from` ends with the copy source's path bytes and 
   const tail = op.subarray(plain.length);
   assert.equal(tail.readUInt32BE(0), 7);
   assert.equal(tail.subarray(4, 11).toString("latin1"), "old/\xff n");
-  assert.equal(tail.subarray(11).toString("hex"), encodeEntry({ ...fA, mode: 0o600 }).toString("hex"));
+  assert.equal(tail.subarray(11, -1).toString("hex"), encodeEntry({ ...fA, mode: 0o600 }).toString("hex"));
+  assert.equal(tail.subarray(-1).toString("latin1"), "c", "copy the bytes");
+  const link = encodeOp({ kind: "create", path: p("new"), after: fA as never, from: { ...from, link: true } });
+  assert.equal(link.subarray(-1).toString("latin1"), "h", "hard-link");
 });
 
 const contentCases: [string, Change, boolean][] = [

@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync, writeFileSync, existsSync, rmSync } from "node:fs";
-import { importLsyncd } from "../../reconciler/import/lsyncd.js";
+import { importLsyncd, type ImportResult } from "../../reconciler/import/lsyncd.js";
 import { evaluateLsyncd } from "../../reconciler/import/lsyncd-eval.js";
 import { translateDelete, translateExclude, translateRsyncOpts, translateSshArgs } from "../../reconciler/import/lsyncd-options.js";
 import { parseManifest } from "../../reconciler/manifest/load.js";
@@ -12,6 +12,9 @@ import { parseManifest } from "../../reconciler/manifest/load.js";
 const DIR = new URL("../../../fixtures/lsyncd/", import.meta.url);
 const read = (name: string) => readFileSync(new URL(name, DIR), "utf8");
 const lines = (xs: readonly string[]) => (xs.length ? `${xs.join("\n")}\n` : "");
+
+/** README, "Coming from lsyncd": keep the two in step. */
+const CORPUS_FIGURES = { configs: 57, validates: 32, refused: 25, strict: 9 };
 
 function golden(name: string, actual: string): void {
   const url = new URL(name, DIR);
@@ -39,6 +42,34 @@ for (const lua of readdirSync(DIR).filter((f) => f.endsWith(".lua")).sort()) {
     for (const m of [...r.warnings, ...r.errors]) assert.doesNotMatch(m, /\n|stack traceback|at .*\.js/, "one line, no stack");
   });
 }
+
+// Real configs from public repositories (fixtures/lsyncd/corpus/SOURCES.tsv names each one's origin).
+// One golden per config: its warnings and errors, then the manifest. Relative paths resolve against a
+// fixed --base and no environment variable is set, so the goldens do not depend on the machine.
+const CORPUS = new URL("corpus/", DIR);
+const corpusFiles = readdirSync(CORPUS).filter((f) => f.endsWith(".lua")).sort();
+const corpus = new Map<string, ImportResult>();
+for (const lua of corpusFiles) {
+  test(`real config: ${lua}`, async () => {
+    const r = await importLsyncd(readFileSync(new URL(lua, CORPUS), "utf8"), lua, { base: "/etc/lsyncd" });
+    corpus.set(lua, r);
+    const text = [...r.warnings.map((w) => `warning: ${w}\n`), ...r.errors.map((e) => `error: ${e}\n`), ...(r.yaml ? ["---\n", r.yaml] : [])].join("");
+    golden(`corpus/${lua.slice(0, -4)}.expected.txt`, text);
+    for (const m of [...r.warnings, ...r.errors]) {
+      assert.doesNotMatch(m, /\n|stack traceback|at .*\.js|internal error|imported\.yaml/, "one line, no stack, no generated file named");
+      assert.match(m, new RegExp(`^${lua.replace(/[.]/g, "\\.")}(:\\d+)?: `), "names the lsyncd file");
+    }
+    if (r.errors.length === 0) assert.deepEqual(parseManifest(r.yaml!, "imported.yaml").diagnostics, [], "a manifest without errors validates");
+  });
+}
+
+test("real configs: the figures the README states", () => {
+  const all = [...corpus.values()];
+  assert.equal(all.length, corpusFiles.length, "every real config ran");
+  const validates = all.filter((r) => r.yaml !== undefined && r.errors.length === 0);
+  const strict = validates.filter((r) => r.warnings.length === 0);
+  assert.deepEqual({ configs: all.length, validates: validates.length, refused: all.length - validates.length, strict: strict.length }, CORPUS_FIGURES);
+});
 
 test("seed: the 4 sync{} calls of the loop become one sync with 4 targets on 4 replica hosts", async () => {
   const r = await importLsyncd(read("seed.lua"), "lsyncd.conf");
@@ -88,14 +119,14 @@ const hostile: [string, string, RegExp][] = [
   ["huge string.rep", "local s = string.rep('x', 2^40)", /^h\.lua:1: resulting string too large$/],
   ["os.execute", "\n\nos.execute('touch /tmp/pwned')", /^h\.lua:3: os\.execute is not allowed in an imported config$/],
   ["io.open", "local f = io.open('/etc/passwd')", /^h\.lua:1: io\.open is not allowed in an imported config$/],
-  ["require", "local x = require('socket')", /^h\.lua:1: require is not allowed/],
+  ["require", "local x = require('socket')", /^h\.lua:1: require\('socket'\) loads another file, which the importer does not do; paste that module into the config$/],
   ["load", "load('return 1')()", /^h\.lua:1: load is not allowed/],
   ["os.execute caught by pcall is still refused", "pcall(os.execute, 'x')\nsync{ default.direct, source = '/a', target = '/b' }", /^h\.lua:1: os\.execute is not allowed/],
   ["debug is gone", "debug.sethook()", /^h\.lua:1: attempt to index a nil value \(global 'debug'\)$/],
   ["syntax error", "sync {\n  default.rsync\n  source = '/x'\n}", /^h\.lua:3: '}' expected \(to close '\{' at line 1\) near 'source'$/],
   ["runtime error", "\nlocal t = nil\nprint(t.x)", /^h\.lua:3: attempt to index a nil value \(local 't'\)$/],
   ["error with a table", "error({})", /^h\.lua:1: error object \(table\)$/],
-  ["nothing to translate", "settings { logfile = '/l' }", /^h\.lua: no sync\{\} could be translated$/],
+  ["nothing to translate", "settings { logfile = '/l' }", /^h\.lua: the config calls sync\{\} nowhere, so there is nothing to import$/],
 ];
 for (const [name, src, want] of hostile) {
   test(`sandbox: ${name} → one clear error`, async () => {
@@ -121,10 +152,10 @@ test("sandbox: the process is fine after a memory blow-up", async () => {
 
 test("translate rsyncOpts short flags", () => {
   const r = translateRsyncOpts("-rltvupgo");
-  assert.deepEqual([...r.value].sort(), ["group", "owner", "perms", "times"]);
+  assert.deepEqual([...r.value.preserve].sort(), ["group", "owner", "perms", "times"]);
   assert.equal(r.warnings.length, 1);
   assert.match(r.warnings[0]!, /'update' \(-u\) has no tsync equivalent/);
-  assert.deepEqual(translateRsyncOpts("-lts").value, new Set(["times"]));
+  assert.deepEqual(translateRsyncOpts("-lts").value.preserve, new Set(["times"]));
   assert.deepEqual(translateRsyncOpts("-ltz").notes, ["compress ignored: tsync's transport decides"]);
 });
 
@@ -156,4 +187,144 @@ test("translate delete modes", () => {
   assert.deepEqual([true, false, "startup", "running", undefined].map((v) => translateDelete(v).value), [true, false, true, true, true]);
   assert.equal(translateDelete("running").warnings.length, 1);
   assert.equal(translateDelete(true).warnings.length, 0);
+});
+
+// Issue 15, one case per category: what real configs do, and what the import must say or produce.
+const imp = (src: string, opts: Parameters<typeof importLsyncd>[2] = {}) => importLsyncd(src, "c.lua", { base: "/srv/conf", ...opts });
+const syncOf = (r: ImportResult) => {
+  assert.deepEqual(r.errors, [], "imports");
+  return parseManifest(r.yaml!, "imported.yaml").manifest!.syncs[0]!;
+};
+
+test("issue 15: rsyncssh with host = \"\" is refused at its line, not an internal error", async () => {
+  const r = await imp(`\nsync{ default.rsyncssh, source = "/a", host = "", targetdir = "/b" }`);
+  assert.deepEqual(r.errors, ['c.lua:2: host "" names no machine; sync skipped']);
+});
+
+test("issue 15: a relative source resolves against --base with a warning; without a base it is refused", async () => {
+  const src = `sync{ default.rsync, source = "./public", target = "h:/srv/public" }`;
+  const r = await imp(src);
+  assert.equal(syncOf(r).source.path, "/srv/conf/public");
+  assert.deepEqual(r.warnings, ['c.lua:1: source "./public" is relative: lsyncd resolves it against its working directory; imported as /srv/conf/public (--base /srv/conf)']);
+  const none = await importLsyncd(src, "c.lua");
+  assert.deepEqual(none.errors, [`c.lua:1: source "./public" is relative to lsyncd's working directory; pass --base DIR to resolve it; sync skipped`]);
+});
+
+const refusedTargets: [string, RegExp][] = [
+  [`target = "deploy@h:site/"`, /^c\.lua:1: target "deploy@h:site\/" is relative to the login directory on deploy@h; tsync needs the absolute path there, e\.g\. deploy@h:\/home\/USER\/site; sync skipped$/],
+  [`target = "h:~/site"`, /^c\.lua:1: target "h:~\/site" is relative to the login directory on h; .* e\.g\. h:\/home\/USER\/site; sync skipped$/],
+  [`target = "rsync://h:873/module"`, /^c\.lua:1: target "rsync:\/\/h:873\/module" is an rsync daemon URL; tsync replicates over SSH only/],
+  [`target = "h::module"`, /^c\.lua:1: target "h::module" is an rsync daemon module \(HOST::MODULE\); tsync replicates over SSH only/],
+  [`target = "deploy@h"`, /^c\.lua:1: target "deploy@h" has no ':', so rsync reads it as a local directory of that name/],
+  [`host = "h", targetdir = "/b"`, /^c\.lua:1: default\.rsync needs a target \(host and targetdir are default\.rsyncssh's keys\); sync skipped$/],
+];
+for (const [target, want] of refusedTargets)
+  test(`issue 15: ${target} is refused in one line naming the reason`, async () => {
+    const r = await imp(`sync{ default.rsync, source = "/a", ${target} }`);
+    assert.equal(r.yaml, undefined);
+    assert.equal(r.errors.length, 1, JSON.stringify(r));
+    assert.match(r.errors[0]!, want);
+  });
+
+test("issue 15: an rsyncssh targetdir relative to the login directory is refused, not skipped silently", async () => {
+  const r = await imp(`sync{ default.rsyncssh, source = "/a", host = "h", targetdir = "dst/" }`);
+  assert.match(r.errors[0] ?? "", /^c\.lua:1: target "h:dst\/" is relative to the login directory on h;/);
+});
+
+test("issue 15: lsyncd built-ins the importer cannot run are named; package and os.getenv work read-only", async () => {
+  const readdir = await imp(`local e = readdir("/etc/lsyncd/conf.d")`);
+  assert.deepEqual(readdir.errors, ["c.lua:1: readdir (the lsyncd built-in that lists a directory; the importer does no file I/O) is not supported by the importer"]);
+  const spawn = await imp(`spawn(nil, "/bin/true")`);
+  assert.match(spawn.errors[0]!, /^c\.lua:1: spawn \(the lsyncd built-in that runs a program\) is not supported/);
+  const ok = await imp(`package.path = package.path .. ";/etc/?.lua"\nlsyncd.log("Normal", "x")\nsync{ default.rsync, source = "/a", target = os.getenv("DEST") .. ":/b" }`, { env: { DEST: "backup" } });
+  assert.deepEqual(syncOf(ok).targets.map((t) => t.host), ["node-1"]);
+  assert.match(ok.yaml!, /address: backup/);
+  assert.deepEqual(ok.warnings, ["c.lua:3: os.getenv('DEST') was read from the environment tsync import runs in; lsyncd reads its own"]);
+  const unset = await imp(`local h = assert(os.getenv("DEST"), "DEST is not set")`);
+  assert.deepEqual(unset.errors, ["c.lua:1: DEST is not set (os.getenv('DEST') was not set when importing)"]);
+});
+
+test("issue 15: a first line starting with # is skipped, as lsyncd's loadfile does", async () => {
+  const r = await imp(`#!/usr/bin/lsyncd\nsync{ default.rsync, source = "/a", target = "/b" }`);
+  assert.deepEqual(r.errors, []);
+});
+
+test("issue 15: what tsync's rules refuse in the generated manifest is reported at the lsyncd line", async () => {
+  const r = await imp(`settings{ logfile = "/l" }\n\nsync{ default.rsyncssh, source = "/a", host = "$host", targetdir = "/b" }`);
+  assert.deepEqual(r.errors, ['c.lua:3: "$host" is not a hostname or IP address (user and port have their own keys) (tsync refuses the translation at hosts.node-1.address)']);
+  const overlap = await imp(`sync{ default.direct, source = "/a", target = "/t" }\nsync{ default.direct, source = "/b", target = "/t/x" }`);
+  assert.match(overlap.errors[0]!, /^c\.lua:2: target \/t\/x overlaps \/t/);
+});
+
+const extra: [string, string, Partial<{ preserve: string[]; delete: boolean; exclude: string[] }>, RegExp?][] = [
+  ["--no-owner/--no-group after archive win", `rsync = { archive = true, _extra = { "--no-owner", "--no-group" } }`, { preserve: ["perms", "times"] }],
+  ["-a in _extra comes after the table and wins", `rsync = { owner = false, _extra = { "-a" } }`, { preserve: ["perms", "times", "owner", "group"] }],
+  ["--no-perms then -a: the later -a wins", `rsync = { _extra = { "--no-perms", "-a" } }`, { preserve: ["perms", "times", "owner", "group"] }],
+  ["--exclude=P adds an exclude", `rsync = { _extra = { "--exclude=*.tmp", "--exclude", "cache/" } }`, { exclude: ["*.tmp", "cache/"] }],
+  ["--delete with delete = false deletes", `delete = false, rsync = { _extra = { "--delete" } }`, { delete: true }, /--delete in the rsync options makes every lsyncd transfer delete despite delete = false/],
+  ["--delete-excluded is a warned difference", `rsync = { _extra = { "--delete-excluded" } }`, {}, /delete-excluded has no tsync equivalent/],
+  ["--chmod is a warned difference", `rsync = { _extra = { "--chmod=D755,F644" } }`, {}, /rsync chmod 'D755,F644' has no tsync equivalent/],
+  ["--chown is a warned difference", `rsync = { chown = "www:www" }`, {}, /rsync chown 'www:www' has no tsync equivalent/],
+];
+for (const [name, opts, want, warning] of extra)
+  test(`issue 15: rsync options: ${name}`, async () => {
+    const r = await imp(`sync{ default.rsync, source = "/a", target = "/b", ${opts} }`);
+    const s = syncOf(r);
+    if (want.preserve) assert.deepEqual(Object.entries(s.rules.preserve).filter(([, v]) => v).map(([k]) => k), want.preserve);
+    if (want.delete !== undefined) assert.equal(s.rules.delete, want.delete);
+    if (want.exclude) assert.deepEqual(s.rules.exclude, want.exclude);
+    if (warning) assert.ok(r.warnings.some((w) => warning.test(w)), JSON.stringify(r.warnings));
+    else assert.deepEqual(r.warnings, []);
+  });
+
+test("issue 15: rsync --include rules are refused: gitignore excludes cannot say 'only these'", async () => {
+  const r = await imp(`sync{ default.rsync, source = "/a", target = "/b", rsync = { _extra = { "--include=*/", "--include=*.auto", "--exclude=*" } } }`);
+  assert.deepEqual(r.errors, ["c.lua:1: rsync --include=*/ selects files by first-matching rule, which gitignore excludes cannot express; write the selection as exclude patterns; sync skipped"]);
+});
+
+test("issue 15: init = false says what tsync does instead and offers maxDelete: 0", async () => {
+  const r = await imp(`sync{ default.rsync, source = "/a", target = "/b", init = false }`);
+  assert.deepEqual(r.errors, []);
+  assert.equal(r.warnings.length, 1);
+  assert.match(r.warnings[0]!, /^c\.lua:1: init = false \(lsyncd skips the startup sync.*first apply makes the targets equal to the source, deleting what only a target has; .*maxDelete: 0/);
+  assert.doesNotMatch(r.warnings[0]!, /custom action/);
+});
+
+test("issue 15: statusInterval and archive's devices/specials are not warnings, so --strict can pass", async () => {
+  const r = await imp(`settings{ statusInterval = 10 }\nsync{ default.rsync, source = "/a", target = "/b", rsync = { archive = true } }`);
+  assert.deepEqual(r.warnings, []);
+});
+
+test("issue 15: default.direct keeps mode, owner, group and times, as its cp -p does", async () => {
+  const s = syncOf(await imp(`sync{ default.direct, source = "/a", target = "/b" }`));
+  assert.deepEqual(s.rules.preserve, { perms: true, times: true, owner: true, group: true });
+});
+
+test("issue 15: delete = \"false\" (a string) never deletes in lsyncd and imports as delete: false", async () => {
+  const r = await imp(`sync{ default.rsync, source = "/a", target = "/b", delete = "false" }`);
+  assert.equal(syncOf(r).rules.delete, false);
+});
+
+test("issue 15: a target nested in another sync's target is fine when the outer sync excludes it", async () => {
+  const nested = (exclude: string) =>
+    imp(`sync{ default.direct, source = "/www", target = "/srv/www", exclude = { ${exclude} } }\nsync{ default.direct, source = "/up", target = "/srv/www/uploads" }`);
+  assert.deepEqual((await nested(`"uploads/"`)).errors, []);
+  assert.deepEqual((await nested(`"/uploads"`)).errors, []);
+  assert.match((await nested(`"*.tmp"`)).errors[0] ?? "", /^c\.lua:2: target \/srv\/www\/uploads overlaps \/srv\/www, a target of sync "www"/);
+  // The inner sync's excludes do not make the outer one stop writing there.
+  const innerOnly = await imp(`sync{ default.direct, source = "/www", target = "/srv/www" }\nsync{ default.direct, source = "/up", target = "/srv/www/uploads", exclude = { "uploads/" } }`);
+  assert.match(innerOnly.errors[0] ?? "", /overlaps/);
+});
+
+test("issue 15: host names with underscores (ssh aliases) are accepted; ssh option injection still is not", async () => {
+  const r = await imp(`sync{ default.rsyncssh, source = "/a", host = "deploy@sub_sftp_server", targetdir = "/b" }`);
+  assert.deepEqual(r.errors, []);
+  const bad = parseManifest(`version: 1\nhosts:\n  x: { address: "-oProxyCommand=sh", roles: [replica] }\nsyncs: {}\n`, "m.yaml");
+  assert.deepEqual(bad.diagnostics.map((d) => d.code), ["host-address"]);
+});
+
+test("issue 15: a command before ssh in rsh is named (without its arguments), not read as ssh arguments", () => {
+  const r = translateSshArgs("sshpass -p secret ssh -p 2222 -o LogLevel=ERROR".split(" "));
+  assert.deepEqual(r.value, { port: 2222 });
+  assert.deepEqual(r.warnings, ["ssh is started through 'sshpass'; tsync connects itself (keys or ssh-agent)"]);
 });

@@ -86,7 +86,7 @@ defaults: { identityFile: keys/drift, knownHosts: deploy/known_hosts }
 settings: { statusFile: state/tsync.status, logFile: ../log/tsync.log }
 hosts:
   www-01: { address: 127.0.0.2, roles: [web], knownHosts: "./other_hosts" }
-  www-02: { address: 127.0.0.3, identityFile: ~/.ssh/id_ed25519 }
+  www-02: { address: 127.0.0.3, identityFile: ~/.ssh/id_ed25519, sshConfig: deploy/ssh_config }
 syncs:
   site:
     source: www
@@ -107,6 +107,7 @@ nginx:
     const h2 = m.manifest!.hosts.get("www-02")!;
     assert.deepEqual([h1.identityFile, h1.knownHosts], [join(ops, "keys/drift"), join(ops, "other_hosts")]);
     assert.deepEqual([h2.identityFile, h2.knownHosts], [join(homedir(), ".ssh/id_ed25519"), join(ops, "deploy/known_hosts")]);
+    assert.deepEqual(h2.sshConfig, [join(ops, "deploy/ssh_config")]);
     assert.deepEqual(m.manifest!.settings, { maxProcesses: DEFAULTS.maxProcesses, statusFile: join(ops, "state/tsync.status"), logFile: join(dir, "log/tsync.log") });
     const [site, home] = m.manifest!.syncs;
     assert.deepEqual(site!.source, { path: join(ops, "www") });
@@ -297,6 +298,16 @@ test("schema defaults are the defaults normalize applies", () => {
   assert.equal((nginx.drifted as Json).default, DEFAULTS.drifted);
   const server = (((nginx.servers as Json).items as Json).properties as Json);
   assert.equal((server.listen as Json).default, DEFAULTS.listen);
+});
+
+test("preserve: hardlinks is accepted and normalized; without it names sharing an inode are copies (no flag)", () => {
+  const yaml = (preserve: string) => `version: 1\nsyncs:\n  s:\n    source: /srv/a\n    targets: [/srv/b]\n    preserve: ${preserve}\n`;
+  const on = parseManifest(yaml("[perms, times, hardlinks]"), "t.yaml");
+  assert.deepEqual(on.diagnostics.map(formatDiagnostic), []);
+  assert.equal(on.manifest!.syncs[0]!.rules.preserve.hardlinks, true);
+  const off = parseManifest(yaml("[perms, times]"), "t.yaml");
+  assert.equal(off.manifest!.syncs[0]!.rules.preserve.hardlinks, undefined);
+  assert.match(parseManifest(yaml("[hardlink]"), "t.yaml").diagnostics.map(formatDiagnostic).join("\n"), /must be one of perms, times, owner, group, hardlinks/);
 });
 
 // The overlap rule as it was first written: each target against every kept one before it (quadratic).

@@ -72,3 +72,17 @@ test("human plan and report lines name the copy source", () => {
   assert.match(text, /^-\/\+ create {2}l \(12 MiB, replaces symlink → \/etc, copied from old\/path on the target\)$/m);
   assert.equal(describeChange(move), "+ create new/path (12582912 B, copied from old/path on the target)");
 });
+
+test("plan JSON and lines: a hard link (preserve hardlinks) keeps fromLink through a saved plan and says so", () => {
+  const hard: Change = { kind: "create", path: p("b"), after: big, from: { path: p("a"), entry: big, link: true } };
+  const d = doc([hard, move]);
+  assert.equal(checkPlanJson(d), undefined);
+  const [a, b] = d.targets[0]!.changes;
+  assert.equal(a!.fromLink, true);
+  assert.equal(b!.fromLink, undefined, "a copy is not a link");
+  assert.deepEqual(parsePlanJson(JSON.stringify(d), "plan.json").targets[0]!.changes, [hard, move]);
+  assert.match(describeChange(hard), /hard link to a on the target/);
+  assert.match(renderPlanHuman(plan([hard]), { color: false }), /hard link to a on the target/);
+  d.targets[0]!.changes[1]!.fromLink = true;
+  assert.throws(() => parsePlanJson(JSON.stringify(d), "plan.json"), /edited after it was made/, "the fingerprint covers fromLink");
+});

@@ -11,7 +11,7 @@ use strict;
 use warnings;
 use Cwd ();
 use IO::Handle ();
-use Fcntl qw(:DEFAULT :flock :mode);
+use Fcntl qw(:DEFAULT :flock :mode :seek);
 use Errno qw(ENOENT EEXIST ENOTEMPTY EINTR ELOOP);
 
 my $HR = eval { require Time::HiRes; 1 } ? 1 : 0;
@@ -195,14 +195,26 @@ sub meta {
   ();
 }
 
-# Content frames: N length + bytes, N FRAME_END = end, N FRAME_ABORT = the sender aborted this file.
+# Content frames: N length + bytes, N FRAME_HOLE + N length of zeros, N FRAME_END = end, N
+# FRAME_ABORT = the sender aborted this file. A hole is a seek in the fresh staging file, so those
+# blocks are never allocated; the final truncate gives a file that ends in a hole its size.
 sub receive {
   my ($fh) = @_;
-  my ($got, $werr) = (0, undef);
+  my ($got, $werr, $holes) = (0, undef, 0);
   while (1) {
     my $n = unpack 'N', take(4);
-    return ('end', $got, $werr) if $n == FRAME_END;
+    if ($n == FRAME_END) {
+      if ($holes && $fh && !defined $werr) { truncate($fh, $got) or $werr = "truncate: $!" }
+      return ('end', $got, $werr);
+    }
     return ('abort', $got, $werr) if $n == FRAME_ABORT;
+    if ($n == FRAME_HOLE) {
+      $n = unpack 'N', take(4);
+      $got += $n;
+      $holes = 1;
+      if ($fh && !defined $werr) { defined(sysseek($fh, $n, SEEK_CUR)) or $werr = "seek: $!" }
+      next;
+    }
     $got += $n;
     while ($n > 0) {
       fill(1) or bail(3);
@@ -263,8 +275,42 @@ sub copy_from {
   ();
 }
 
+# A create that hard-links another target name (preserve hardlinks). The link source is reached and
+# checked like copy_from's (every parent lstat'ed, a regular file of the planned size and mtime),
+# linked to a staging name (link(2) never follows a symlink at the old name) and renamed over the
+# path, so the name turns atomically from its old file into the shared inode, whose metadata is the
+# link source's own. Anything else is stale: the next plan links it.
+sub link_op {
+  my ($op, $code, $msg) = @_;
+  return ($code, $msg) if $code;
+  my ($c, $m, $base) = enter($op->{from}{path});
+  return ($c eq C_UNSAFE ? C_UNSAFE : C_STALE, "link source: $m") if $c;
+  my $e = $op->{from}{entry};
+  my @l = xlstat($base);
+  return (C_STALE, 'link source no longer exists') unless @l;
+  return (C_STALE, 'link source is now ' . what(\@l)) unless S_ISREG($l[2]);
+  return (C_STALE, "link source changed since the plan (size $l[7], plan saw $e->{size})") if $l[7] != $e->{size};
+  return (C_STALE, 'link source changed since the plan (mtime)') unless same_time($l[9], $e->{mtime});
+  stage_name();
+  if (!link($base, $CUR)) { my $err = "$!"; undef $CUR; return (C_IO, "link: $err") }
+  my @s = lstat $CUR;
+  if (!@s || $s[0] != $l[0] || $s[1] != $l[1]) { drop(); return (C_STALE, 'link source was replaced while linking it') }
+  my @r = enter($op->{path});
+  if ($r[0]) { drop(); return @r[0, 1] }
+  my @b = check_before($op, $r[2]);
+  if ($b[0]) { drop(); return @b[0, 1] }
+  my @d = make_room($r[2], $b[2]);
+  if (@d) { drop(); return @d }
+  if (!rename($CUR, $r[2])) { my $err = "$!"; drop(); return (C_IO, "rename into place: $err") }
+  # rename() between two names of one inode does nothing (the path already was the link).
+  unlink $CUR if lstat $CUR;
+  undef $CUR;
+  ();
+}
+
 sub content_op {
   my ($op, $code, $msg, $base) = @_;
+  return link_op($op, $code, $msg) if $op->{from} && $op->{from}{link};
   my $a = $op->{after};
   my $fh;
   if (!$code) {
@@ -376,8 +422,9 @@ while (fill(1)) {
   fatal(C_PROTOCOL, sprintf('protocol error: unknown op kind 0x%02x', ord $kind)) unless $KNOWN{$kind};
   my $op = { kind => $kind, act => $act, path => $path, before => entry(@f[0 .. 8]), after => entry(@f[9 .. 17]) };
   if ($kind eq OP_CREATE && length $f[18]) {
-    my ($from, @g) = unpack("N/a* $E", $f[18]);
-    $op->{from} = { path => $from, entry => entry(@g[0 .. 8]) };
+    my ($from, @g) = unpack("N/a* $E a", $f[18]);
+    fatal(C_PROTOCOL, 'protocol error: unknown copy mode') unless $g[9] eq COPY_BYTES || $g[9] eq COPY_LINK;
+    $op->{from} = { path => $from, entry => entry(@g[0 .. 8]), link => $g[9] eq COPY_LINK };
   }
   setup($op) unless $READY;
   my ($code, $msg) = run_op($op);

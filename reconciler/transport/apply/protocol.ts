@@ -8,10 +8,13 @@
 //   op       TAG_OP u32 len [kind:1 actions:u8 u32 pathLen path entry(before) entry(after) copy?]
 //            kind is one of the OP_* codes; the helper refuses any other (fatal C_PROTOCOL: it cannot
 //            know whether frames follow). Then, for create/update without copy: frames u32 n + n
-//            bytes ..., ended by u32 FRAME_END or u32 FRAME_ABORT (the sender gave up on this file:
-//            the helper drops the staging file and replies C_ABORTED)
-//   copy     (create with `from` only) u32 fromLen from entry(from as planned): the helper copies
-//            that target file instead of reading frames; no frames follow
+//            bytes, or u32 FRAME_HOLE u32 n (n zero bytes the helper skips with a seek, so a sparse
+//            file stays sparse), ..., ended by u32 FRAME_END (the verdict: the bytes are one version of
+//            the file; only then does the helper rename it into place) or u32 FRAME_ABORT (the sender
+//            gave up on this file: the helper drops the staging file and replies C_ABORTED)
+//   copy     (create with `from` only) u32 fromLen from entry(from as planned) how:1: the helper
+//            copies (COPY_BYTES) or hard-links (COPY_LINK) that target file instead of reading
+//            frames; no frames follow
 //   end      TAG_END
 //   entry    type:1 ('-' none, f, d, l, x problem) u32 mode u8 owner(bit0 uid, bit1 gid) u32 uid
 //            u32 gid f64 mtimeMs u32 sizeHi u32 sizeLo u32 targetLen target
@@ -36,6 +39,9 @@ export const WIRE = {
   TAG_END: "Z",
   FRAME_END: 0,
   FRAME_ABORT: 0xffffffff,
+  FRAME_HOLE: 0xfffffffe,
+  COPY_BYTES: "c",
+  COPY_LINK: "h",
   /** Which attributes the helper sets: bit0 mode, bit1 owner/group, bit2 times. */
   ACT_MODE: 1,
   ACT_OWNER: 2,
@@ -66,6 +72,7 @@ export const MARKER = Buffer.from(WIRE.MARKER, "latin1");
 export const END_OF_OPS = Buffer.from(WIRE.TAG_END, "latin1");
 export const FRAME_END = WIRE.FRAME_END;
 export const FRAME_ABORT = WIRE.FRAME_ABORT;
+export const FRAME_HOLE = WIRE.FRAME_HOLE;
 export const ACT_MODE = WIRE.ACT_MODE;
 export const ACT_OWNER = WIRE.ACT_OWNER;
 export const ACT_TIMES = WIRE.ACT_TIMES;
@@ -157,7 +164,7 @@ export function encodeOp(c: Change): Buffer {
   const parts = [head, path, encodeEntry(c.before), encodeEntry(after)];
   if (c.kind === "create" && c.from) {
     const from = toBytes(c.from.path);
-    parts.push(u32(from.length), from, encodeEntry(c.from.entry));
+    parts.push(u32(from.length), from, encodeEntry(c.from.entry), Buffer.from(c.from.link ? WIRE.COPY_LINK : WIRE.COPY_BYTES, "latin1"));
   }
   const body = Buffer.concat(parts);
   const prefix = Buffer.alloc(5);

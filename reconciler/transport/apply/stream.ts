@@ -9,7 +9,7 @@ import type { Change } from "../../model/change.js";
 import { SourceChangedError, errorMessage } from "../../model/errors.js";
 import type { ApplyOptions, ApplyProblem, ApplyResult, ContentSource } from "../types.js";
 import {
-  END_OF_OPS, FRAME_ABORT, FRAME_END, ReplyDecoder, WIRE, encodeHeader, encodeOp, sendsContent, u32, type Reply,
+  END_OF_OPS, FRAME_ABORT, FRAME_END, FRAME_HOLE, ReplyDecoder, WIRE, encodeHeader, encodeOp, sendsContent, u32, type Reply,
 } from "./protocol.js";
 
 export interface HelperProcess {
@@ -91,32 +91,78 @@ class BatchWriter {
   }
 }
 
+const BLOCK = 4096;
+const ZERO_BLOCK = Buffer.alloc(BLOCK);
+
 /**
- * Streams one file's content as frames; returns why it was aborted, or undefined when sent whole.
- * The end frame is the verdict the helper waits for before it renames the file into place, so it is
- * written only after every check of what was read passed: size, the plan's hash (deep plans), and
- * the source's own changed-while-read check.
+ * Pushes `chunk`, found at file offset `at`, as data frames and hole frames: every run of aligned
+ * all-zero 4 KiB blocks becomes a hole (like rsync --sparse; Node has no SEEK_DATA, so zeros are
+ * found in what was read). Returns the data bytes pushed.
+ */
+function pushSparse(w: BatchWriter, chunk: Buffer, at: number): number {
+  let data = 0;
+  const emit = (from: number, to: number, hole: boolean): void => {
+    if (to <= from) return;
+    if (hole) {
+      w.push(u32(FRAME_HOLE));
+      w.push(u32(to - from));
+    } else {
+      w.push(u32(to - from));
+      w.push(chunk.subarray(from, to));
+      data += to - from;
+    }
+  };
+  let pos = Math.min(chunk.length, (BLOCK - (at % BLOCK)) % BLOCK); // an unaligned head is data
+  let runStart = 0;
+  let runHole = false;
+  for (; pos + BLOCK <= chunk.length; pos += BLOCK) {
+    const zero = chunk.subarray(pos, pos + BLOCK).equals(ZERO_BLOCK);
+    if (zero !== runHole) {
+      emit(runStart, pos, runHole);
+      runStart = pos;
+      runHole = zero;
+    }
+  }
+  if (runHole) {
+    emit(runStart, pos, true); // a partial tail block is data
+    runStart = pos;
+  }
+  emit(runStart, chunk.length, false);
+  return data;
+}
+
+/**
+ * Streams one file's content as frames; returns why it was aborted (undefined when sent whole) and
+ * the data bytes sent. The end frame is the verdict the helper waits for before it renames the file
+ * into place, so it is written only after every check of what was read passed: size, the plan's
+ * hash (deep plans), and the source's own changed-while-read check.
  */
 async function sendContent(
   w: BatchWriter, content: ContentSource, c: Extract<Change, { kind: "create" | "update" }>, signal?: AbortSignal,
-): Promise<string | undefined> {
+): Promise<{ why: string | undefined; bytes: number }> {
   const size = c.after.size;
   const digest = c.after.hash !== undefined ? createHash("blake2b512") : undefined;
   let got = 0;
+  let bytes = 0;
   let stream: Readable | undefined;
   let why: string | undefined;
   try {
-    stream = (await content.open(c.path)).stream;
+    const file = await content.open(c.path);
+    stream = file.stream;
     for await (const raw of stream) {
       const chunk: Buffer = Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
       if (chunk.length === 0) continue; // a zero-length frame means "end of file"
       if (signal?.aborted) { why = "apply aborted"; break; }
-      if (w.broken) return "apply helper went away";
-      got += chunk.length;
-      if (got > size) { why = `source changed: more than the planned ${size} bytes`; break; }
+      if (w.broken) return { why: "apply helper went away", bytes };
+      if (got + chunk.length > size) { why = `source changed: more than the planned ${size} bytes`; break; }
       digest?.update(chunk);
-      w.push(u32(chunk.length));
-      w.push(chunk);
+      if (file.sparse) bytes += pushSparse(w, chunk, got);
+      else {
+        w.push(u32(chunk.length));
+        w.push(chunk);
+        bytes += chunk.length;
+      }
+      got += chunk.length;
       await w.maybeFlush();
     }
     if (!why && got !== size) why = `source changed: ${got} bytes, the plan says ${size}`;
@@ -127,7 +173,7 @@ async function sendContent(
     stream?.destroy();
   }
   w.push(u32(why ? FRAME_ABORT : FRAME_END));
-  return why;
+  return { why, bytes };
 }
 
 function problemCode(code: string): ApplyProblem["code"] {
@@ -144,6 +190,7 @@ export async function applyOverStream(
   const decoder = new ReplyDecoder();
   const replies = new Map<number, Extract<Reply, { tag: "ok" | "problem" }>>();
   const senderNotes = new Map<number, string>();
+  const sent = new Map<number, number>();
   let applied = 0;
   let bytes = 0;
   let fatal: Extract<Reply, { tag: "fatal" }> | undefined;
@@ -158,8 +205,8 @@ export async function applyOverStream(
       replies.set(r.index, r);
       if (r.tag === "ok") {
         const c = changes[r.index]!;
-        // Bytes sent: a create copied on the target sends none.
-        const n = sendsContent(c) ? c.after.size : 0;
+        // Content bytes that went over the wire: none for a copy made on the target, no holes.
+        const n = sent.get(r.index) ?? 0;
         applied++;
         bytes += n;
         opts.onProgress?.(c, n);
@@ -190,7 +237,8 @@ export async function applyOverStream(
     if (opts.signal?.aborted || w.broken) break;
     w.push(encodeOp(c));
     if (sendsContent(c)) {
-      const why = await sendContent(w, content, c, opts.signal);
+      const { why, bytes: n } = await sendContent(w, content, c, opts.signal);
+      sent.set(i, n);
       if (why) senderNotes.set(i, why);
     }
     await w.maybeFlush();

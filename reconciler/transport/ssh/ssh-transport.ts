@@ -2,10 +2,10 @@
 // Paths from listings only ever travel on stdin or as data; command lines hold just the manifest's root.
 import { Transform, type TransformCallback } from "node:stream";
 import type { Change } from "../../model/change.js";
-import { TransportError } from "../../model/errors.js";
+import { SourceChangedError, TransportError } from "../../model/errors.js";
 import type { Host } from "../../model/manifest.js";
 import { ancestorsOf, displayPath, isInside, ROOT, type RelPath } from "../../model/paths.js";
-import { hashCommand, listCommand, parseHashes, parseListing, pathsInput, shq, afterMarker } from "../../scan/listing.js";
+import { hashCommand, linksCommand, listCommand, parseHashes, parseLinks, parseListing, pathsInput, shq, afterMarker } from "../../scan/listing.js";
 import type { Entry, Snapshot } from "../../model/snapshot.js";
 import { APPLY_COMMAND } from "../apply/helper.js";
 import { applyOverStream } from "../apply/stream.js";
@@ -28,6 +28,7 @@ export interface SshTransportOptions {
 const FILE_MARKER = "TSYNC-FILE\0";
 const ABSENT_MARKER = "TSYNC-ABSENT\0";
 const RUN_MARKER = "TSYNC-RUN\0";
+const CHANGED_MARKER = "TSYNC-SOURCE-CHANGED";
 const printfMarker = (m: string) => `printf '${m.replace("\0", "\\0")}'`;
 
 /** Exit 1 from find/xargs because paths vanished mid-walk is a normal race, not a failure. */
@@ -88,18 +89,39 @@ export class SshTransport implements Transport {
     return parsed.snapshot;
   }
 
+  /** Which files share an inode (ScanOptions.links): path → "dev:ino". */
+  private async links(root: string, paths: readonly RelPath[] | undefined, signal?: AbortSignal): Promise<Map<RelPath, string>> {
+    const conn = await this.conn();
+    const r = await conn.exec(linksCommand(root, { only: paths !== undefined, timeoutSec: this.scanTimeoutSec }), {
+      ...(paths ? { stdin: pathsInput(paths) } : {}),
+      ...(signal ? { signal } : {}),
+    });
+    if (r.code === 124) throw this.error("scan-timeout", `listing hard links in ${root} took longer than ${this.scanTimeoutSec} s`);
+    if (r.code !== 0 && !((r.code === 1 || r.code === 123) && onlyVanished(r.stderr))) {
+      throw this.error("scan-failed", `cannot list hard links in ${root}: ${firstLine(r.stderr) || `exit status ${r.code}`}`);
+    }
+    const links = parseLinks(r.stdout);
+    if (links === undefined) throw this.error("scan-failed", `cannot list hard links in ${root}: unexpected output`);
+    return links;
+  }
+
   async scan(root: string, opts: ScanOptions): Promise<Snapshot> {
     const only = opts.only !== undefined && !opts.only.includes(ROOT) ? opts.only : undefined;
     // A partial scan also returns every ancestor as an entry alone (ScanOptions.only): a second,
     // parallel listing of just those names.
     const parents = only ? [...new Set(only.flatMap((p) => ancestorsOf(p)))].filter((a) => !only.some((o) => isInside(a, o) || a === o)) : [];
-    const [listed, above] = await Promise.all([
+    const [listed, above, links] = await Promise.all([
       this.list(root, opts, only, false),
       parents.length > 0 ? this.list(root, opts, parents, true) : Promise.resolve(undefined),
+      opts.links ? this.links(root, only, opts.signal) : Promise.resolve(undefined),
     ]);
     if (listed === undefined) return new Map();
     const snapshot = new Map<RelPath, Entry>(listed);
     for (const [p, e] of above ?? []) if (!snapshot.has(p)) snapshot.set(p, e);
+    for (const [p, link] of links ?? []) {
+      const e = snapshot.get(p);
+      if (e?.kind === "file") snapshot.set(p, { ...e, link });
+    }
     if (opts.hash !== "all") return snapshot;
     const files = [...snapshot].filter(([, e]) => e.kind === "file").map(([p]) => p);
     const hashes = await this.hash(root, files, opts.signal);
@@ -143,19 +165,42 @@ export class SshTransport implements Transport {
     throw this.error("read-failed", `cannot read ${root}: ${displayPath(path)}: unexpected output`);
   }
 
+  /**
+   * Like readCommand, for sending: the file's stat (size, mtime, ctime, inode, device) is taken before
+   * and after `cat`, and a difference is reported on stderr (the file changed while it was read; the
+   * bytes may be torn). Where stat has no `%.9Y` both are empty and equal: no check, never a failure.
+   */
+  private sendCommand(root: string): string {
+    const st = `stat -c '%s %.9Y %.9Z %i %d' -- "$1" 2>/dev/null`;
+    const inner =
+      `[ -f "$1" ] && [ ! -L "$1" ] || { ${printfMarker(ABSENT_MARKER)}; exit 0; }; s=$(${st}); ${printfMarker(FILE_MARKER)}; ` +
+      `cat -- "$1" || exit 1; [ "$(${st})" = "$s" ] || { echo ${CHANGED_MARKER} >&2; exit 1; }`;
+    return [
+      `cd -- ${shq(root)} 2>/dev/null || { ${printfMarker(ABSENT_MARKER)}; exit 0; }`,
+      `timeout -k 5 ${this.commandTimeoutSec} xargs -0 -r -n 1 sh -c ${shq(inner)} sh`,
+    ].join("\n");
+  }
+
   contentSource(root: string): ContentSource {
     return {
       open: async (path: RelPath): Promise<SourceFile> => {
         const conn = await this.conn();
-        const proc = conn.spawn(this.readCommand(root));
+        const proc = conn.spawn(this.sendCommand(root));
         proc.stdin.end(pathsInput([path]));
-        const body = proc.stdout.pipe(new StripToMarker(() => this.error("read-failed", `${displayPath(path)} is no longer a regular file in ${root}`)));
-        proc.done.then(
-          (code) => {
-            if (code !== 0) body.destroy(this.error("read-failed", `cannot read a file in ${root}: exit status ${code}`));
-          },
-          (err: Error) => body.destroy(err),
+        let stderr = "";
+        proc.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString("latin1")).slice(-4096)));
+        // The stream ends only once the exit status is known: a change seen by the last stat must
+        // fail it before the sender writes the end frame.
+        const verdict = proc.done.then(
+          (code) =>
+            code === 0
+              ? undefined
+              : stderr.includes(CHANGED_MARKER)
+                ? new SourceChangedError("source changed while it was read")
+                : this.error("read-failed", `cannot read a file in ${root}: exit status ${code}`),
+          (err: Error) => err,
         );
+        const body = proc.stdout.pipe(new StripToMarker(() => this.error("read-failed", `${displayPath(path)} is no longer a regular file in ${root}`), verdict));
         return { stream: body };
       },
     };
@@ -196,7 +241,11 @@ export class SshTransport implements Transport {
 class StripToMarker extends Transform {
   private found = false;
   private head = Buffer.alloc(0);
-  constructor(private readonly absent: () => Error) {
+  constructor(
+    private readonly absent: () => Error,
+    /** Settles when the command has exited: an error fails the stream instead of ending it. */
+    private readonly verdict: Promise<Error | undefined>,
+  ) {
     super();
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
@@ -209,6 +258,7 @@ class StripToMarker extends Transform {
     cb(null, rest);
   }
   override _flush(cb: TransformCallback): void {
-    cb(this.found ? null : this.absent());
+    if (!this.found) return cb(this.absent());
+    void this.verdict.then((err) => cb(err ?? null));
   }
 }
