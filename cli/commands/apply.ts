@@ -71,6 +71,28 @@ function loadSavedPlan(file: string, manifest: Manifest, opts: ApplyCommandOptio
   return { ...plan, targets, ...(keepNginx ? {} : { nginx: undefined }), summary: summarize(targets, keepNginx ? plan.nginx : undefined) };
 }
 
+/**
+ * SIGINT/SIGTERM while changes are applied: stop at the next file boundary and report what was not
+ * applied (killing the process mid-file is safe too, but says nothing). A second signal ends it at once.
+ * Installed only after the confirmation prompt, which handles Ctrl-C itself.
+ */
+function onInterrupt(): { signal: AbortSignal; by: string; off(): void } {
+  const ac = new AbortController();
+  const state = { signal: ac.signal, by: "", off: () => {} };
+  const handler = (sig: NodeJS.Signals) => {
+    if (ac.signal.aborted) process.exit(130);
+    state.by = sig;
+    ac.abort();
+  };
+  process.on("SIGINT", handler);
+  process.on("SIGTERM", handler);
+  state.off = () => {
+    process.off("SIGINT", handler);
+    process.off("SIGTERM", handler);
+  };
+  return state;
+}
+
 async function confirm(question: string): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
@@ -144,16 +166,32 @@ export async function applyCommand(planFile: string | undefined, opts: ApplyComm
       }
     }
     const progress = !opts.json && !opts.quiet && process.stderr.isTTY ? progressReporter(process.stderr, plan.targets) : undefined;
-    const report = hasWork || s.unreachable > 0 ? await applyPlan(manifest, fleet, plan, { ...(planFile !== undefined ? { saved: { deep: plan.deep } } : {}), allowMassDelete: opts.allowMassDelete ?? false, ...(progress ? { onProgress: progress.update } : {}) }) : { targets: [], ok: true };
+    const interrupt = onInterrupt();
+    // Unreachable targets, problems and an unreadable nginx file have no changes to confirm, but the
+    // run must still report them and fail.
+    const mustReport = hasWork || s.unreachable > 0 || s.problems > 0 || plan.nginx?.error !== undefined;
+    const report = mustReport
+      ? await applyPlan(manifest, fleet, plan, {
+          ...(planFile !== undefined ? { saved: { deep: plan.deep } } : {}),
+          allowMassDelete: opts.allowMassDelete ?? false,
+          signal: interrupt.signal,
+          ...(progress ? { onProgress: progress.update } : {}),
+        })
+      : { targets: [], ok: true };
+    interrupt.off();
     progress?.done();
     if (opts.json) out(JSON.stringify(reportJson(plan, report), null, 2));
-    else if (hasWork || s.unreachable > 0) {
+    else if (mustReport) {
       for (const o of report.targets) out(outcomeLine(o, paint));
       if (report.nginx) {
         const n = report.nginx;
         out(`nginx ${manifest.nginx?.path ?? ""} ${n.status === "failed" || n.status === "refused" ? paint("red", n.status) + ": " + escapeText(n.error ?? "") : paint("green", n.status)}`);
       }
       out(report.ok ? paint("bold", "Apply complete.") : paint("red", "Apply finished with errors (see above)."));
+    }
+    if (interrupt.signal.aborted) {
+      const left = report.targets.reduce((n, o) => n + Math.max(0, o.plan.changes.length - o.applied), 0);
+      err(`apply: interrupted by ${interrupt.by}: ${left} change(s) not applied (every file is the old or the new one, none partial); run apply again to finish`);
     }
     throw new Exit(report.ok ? EXIT.ok : EXIT.error);
   } finally {

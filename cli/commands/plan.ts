@@ -22,9 +22,13 @@ export interface PlanCommandOptions extends GlobalOptions, PlanKeyOptions {
   format?: "human" | "json" | "junit" | "markdown";
 }
 
-/** 1 for errors (unreachable target, nginx unreadable), else 2 for changes under --detailed-exitcode. */
+/**
+ * 1 for errors (unreachable target, nginx unreadable, problems), else 2 for changes under
+ * --detailed-exitcode. Problems are errors, not drift: 2 tells CI "apply will converge it", and apply
+ * cannot fix an unreadable path or a FIFO; someone has to.
+ */
 export function planExitCode(plan: Plan, detailed: boolean): number {
-  if (plan.summary.unreachable > 0 || plan.nginx?.error) return EXIT.error;
+  if (plan.summary.unreachable > 0 || plan.summary.problems > 0 || plan.nginx?.error) return EXIT.error;
   const changes = plan.summary.add + plan.summary.change + plan.summary.delete > 0 || plan.summary.nginxChanged;
   return detailed && changes ? EXIT.changes : EXIT.ok;
 }

@@ -8,7 +8,7 @@ import { runDaemon, createLineLogger } from "../../reconciler/watch/daemon.js";
 import { realClock } from "../../reconciler/watch/clock.js";
 import { makeMatcher } from "../../reconciler/core/ignore.js";
 import { loadManifest } from "../../reconciler/manifest/load.js";
-import { followRouting } from "../../reconciler/watch/nginx-follow.js";
+import { nginxForWatch } from "../../reconciler/watch/nginx-follow.js";
 import type { Manifest } from "../../reconciler/model/manifest.js";
 import { formatDiagnostic } from "../../reconciler/model/diagnostics.js";
 import { requireManifest, manifestPath } from "../manifest.js";
@@ -50,7 +50,9 @@ export async function watchCommand(opts: GlobalOptions): Promise<void> {
   const stop = new AbortController();
   const daemon = runDaemon({
     manifest: first,
-    engine: createSyncEngine(() => current.manifest, () => current.fleet),
+    // The stop signal reaches scans and applies: SIGTERM during a long initial apply stops at the next
+    // file boundary instead of finishing it (systemd's TimeoutStopSec would SIGKILL a large one).
+    engine: createSyncEngine(() => current.manifest, () => current.fleet, stop.signal),
     signal: stop.signal,
     log,
     matcherFor: (s) => makeMatcher(s.rules.exclude),
@@ -65,16 +67,15 @@ export async function watchCommand(opts: GlobalOptions): Promise<void> {
       return r.manifest;
     },
   });
-  const routingOptions = (intervalMs: number, stableMs: number) => ({
+  const nginx = nginxForWatch({
     manifest: () => current.manifest,
     transport: (h: string | undefined) => current.fleet.transport(h),
     status: () => daemon.status(),
     log,
     clock: realClock,
-    intervalMs,
-    stableMs,
+    intervalMs: 5_000,
+    stableMs: 30_000,
   });
-  const routing = first.nginx?.drifted === "down" ? followRouting(routingOptions(5_000, 30_000)) : undefined;
   const onStop = () => stop.abort();
   const onHup = () => {
     if (logFile && logStream) {
@@ -85,31 +86,26 @@ export async function watchCommand(opts: GlobalOptions): Promise<void> {
         logStream = s;
       }
     }
-    void daemon.reload().finally(() => {
-      for (const f of retired.splice(0)) void f.close();
-    });
+    void daemon
+      .reload()
+      .then((ok) => (ok && !stop.signal.aborted ? nginx.running(current.manifest) : undefined))
+      .finally(() => {
+        for (const f of retired.splice(0)) void f.close();
+      });
   };
   process.on("SIGTERM", onStop);
   process.on("SIGINT", onStop);
   process.on("SIGHUP", onHup);
   try {
     await daemon.ready;
-    if (current.manifest.nginx && !stop.signal.aborted) {
-      if (routing) await routing.deploy();
-      else {
-        // drifted: keep: one deploy after the initial apply; its follower must not keep a timer alive.
-        const once = followRouting(routingOptions(1 << 30, 0));
-        once.stop();
-        await once.deploy();
-      }
-    }
+    if (!stop.signal.aborted) await nginx.running(current.manifest);
     if (!stop.signal.aborted) {
       const failed = await notifySystemd({ READY: "1", STATUS: readinessStatus(daemon.status()) });
       if (failed) log("warn", failed);
     }
     await daemon.done;
   } finally {
-    routing?.stop();
+    nginx.stop();
     process.off("SIGTERM", onStop);
     process.off("SIGINT", onStop);
     process.off("SIGHUP", onHup);

@@ -60,6 +60,8 @@ export interface PlanSummary {
   readonly drifted: number;
   readonly unreachable: number;
   readonly refused: number;
+  /** Targets with problems (paths that cannot be read or replicated): apply cannot fix them. */
+  readonly problems: number;
   readonly nginxChanged: boolean;
 }
 
@@ -76,6 +78,14 @@ export interface Plan {
 }
 
 /**
+ * `state` says what apply would change; a target with problems is not in sync even with nothing to
+ * change (SPEC §4, never silent): an unreadable directory or a FIFO stays wrong after every apply.
+ */
+export function inSync(t: TargetPlan): boolean {
+  return t.state === "in-sync" && t.problems.length === 0;
+}
+
+/**
  * A touch that only restores a directory's current time after apply writes into it: bookkeeping that
  * apply needs, but not a difference worth showing or counting.
  */
@@ -89,11 +99,12 @@ export function visibleChanges(changes: readonly Change[]): Change[] {
 }
 
 export function summarize(targets: readonly TargetPlan[], nginx?: NginxPlan): PlanSummary {
-  let add = 0, change = 0, del = 0, drifted = 0, unreachable = 0, refused = 0;
+  let add = 0, change = 0, del = 0, drifted = 0, unreachable = 0, refused = 0, problems = 0;
   for (const t of targets) {
     if (t.state === "drifted") drifted++;
     if (t.state === "unreachable") unreachable++;
     if (t.refused) refused++;
+    if (t.problems.length > 0) problems++;
     for (const c of visibleChanges(t.changes)) {
       const b = changeBucket(c);
       if (b === "add") add++;
@@ -101,7 +112,7 @@ export function summarize(targets: readonly TargetPlan[], nginx?: NginxPlan): Pl
       else del++;
     }
   }
-  return { add, change, delete: del, targets: targets.length, drifted, unreachable, refused, nginxChanged: nginx?.changed ?? false };
+  return { add, change, delete: del, targets: targets.length, drifted, unreachable, refused, problems, nginxChanged: nginx?.changed ?? false };
 }
 
 /** The key of one change's unified diff (plan --diff) in a map of diffs. */

@@ -12,10 +12,15 @@ import { planSyncTargets, statesAfterApply } from "./plan-run.js";
 import { worstHostStates, type TargetState } from "../model/plan.js";
 import { checkJustified, checkSourceUnchanged, checkTargetUnchanged } from "./stale.js";
 import { TransportError, errorMessage } from "../model/errors.js";
-import { displayPath } from "../model/paths.js";
+import { displayPath, type RelPath } from "../model/paths.js";
 import { escapeText } from "../model/text.js";
 
-export type TargetStatus = "in-sync" | "applied" | "partial" | "refused" | "stale" | "unreachable" | "failed";
+/**
+ * `problems`: every planned change is applied (or none was needed) but the target has problems apply
+ * cannot fix (an unreadable path, a FIFO where the source has a file): not in sync, so not ok.
+ * `failed` also covers a bug in tsync itself ("internal error"), which is never called unreachable.
+ */
+export type TargetStatus = "in-sync" | "applied" | "partial" | "refused" | "stale" | "unreachable" | "failed" | "problems";
 
 export interface TargetOutcome {
   readonly plan: TargetPlan;
@@ -56,6 +61,14 @@ function outcome(plan: TargetPlan, status: TargetStatus, error?: string): Target
   return { plan, status, applied: 0, bytes: 0, problems: [], ...(error ? { error } : {}) };
 }
 
+/** What the plan found and no apply can change, as one line; undefined when there is none. */
+function unresolved(tp: TargetPlan, where: string): string | undefined {
+  const first = tp.problems[0];
+  if (!first) return undefined;
+  const n = tp.problems.length;
+  return `${where}: ${n} path${n === 1 ? "" : "s"} apply cannot fix; first: ${first.side} ${displayPath(first.path || ("." as RelPath))}: ${escapeText(first.error)}`;
+}
+
 const sameLocation = (a: Location, b: Location) => a.host === b.host && a.path === b.path;
 
 /** A plan of these saved targets of one sync made now, the way `plan --out` made the saved one. */
@@ -82,7 +95,10 @@ export async function applyTarget(manifest: Manifest, fleet: Fleet, tp: TargetPl
     return outcome(tp, "refused", `${where}: refused, not a target of sync ${escapeText(tp.sync)} in ${manifest.file}; nothing was changed on this target`);
   if (tp.state === "unreachable") return outcome(tp, "unreachable", tp.error ?? `${where}: unreachable`);
   if (tp.refused) return outcome(tp, "refused", `${where}: ${tp.refused}`);
-  if (tp.changes.length === 0) return outcome(tp, "in-sync");
+  if (tp.changes.length === 0) {
+    const left = unresolved(tp, where);
+    return left ? outcome(tp, "problems", left) : outcome(tp, "in-sync");
+  }
   try {
     const source = fleet.transport(sync.source.host);
     const target = fleet.transport(tp.target.host);
@@ -112,20 +128,27 @@ export async function applyTarget(manifest: Manifest, fleet: Fleet, tp: TargetPl
         ...(opts.signal ? { signal: opts.signal } : {}),
       }),
     );
-    const status: TargetStatus = result.problems.length === 0 ? "applied" : result.applied > 0 ? "partial" : "failed";
+    const left = unresolved(tp, where);
+    const status: TargetStatus = result.problems.length === 0 ? (left ? "problems" : "applied") : result.applied > 0 ? "partial" : "failed";
     const first = result.problems[0];
     const error = first
       ? `${where}: ${result.problems.length} change(s) not applied; first: ${first.kind} ${displayPath(first.path)}: ${first.message}`
-      : undefined;
+      : left;
     return { plan: tp, status, applied: result.applied, bytes: result.bytes, problems: result.problems, ...(error ? { error } : {}) };
   } catch (err) {
-    return outcome(tp, "unreachable", errorMessage(err));
+    // Only a transport failure means the host is unreachable (and gets retried as such); anything
+    // else thrown here is a bug in tsync, and calling it "unreachable" would send someone to the network.
+    if (err instanceof TransportError) return outcome(tp, "unreachable", errorMessage(err));
+    const what = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    return outcome(tp, "failed", `${where}: internal error (a bug in tsync, please report it): ${what.split("\n")[0]}`);
   }
 }
 
 function stateAfter(o: TargetOutcome): TargetState {
   if (o.status === "unreachable") return "unreachable";
-  return o.status === "in-sync" || o.status === "applied" ? "in-sync" : "drifted";
+  // Problems leave routing as a plan of that target predicts it (statesAfterApply): a source-side
+  // problem is on every target, and drifted: down must not take them all out of the upstream for it.
+  return o.status === "in-sync" || o.status === "applied" || o.status === "problems" ? "in-sync" : "drifted";
 }
 
 async function applyNginxStep(manifest: Manifest, fleet: Fleet, plan: Plan, outcomes: readonly TargetOutcome[], saved: boolean): Promise<NginxOutcome | undefined> {
@@ -139,6 +162,7 @@ async function applyNginxStep(manifest: Manifest, fleet: Fleet, plan: Plan, outc
       // config in the plan is what this manifest renders for the plan's targets: the target
       // fingerprints do not cover the nginx section, so an edited plan must not deploy its own config.
       const now = await planNginx(manifest, transport, downHosts(settings, statesAfterApply(plan.targets)).down);
+      if (now.error !== undefined) return { status: "failed", plan: now, error: `nginx ${settings.path}: ${now.error}` };
       if ((now.before ?? null) !== (plan.nginx.before ?? null)) {
         return { status: "refused", error: `nginx ${settings.path}: refused, the file changed since the plan` };
       }
@@ -151,6 +175,8 @@ async function applyNginxStep(manifest: Manifest, fleet: Fleet, plan: Plan, outc
       const states = worstHostStates(outcomes.map((o) => [o.plan.target.host, stateAfter(o)] as const));
       np = await planNginx(manifest, transport, downHosts(settings, states).down);
     }
+    // planNginx reports a file it cannot read as an error with changed: false; that is not "unchanged".
+    if (np.error !== undefined) return { status: "failed", plan: np, error: `nginx ${settings.path}: ${np.error}` };
     if (!np.changed) return { status: "unchanged", plan: np };
     const r = await applyNginx(np, settings, transport);
     return r.ok ? { status: "applied", plan: np } : { status: "failed", plan: np, error: `nginx ${settings.path}: ${r.error}` };

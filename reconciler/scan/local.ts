@@ -4,6 +4,7 @@
 import { lstatSync, readdirSync, readlinkSync, statSync, type Stats } from "node:fs";
 import { absBytes, ancestorsOf, compareRel, fromBytes, isInside, joinRel, ROOT, type RelPath } from "../model/paths.js";
 import { STAGING_DIR, type Entry, type Snapshot } from "../model/snapshot.js";
+import { TransportError } from "../model/errors.js";
 import type { ScanOptions } from "./options.js";
 import { hashRecords } from "./hash-pool.js";
 import { tooManyEntries } from "./limits.js";
@@ -170,7 +171,7 @@ function outermost(only: readonly RelPath[]): RelPath[] {
 
 /**
  * Snapshot of the tree at `root`. The root path itself may be a symlink (a web root often is); nothing
- * below it is followed. A missing root gives an empty snapshot. With `opts.only`, just the listed
+ * below it is followed. A missing root gives an empty snapshot; a root that is not a directory throws. With `opts.only`, just the listed
  * paths and the subtrees of those that are directories, plus the root and every ancestor as entries
  * alone (a partial plan creates missing parents and restores their times); a listed path that does
  * not exist, or is reached only through a symlink or an excluded directory, is absent.
@@ -187,12 +188,11 @@ export async function scanLocal(root: string, opts: ScanOptions): Promise<Snapsh
     walker.out.set(ROOT, { kind: "problem", error: problemText(err) });
     return walker.out;
   }
+  // A root that is a file (a typo, a mount gone wrong) cannot be synced into or from; planning it as
+  // an entry made both roots "differ in kind", which the planner leaves alone: "in sync" forever.
+  // The same words as an SSH listing of such a root.
+  if (!st.isDirectory()) throw new TransportError("local", "scan", `cannot list ${root}: cannot enter the root directory (it is ${st.isFile() ? "a regular file" : specialKind(st)})`);
   const only = opts.only === undefined ? [ROOT] : outermost(opts.only);
-  if (!st.isDirectory()) {
-    const e = walker.entry(ROOT, st);
-    if (e !== undefined && only.includes(ROOT)) walker.out.set(ROOT, e);
-    return walker.out;
-  }
   walker.out.set(ROOT, walker.entry(ROOT, st)!);
   for (const p of only) {
     if (p === ROOT) walker.enqueue(ROOT);

@@ -1,7 +1,8 @@
 // JUnit XML for CI systems: one <testsuite> per sync, one <testcase> per sync × target, so a CI's
 // test view lists each target and turns red exactly where there is drift. nginx is its own suite.
 //   drifted → <failure type="drift">, refused (maxDelete) → <failure type="refused">,
-//   unreachable → <error type="unreachable">, unreadable paths → <system-err>.
+//   unreachable → <error type="unreachable">, problems (paths apply cannot fix) → <error type="problems">,
+//   or <system-err> when the case already has its one result element.
 import type { Plan, TargetPlan, NginxPlan } from "../model/plan.js";
 import { formatLocation } from "../model/manifest.js";
 import { displayPath } from "../model/paths.js";
@@ -49,7 +50,12 @@ function targetCase(t: TargetPlan, maxLines: number): Case {
   }
   if (t.problems.length > 0) {
     const text = t.problems.map((p) => `unreadable on ${p.side}: ${p.path === "" ? "." : displayPath(p.path)}: ${p.error}`).join("\n");
-    inner.push("      " + element("system-err", {}, text));
+    if (inner.length > 0) inner.push("      " + element("system-err", {}, text));
+    else {
+      error = true;
+      const n = t.problems.length;
+      inner.push("      " + element("error", { type: "problems", message: `${n} path${n === 1 ? "" : "s"} apply cannot fix` }, text));
+    }
   }
   const xml = inner.length === 0 ? open.replace(/>$/, "/>") : [open, ...inner, "    </testcase>"].join("\n");
   return { xml, failure, error };

@@ -19,7 +19,7 @@ function state(t: TargetPlan): string {
   if (t.state === "unreachable") return "❌ unreachable";
   if (t.refused !== undefined) return "⛔ refused";
   if (t.state === "drifted") return "⚠️ drifted";
-  return t.problems.length > 0 ? "✅ in sync (unreadable paths)" : "✅ in sync";
+  return t.problems.length > 0 ? "❌ problems" : "✅ in sync";
 }
 
 function row(cells: readonly (string | number)[]): string {
@@ -36,7 +36,7 @@ function targetDetails(t: TargetPlan, maxLines: number): string | undefined {
   if (t.state === "unreachable") return details(`${where}: unreachable`, fenced(t.error ?? "unreachable", "text"));
   if (t.state === "in-sync" && problems.length === 0) return undefined;
   const counts = formatCounts(countChanges(t.changes));
-  const head = t.refused !== undefined ? `${where}: refused (${counts})` : t.state === "drifted" ? `${where}: ${counts}` : `${where}: in sync`;
+  const head = t.refused !== undefined ? `${where}: refused (${counts})` : t.state === "drifted" ? `${where}: ${counts}` : `${where}: problems apply cannot fix`;
   const lines = [...(t.refused !== undefined ? [`refused: ${t.refused}`] : []), ...changeLines(t.changes, maxLines), ...problems];
   return details(head, fenced(lines.join("\n"), "text"));
 }

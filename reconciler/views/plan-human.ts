@@ -41,7 +41,7 @@ function renderTarget(t: TargetPlan, paint: Paint, opts: RenderOptions): string[
   if (t.state === "unreachable") return [`${head} ${paint("red", "unreachable")}: ${escapeText(t.error ?? "")}`];
   const lines: string[] = [];
   const shown = opts.verbose ? t.changes : visibleChanges(t.changes);
-  if (t.changes.length === 0) lines.push(`${head} ${paint("green", "in sync")}`);
+  if (t.changes.length === 0) lines.push(t.problems.length === 0 ? `${head} ${paint("green", "in sync")}` : `${head} ${paint("red", "not in sync")}: ${t.problems.length} path(s) apply cannot fix`);
   else {
     lines.push(`${head} ${paint("yellow", `${shown.length} change${shown.length === 1 ? "" : "s"}`)}`);
     for (const c of shown) {

@@ -16,6 +16,7 @@ const COLORS: Record<TargetStatusState, string> = {
   "in-sync": "32",
   syncing: "36",
   drifted: "33",
+  problems: "31",
   unreachable: "31",
   failed: "31",
 };
@@ -33,7 +34,7 @@ function renderTarget(t: TargetStatus, o: RenderStatusOptions, now: number): str
   const paint = (code: string, s: string) => (o.color ? `\x1b[${code}m${s}\x1b[0m` : s);
   let line = `    ${esc(t.target).padEnd(30)} ${paint(COLORS[t.state], t.state.padEnd(11))} last sync ${ago(t.lastSyncAt, now)}`;
   if (t.drift > 0) line += `, ${t.drift} drifted change${t.drift === 1 ? "" : "s"} (reported)`;
-  if (t.problems > 0) line += `, ${t.problems} unreadable path${t.problems === 1 ? "" : "s"}`;
+  if (t.problems > 0) line += `, ${t.problems} path${t.problems === 1 ? "" : "s"} tsync cannot fix`;
   if (t.lastError && t.state !== "in-sync") line += `\n      error: ${esc(t.lastError)}`;
   if (t.retryAt) line += `\n      retry #${t.failures + 1} at ${esc(t.retryAt)}`;
   return line;

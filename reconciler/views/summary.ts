@@ -2,13 +2,13 @@
 //   Plan: 12 to add, 3 to change, 1 to delete on 4 targets; nginx config changes.
 //   No changes. 4 targets in sync.
 // "on N targets" counts the targets that would change; "in sync" counts those that match.
-import type { Plan } from "../model/plan.js";
+import { inSync, type Plan } from "../model/plan.js";
 
 function targets(n: number): string {
   return `${n} target${n === 1 ? "" : "s"}`;
 }
 
-/** Trailing clauses: nginx, unreachable and refused targets, unreadable paths. */
+/** Trailing clauses: nginx, unreachable and refused targets, paths apply cannot fix. */
 function notes(plan: Plan): string[] {
   const s = plan.summary;
   const out: string[] = [];
@@ -17,7 +17,7 @@ function notes(plan: Plan): string[] {
   if (s.unreachable > 0) out.push(`${s.unreachable} unreachable`);
   if (s.refused > 0) out.push(`${s.refused} refused`);
   const problems = plan.targets.reduce((n, t) => n + t.problems.length, 0);
-  if (problems > 0) out.push(`${problems} unreadable path${problems === 1 ? "" : "s"}`);
+  if (problems > 0) out.push(`${problems} path${problems === 1 ? "" : "s"} apply cannot fix on ${targets(s.problems)}`);
   return out;
 }
 
@@ -28,6 +28,5 @@ export function summaryLine(plan: Plan): string {
   if (s.add + s.change + s.delete > 0 || s.nginxChanged) {
     return `Plan: ${s.add} to add, ${s.change} to change, ${s.delete} to delete${s.drifted > 0 ? ` on ${targets(s.drifted)}` : ""}${rest}.`;
   }
-  const inSync = plan.targets.filter((t) => t.state === "in-sync").length;
-  return `No changes. ${targets(inSync)} in sync${rest}.`;
+  return `No changes. ${targets(plan.targets.filter(inSync).length)} in sync${rest}.`;
 }

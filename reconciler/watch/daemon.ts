@@ -114,6 +114,7 @@ export function runDaemon(opts: DaemonOptions): Daemon {
     schedule: opts.schedule ?? cronScheduler,
     backoff: opts.backoff ?? DEFAULT_BACKOFF,
     random: opts.random ?? Math.random,
+    signal: opts.signal,
   };
   const makeWatcher =
     opts.watchSource ??

@@ -54,6 +54,8 @@ export function followRouting(o: RoutingFollowerOptions): { stop(): void; deploy
     try {
       const plan = await planNginx(m, t, down);
       for (const w of plan.warnings ?? []) o.log("warn", `nginx: ${w}`);
+      // A file that cannot be read comes back as an error with changed: false, which is not "deployed".
+      if (plan.error !== undefined) return o.log("error", `nginx ${m.nginx.path}: ${plan.error}; not deployed`);
       if (plan.changed) {
         const r = await applyNginx(plan, m.nginx, t);
         if (r.ok) o.log("info", `nginx ${m.nginx.path}: deployed${down.size ? ` (down: ${[...down].sort().join(", ")})` : ""}`);
@@ -102,5 +104,34 @@ export function followRouting(o: RoutingFollowerOptions): { stop(): void; deploy
       const d = current();
       if (d) await deploy(d.down);
     },
+  };
+}
+
+/**
+ * nginx for the running manifest, whichever it is: `running(m)` after the initial apply and after each
+ * reload deploys the config `m` renders and keeps a follower exactly when `m` says `drifted: down`.
+ * Chosen per manifest, not once at start: a reload that changes servers, upstreams or `drifted`
+ * must reach nginx too.
+ */
+export function nginxForWatch(o: RoutingFollowerOptions): { running(m: Manifest): Promise<void>; stop(): void } {
+  let follower: ReturnType<typeof followRouting> | undefined;
+  // One deploy at a time: a reload can finish while the deploy after the initial apply still runs.
+  let chain: Promise<void> = Promise.resolve();
+  const run = async (m: Manifest) => {
+    if (m.nginx?.drifted === "down") follower ??= followRouting(o);
+    else {
+      follower?.stop();
+      follower = undefined;
+    }
+    if (!m.nginx) return;
+    if (follower) return follower.deploy();
+    // drifted: keep: one deploy now; this follower must not keep a timer alive.
+    const once = followRouting({ ...o, intervalMs: 1 << 30, stableMs: 0 });
+    once.stop();
+    await once.deploy();
+  };
+  return {
+    running: (m) => (chain = chain.then(() => run(m))),
+    stop: () => follower?.stop(),
   };
 }

@@ -6,7 +6,8 @@ import type { Clock, TimerHandle } from "./clock.js";
 
 export const STATUS_FORMAT_VERSION = 1;
 
-export type TargetStatusState = "in-sync" | "syncing" | "drifted" | "unreachable" | "failed";
+/** `problems`: nothing left to apply, but paths tsync cannot read or replicate (not in sync). */
+export type TargetStatusState = "in-sync" | "syncing" | "drifted" | "problems" | "unreachable" | "failed";
 export type WatcherMode = "inotify" | "polling" | "none";
 
 export interface AuditStatus {
@@ -28,7 +29,7 @@ export interface TargetStatus {
   /** Consecutive failures; the next retry is at `retryAt`. */
   readonly failures: number;
   readonly retryAt?: string;
-  /** Paths that could not be read in the last plan (reported, never acted on). */
+  /** Paths that could not be read or replicated in the last full plan (reported, never acted on). */
   readonly problems: number;
   /** Changes found by the last audit and left alone (onDrift: report). */
   readonly drift: number;

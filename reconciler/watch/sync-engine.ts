@@ -36,7 +36,8 @@ export function createSyncEngine(manifest: Manifest | (() => Manifest), fleet: F
     },
     apply: async (tp) => {
       const o = await applyTarget(m(), f(), tp, signal ? { signal } : {});
-      const ok = o.status === "applied" || o.status === "in-sync";
+      // Problems are not a failure to retry with backoff: the runner reports them from the plan.
+      const ok = o.status === "applied" || o.status === "in-sync" || o.status === "problems";
       const moved = ok ? [] : await sourceMoved(tp, o.problems.map((p) => p.path));
       return { ok, applied: o.applied, bytes: o.bytes, ...(o.error ? { error: o.error } : {}), ...(moved.length ? { sourceChanged: moved } : {}) };
     },

@@ -24,6 +24,11 @@ export interface RunnerDeps {
   readonly schedule: AuditScheduler;
   readonly backoff: BackoffPolicy;
   readonly random: () => number;
+  /**
+   * The daemon's stop (SIGTERM/SIGINT), which the engine's scans and applies also get: work it cuts
+   * short is neither a failure nor a sync; the next start's full plan catches up.
+   */
+  readonly signal?: AbortSignal;
 }
 
 interface TargetRt {
@@ -160,8 +165,11 @@ export class SyncRunner {
 
   async #plan(opts: { only?: readonly RelPath[]; deep?: boolean }, targets: readonly TargetRt[]): Promise<TargetPlan[] | undefined> {
     try {
-      return await this.d.engine.plan(this.sync, { ...opts, targets: targets.map((t) => t.loc) });
+      const plans = await this.d.engine.plan(this.sync, { ...opts, targets: targets.map((t) => t.loc) });
+      if (this.#stopping()) return undefined;
+      return plans;
     } catch (err) {
+      if (this.#stopping()) return undefined;
       // The engine promises not to throw; if it does, the targets get a full plan when retried.
       for (const t of targets) this.#fail(t, "failed", `plan failed: ${errText(err)}`);
       return undefined;
@@ -172,11 +180,12 @@ export class SyncRunner {
   async #applyOne(tp: TargetPlan, full: boolean): Promise<Outcome> {
     const no: Outcome = { ok: false, changes: tp.changes.length, applied: 0, bytes: 0 };
     const t = this.#byLocation(tp.target);
+    if (this.#stopping()) return no;
     if (!t) {
       this.#error(`engine planned an unknown target ${formatLocation(tp.target)}`);
       return no;
     }
-    t.problems = tp.problems.length;
+    this.#noteProblems(t, tp, full);
     if (tp.state === "unreachable") return this.#fail(t, "unreachable", tp.error ?? "unreachable"), no;
     if (tp.refused) return this.#fail(t, "failed", `refused: ${tp.refused}`), no;
     if (tp.error) return this.#fail(t, "failed", tp.error), no;
@@ -188,6 +197,10 @@ export class SyncRunner {
         res = await this.d.engine.apply(tp);
       } catch (err) {
         res = { ok: false, applied: 0, bytes: 0, error: errText(err) };
+      }
+      if (!res.ok && this.#stopping()) {
+        this.#say("info", `${t.key}: stopped at a file boundary: ${res.applied} of ${plural(tp.changes.length, "change")} applied, the rest is left for the next start`);
+        return { ...no, applied: res.applied, bytes: res.bytes };
       }
       if (!res.ok && res.sourceChanged?.length) {
         // Files still being written on the source (an upload in progress): not the target's fault.
@@ -206,6 +219,25 @@ export class SyncRunner {
     return { ok: true, changes: tp.changes.length, applied: res.applied, bytes: res.bytes };
   }
 
+  /**
+   * A live batch plans only its paths, so it sees only their problems: it may add to the count but
+   * not clear it; the next full plan (initial, retry, audit) sets it.
+   */
+  #noteProblems(t: TargetRt, tp: TargetPlan, full: boolean): void {
+    if (tp.state === "unreachable") return;
+    t.problems = full ? tp.problems.length : Math.max(t.problems, tp.problems.length);
+    const first = tp.problems[0];
+    if (first) this.#say("warn", `${t.key}: ${plural(tp.problems.length, "path")} tsync cannot fix; first: ${first.side} ${shown(first.path)}: ${oneLine(first.error)}`);
+  }
+
+  #phase(t: TargetRt): TargetStatusState {
+    return t.drift > 0 ? "drifted" : t.problems > 0 ? "problems" : "in-sync";
+  }
+
+  #stopping(): boolean {
+    return this.d.signal?.aborted ?? false;
+  }
+
   #succeed(t: TargetRt, full: boolean): void {
     const now = this.d.clock.now();
     if (t.backoff.failures > 0) this.#say("info", `${t.key} recovered after ${plural(t.backoff.failures, "failure")}`);
@@ -214,7 +246,7 @@ export class SyncRunner {
     t.retryTimer = undefined;
     t.retryAt = undefined;
     if (full) t.drift = 0;
-    t.phase = t.drift > 0 ? "drifted" : "in-sync";
+    t.phase = this.#phase(t);
     t.lastSyncAt = this.#lastSyncAt = now;
     this.d.notify(true);
   }
@@ -296,8 +328,8 @@ export class SyncRunner {
             continue;
           }
           t.drift = tp.changes.length;
-          t.problems = tp.problems.length;
-          t.phase = t.drift > 0 ? "drifted" : "in-sync";
+          this.#noteProblems(t, tp, true);
+          t.phase = this.#phase(t);
         }
       }
       const unreachable = plans.filter((tp) => tp.state === "unreachable").length;

@@ -139,7 +139,7 @@ describe("exit codes", () => {
         }
         const doc = planJson(r);
         assert.deepEqual(byLocation(doc), { "node-1": "in-sync", "node-2": "drifted", "node-3": "in-sync", "node-4": "in-sync" });
-        assert.deepEqual(doc.summary, { add: 0, change: 1, delete: 0, targets: 4, drifted: 1, unreachable: 0, refused: 0, nginxChanged: false });
+        assert.deepEqual(doc.summary, { add: 0, change: 1, delete: 0, targets: 4, drifted: 1, unreachable: 0, refused: 0, problems: 0, nginxChanged: false });
       }
       const heal = await runTsync(["apply", "--yes", "-f", s.manifest]);
       assert.equal(heal.code, 0, heal.stdout + heal.stderr);
@@ -595,7 +595,7 @@ describe("reports", () => {
         // node-2: mkdir a, create a/b.txt, and its root's time (changed by the rm) restored;
         // node-3: update c.txt, delete stray.txt, root time restored.
         assert.deepEqual(counts, [{ add: 0, change: 0, delete: 0 }, { add: 2, change: 1, delete: 0 }, { add: 0, change: 2, delete: 1 }, { add: 0, change: 0, delete: 0 }]);
-        assert.deepEqual(doc.summary, { add: 2, change: 3, delete: 1, targets: 4, drifted: 2, unreachable: 1, refused: 0, nginxChanged: false });
+        assert.deepEqual(doc.summary, { add: 2, change: 3, delete: 1, targets: 4, drifted: 2, unreachable: 1, refused: 0, problems: 0, nginxChanged: false });
         const summary = "Plan: 2 to add, 3 to change, 1 to delete on 2 targets; 1 unreachable.";
         const text = (n: { add: number; change: number; delete: number }) => `${n.add} to add, ${n.change} to change, ${n.delete} to delete`;
 

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parseManifest } from "../../reconciler/manifest/load.js";
 import type { Manifest } from "../../reconciler/model/manifest.js";
-import { followRouting, hostStatesFromStatus } from "../../reconciler/watch/nginx-follow.js";
+import { followRouting, hostStatesFromStatus, nginxForWatch } from "../../reconciler/watch/nginx-follow.js";
 import { FakeTransport } from "../support/fake-transport.js";
 import { FakeClock, flushMicrotasks } from "../../reconciler/watch/clock.js";
 import type { StatusDoc, TargetStatusState } from "../../reconciler/watch/status.js";
@@ -80,4 +80,16 @@ test("followRouting: a drifted replica goes down only after stableMs; a flap res
     f.stop();
     await flushMicrotasks();
   }
+});
+
+test("regression (issue 18 item 6): watch logs an nginx file it cannot read as an error, never as deployed", async () => {
+  const unreadable = new FakeTransport();
+  unreadable.readFile = async () => {
+    throw new Error(`local: ${CONF}: EACCES: permission denied`);
+  };
+  const logs: string[] = [];
+  const n = nginxForWatch({ manifest, transport: () => unreadable, status: () => status({}), log: (l, m) => logs.push(`${l} ${m}`), clock: new FakeClock(0), intervalMs: 1000, stableMs: 0 });
+  await n.running(manifest());
+  n.stop();
+  assert.deepEqual(logs, [`error nginx ${CONF}: cannot read ${CONF}: local: ${CONF}: EACCES: permission denied; not deployed`]);
 });

@@ -132,7 +132,8 @@ test("junit structure: suites, cases, kinds and counts agree", () => {
   assert.equal(count(/<failure type="drift"/g), 2, "www-02 and nginx");
   assert.equal(count(/<failure type="refused"/g), 1);
   assert.equal(count(/<error type="unreachable"/g), 1);
-  assert.match(xml, /<testsuites name="tsync plan" tests="6" failures="3" errors="1"/);
+  assert.equal(count(/<error type="problems"/g), 1, "uploads: an unreadable path is an error, not a pass");
+  assert.match(xml, /<testsuites name="tsync plan" tests="6" failures="3" errors="2"/);
   assert.match(xml, /<testsuite name="site" tests="4" failures="2" errors="1"/);
   assert.match(xml, /classname="site" name="www-02:\/var\/www\/tjstein.com"[^>]*>\n\s*<failure type="drift" message="7 to add, 3 to change, 3 to delete">/);
   // One line per change in the failure body: a newline in a name cannot add a line.
@@ -162,11 +163,13 @@ test("markdown caps long change lists", () => {
 });
 
 const summaries: [string, Plan, string][] = [
-  ["mixed", mixed, "Plan: 7 to add, 3 to change, 6 to delete on 2 targets; nginx config changes; 1 unreachable; 1 refused; 1 unreadable path."],
+  ["mixed", mixed, "Plan: 7 to add, 3 to change, 6 to delete on 2 targets; nginx config changes; 1 unreachable; 1 refused; 1 path apply cannot fix on 1 target."],
   ["clean", clean, "No changes. 2 targets in sync."],
   ["one target", plan([target("s", "h", "/p", {})]), "No changes. 1 target in sync."],
   ["in sync but one unreachable", plan([target("s", "a", "/p", {}), target("s", "b", "/p", { state: "unreachable", error: "b: timeout" })]), "No changes. 1 target in sync; 1 unreachable."],
   ["nginx only", plan([target("s", "a", "/p", {})], nginxChanged), "Plan: 0 to add, 0 to change, 0 to delete; nginx config changes."],
+  // Issue 18 item 5: nothing to change, but a FIFO where the source has a file is not "in sync".
+  ["problems only", plan([target("s", "a", "/p", {}), target("s", "b", "/p", { problems: [{ side: "target", path: p("pipe"), error: "is a FIFO, not a file, directory or symlink" }] })]), "No changes. 1 target in sync; 1 path apply cannot fix on 1 target."],
   ["drift", plan([target("s", "a", "/p", { state: "drifted", changes: [hostile[1]!] })]), "Plan: 1 to add, 0 to change, 0 to delete on 1 target."],
 ];
 for (const [name, pl, want] of summaries) test(`summaryLine: ${name}`, () => assert.equal(summaryLine(pl), want));

@@ -10,7 +10,7 @@ import { FakeClock, flushMicrotasks } from "../../reconciler/watch/clock.js";
 import { runDaemon, type AuditScheduler, type WatchSource } from "../../reconciler/watch/daemon.js";
 import type { SyncEngine } from "../../reconciler/watch/engine.js";
 import type { SourceWatcherHooks } from "../../reconciler/watch/source-watcher.js";
-import type { StatusDoc } from "../../reconciler/watch/status.js";
+import { allInSync, type StatusDoc } from "../../reconciler/watch/status.js";
 
 type Tree = Map<RelPath, string>;
 const file = (content: string): FileEntry => ({ kind: "file", size: content.length, mtimeMs: 0, mode: 0o644, hash: content });
@@ -22,6 +22,8 @@ class FakeEngine implements SyncEngine {
   down = new Set<string>();
   failApply = new Set<string>();
   refuse = new Set<string>();
+  /** Target key → paths there that the scan reports as problems (a FIFO, an unreadable directory). */
+  problems = new Map<string, RelPath[]>();
   calls: { op: "plan" | "apply"; target?: string; only?: readonly RelPath[]; deep?: boolean; targets?: string[] }[] = [];
   gate: Promise<void> | undefined;
 
@@ -36,7 +38,8 @@ class FakeEngine implements SyncEngine {
     const inScope = (p: RelPath) => !opts.only || opts.only.some((o) => o === p || isInside(p, o));
     return locs.map((target) => {
       const key = formatLocation(target);
-      const base = { sync: sync.name, target, problems: [] };
+      const problems = (this.problems.get(key) ?? []).filter(inScope).map((path) => ({ side: "target" as const, path, error: "is a FIFO, not a file, directory or symlink" }));
+      const base = { sync: sync.name, target, problems };
       if (this.down.has(key)) return { ...base, state: "unreachable", changes: [], error: `${key}: connect ECONNREFUSED` };
       const dst = this.tree(key);
       const changes: Change[] = [];
@@ -405,4 +408,29 @@ test("croner scheduler: a valid expression schedules and stops; an invalid one i
   assert.ok(logs.some((l) => /^error sync site: audit quick: cannot schedule "61 \* \* \* \*"/.test(l)), logs.join("\n"));
   ac.abort();
   await d.done;
+});
+
+test("regression (issue 18 item 5): a target with problems is not in sync, and a live batch that does not see them keeps them", async () => {
+  const r = rig();
+  r.engine.problems.set(K2, [relPath("pipe")]);
+  await r.d.ready;
+  await flushMicrotasks();
+  const states = () => r.lastStatus().syncs[0]!.targets.map((t) => [t.target, t.state, t.problems]);
+  assert.deepEqual(states(), [[K1, "in-sync", 0], [K2, "problems", 1]]);
+  assert.equal(allInSync(r.lastStatus()), false);
+  assert.ok(r.logs.some((l) => l === `warn sync site: ${K2}: 1 path tsync cannot fix; first: target pipe: is a FIFO, not a file, directory or symlink`), r.logs.join("\n"));
+  const k2 = r.lastStatus().syncs[0]!.targets[1]!;
+  assert.equal(k2.failures, 0, "not a failure to retry with backoff");
+  assert.equal(k2.retryAt, undefined);
+  r.engine.source.set(relPath("index.php"), "v2");
+  r.watchers[0]!.emit("index.php");
+  await r.clock.tick(1000);
+  await flushMicrotasks();
+  assert.deepEqual(states(), [[K1, "in-sync", 0], [K2, "problems", 1]]);
+  r.engine.problems.delete(K2);
+  await r.crons[0]!.run();
+  await flushMicrotasks();
+  assert.deepEqual(states(), [[K1, "in-sync", 0], [K2, "in-sync", 0]], "the next full plan clears them");
+  r.ac.abort();
+  await r.d.done;
 });

@@ -150,7 +150,7 @@ test("renderStatus: one block per sync, a line per target, a summary", () => {
       "    www-02:/var/www/site           unreachable last sync never",
       "      error: www-02: connect ECONNREFUSED",
       `      retry #3 at ${new Date(T0 + 9000).toISOString()}`,
-      "    /srv/copy                      drifted     last sync never, 2 drifted changes (reported), 1 unreadable path",
+      "    /srv/copy                      drifted     last sync never, 2 drifted changes (reported), 1 path tsync cannot fix",
       "2 of 3 targets not in sync.",
       "",
     ].join("\n"),
