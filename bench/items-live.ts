@@ -192,7 +192,8 @@ export async function rssItem(ctx: Ctx, p: Placed, lsyncdTargets: readonly strin
     await lsyncd.stop();
     forget(p.set.src);
   }
-  const limit = p.set.files >= 100_000 ? { max: 250, label: "≤ 250 MB" } : { label: "report" };
+  // Issue 12's goals: ≤ 150 MB at 100k files, ≤ 400 MB at 1M.
+  const limit = p.set.files >= 1_000_000 ? { max: 400, label: "≤ 400 MB" } : p.set.files >= 100_000 ? { max: 150, label: "≤ 150 MB" } : { label: "report" };
   const row: Row = {
     work: `peak RSS of watch: ${p.set.files} files`,
     unit: "MB",

@@ -28,41 +28,82 @@ interface View {
   readonly keep: ReadonlySet<RelPath>;
 }
 
+/** `snap` without the `drop`ped paths; `snap` itself (not a copy) when there are none, the usual case. */
+function without(snap: Snapshot, drop: readonly RelPath[]): Snapshot {
+  if (drop.length === 0) return snap;
+  const out = new Map(snap);
+  for (const p of drop) out.delete(p);
+  return out;
+}
+
 function prepare(source: Snapshot, target: Snapshot, rules: SyncRules): View {
   const excluded = makeMatcher(rules.exclude);
   const isExcluded = (p: RelPath, e: Entry) => excluded(p, e.kind === "dir");
-  const src = new Map<RelPath, Entry>();
-  const dst = new Map<RelPath, Entry>();
   const frozen = new Set<RelPath>();
   const keep = new Set<RelPath>();
   const protect = (p: RelPath) => {
     for (const a of ancestorsOf(p)) keep.add(a);
   };
+  // Scanners already leave excluded paths out, so the snapshots are used as they are (at a million
+  // entries a copy of each costs ~100 MB) and only copied when something must be dropped.
+  const srcDrop: RelPath[] = [];
   for (const [p, e] of source) {
-    if (isExcluded(p, e)) continue;
-    src.set(p, e);
-    if (e.kind === "problem") frozen.add(p);
+    if (isExcluded(p, e)) srcDrop.push(p);
+    else if (e.kind === "problem") frozen.add(p);
   }
+  const src = without(source, srcDrop);
+  const dstDrop: RelPath[] = [];
   for (const [p, e] of target) {
     if (isExcluded(p, e)) {
+      dstDrop.push(p);
       protect(p);
       if (src.has(p)) frozen.add(p);
-      continue;
-    }
-    dst.set(p, e);
-    if (e.kind === "problem") {
+    } else if (e.kind === "problem") {
       frozen.add(p);
       protect(p);
     }
   }
-  for (const [p, t] of dst) {
+  const dst = without(target, dstDrop);
+  for (const p of keep) {
+    const t = dst.get(p);
     const s = src.get(p);
-    if (t.kind === "dir" && s !== undefined && s.kind !== "dir" && keep.has(p)) frozen.add(p);
+    if (t?.kind === "dir" && s !== undefined && s.kind !== "dir") frozen.add(p);
   }
   const sr = src.get("" as RelPath);
   const tr = dst.get("" as RelPath);
   if (sr !== undefined && tr !== undefined && (sr.kind !== "dir" || tr.kind !== "dir")) frozen.add("" as RelPath);
   return { src, dst, frozen, keep };
+}
+
+/**
+ * Every path of either side once, in byte order: each side's keys sorted, then merged. (The default
+ * sort compares UTF-16 code units, which for latin1 RelPaths are the bytes: compareRel's order, without
+ * a call per comparison; and no Set of both sides.)
+ */
+function allPaths(src: Snapshot, dst: Snapshot): RelPath[] {
+  const a = [...src.keys()].sort();
+  const b = [...dst.keys()].sort();
+  const out: RelPath[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a[i]!;
+    const y = b[j]!;
+    if (x === y) {
+      out.push(x);
+      i++;
+      j++;
+    } else if (x < y) {
+      out.push(x);
+      i++;
+    } else {
+      out.push(y);
+      j++;
+    }
+  }
+  while (i < a.length) out.push(a[i++]!);
+  while (j < b.length) out.push(b[j++]!);
+  return out;
 }
 
 /** Whether `p` or one of its ancestors (the root included) is in `set`. */
@@ -133,8 +174,7 @@ export function planSync(source: Snapshot, target: Snapshot, rules: SyncRules): 
     else if (s.kind === "symlink") writes.push({ kind: "symlink", path: p, ...b, after: shape(s, preserve) });
   };
 
-  const paths = [...new Set([...src.keys(), ...dst.keys()])].sort(compareRel);
-  for (const p of paths) {
+  for (const p of allPaths(src, dst)) {
     if (within(p, frozen)) continue;
     const s = src.get(p);
     const t = dst.get(p);
@@ -171,7 +211,7 @@ export function planSync(source: Snapshot, target: Snapshot, rules: SyncRules): 
     }
   }
 
-  const copied = withCopySources(writes, copyDonors(dst, frozen, [removals, mkdirs, writes].flat(), extras), preserve);
+  const copied = withCopySources(writes, () => copyDonors(dst, frozen, [removals, mkdirs, writes].flat(), extras), preserve);
   const linked = preserve.hardlinks ? withHardLinks(copied, src, dst, frozen, preserve) : { writes: copied, followers: new Set<RelPath>() };
 
   // Every live directory above an entry that is written or removed gets its time set again at the
@@ -270,8 +310,10 @@ class ByTime<T> {
  * mtime could differ from this one (files unpacked from one archive share an mtime; a guess among
  * them could copy the wrong bytes). Indexed, so a rename of 20,000 same-size files stays linear.
  */
-function withCopySources(writes: readonly Change[], donors: readonly Donor[], preserve: Preserve): Change[] {
+function withCopySources(writes: readonly Change[], donorsOf: () => readonly Donor[], preserve: Preserve): Change[] {
   const creates = writes.filter((c): c is Create => c.kind === "create" && c.after.size >= MIN_COPY_BYTES);
+  // Donors are a walk over the whole target: only taken when something could use one.
+  const donors = creates.length === 0 ? [] : donorsOf();
   if (creates.length === 0 || donors.length === 0) return [...writes];
   const byHash = new Map<string, Donor>();
   const donorsByTime = new ByTime<Donor>((d) => d.entry);

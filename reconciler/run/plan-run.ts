@@ -9,6 +9,7 @@ import type { Snapshot } from "../model/snapshot.js";
 import { writesFile } from "../model/change.js";
 import type { Transport } from "../transport/types.js";
 import type { ScanOptions } from "../scan/options.js";
+import { entryLimit } from "../scan/limits.js";
 import { makeMatcher } from "../core/ignore.js";
 import { planSync, pathsNeedingHash } from "../core/planner.js";
 import { checkEmptySource, checkMaxDelete } from "../core/safety.js";
@@ -80,13 +81,14 @@ function problemsOf(snap: Snapshot, side: "source" | "target"): TargetPlan["prob
   return out;
 }
 
-function scanOptions(sync: Sync, opts: PlanOptions): ScanOptions {
+function scanOptions(sync: Sync, opts: PlanOptions, trees: number): ScanOptions {
   const p = sync.rules.preserve;
   return {
     exclude: makeMatcher(sync.rules.exclude),
     owners: p.owner || p.group,
     ...(p.hardlinks ? { links: true } : {}),
     hash: opts.deep ? "all" : "none",
+    maxEntries: entryLimit(trees),
     ...(opts.only ? { only: opts.only } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
   };
@@ -98,10 +100,10 @@ function wholeTree(opts: PlanOptions): boolean {
 }
 
 /** Starts a target's scan; settles, never rejects, so it can run while the source is still scanned. */
-function startTargetScan(sync: Sync, target: Location, fleet: Fleet, opts: PlanOptions): Promise<Snapshot | { error: unknown }> {
+function startTargetScan(sync: Sync, target: Location, fleet: Fleet, opts: PlanOptions, trees: number): Promise<Snapshot | { error: unknown }> {
   return (async () => {
     const t = fleet.transport(target.host);
-    return await fleet.limit(() => step(opts, sync.name, formatLocation(target), "scan", () => t.scan(target.path, scanOptions(sync, opts)), (m) => m.size));
+    return await fleet.limit(() => step(opts, sync.name, formatLocation(target), "scan", () => t.scan(target.path, scanOptions(sync, opts, trees)), (m) => m.size));
   })().catch((error: unknown) => ({ error }));
 }
 
@@ -164,11 +166,13 @@ export async function planSyncTargets(sync: Sync, fleet: Fleet, opts: PlanOption
   // Target scans (ssh handshake, remote listing, remote hashing when deep) do not depend on the source
   // scan: run them at the same time instead of after it (measured by bench/: the source walk and the 4
   // connections used to add up). Read-only, so a failing source wastes a listing, nothing more.
-  const scans = targets.map((t) => startTargetScan(sync, t, fleet, opts));
+  // The source and every target snapshot are held at once: each scan gets its share of the heap.
+  const trees = 1 + targets.length;
+  const scans = targets.map((t) => startTargetScan(sync, t, fleet, opts, trees));
   let source: { snap: Snapshot; transport: Transport };
   try {
     const transport = fleet.transport(sync.source.host);
-    const snap = await fleet.limit(() => step(opts, sync.name, "source", "scan", () => transport.scan(sync.source.path, scanOptions(sync, opts)), (m) => m.size));
+    const snap = await fleet.limit(() => step(opts, sync.name, "source", "scan", () => transport.scan(sync.source.path, scanOptions(sync, opts, trees)), (m) => m.size));
     if (!snap.has("" as RelPath) && !opts.only) throw new Error(`source ${formatLocation(sync.source)} does not exist`);
     source = { snap, transport };
   } catch (err) {

@@ -1,9 +1,10 @@
 // The remote half of scanning, as pure functions: the shell command lines (GNU find / b2sum, one exec
 // each) and the parsers of their NUL-framed output. Names travel only as data — on stdin or in the
 // output — never inside a command line; only the manifest's root is, single-quoted.
-import { ancestorsOf, type RelPath } from "../model/paths.js";
+import { parentOf, type RelPath } from "../model/paths.js";
 import { STAGING_DIR, type Entry, type Snapshot } from "../model/snapshot.js";
 import type { Matcher } from "../model/paths.js";
+import { tooManyEntries } from "./limits.js";
 
 export const LIST_MARKER = "TSYNC-LIST\0";
 export const NO_ROOT_MARKER = "TSYNC-NOROOT\0";
@@ -55,6 +56,8 @@ export interface ListingOptions {
   readonly exclude: Matcher;
   readonly owners: boolean;
   readonly only?: readonly RelPath[];
+  /** More records than this: "bad", with the count (limits.ts). */
+  readonly maxEntries?: number;
 }
 
 export type ListingResult =
@@ -91,30 +94,39 @@ export function parseListing(stdout: Buffer, opts: ListingOptions): ListingResul
   const fields = body.toString("latin1").split("\0");
   // A complete listing ends with a NUL, leaving one empty string after the last field.
   if (fields.pop() !== "" || fields.length % 8 !== 0) return { kind: "bad", error: "truncated listing" };
+  if (opts.maxEntries !== undefined && fields.length / 8 > opts.maxEntries) return { kind: "bad", error: tooManyEntries(fields.length / 8, opts.maxEntries) };
   const snapshot = new Map<RelPath, Entry>();
   // Directory verdicts, so a child of an excluded directory is excluded too (gitignore cannot
   // re-include below an excluded directory). A full walk meets parents first; an `only` walk starts
-  // below the root and asks the matcher about ancestors it never listed.
+  // below the root and asks the matcher about ancestors it never listed. `blocked` memoizes "this
+  // directory or one above it is excluded", so each record costs one lookup of its parent instead of
+  // a walk over all its ancestors.
   const dirExcluded = new Map<string, boolean>();
   const excludedDir = (d: RelPath): boolean => {
     let v = dirExcluded.get(d);
     if (v === undefined) dirExcluded.set(d, (v = opts.exclude(d, true)));
     return v;
   };
+  const blockedDirs = new Map<string, boolean>();
+  const blocked = (d: RelPath): boolean => {
+    if (d === "") return false;
+    let v = blockedDirs.get(d);
+    if (v === undefined) blockedDirs.set(d, (v = blocked(parentOf(d)) || excludedDir(d)));
+    return v;
+  };
   for (let i = 0; i < fields.length; i += 8) {
-    const [type, modeS, sizeS, mtimeS, uidS, gidS, target, rawPath] = fields.slice(i, i + 8) as [string, string, string, string, string, string, string, string];
-    const path = toRel(rawPath);
+    const type = fields[i]!;
+    const target = fields[i + 6]!;
+    const path = toRel(fields[i + 7]!);
     if (path === undefined) return { kind: "bad", error: `unexpected path in listing at record ${i / 8}` };
     if (path === STAGING_DIR || path.startsWith(STAGING_DIR + "/")) continue;
     if (!wanted(path, opts.only)) continue;
     const isDir = type === "d" || type === "X";
-    if (path !== "" && (ancestorsOf(path).some(excludedDir) || (isDir ? excludedDir(path) : opts.exclude(path, false)))) continue;
-    const meta = {
-      mode: parseInt(modeS, 8) & 0o7777,
-      mtimeMs: parseMtime(mtimeS),
-      ...(opts.owners ? { uid: Number(uidS), gid: Number(gidS) } : {}),
-    };
-    if (type === "f") snapshot.set(path, { kind: "file", size: Number(sizeS), ...meta });
+    if (path !== "" && (blocked(parentOf(path)) || (isDir ? excludedDir(path) : opts.exclude(path, false)))) continue;
+    const mode = parseInt(fields[i + 1]!, 8) & 0o7777;
+    const mtimeMs = parseMtime(fields[i + 3]!);
+    const meta = opts.owners ? { mode, mtimeMs, uid: Number(fields[i + 4]), gid: Number(fields[i + 5]) } : { mode, mtimeMs };
+    if (type === "f") snapshot.set(path, { kind: "file", size: Number(fields[i + 2]), ...meta });
     else if (type === "d") snapshot.set(path, { kind: "dir", ...meta });
     else if (type === "l") snapshot.set(path, { kind: "symlink", target, ...meta });
     else if (type === "X") snapshot.set(path, { kind: "problem", error: "permission denied: directory cannot be listed" });

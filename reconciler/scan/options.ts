@@ -15,5 +15,7 @@ export interface ScanOptions {
    * partial plan can create missing parents and restore parents' times. Absent: whole tree.
    */
   readonly only?: readonly RelPath[];
+  /** Stop with an error naming the count once the tree has more entries than this (limits.ts). */
+  readonly maxEntries?: number;
   readonly signal?: AbortSignal;
 }

@@ -66,7 +66,8 @@ export function renderPlanHuman(plan: Plan, opts: RenderOptions): string {
   const paint = painter(opts.color);
   const out: string[] = [];
   if (!opts.quiet) {
-    for (const t of plan.targets) out.push(...renderTarget(t, paint, opts));
+    // One line at a time: spreading a target's lines into push() overflows the stack past ~120k changes.
+    for (const t of plan.targets) for (const l of renderTarget(t, paint, opts)) out.push(l);
     const n = plan.nginx;
     if (n) {
       const where = `nginx ${n.host ? `${n.host}:` : ""}${n.path}`;

@@ -51,6 +51,13 @@ const cases: [string, Buffer, ListingOptions, ReturnType<typeof parseListing>][]
   ["names are bytes: newline, non-UTF-8", out(rec("f", "644", "0", "1", "", "./x\ny\xff")), none, { kind: "ok", snapshot: new Map([["x\ny\xff", { kind: "file", size: 0, mode: 0o644, mtimeMs: 1000 }]] as [RelPath, Entry][]) }],
   ["a path not starting with ./ is rejected", out(rec("f", "644", "0", "1", "", "/etc/passwd")), none, { kind: "bad", error: "unexpected path in listing at record 0" }],
 ];
+test("parseListing: more records than maxEntries is refused with the count, before any is parsed", () => {
+  const got = parseListing(out(dRoot, fA, dW, fWc, lEtc), { ...none, maxEntries: 4 });
+  assert.equal(got.kind, "bad");
+  assert.match(got.kind === "bad" ? got.error : "", /^5 entries or more, over the 4 that fit in this process's memory .*--max-old-space-size/);
+  assert.equal(parseListing(out(dRoot, fA, dW, fWc, lEtc), { ...none, maxEntries: 5 }).kind, "ok");
+});
+
 for (const [name, buf, opts, want] of cases) test(`parseListing: ${name}`, () => assert.deepEqual(parseListing(buf, opts), want));
 
 test("parseMtime matches Node's Stats#mtimeMs formula", () => {

@@ -83,6 +83,14 @@ test("scanLocal: the tree, with the root as a dir entry and the staging dir skip
   assert.equal(kind(s, ".tsync-tmp/partial"), undefined);
 });
 
+test("scanLocal: a tree over maxEntries stops with the count, also inside one big directory", async () => {
+  const whole = (await scanLocal(root, opts())).size;
+  await assert.rejects(scanLocal(root, opts({ maxEntries: whole - 1 })), /^Error: \d+ entries or more, over the \d+ that fit in this process's memory/);
+  assert.equal((await scanLocal(root, opts({ maxEntries: whole }))).size, whole);
+  // The root directory alone holds more names than the limit: refused before they are stat'ed.
+  await assert.rejects(scanLocal(root, opts({ maxEntries: 3 })), /^Error: \d+ entries or more, over the 3 /);
+});
+
 test("scanLocal: symlinks are recorded, never followed", async () => {
   const s = await scanLocal(root, opts());
   assert.deepEqual(
