@@ -3,18 +3,16 @@ import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import { Fleet } from "../../reconciler/run/fleet.js";
 import { planManifest } from "../../reconciler/run/plan-run.js";
-import { applyPlan, type TargetOutcome } from "../../reconciler/run/apply-run.js";
+import { applyPlan } from "../../reconciler/run/apply-run.js";
 import { parsePlanJson } from "../../reconciler/views/plan-json.js";
 import { toApplyJson } from "../../reconciler/views/apply-json.js";
-import { renderPlanHuman, painter } from "../../reconciler/views/plan-human.js";
-import { formatBytes } from "../../reconciler/views/change-line.js";
-import { formatLocation } from "../../reconciler/model/manifest.js";
+import { renderApplyHuman } from "../../reconciler/views/apply-human.js";
+import { renderPlanHuman } from "../../reconciler/views/plan-human.js";
 import type { Plan } from "../../reconciler/model/plan.js";
-import { summarize, visibleChanges } from "../../reconciler/model/plan.js";
+import { summarize } from "../../reconciler/model/plan.js";
 import { targetSelected } from "../../reconciler/run/plan-run.js";
 import { nginxAsRendered } from "../../reconciler/run/stale.js";
 import { errorMessage } from "../../reconciler/model/errors.js";
-import { escapeText } from "../../reconciler/model/text.js";
 import type { Manifest } from "../../reconciler/model/manifest.js";
 import { requireManifest } from "../manifest.js";
 import { out, err, useColor, Exit, EXIT, type GlobalOptions } from "../output.js";
@@ -93,25 +91,10 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
-function outcomeLine(o: TargetOutcome, paint: ReturnType<typeof painter>): string {
-  const head = `${o.plan.sync}: ${formatLocation(o.plan.target)}`;
-  switch (o.status) {
-    case "in-sync":
-      return `${head} ${paint("green", "in sync")}`;
-    case "applied":
-      // The count the plan showed (directory time restorations are bookkeeping, not changes).
-      return `${head} ${paint("green", "applied")} ${visibleChanges(o.plan.changes).length} change(s), ${formatBytes(o.bytes)} sent`;
-    default:
-      return `${head} ${paint("red", o.status)}: ${escapeText(o.error ?? "")}` + (o.hint !== undefined ? `
-  hint: ${escapeText(o.hint)}` : "");
-  }
-}
-
 export async function applyCommand(planFile: string | undefined, opts: ApplyCommandOptions): Promise<void> {
   const manifest = requireManifest(opts);
   const fleet = new Fleet(manifest);
   const color = useColor(opts);
-  const paint = painter(color);
   try {
     const planning = !planFile && !opts.json && !opts.quiet && process.stderr.isTTY ? planProgressReporter(process.stderr) : undefined;
     const plan = planFile
@@ -154,12 +137,7 @@ export async function applyCommand(planFile: string | undefined, opts: ApplyComm
     progress?.done();
     if (opts.json) out(JSON.stringify(toApplyJson(plan, report), null, 2));
     else if (mustReport) {
-      for (const o of report.targets) out(outcomeLine(o, paint));
-      if (report.nginx) {
-        const n = report.nginx;
-        out(`nginx ${manifest.nginx?.path ?? ""} ${n.status === "failed" || n.status === "refused" ? paint("red", n.status) + ": " + escapeText(n.error ?? "") : paint("green", n.status)}`);
-      }
-      out(report.ok ? paint("bold", "Apply complete.") : paint("red", "Apply finished with errors (see above)."));
+      out(renderApplyHuman(report, { color, ...(manifest.nginx ? { nginxPath: manifest.nginx.path } : {}) }));
     }
     if (interrupt.signal.aborted) {
       const left = report.targets.reduce((n, o) => n + Math.max(0, o.plan.changes.length - o.applied), 0);

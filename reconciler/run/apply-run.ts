@@ -20,11 +20,11 @@ import { escapeText } from "../model/text.js";
  * cannot fix (an unreadable path, a FIFO where the source has a file): not in sync, so not ok.
  * `failed` also covers a bug in tsync itself ("internal error"), which is never called unreachable.
  */
-export type TargetStatus = "in-sync" | "applied" | "partial" | "refused" | "stale" | "unreachable" | "failed" | "problems";
+export type ApplyStatus = "in-sync" | "applied" | "partial" | "refused" | "stale" | "unreachable" | "failed" | "problems";
 
 export interface TargetOutcome {
   readonly plan: TargetPlan;
-  readonly status: TargetStatus;
+  readonly status: ApplyStatus;
   readonly applied: number;
   readonly bytes: number;
   readonly problems: readonly ApplyProblem[];
@@ -59,7 +59,7 @@ export interface RunApplyOptions {
   readonly signal?: AbortSignal;
 }
 
-function outcome(plan: TargetPlan, status: TargetStatus, error?: string, hint?: string): TargetOutcome {
+function outcome(plan: TargetPlan, status: ApplyStatus, error?: string, hint?: string): TargetOutcome {
   return { plan, status, applied: 0, bytes: 0, problems: [], ...(error ? { error } : {}), ...(hint !== undefined ? { hint } : {}) };
 }
 
@@ -131,7 +131,7 @@ export async function applyTarget(manifest: Manifest, fleet: Fleet, tp: TargetPl
       }),
     );
     const left = unresolved(tp, where);
-    const status: TargetStatus = result.problems.length === 0 ? (left ? "problems" : "applied") : result.applied > 0 ? "partial" : "failed";
+    const status: ApplyStatus = result.problems.length === 0 ? (left ? "problems" : "applied") : result.applied > 0 ? "partial" : "failed";
     const first = result.problems[0];
     const error = first
       ? `${where}: ${result.problems.length} change(s) not applied; first: ${first.kind} ${displayPath(first.path)}: ${first.message}`
