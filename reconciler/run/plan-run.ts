@@ -12,6 +12,7 @@ import type { ScanOptions } from "../scan/options.js";
 import { entryLimit } from "../scan/limits.js";
 import { makeMatcher } from "../core/ignore.js";
 import { planSync, pathsNeedingHash } from "../core/planner.js";
+import { proveCopies, unprovenCopies } from "../core/copy-proof.js";
 import { checkEmptySource, checkMaxDelete } from "../core/safety.js";
 import { planNginx } from "../nginx/deploy.js";
 import { downHosts } from "../nginx/routing.js";
@@ -138,6 +139,14 @@ async function planOneTarget(
         src = withHashes(src, await source.transport.hash(sync.source.path, unhashed, opts.signal));
         changes = planSync(src, dst, sync.rules);
       }
+    }
+    const guesses = unprovenCopies(changes);
+    if (guesses.sources.length > 0) {
+      const [hs, hd] = await Promise.all([
+        step(opts, sync.name, "source", "hash", () => source.transport.hash(sync.source.path, guesses.sources, opts.signal), (m) => m.size),
+        fleet.limit(() => step(opts, sync.name, formatLocation(target), "hash", () => t.hash(target.path, guesses.donors, opts.signal), (m) => m.size)),
+      ]);
+      changes = proveCopies(changes, hs, hd);
     }
     const refused = opts.allowMassDelete
       ? undefined
