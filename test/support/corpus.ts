@@ -101,7 +101,7 @@ export interface GenTreeOptions {
 }
 
 /** mulberry32: small, fast, good enough for reproducible fixtures. */
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

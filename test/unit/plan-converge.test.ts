@@ -8,22 +8,12 @@ import type { Change } from "../../reconciler/model/change.js";
 import type { SyncRules } from "../../reconciler/model/manifest.js";
 import { parentOf, type RelPath } from "../../reconciler/model/paths.js";
 import { planSync } from "../../reconciler/core/planner.js";
+import { rng } from "../support/corpus.js";
 import { timesEqual, type Entry, type FileEntry, type Snapshot } from "../../reconciler/model/snapshot.js";
 
 const T = 1_700_000_000_123.456;
 const DIRTY = -1; // a directory's mtime after apply wrote into it
 const NAMES = ["a", "a.b", "a-b", "b", "ab", "a b", "\xff"];
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Tree = Map<RelPath, Entry>;
 const join = (dir: RelPath, name: string) => (dir === "" ? name : `${dir}/${name}`) as RelPath;
