@@ -33,6 +33,7 @@ export interface RawSync {
   source: RawLocation;
   targets: RawLocation[] | RawRoleTargets;
   exclude?: string[];
+  protect?: string[];
   delete?: boolean;
   maxDelete?: string | number;
   preserve?: ("perms" | "times" | "owner" | "group" | "hardlinks")[];
@@ -66,6 +67,7 @@ export const DEFAULTS = {
   sshConfig: true,
   maxProcesses: 5,
   exclude: [] as string[],
+  protect: [] as string[],
   delete: true,
   preserve: ["perms", "times"],
   delay: "1s",
@@ -238,6 +240,7 @@ function normalizeSync(name: string, s: RawSync, hosts: Record<string, RawHost>,
     ? hostsWithRoles(hosts, t.roles).map((host) => ({ host, path: normalizePath(t.path) }))
     : t.map((loc) => resolveLocation(loc, base));
   const preserve: readonly string[] = s.preserve ?? DEFAULTS.preserve;
+  const protect = s.protect ?? DEFAULTS.protect;
   const maxDelete = s.maxDelete === undefined ? undefined : parseLimit(s.maxDelete);
   // The quick audit is on unless switched "off": chokidar has no fallback when inotify runs out, so a
   // periodic rescan is what catches missed events.
@@ -250,6 +253,7 @@ function normalizeSync(name: string, s: RawSync, hosts: Record<string, RawHost>,
     rules: {
       exclude: s.exclude ?? DEFAULTS.exclude,
       delete: s.delete ?? DEFAULTS.delete,
+      ...(protect.length > 0 ? { protect } : {}),
       ...(maxDelete ? { maxDelete } : {}),
       preserve: {
         perms: preserve.includes("perms"),

@@ -52,6 +52,8 @@ export interface SyncRules {
   /** gitignore patterns, relative to the source root. */
   readonly exclude: readonly string[];
   readonly delete: boolean;
+  /** gitignore patterns of target paths never deleted nor replaced by another kind; absent: none. */
+  readonly protect?: readonly string[];
   readonly maxDelete?: Limit;
   readonly preserve: Preserve;
 }

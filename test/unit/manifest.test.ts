@@ -290,6 +290,7 @@ test("schema defaults are the defaults normalize applies", () => {
   assert.equal((sync.delete as Json).default, DEFAULTS.delete);
   assert.deepEqual((sync.preserve as Json).default, DEFAULTS.preserve);
   assert.deepEqual((sync.exclude as Json).default, DEFAULTS.exclude);
+  assert.deepEqual((sync.protect as Json).default, DEFAULTS.protect);
   assert.equal((sync.delay as Json).default, DEFAULTS.delay);
   assert.equal((sync.onDrift as Json).default, DEFAULTS.onDrift);
   assert.equal((((sync.audit as Json).properties as Json).quick as Json).default, DEFAULTS.auditQuick);
@@ -387,4 +388,33 @@ test("sshConfig: true is ~/.ssh/config then /etc/ssh/ssh_config; a relative PATH
   assert.deepEqual(manifest!.hosts.get("a")!.sshConfig, ["/srv/estate/deploy/ssh_config"]);
   assert.deepEqual(manifest!.hosts.get("b")!.sshConfig, []);
   assert.deepEqual(manifest!.hosts.get("c")!.sshConfig, [join(homedir(), ".ssh/config"), "/etc/ssh/ssh_config"]);
+});
+
+test("issue 19: code excluding wp-content/uploads/ and an uploads sync with delete: false are disjoint; protect normalizes", () => {
+  const yaml = (codeRules: string) => `version: 1
+hosts:
+  master: { address: 127.0.0.1, roles: [master] }
+  www-01: { address: 127.0.0.2, roles: [replica] }
+syncs:
+  code:
+    source: /var/www/site
+    targets: { roles: [replica], path: /var/www/site }
+${codeRules}
+  uploads:
+    source: /var/www/site/wp-content/uploads
+    targets: { roles: [replica], path: /var/www/site/wp-content/uploads }
+    delete: false
+`;
+  const ok = parseManifest(yaml(`    exclude: [".git/", "wp-content/uploads/"]\n    protect: ["wp-content/cache/", "*.node-only"]`), "tsync.yaml");
+  assert.deepEqual(ok.diagnostics.map(formatDiagnostic), []);
+  const [code, uploads] = ok.manifest!.syncs;
+  assert.deepEqual(code!.rules.protect, ["wp-content/cache/", "*.node-only"]);
+  assert.equal(uploads!.rules.protect, undefined);
+  assert.equal(uploads!.rules.delete, false);
+  // Protecting the inner path is not enough: the outer sync would still write into it.
+  for (const rules of [`    protect: ["wp-content/uploads/"]`, `    exclude: ["*.tmp"]`]) {
+    const bad = parseManifest(yaml(rules), "tsync.yaml");
+    assert.deepEqual(bad.diagnostics.map((d) => d.code), ["overlapping-targets"], rules);
+    assert.match(bad.diagnostics[0]!.message, /www-01:\/var\/www\/site\/wp-content\/uploads overlaps www-01:\/var\/www\/site, a target of sync "code"/);
+  }
 });
