@@ -8,6 +8,7 @@ import type { PlanCommandOptions } from "./commands/plan.js";
 import type { ApplyCommandOptions } from "./commands/apply.js";
 import type { StatusCommandOptions } from "./commands/status.js";
 import type { ImportCommandOptions } from "./commands/import.js";
+import type { InitCommandOptions } from "./commands/init.js";
 // Commands are loaded when run: `tsync validate` need not load ssh2, chokidar or a Lua VM.
 
 
@@ -36,6 +37,17 @@ const program = new Command("tsync")
   .version(VERSION)
   .showHelpAfterError("(run with --help for usage)")
   .configureHelp({ sortSubcommands: false });
+
+program.command("init")
+  .description("write a commented starter tsync.yaml (asks nothing; never overwrites a file)")
+  .option("-f, --manifest <file>", "where to write it (default: ./tsync.yaml)")
+  .option("--source <path>", "the tree to replicate: a local path, or HOST:/path")
+  .option("--target <[user@]host:/path>", "a target: HOST:/path over SSH, or a local path (repeatable)", collect)
+  .option("--from-lsyncd <file.lua>", "the manifest `tsync import lsyncd` makes of this lsyncd config instead")
+  .option("--stdout", "print it instead of writing a file")
+  .option("-q, --quiet", "print less")
+  .addHelpText("after", "\nExamples:\n  tsync init --source /var/www/site --target www-01:/var/www/site --target deploy@10.0.1.22:/var/www/site\n  tsync init -f /etc/tsync/tsync.yaml --from-lsyncd /etc/lsyncd/lsyncd.conf.lua")
+  .action(run(async (opts: InitCommandOptions) => (await import("./commands/init.js")).initCommand(opts)));
 
 common(program.command("validate"))
   .description("check the manifest; print nothing but errors (exit 0 valid, 1 invalid)")
