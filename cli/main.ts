@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The command line: parse, call the reconciler, render, exit with SPEC §2's codes.
-import { Command, Option } from "commander";
+import { Argument, Command, Option } from "commander";
 import { Exit, EXIT, err, type GlobalOptions } from "./output.js";
 import { TsyncError, errorMessage } from "../reconciler/model/errors.js";
 import { VERSION } from "../reconciler/model/version.js";
@@ -101,6 +101,12 @@ common(program.command("nginx"))
   .description("print the nginx config rendered from the manifest's roles")
   .addHelpText("after", "\nExample:\n  tsync nginx -f fixtures/seed/tsync.yaml")
   .action(run(async (opts: GlobalOptions) => (await import("./commands/nginx.js")).nginxCommand(opts)));
+
+program.command("completion")
+  .description("print a shell completion script, generated from these command definitions")
+  .addArgument(new Argument("<shell>", "the shell it is for").choices(["bash", "zsh", "fish"]))
+  .addHelpText("after", "\nInstall (see the README):\n  tsync completion bash | sudo tee /usr/share/bash-completion/completions/tsync >/dev/null\n  tsync completion zsh > \"${fpath[1]}/_tsync\"\n  tsync completion fish > ~/.config/fish/completions/tsync.fish")
+  .action(run(async (shell: "bash" | "zsh" | "fish") => process.stdout.write((await import("./completion.js")).completionScript(program, shell, VERSION))));
 
 async function main(): Promise<number> {
   try {
