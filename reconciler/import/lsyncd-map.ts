@@ -3,6 +3,7 @@
 // Rendering the draft as commented YAML is lsyncd-render.ts.
 
 import { posix } from "node:path";
+import { loginRelative } from "../manifest/normalize.js";
 import type { LuaTable, LuaValue, Recorded } from "./lsyncd-eval.js";
 import {
   isTable, translateDelete, translateExclude, translateRsyncOpts, translateRsyncTable, translateSshArgs, translateSshTable,
@@ -197,6 +198,7 @@ export function mapRecorded(rec: Recorded, file: string, source: string, opts: M
       if (target.error) skip(line, target.error);
       continue;
     }
+    if (target.includes(":~/")) comments.targets!.push("lsyncd: relative to the login directory; tsync resolves ~ on the target when it connects");
 
     const exclude: string[] = [];
     const excl = cfg.exclude;
@@ -292,8 +294,8 @@ function mergeTables(a: LuaTable | undefined, b: LuaTable): LuaTable {
 type TargetResult = string | { error?: string };
 
 /**
- * lsyncd's target forms → a tsync location. Only absolute paths translate: a remote path relative to
- * the login directory would need the target asked at plan time, which the importer cannot do.
+ * lsyncd's target forms → a tsync location. A remote path relative to the login directory (rsync's
+ * `host:dir`, `host:~/dir`) becomes `~/dir`, which tsync resolves on the target when it connects.
  */
 function targetOf(
   layer: Layer,
@@ -302,13 +304,16 @@ function targetOf(
   local: (p: string) => string | undefined,
 ): TargetResult {
   const remote = (spec: string, dir: string, shown: string): TargetResult => {
+    let path = normPath(dir);
     if (!dir.startsWith("/")) {
-      const rel = dir.replace(/^~\/?/, "").replace(/\/+$/, "");
-      const what = rel === "" ? "the login directory" : "relative to the login directory";
-      return { error: `target ${JSON.stringify(shown)} is ${what} on ${spec}; tsync needs the absolute path there, e.g. ${spec}:/home/USER${rel ? `/${rel}` : ""}` };
+      if (/^~[^/]/.test(dir)) return { error: `target ${JSON.stringify(shown)} is relative to another user's home (~user); write the absolute path` };
+      const rel = loginRelative(`~/${dir.replace(/^~\/?/, "")}`);
+      if (rel === undefined)
+        return { error: `target ${JSON.stringify(shown)} is the login directory on ${spec} itself (or leaves it with ".."); tsync replicates into a directory below it, never over the home (and its .ssh)` };
+      path = rel;
     }
     const h = host(spec);
-    return "error" in h ? h : `${h.name}:${normPath(dir)}`;
+    return "error" in h ? h : `${h.name}:${path}`;
   };
   if (layer === "rsyncssh") {
     if (typeof cfg.host !== "string") return { error: "default.rsyncssh needs host = \"[USER@]HOST\"" };

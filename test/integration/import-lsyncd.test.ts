@@ -2,8 +2,8 @@
 // sync{} per target, ssh options in rsh) is imported, and the manifest it yields converges real sshd
 // targets — checked with independent tools, not tsync's word.
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { startSshdFleet, type Fleet } from "../support/sshd.js";
@@ -12,6 +12,9 @@ import { assertTreesEqual, wordpressTree } from "../support/trees.js";
 
 let fleet: Fleet;
 let dir: string;
+// Targets below the login directory of the lab's ssh user (root, on this machine), removed afterwards.
+const loginDir = userInfo().homedir;
+const below = `tsync-login-${process.pid}`;
 
 before(async () => {
   fleet = await startSshdFleet({ addresses: ["127.0.0.2", "127.0.0.3"] });
@@ -21,6 +24,7 @@ before(async () => {
 after(async () => {
   await fleet?.close();
   rmSync(dir, { recursive: true, force: true });
+  rmSync(join(loginDir, below), { recursive: true, force: true });
 });
 
 test("an imported lsyncd config plans and applies correctly against real targets", async () => {
@@ -88,4 +92,35 @@ test("the CLI resolves relative sources against the config's directory, or --bas
   assert.match(r.stderr, /warning: .*lsyncd\.conf\.lua:1: os\.getenv\('TSYNC_TEST_DEST'\) was read from the environment/);
   const based = await runTsync(["import", "lsyncd", lua, "--base", "/data"], { env: { TSYNC_TEST_DEST: "b" } });
   assert.match(based.stdout, /source: \/data\/public\n/);
+});
+
+test("targets relative to the login directory (user@host:dir, rsyncssh targetdir ~/dir) land below the target's login directory, not tsync's home", async () => {
+  const src = join(dir, "login-src");
+  await wordpressTree(src);
+  const [a, b] = fleet.hosts;
+  const rsh = (port: number) => `/usr/bin/ssh -p ${port} -i ${fleet.identityFile} -o UserKnownHostsFile=${fleet.knownHosts}`;
+  const lua = join(dir, "login.conf.lua");
+  writeFileSync(
+    lua,
+    `sync{ default.rsync, source = "${src}", target = "root@${a!.address}:${below}/a/", rsync = { archive = true, rsh = "${rsh(a!.port)}" } }
+sync{ default.rsyncssh, source = "${src}", host = "root@${b!.address}", targetdir = "~/${below}/b", rsync = { archive = true }, ssh = { port = ${b!.port}, identityFile = "${fleet.identityFile}", options = { UserKnownHostsFile = "${fleet.knownHosts}" } } }
+`,
+  );
+  const manifest = join(dir, "login.yaml");
+  const imp = await runTsync(["import", "lsyncd", lua, "-o", manifest, "--strict"]);
+  assert.equal(imp.code, 0, imp.stderr);
+  // tsync's own home is elsewhere: expanding ~ on this side would write there.
+  const home = mkdtempSync(join(tmpdir(), "tsync-home-"));
+  const env = { HOME: home };
+  const plan = await runTsync(["plan", "--json", "-f", manifest], { env });
+  assert.equal(plan.code, 0, plan.stderr);
+  const doc = JSON.parse(plan.stdout) as { targets: { location: string; state: string }[] };
+  assert.deepEqual(doc.targets.map((t) => [t.location, t.state]), [[`node-1:~/${below}/a`, "drifted"], [`node-2:~/${below}/b`, "drifted"]]);
+  const apply = await runTsync(["apply", "--yes", "-f", manifest], { env });
+  assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+  for (const t of ["a", "b"]) await assertTreesEqual(src, join(loginDir, below, t), { times: true, timePrecision: "s", owner: true });
+  assert.deepEqual(readdirSync(home), [], "nothing written below tsync's own home");
+  assert.match((await runTsync(["plan", "-f", manifest], { env })).stdout, /No changes\./);
+  rmSync(home, { recursive: true, force: true });
+  assert.ok(existsSync(join(loginDir, below, "a")));
 });

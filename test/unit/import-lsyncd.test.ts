@@ -227,8 +227,9 @@ test("issue 15: a relative source resolves against --base with a warning; withou
 });
 
 const refusedTargets: [string, RegExp][] = [
-  [`target = "deploy@h:site/"`, /^c\.lua:1: target "deploy@h:site\/" is relative to the login directory on deploy@h; tsync needs the absolute path there, e\.g\. deploy@h:\/home\/USER\/site; sync skipped$/],
-  [`target = "h:~/site"`, /^c\.lua:1: target "h:~\/site" is relative to the login directory on h; .* e\.g\. h:\/home\/USER\/site; sync skipped$/],
+  [`target = "h:"`, /^c\.lua:1: target "h:" is the login directory on h itself \(or leaves it with "\.\."\); tsync replicates into a directory below it, never over the home \(and its \.ssh\); sync skipped$/],
+  [`target = "h:../other"`, /^c\.lua:1: target "h:\.\.\/other" is the login directory on h itself \(or leaves it/],
+  [`target = "h:~www/site"`, /^c\.lua:1: target "h:~www\/site" is relative to another user's home \(~user\); write the absolute path; sync skipped$/],
   [`target = "rsync://h:873/module"`, /^c\.lua:1: target "rsync:\/\/h:873\/module" is an rsync daemon URL; tsync replicates over SSH only/],
   [`target = "h::module"`, /^c\.lua:1: target "h::module" is an rsync daemon module \(HOST::MODULE\); tsync replicates over SSH only/],
   [`target = "deploy@h"`, /^c\.lua:1: target "deploy@h" has no ':', so rsync reads it as a local directory of that name/],
@@ -242,9 +243,19 @@ for (const [target, want] of refusedTargets)
     assert.match(r.errors[0]!, want);
   });
 
-test("issue 15: an rsyncssh targetdir relative to the login directory is refused, not skipped silently", async () => {
-  const r = await imp(`sync{ default.rsyncssh, source = "/a", host = "h", targetdir = "dst/" }`);
-  assert.match(r.errors[0] ?? "", /^c\.lua:1: target "h:dst\/" is relative to the login directory on h;/);
+test("issue 15: targets relative to the login directory import as ~/DIR, resolved on the target, with nothing to warn about", async () => {
+  for (const [target, want] of [
+    [`target = "deploy@h:site/"`, "~/site"],
+    [`target = "h:~/site"`, "~/site"],
+    [`target = "h:./a//b/"`, "~/a/b"],
+  ] as const) {
+    const r = await imp(`sync{ default.rsync, source = "/a", ${target} }`);
+    assert.deepEqual([r.errors, r.warnings], [[], []], target);
+    assert.deepEqual(syncOf(r).targets, [{ host: "node-1", path: want }], target);
+    assert.match(r.yaml!, /# lsyncd: relative to the login directory; tsync resolves ~ on the target when it connects/);
+  }
+  const ssh = await imp(`sync{ default.rsyncssh, source = "/a", host = "deploy@h", targetdir = "dst/" }`);
+  assert.deepEqual(syncOf(ssh).targets, [{ host: "node-1", path: "~/dst" }]);
 });
 
 test("issue 15: lsyncd built-ins the importer cannot run are named; package and os.getenv work read-only", async () => {
