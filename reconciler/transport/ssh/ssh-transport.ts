@@ -90,7 +90,8 @@ export class SshTransport implements Transport {
 
   /**
    * A root as the commands use it: "~/dir" (SPEC §6, relative to the login directory, as rsync's
-   * `host:dir`) becomes the login user's home plus dir, asked once per connection and never under sudo.
+   * `host:dir`) becomes the login user's home ($HOME, which must exist) plus dir, asked once per
+   * connection and never under sudo.
    */
   private async at(root: string): Promise<string> {
     if (!root.startsWith("~/")) return root;
@@ -100,7 +101,7 @@ export class SshTransport implements Transport {
       const r = await conn.exec(`${printfMarker(HOME_MARKER)}; cd && pwd`);
       home = afterMarker(r.stdout, HOME_MARKER)?.toString("utf8").replace(/\n$/, "");
       if (r.code !== 0 || home === undefined || !home.startsWith("/") || home.includes("\n"))
-        throw this.error("no-home", `cannot resolve ${root}: the login directory of ${conn.endpoint.user} ${firstLine(r.stderr) || "is not an absolute path"}`);
+        throw this.error("no-home", `cannot resolve ${root}: no login directory for ${conn.endpoint.user} (${firstLine(r.stderr) || `$HOME is ${JSON.stringify(home ?? "")}`})`);
       this.homes.set(conn, home);
     }
     return `${home === "/" ? "" : home}${root.slice(1)}`;
