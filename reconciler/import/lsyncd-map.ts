@@ -6,8 +6,8 @@ import { posix } from "node:path";
 import { loginRelative } from "../manifest/normalize.js";
 import type { LuaTable, LuaValue, Recorded } from "./lsyncd-eval.js";
 import {
-  isTable, translateDelete, translateExclude, translateRsyncOpts, translateRsyncTable, translateSshArgs, translateSshTable,
-  truthy, type Conn, type PreserveKey, type RsyncMeaning, type Translated,
+  isTable, translateDelete, translateRsyncOpts, translateRsyncTable, translateRules, translateSshArgs, translateSshTable,
+  truthy, type Conn, type FilterRule, type PreserveKey, type RsyncMeaning, type Translated,
 } from "./lsyncd-options.js";
 
 export interface HostDraft {
@@ -47,6 +47,8 @@ export interface MapOptions {
   names?: Record<string, string>;
   /** Absolute directory that relative sources and local targets resolve against (lsyncd's working directory). */
   base?: string;
+  /** Reads a file lsyncd reads at startup (excludeFrom, filterFrom); absent: no file is read. */
+  readFile?: (path: string) => string | { error: string };
 }
 
 type Layer = "rsync" | "rsyncssh" | "direct";
@@ -54,14 +56,19 @@ const LAYER_DELAY: Record<Layer, number> = { rsync: 15, rsyncssh: 15, direct: 1 
 /** lsyncd 2.1+ default.rsync.rsync; lsyncd 2.0's `rsyncOpts = "-lts"` means the same for tsync. */
 const DEFAULT_RSYNC: LuaTable = { t: "table", arr: [], map: { links: true, times: true, protect_args: true } };
 const CUSTOM = ["action", "prepare", "collect", "onCreate", "onModify", "onDelete", "onMove", "onAttrib", "onStartup", "onFull", "full"];
-const IGNORED = new Set(["init", "source", "target", "host", "targetdir", "delay", "delete", "exclude", "excludeFrom", "rsync", "rsyncOpts", "ssh", "rsyncBinary", "maxProcesses", "checkgauge"]);
-const UNTRANSLATED = new Set(["maxDelays", "exitcodes", "rsyncExitCodes", "sshExitCodes", "batchSizeLimit", "crontab", "tunnel", "filter", "filterFrom", "monitor"]);
+const IGNORED = new Set(["init", "source", "target", "host", "targetdir", "delay", "delete", "exclude", "excludeFrom", "filter", "filterFrom", "rsync", "rsyncOpts", "ssh", "rsyncBinary", "maxProcesses", "checkgauge"]);
+const UNTRANSLATED = new Set(["maxDelays", "exitcodes", "rsyncExitCodes", "sshExitCodes", "batchSizeLimit", "crontab", "tunnel", "monitor"]);
 /** statusInterval: tsync rewrites its status file on every change, so there is no interval to carry over. */
 const SETTINGS_IGNORED = new Set(["nodaemon", "insist", "statusInterval"]);
 const SETTINGS_UNTRANSLATED = new Set(["pidfile", "logident", "logfacility", "inotifyMode", "maxDelays", "onepass"]);
 
 export function mapRecorded(rec: Recorded, file: string, source: string, opts: MapOptions = {}): MapResult {
   const names = opts.names ?? {};
+  const read = (path: string) => {
+    if (!opts.readFile) return { error: "the importer was given no files to read" };
+    const abs = path.startsWith("/") || opts.base === undefined ? path : posix.resolve(opts.base, path);
+    return opts.readFile(abs);
+  };
   const warnings: string[] = [];
   const skipped: string[] = [];
   const at = (line: number) => (line > 0 ? `${file}:${line}` : file);
@@ -200,18 +207,45 @@ export function mapRecorded(rec: Recorded, file: string, source: string, opts: M
     }
     if (target.includes(":~/")) comments.targets!.push("lsyncd: relative to the login directory; tsync resolves ~ on the target when it connects");
 
-    const exclude: string[] = [];
-    const excl = cfg.exclude;
-    const patterns = typeof excl === "string" ? [excl] : isTable(excl) ? excl.arr.filter((p): p is string => typeof p === "string") : [];
-    for (const p of patterns) {
-      const t = take(line, translateExclude(p), comments.exclude);
-      if (t !== undefined) exclude.push(t);
+    // The rules rsync gets, in lsyncd's order: filter (and filterFrom), then exclude (and excludeFrom),
+    // then the rsync options' own --include/--exclude/--filter.
+    const strings = (v: LuaValue | undefined) => (typeof v === "string" ? [v] : isTable(v) ? v.arr.filter((p): p is string => typeof p === "string") : []);
+    const rules: FilterRule[] = [];
+    let badFilter: string | undefined;
+    const fileNotes: string[] = [];
+    const addFilters = (texts: readonly string[], from: string) => {
+      for (const text of texts) {
+        // lsyncd's own parse: `%s*([+|-])%s*(.*)`; anything else stops lsyncd at startup.
+        const m = /^\s*([+-])\s*(.*)$/.exec(text);
+        if (m && m[2] !== "") rules.push({ include: m[1] === "+", pattern: m[2]! });
+        else badFilter ??= `${from} rule ${JSON.stringify(text)} is not "+ PATTERN" or "- PATTERN" (lsyncd stops at it)`;
+      }
+    };
+    addFilters(strings(cfg.filter), "filter");
+    const fromFile = (key: "filterFrom" | "excludeFrom"): string[] | undefined => {
+      const file = cfg[key];
+      if (typeof file !== "string") return undefined;
+      const text = read(file);
+      if (typeof text !== "string") {
+        warn(line, `${key} '${file}' cannot be read here (${text.error}): copy its patterns into exclude`);
+        fileNotes.push(`lsyncd: ${key} = ${file} — copy its patterns here`);
+        return undefined;
+      }
+      fileNotes.push(`lsyncd: ${key} = ${file}, as it read when imported`);
+      return text.split(/\r?\n/).filter((l) => !/^\s*(#|$)/.test(l));
+    };
+    const filterLines = fromFile("filterFrom");
+    if (filterLines) addFilters(filterLines, "filterFrom");
+    if (badFilter !== undefined) {
+      skip(line, badFilter);
+      continue;
     }
-    for (const p of meanings.flatMap((m) => m.exclude)) if (!exclude.includes(p)) exclude.push(p);
-    if (typeof cfg.excludeFrom === "string") {
-      warn(line, `excludeFrom '${cfg.excludeFrom}' is not read (the importer does no file IO): copy its patterns into exclude`);
-      comments.exclude!.push(`lsyncd: excludeFrom = ${cfg.excludeFrom} — copy its patterns here`);
-    }
+    for (const p of strings(cfg.exclude)) rules.push({ include: false, pattern: p });
+    // lsyncd's excludeFrom: "+" lines, comments and blank lines are skipped, a leading "-" dropped.
+    for (const l of fromFile("excludeFrom") ?? []) if (!/^\s*\+/.test(l)) rules.push({ include: false, pattern: /^\s*-?\s*(.*)$/.exec(l)![1]! });
+    for (const m of meanings) rules.push(...m.rules);
+    const exclude = take(line, translateRules(rules), comments.exclude);
+    comments.exclude!.push(...fileNotes);
 
     let del = take(line, translateDelete(cfg.delete), comments.delete);
     if (!del && meanings.some((m) => m.deletes)) {
@@ -234,7 +268,7 @@ export function mapRecorded(rec: Recorded, file: string, source: string, opts: M
       name: "", source: src, targets: [target], exclude, delete: del, preserve: (["perms", "times", "owner", "group"] as const).filter((k) => preserve.has(k)),
       delay: formatDelay(delaySeconds), lines: [line], comments,
     };
-    const key = JSON.stringify([src, exclude, del, draftSync.preserve, draftSync.delay, cfg.excludeFrom ?? null]);
+    const key = JSON.stringify([src, exclude, del, draftSync.preserve, draftSync.delay, cfg.excludeFrom ?? null, cfg.filterFrom ?? null]);
     const same = byKey.get(key);
     if (same) {
       if (!same.targets.includes(target)) {

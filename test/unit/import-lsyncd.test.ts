@@ -8,6 +8,12 @@ import { importLsyncd, type ImportResult } from "../../reconciler/import/lsyncd.
 import { evaluateLsyncd, type EvalLimit } from "../../reconciler/import/lsyncd-eval.js";
 import { translateDelete, translateExclude, translateRsyncOpts, translateSshArgs } from "../../reconciler/import/lsyncd-options.js";
 import { parseManifest } from "../../reconciler/manifest/load.js";
+import { makeMatcher } from "../../reconciler/core/ignore.js";
+import { scanLocal } from "../../reconciler/scan/local.js";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const DIR = new URL("../../../fixtures/lsyncd/", import.meta.url);
 const read = (name: string) => readFileSync(new URL(name, DIR), "utf8");
@@ -304,9 +310,29 @@ for (const [name, opts, want, warning] of extra)
     else assert.deepEqual(r.warnings, []);
   });
 
-test("issue 15: rsync --include rules are refused: gitignore excludes cannot say 'only these'", async () => {
-  const r = await imp(`sync{ default.rsync, source = "/a", target = "/b", rsync = { _extra = { "--include=*/", "--include=*.auto", "--exclude=*" } } }`);
-  assert.deepEqual(r.errors, ["c.lua:1: rsync --include=*/ selects files by first-matching rule, which gitignore excludes cannot express; write the selection as exclude patterns; sync skipped"]);
+test("issue 15: rsync include/exclude/filter rules and lsyncd's filter, exclude, filterFrom, excludeFrom import in rsync's order as gitignore", async () => {
+  const only = await imp(`sync{ default.rsync, source = "/a", target = "/b", rsync = { _extra = { "-r", "--include=*/", "--include=*.auto", "--exclude=*" } } }`);
+  assert.deepEqual([only.errors, only.warnings], [[], []]);
+  assert.deepEqual(syncOf(only).rules.exclude, ["*", "!*.auto", "!*/"]);
+  // filter first, then exclude, then the rsync options' rules (lsyncd's command line); files as lsyncd reads them.
+  const files: Record<string, string> = { "/srv/conf/f.rules": "# comment\n+ keep/***\n\n", "/etc/ex": "+ ignored by lsyncd\n- *.tmp\ncache/\n" };
+  const all = await imp(
+    `sync{ default.rsync, source = "/a", target = "/b", filter = { "- *.bak", "+/docs/" }, filterFrom = "f.rules", exclude = { "*.log" }, excludeFrom = "/etc/ex",
+       rsync = { _extra = { "--filter=- /private", "--filter", "exclude *.iso" } } }`,
+    { readFile: (p) => files[p] ?? { error: "ENOENT" } },
+  );
+  assert.deepEqual([all.errors, all.warnings], [[], []]);
+  assert.deepEqual(syncOf(all).rules.exclude, ["*.iso", "/private", "cache/", "*.tmp", "*.log", "!keep/**", "!keep/", "!/docs/", "*.bak"]);
+  assert.match(all.yaml!, /# lsyncd: excludeFrom = \/etc\/ex, as it read when imported/);
+  const unread = await imp(`sync{ default.rsync, source = "/a", target = "/b", excludeFrom = "/etc/ex" }`);
+  assert.deepEqual(unread.warnings, ["c.lua:1: excludeFrom '/etc/ex' cannot be read here (the importer was given no files to read): copy its patterns into exclude"]);
+  // What gitignore cannot say is refused, naming the rule.
+  const merge = await imp(`sync{ default.rsync, source = "/a", target = "/b", rsync = { _extra = { "--filter=dir-merge .rsync-filter" } } }`);
+  assert.match(merge.errors[0]!, /^c\.lua:1: rsync --filter=dir-merge \.rsync-filter is not a plain include\/exclude rule .*; sync skipped$/);
+  const bad = await imp(`sync{ default.rsync, source = "/a", target = "/b", filter = { "P keep" } }`);
+  assert.match(bad.errors[0]!, /^c\.lua:1: filter rule "P keep" is not "\+ PATTERN" or "- PATTERN" \(lsyncd stops at it\); sync skipped$/);
+  const from = await imp(`sync{ default.rsync, source = "/a", target = "/b", rsync = { _extra = { "--include-from=/etc/list" } } }`);
+  assert.match(from.errors[0]!, /^c\.lua:1: rsync --include-from=\/etc\/list selects files from a list the importer does not read/);
 });
 
 test("issue 15: init = false says what tsync does instead and offers maxDelete: 0", async () => {
@@ -354,4 +380,33 @@ test("issue 15: a command before ssh in rsh is named (without its arguments), no
   const r = translateSshArgs("sshpass -p secret ssh -p 2222 -o LogLevel=ERROR".split(" "));
   assert.deepEqual(r.value, { port: 2222 });
   assert.deepEqual(r.warnings, ["ssh is started through 'sshpass'; tsync connects itself (keys or ssh-agent)"]);
+});
+
+test("issue 15: translated rsync rules select exactly what rsync itself copies (checked against rsync)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsync-rules-"));
+  try {
+    const src = join(dir, "src");
+    for (const f of ["a.auto", "a.txt", "d/b.auto", "d/b.txt", "d/e/c.auto", "keep/x.txt", "keep/y/z.log", "docs/r.md", "x/docs/s.md", "p.bak", "private/k", "q/private/k"]) {
+      mkdirSync(join(src, f, ".."), { recursive: true });
+      writeFileSync(join(src, f), f);
+    }
+    const cases: string[][] = [
+      ["--include=*/", "--include=*.auto", "--exclude=*"],
+      ["--include=keep/***", "--exclude=*.txt", "--exclude=*.log"],
+      ["--exclude=*.bak", "--include=/docs/", "--include=/docs/**", "--exclude=/*/", "--include=*.auto"],
+      ["--filter=- /private", "--filter=+ *.txt", "--exclude=d/"],
+      ["--exclude=*.txt", "--include=*.txt", "--include=d/", "--exclude=*"],
+    ];
+    for (const args of cases) {
+      const dst = join(dir, `dst-${cases.indexOf(args)}`);
+      execFileSync("rsync", ["-r", ...args, `${src}/`, `${dst}/`]);
+      const r = await imp(`sync{ default.rsync, source = "/a", target = "/b", rsync = { _extra = { ${args.map((a) => JSON.stringify(a)).join(", ")} } } }`);
+      const exclude = syncOf(r).rules.exclude;
+      const files = async (root: string, ex: readonly string[]) =>
+        [...(await scanLocal(root, { exclude: makeMatcher(ex), owners: false, hash: "none" }))].filter(([, e]) => e.kind === "file").map(([p]) => p).sort();
+      assert.deepEqual(await files(src, exclude), await files(dst, []), `${args.join(" ")} → ${JSON.stringify(exclude)}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
