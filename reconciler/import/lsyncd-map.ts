@@ -59,8 +59,10 @@ const CUSTOM = ["action", "prepare", "collect", "onCreate", "onModify", "onDelet
 const IGNORED = new Set(["init", "source", "target", "host", "targetdir", "delay", "delete", "exclude", "excludeFrom", "filter", "filterFrom", "rsync", "rsyncOpts", "ssh", "rsyncBinary", "maxProcesses", "checkgauge"]);
 const UNTRANSLATED = new Set(["maxDelays", "exitcodes", "rsyncExitCodes", "sshExitCodes", "batchSizeLimit", "crontab", "tunnel", "monitor"]);
 /** statusInterval: tsync rewrites its status file on every change, so there is no interval to carry over. */
-const SETTINGS_IGNORED = new Set(["nodaemon", "insist", "statusInterval"]);
-const SETTINGS_UNTRANSLATED = new Set(["pidfile", "logident", "logfacility", "inotifyMode", "maxDelays", "onepass"]);
+// inotifyMode: which inotify events lsyncd acts on (Modify, CloseWrite); tsync places a file only
+// whole (one that changes while it is read is sent again), so the targets end up the same either way.
+const SETTINGS_IGNORED = new Set(["nodaemon", "insist", "statusInterval", "inotifyMode"]);
+const SETTINGS_UNTRANSLATED = new Set(["pidfile", "logident", "logfacility", "maxDelays", "onepass"]);
 
 export function mapRecorded(rec: Recorded, file: string, source: string, opts: MapOptions = {}): MapResult {
   const names = opts.names ?? {};
@@ -197,8 +199,8 @@ export function mapRecorded(rec: Recorded, file: string, source: string, opts: M
 
     let conn: Conn = {};
     const rsh = typeof rsyncTable.map.rsh === "string" ? rsyncTable.map.rsh : meanings.find((m) => m.rsh !== undefined)?.rsh;
-    if (rsh !== undefined) conn = { ...conn, ...take(line, translateSshArgs(rsh.split(/\s+/).filter(Boolean))) };
-    if (layer === "rsyncssh" && isTable(cfg.ssh)) conn = { ...conn, ...take(line, translateSshTable(cfg.ssh)) };
+    if (rsh !== undefined) conn = { ...conn, ...take(line, translateSshArgs(rsh.split(/\s+/).filter(Boolean)), comments[""]) };
+    if (layer === "rsyncssh" && isTable(cfg.ssh)) conn = { ...conn, ...take(line, translateSshTable(cfg.ssh), comments[""]) };
 
     const target = targetOf(layer, cfg, (spec) => hostFor(line, spec, conn), (p) => local(p, "target", line));
     if (typeof target !== "string") {

@@ -230,7 +230,9 @@ function sshOption(out: Translated<Conn>, key: string, value: string): void {
     case "stricthostkeychecking":
       if (/^(no|off|accept-new)$/i.test(value)) {
         out.value.hostKeyChecking = "accept-new";
-        out.warnings.push(`StrictHostKeyChecking=${value} imported as hostKeyChecking: accept-new (tsync never accepts a changed host key)`);
+        // Not a warning: a new host's key is accepted as with `no`; only a changed key differs, and
+        // there tsync stops with one line naming the host instead of syncing on (ssh's `no` does).
+        out.notes.push(`lsyncd: ssh StrictHostKeyChecking=${value} → hostKeyChecking: accept-new (a changed host key stops tsync)`);
       }
       return;
     // Options that change ssh's chatter or keep-alives, not what reaches the target.

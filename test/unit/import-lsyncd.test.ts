@@ -410,3 +410,10 @@ test("issue 15: translated rsync rules select exactly what rsync itself copies (
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("issue 15: settings.inotifyMode and ssh StrictHostKeyChecking=no are not warnings; the manifest says what accept-new changes", async () => {
+  const r = await imp(`settings{ inotifyMode = "CloseWrite" }\nsync{ default.rsync, source = "/a", target = "h:/b", rsync = { rsh = "ssh -o StrictHostKeyChecking=no" } }`);
+  assert.deepEqual([r.errors, r.warnings], [[], []]);
+  assert.match(r.yaml!, /hostKeyChecking: accept-new/);
+  assert.match(r.yaml!, /# lsyncd: ssh StrictHostKeyChecking=no → hostKeyChecking: accept-new \(a changed host key stops tsync\)/);
+});
