@@ -2,7 +2,8 @@
 // sync{} per target, ssh options in rsh) is imported, and the manifest it yields converges real sshd
 // targets — checked with independent tools, not tsync's word.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -16,8 +17,21 @@ let dir: string;
 const loginDir = userInfo().homedir;
 const below = `tsync-login-${process.pid}`;
 
+// A login whose home does not exist: sshd starts its session in / instead.
+const NO_HOME = "tsync-nohome";
+const keysDir = mkdtempSync(join(tmpdir(), "tsync-import-keys-"));
+
 before(async () => {
-  fleet = await startSshdFleet({ addresses: ["127.0.0.2", "127.0.0.3"] });
+  try {
+    execFileSync("id", ["-u", NO_HOME], { stdio: "ignore" });
+  } catch {
+    execFileSync("useradd", ["-M", "-d", "/nonexistent", "-s", "/bin/sh", NO_HOME]);
+  }
+  execFileSync("usermod", ["-p", "*", NO_HOME]); // not locked: sshd without PAM refuses locked accounts
+  chmodSync(keysDir, 0o755);
+  fleet = await startSshdFleet({ addresses: ["127.0.0.2", "127.0.0.3"], extraConfig: () => [`Match User ${NO_HOME}`, `  AuthorizedKeysFile ${keysDir}/authorized_keys`] });
+  copyFileSync(join(fleet.dir, "authorized_keys"), join(keysDir, "authorized_keys"));
+  chmodSync(join(keysDir, "authorized_keys"), 0o644);
   dir = mkdtempSync(join(tmpdir(), "tsync-import-"));
 });
 
@@ -25,6 +39,7 @@ after(async () => {
   await fleet?.close();
   rmSync(dir, { recursive: true, force: true });
   rmSync(join(loginDir, below), { recursive: true, force: true });
+  rmSync(keysDir, { recursive: true, force: true });
 });
 
 test("an imported lsyncd config plans and applies correctly against real targets", async () => {
@@ -123,4 +138,21 @@ sync{ default.rsyncssh, source = "${src}", host = "root@${b!.address}", targetdi
   assert.match((await runTsync(["plan", "-f", manifest], { env })).stdout, /No changes\./);
   rmSync(home, { recursive: true, force: true });
   assert.ok(existsSync(join(loginDir, below, "a")));
+});
+
+test("a ~/ target whose login has no home directory fails that host in one line and writes nothing (rsync would write below /)", async () => {
+  const src = join(dir, "nohome-src");
+  mkdirSync(src, { recursive: true });
+  writeFileSync(join(src, "index.php"), "<?php\n");
+  const manifest = join(dir, "nohome.yaml");
+  const h = fleet.hosts[0]!;
+  writeFileSync(
+    manifest,
+    `version: 1\ndefaults: { user: ${NO_HOME}, identityFile: ${fleet.identityFile}, knownHosts: ${fleet.knownHosts}, sshConfig: false }\n` +
+      `hosts:\n  node-1: { address: ${h.address}, port: ${h.port}, roles: [replica] }\nsyncs:\n  site: { source: ${src}, targets: ["node-1:~/${below}"] }\n`,
+  );
+  const r = await runTsync(["apply", "--yes", "-f", manifest]);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout + r.stderr, new RegExp(`cannot resolve ~/${below}: no login directory for ${NO_HOME} \\(.*nonexistent.*\\)`));
+  assert.equal(existsSync(`/${below}`), false, "nothing below /");
 });
