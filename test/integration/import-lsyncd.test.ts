@@ -40,6 +40,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
   rmSync(join(loginDir, below), { recursive: true, force: true });
   rmSync(keysDir, { recursive: true, force: true });
+  execFileSync("userdel", [NO_HOME], { stdio: "ignore" });
 });
 
 test("an imported lsyncd config plans and applies correctly against real targets", async () => {
