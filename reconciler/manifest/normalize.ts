@@ -113,6 +113,16 @@ export function normalizePath(p: string): string {
   return n.length > 1 && n.endsWith("/") ? n.slice(0, -1) : n;
 }
 
+/**
+ * A remote "~/DIR" (SPEC §6): DIR below the login directory, as rsync's `host:DIR`; the SSH transport
+ * resolves it at connect. Normalized ("~/a/b"); undefined for ~user, "~" itself or a ".." segment.
+ */
+export function loginRelative(p: string): string | undefined {
+  if (!p.startsWith("~/")) return undefined;
+  const segs = p.slice(2).split("/").filter((s) => s !== "" && s !== ".");
+  return segs.length === 0 || segs.includes("..") ? undefined : `~/${segs.join("/")}`;
+}
+
 /** Splits a written location without judging it: "HOST:/p" → {host, path}; "/p", "~/p", "p" → {path}. */
 export function splitLocation(raw: RawLocation): { host?: string; path: string } {
   if (typeof raw !== "string") return raw.host === undefined ? { path: raw.path } : { host: raw.host, path: raw.path };
@@ -121,10 +131,15 @@ export function splitLocation(raw: RawLocation): { host?: string; path: string }
   return colon > 0 ? { host: raw.slice(0, colon), path: raw.slice(colon + 1) } : { path: raw };
 }
 
-/** A resolved Location: local paths resolved (resolveLocalPath); a remote one must be absolute (the rules say so). */
+/** A path on a host: absolute, or ~/DIR (the rules have refused anything else). */
+function remotePath(p: string): string {
+  return loginRelative(p) ?? normalizePath(p);
+}
+
+/** A resolved Location: local paths resolved (resolveLocalPath); a remote one absolute or ~/DIR (the rules say so). */
 export function resolveLocation(raw: RawLocation, baseDir: string): Location {
   const { host, path } = splitLocation(raw);
-  return host === undefined ? { path: resolveLocalPath(path, baseDir) } : { host, path: normalizePath(path) };
+  return host === undefined ? { path: resolveLocalPath(path, baseDir) } : { host, path: remotePath(path) };
 }
 
 /** Host names having one of `roles`, in manifest order. */
@@ -237,7 +252,7 @@ export function normalize(raw: RawManifest, file: string, digest: string): Manif
 function normalizeSync(name: string, s: RawSync, hosts: Record<string, RawHost>, base: string): Sync {
   const t = s.targets;
   const targets = isRoleTargets(t)
-    ? hostsWithRoles(hosts, t.roles).map((host) => ({ host, path: normalizePath(t.path) }))
+    ? hostsWithRoles(hosts, t.roles).map((host) => ({ host, path: remotePath(t.path) }))
     : t.map((loc) => resolveLocation(loc, base));
   const preserve: readonly string[] = s.preserve ?? DEFAULTS.preserve;
   const protect = s.protect ?? DEFAULTS.protect;

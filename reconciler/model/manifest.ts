@@ -32,7 +32,10 @@ export interface Host {
 /** A tree root: on a named host (over SSH), or on the machine running tsync when `host` is absent. */
 export interface Location {
   readonly host?: string;
-  /** Absolute, normalized (no trailing slash except "/"). */
+  /**
+   * Absolute, normalized (no trailing slash except "/"); on a host also "~/DIR", below the login
+   * directory, which the SSH transport resolves when it connects (SPEC §6).
+   */
   readonly path: string;
 }
 

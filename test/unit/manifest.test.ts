@@ -418,3 +418,15 @@ ${codeRules}
     assert.match(bad.diagnostics[0]!.message, /www-01:\/var\/www\/site\/wp-content\/uploads overlaps www-01:\/var\/www\/site, a target of sync "code"/);
   }
 });
+
+test("a target path ~/DIR on a host is below its login directory: kept as written, checked for overlap with other ~/ paths of that host", () => {
+  const hosts = `version: 1\nhosts:\n  www-01: { address: 10.0.1.21, roles: [replica] }\n  www-02: { address: 10.0.1.22, roles: [replica] }\n`;
+  const ok = parseManifest(`${hosts}syncs:\n  a: { source: /srv/a, targets: ["www-01:~/site/", "www-01:/home/u/site"] }\n  b: { source: /srv/b, targets: { roles: [replica], path: "~/./b//c" } }\n`, "t.yaml");
+  assert.deepEqual(ok.diagnostics, []);
+  assert.deepEqual(ok.manifest!.syncs.map((s) => s.targets), [
+    [{ host: "www-01", path: "~/site" }, { host: "www-01", path: "/home/u/site" }],
+    [{ host: "www-01", path: "~/b/c" }, { host: "www-02", path: "~/b/c" }],
+  ]);
+  const nested = parseManifest(`${hosts}syncs:\n  a: { source: /srv/a, targets: ["www-01:~/site"] }\n  b: { source: /srv/b, targets: ["www-01:~/site/uploads", "www-02:~/site/uploads"] }\n`, "t.yaml");
+  assert.deepEqual(nested.diagnostics.map((d) => [d.code, d.path]), [["overlapping-targets", "syncs.b.targets[0]"]]);
+});
