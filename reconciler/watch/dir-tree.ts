@@ -8,7 +8,7 @@
 //
 // Names are the strings fs.watch and readdir give (UTF-8 decoded); a directory whose name did not
 // decode cleanly is not entered (the audits cover it), as before.
-import { watch, opendirSync, lstatSync, type FSWatcher } from "node:fs";
+import { watch, readdirSync, lstatSync, type Dirent, type FSWatcher } from "node:fs";
 import { setImmediate as yieldToEvents } from "node:timers/promises";
 
 export interface DirNode {
@@ -88,26 +88,21 @@ export class DirTree {
       if (dir.parent && dir.parent.kids?.get(dir.name) !== dir) continue; // removed meanwhile
       if (dir !== this.root && dir.watcher === undefined && !this.#watch(dir)) continue;
       const rel = this.relOf(dir);
-      let handle;
+      let entries: Dirent[];
       try {
-        handle = opendirSync(this.absOf(dir), { bufferSize: 128 });
+        // One call per directory (a Dir handle costs more to open than most directories take to list).
+        entries = readdirSync(this.absOf(dir), { withFileTypes: true });
       } catch (err) {
         this.#gone(err) ? this.remove(dir) : this.opts.error(err, dir);
         continue;
       }
-      try {
-        for (let e = handle.readSync(); e !== null; e = handle.readSync()) {
-          const isDir = e.isDirectory();
-          if (!isDir && !found) continue;
-          const childRel = rel === "" ? e.name : `${rel}/${e.name}`;
-          if (!isClean(e.name) || this.opts.skip(childRel, isDir)) continue;
-          if (found && reported < WALK_REPORT_CAP) found(childRel), reported++;
-          if (isDir && !dir.kids?.has(e.name)) stack.push(this.#node(dir, e.name));
-        }
-      } catch (err) {
-        if (!this.#gone(err)) this.opts.error(err, dir);
-      } finally {
-        handle.closeSync();
+      for (const e of entries) {
+        const isDir = e.isDirectory();
+        if (!isDir && !found) continue;
+        const childRel = rel === "" ? e.name : `${rel}/${e.name}`;
+        if (!isClean(e.name) || this.opts.skip(childRel, isDir)) continue;
+        if (found && reported < WALK_REPORT_CAP) found(childRel), reported++;
+        if (isDir && !dir.kids?.has(e.name)) stack.push(this.#node(dir, e.name));
       }
     }
   }

@@ -232,16 +232,16 @@ export class SourceWatcher {
     this.#emit(p);
     const kid = tree.kid(d, name);
     if (!st) {
-      // A removal also touches its directory (entry list, mtime); renames arrive as two names.
-      this.#emit(dirRel);
+      // Gone (removed, or renamed away: the new name is an event of its own). Its directory is not
+      // named: a live plan of `p` lists p's ancestors too and restores their times, while naming the
+      // directory would re-scan all of it (the whole tree for a file at the root).
       if (kid) tree.remove(kid);
     } else if (st.isDir) {
       // Same inode: a chmod/chown of a watched directory. Otherwise it is new here (created, moved
       // in, or replaced): watch it and what is below it.
       if (kid?.ino !== st.ino) void this.#walk(d, name, p);
     } else if (kid) {
-      tree.remove(kid);
-      this.#emit(dirRel);
+      tree.remove(kid); // a directory replaced by a file or link
     }
   }
 

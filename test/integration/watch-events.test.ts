@@ -66,14 +66,17 @@ test("create, modify, delete and rename of files and directories name the right 
     await writeFile(join(root, "dir/sub/f.txt"), "changed");
     await waitFor(() => seen("dir/sub/f.txt"), "modify");
     await unlink(join(root, "old.txt"));
-    await waitFor(() => seen("old.txt") && seen(""), "delete (and its parent, the root)");
+    await waitFor(() => seen("old.txt"), "delete");
+    // Not its directory: a live plan of a path re-scans the subtree of each name (all of it for the
+    // root), and already restores the times of the path's ancestors.
+    await settle();
+    assert.ok(!seen(""), `a removal names only itself: ${JSON.stringify(events)}`);
     events.length = 0;
     await rename(join(root, "new.txt"), join(root, "dir/renamed.txt"));
     await waitFor(() => seen("new.txt") && seen("dir/renamed.txt"), "file rename");
     events.length = 0;
     await rename(join(root, "dir/sub"), join(root, "dir/moved"));
-    // The parent's event may come a moment after the two names: wait for all three, not just two.
-    await waitFor(() => seen("dir/sub") && seen("dir/moved") && seen("dir"), "dir rename, and the parent of the removed directory");
+    await waitFor(() => seen("dir/sub") && seen("dir/moved"), "dir rename");
     events.length = 0;
     await mkdir(join(root, "dir/moved/deeper"));
     await writeFile(join(root, "dir/moved/deeper/z"), "z");
@@ -84,7 +87,7 @@ test("create, modify, delete and rename of files and directories name the right 
     await waitFor(() => seen("dir/moved/f.txt"), "chmod");
     events.length = 0;
     await rm(join(root, "dir"), { recursive: true });
-    await waitFor(() => seen("dir") && seen(""), "recursive delete");
+    await waitFor(() => seen("dir"), "recursive delete");
     assert.equal(r.warnings.length, 0, r.warnings.join("\n"));
   } finally {
     await r.done();
