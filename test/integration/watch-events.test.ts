@@ -94,6 +94,32 @@ test("create, modify, delete and rename of files and directories name the right 
   }
 });
 
+test("a tree moved in is watched to its depth; a tree moved out is not watched any more", async () => {
+  const r = await rig();
+  const outside = await mkdtemp(join(tmpdir(), "tsync-watch-out-"));
+  try {
+    const { root, events } = r;
+    await mkdir(join(outside, "t/a/b/c"), { recursive: true });
+    await writeFile(join(outside, "t/a/b/c/old.txt"), "o");
+    await rename(join(outside, "t"), join(root, "t"));
+    // What the listings found is named (it predates the new directories' watches)...
+    await waitFor(() => events.includes("t/a/b/c/old.txt" as RelPath), "the moved-in file");
+    const watched = r.w.watchedDirs;
+    // ...and every directory below is watched: a write at the bottom raises its own event.
+    await writeFile(join(root, "t/a/b/c/new.txt"), "n");
+    await waitFor(() => events.includes("t/a/b/c/new.txt" as RelPath), "a create at the bottom of the moved-in tree");
+    await rename(join(root, "t"), join(outside, "t2"));
+    await waitFor(() => r.w.watchedDirs === watched - 4, "the moved-out tree's 4 watches given back");
+    events.length = 0;
+    await writeFile(join(outside, "t2/a/b/c/after.txt"), "x");
+    await settle();
+    assert.deepEqual(events, [], "nothing from outside the source");
+  } finally {
+    await r.done();
+    await rm(outside, { recursive: true, force: true });
+  }
+});
+
 test("a burst of 5,000 creates arrives complete", async () => {
   const r = await rig();
   try {
