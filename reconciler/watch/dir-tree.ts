@@ -37,6 +37,9 @@ export const WALK_REPORT_CAP = 2_000;
 
 const isClean = (name: string) => !name.includes("\uFFFD");
 
+const NODE = Symbol("dir");
+type Watched = FSWatcher & { [NODE]: DirNode };
+
 export class DirTree {
   readonly root: DirNode = { name: "", parent: undefined, ino: 0, watcher: undefined, kids: undefined };
   #closed = false;
@@ -153,11 +156,9 @@ export class DirTree {
       // fs.watch follows links: a directory replaced by a symlink is not entered.
       if (!st.isDirectory()) return this.remove(d), false;
       d.ino = st.ino;
-      const w = watch(abs, { persistent: true }, (kind, name) => this.opts.event(d, kind, name));
-      w.on("error", (err) => {
-        this.#unwatch(d);
-        if (!this.#gone(err)) this.opts.error(err, d);
-      });
+      const w = watch(abs, { persistent: true }, this.#onChange) as Watched;
+      w[NODE] = d;
+      w.on("error", this.#onError);
       d.watcher = w;
       this.#watched++;
       return true;
@@ -167,6 +168,19 @@ export class DirTree {
       return false;
     }
   }
+
+  // One listener of each kind for all watchers (EventEmitter calls it with `this` = the watcher):
+  // a closure per directory is memory per directory.
+  readonly #onChange = ((tree: DirTree) =>
+    function (this: Watched, kind: string, name: string | null) {
+      tree.opts.event(this[NODE], kind, name);
+    })(this);
+  readonly #onError = ((tree: DirTree) =>
+    function (this: Watched, err: unknown) {
+      const d = this[NODE];
+      tree.#unwatch(d);
+      if (!tree.#gone(err)) tree.opts.error(err, d);
+    })(this);
 
   #unwatch(d: DirNode): void {
     if (!d.watcher) return;
