@@ -1,22 +1,25 @@
-// One chokidar watcher per local source root, turning its events into source-relative RelPaths.
+// A source root's watch, turning its events into source-relative RelPaths. chokidar watches the root
+// directory itself (depth 0, nothing below it enters chokidar's state); the directories below it
+// have one fs.watch each, added by tsync's own walk (dir-tree.ts, which says why: chokidar's
+// per-directory cost does not fit the memory bound at 100k directories). Nothing is kept per file.
 //
-// Byte names: chokidar (and fs.watch) hand us strings decoded as UTF-8, so a name that is not valid
-// UTF-8 arrives with U+FFFD and cannot be mapped back to its bytes; chokidar emits no add/change for
-// it at all. Such an event is widened to the nearest directory whose name is intact (raw events
-// still name the watched directory), and the engine re-scans that directory by bytes. Directories
-// with non-UTF-8 names are not watched inside; only the audits (and polling rescans) cover them.
+// Byte names: fs.watch and chokidar hand us strings decoded as UTF-8, so a name that is not valid
+// UTF-8 arrives with U+FFFD and cannot be mapped back to its bytes. Such an event is widened to the
+// directory it happened in, and the engine re-scans that directory by bytes. Directories with
+// non-UTF-8 names are not watched inside; only the audits (and polling rescans) cover them.
 //
 // Watch exhaustion (ENOSPC), descriptor exhaustion (EMFILE) or any other watcher failure switch the
-// source to polling: the watcher is closed (its inotify watches are given back) and the daemon gets
+// source to polling: every watch is closed (its inotify watches are given back) and the daemon gets
 // a `rescan` every `rescanIntervalMs`. One warning, naming the sysctl; never a crash.
 import { watch as chokidarWatch, type FSWatcher, type ChokidarOptions } from "chokidar";
-import { lstatSync, type Stats } from "node:fs";
-import { join } from "node:path";
+import { lstatSync } from "node:fs";
+import { resolve } from "node:path";
 import { STAGING_DIR } from "../model/snapshot.js";
-import { ROOT, ancestorsOf, fromBytes, joinRel, parentOf, type RelPath } from "../model/paths.js";
+import { ROOT, ancestorsOf, fromBytes, joinRel, type RelPath } from "../model/paths.js";
 import type { Matcher } from "../model/paths.js";
 import type { Clock, TimerHandle } from "./clock.js";
 import type { WatcherMode } from "./status.js";
+import { DirTree, type DirNode } from "./dir-tree.js";
 
 export interface SourceWatcherHooks {
   /** A path under the source changed (file, dir or link; created, modified or removed). */
@@ -74,13 +77,20 @@ export function isExcluded(exclude: Matcher, p: RelPath, isDir: boolean | undefi
   return isDir === undefined ? exclude(p, false) && exclude(p, true) : exclude(p, isDir);
 }
 
-/** Directory or not, from an lstat; undefined when the path is already gone. */
-function kindOf(abs: string): boolean | undefined {
+/** Directory or not and its inode, from an lstat; undefined when the path is already gone. */
+function statOf(abs: string): { isDir: boolean; ino: number } | undefined {
   try {
-    return lstatSync(abs).isDirectory();
+    const st = lstatSync(abs);
+    return { isDir: st.isDirectory(), ino: st.ino };
   } catch {
     return undefined;
   }
+}
+
+const ASCII = /^[\x00-\x7f]*$/;
+/** UTF-8 text of a clean name or path → RelPath (latin1 of its bytes). */
+function textToRel(t: string): RelPath {
+  return ASCII.test(t) ? (t as RelPath) : fromBytes(Buffer.from(t, "utf8"));
 }
 
 function errorReason(err: unknown): string {
@@ -95,6 +105,7 @@ export class SourceWatcher {
   #mode: WatcherMode = "inotify";
   #reason = "";
   #fsw: FSWatcher | undefined;
+  readonly #tree: DirTree;
   #hooks: SourceWatcherHooks | undefined;
   #queue: RelPath[] = [];
   #rescanTimer: TimerHandle | undefined;
@@ -103,7 +114,18 @@ export class SourceWatcher {
   #permissionWarnings = 0;
   #resolveReady: (() => void) | undefined;
 
-  constructor(private readonly opts: SourceWatcherOptions) {}
+  constructor(private readonly opts: SourceWatcherOptions) {
+    this.#tree = new DirTree({
+      root: opts.root,
+      // Only directories that are not excluded are entered, so their ancestors are not either.
+      skip: (rel, isDir) => {
+        const p = textToRel(rel);
+        return isStaging(p) || opts.exclude(p, isDir);
+      },
+      event: (d, kind, name) => this.#onDir(d, kind, name),
+      error: (err) => this.#fail(err),
+    });
+  }
 
   get mode(): WatcherMode {
     return this.#mode;
@@ -112,32 +134,38 @@ export class SourceWatcher {
     return this.#reason;
   }
 
-  /** Starts watching; resolves when the watch is in place (or polling took over). Call before the initial scan. */
+  /** Directories below the root with a watch of their own. */
+  get watchedDirs(): number {
+    return this.#tree.size;
+  }
+
+  /** Starts watching; resolves when every directory is watched (or polling took over). Call before the initial scan. */
   start(): Promise<void> {
     if (this.#ready) return this.#ready;
-    this.#ready = new Promise<void>((resolve) => (this.#resolveReady = resolve));
-    const { root, exclude } = this.opts;
+    const chokidarReady = new Promise<void>((resolve) => (this.#resolveReady = resolve));
+    const { root } = this.opts;
+    const rootAbs = resolve(root);
     const options: ChokidarOptions = {
       ignoreInitial: true, // the daemon's initial full plan covers what already exists
       followSymlinks: false, // links are replicated as links, never followed
       atomic: false, // atomic mode hides *.swp and *~ files, which are ordinary files to a sync
       persistent: true,
-      ignored: (abs: string, stats?: Stats) => {
-        const p = toRelPath(root, abs);
-        return p !== undefined && isExcluded(exclude, p, stats ? stats.isDirectory() : undefined);
-      },
+      // The root directory only: its entries reach us as raw events, the tree below is dir-tree.ts's.
+      depth: 0,
+      ignored: (abs: string) => resolve(abs) !== rootAbs,
     };
     try {
       const fsw = (this.opts.watchFn ?? chokidarWatch)(root, options);
       this.#fsw = fsw;
       // Attached before anything else: without an error listener chokidar's ENOSPC is an uncaught crash.
       fsw.on("error", (err) => this.#fail(err));
-      fsw.on("all", (event, abs) => this.#onEvent(event, abs));
+      fsw.on("all", (event, abs) => this.#onRootEvent(event, abs));
       fsw.on("raw", (ev, name, details) => this.#onRaw(ev, name, details));
       fsw.on("ready", () => this.#resolveReady?.());
     } catch (err) {
       this.#fail(err);
     }
+    this.#ready = chokidarReady.then(() => this.#walk(this.#tree.root));
     return this.#ready;
   }
 
@@ -161,35 +189,66 @@ export class SourceWatcher {
     else this.#queue.push(p);
   }
 
-  #onEvent(event: string, abs: string): void {
-    const p = toRelPath(this.opts.root, abs);
-    if (p === undefined) return this.#emit(nearestCleanDir(this.opts.root, abs));
-    const isDir = event === "addDir" || event === "unlinkDir";
-    if (isExcluded(this.opts.exclude, p, isDir)) return;
-    this.#emit(p);
-    // A removal also touches its directory (entry list, mtime); renames arrive as unlink + add.
-    if ((event === "unlink" || event === "unlinkDir") && p !== ROOT) this.#emit(parentOf(p));
+  /** Watches the directories below `d` (the initial walk, or the root again after it reappeared). */
+  async #walk(d: DirNode, name?: string, report?: RelPath): Promise<void> {
+    if (this.#closed || this.#mode === "polling") return;
+    try {
+      await this.#tree.walk(d, name, report === undefined ? undefined : (rel) => this.#emit(textToRel(rel)));
+    } catch (err) {
+      this.#fail(err);
+    }
+    // The listings held what predates each directory's watch; naming the new directory once more
+    // makes the batch that follows the walk re-scan all of it.
+    if (report !== undefined) this.#emit(report);
   }
 
-  // Raw backend events fill two gaps: chokidar reports no add/change for names that are not UTF-8,
-  // and drops a "change" whose size/mtime/inode did not move (chmod, chown): a sync must see those.
+  // chokidar watches only the root: what it reports itself is the root going or coming back.
+  #onRootEvent(event: string, abs: string): void {
+    if (resolve(abs) !== resolve(this.opts.root)) return;
+    if (event === "unlinkDir") this.#tree.clear(), this.#emit(ROOT);
+    else if (event === "addDir") void this.#walk(this.#tree.root, undefined, ROOT);
+  }
+
+  // The root's own entries, from chokidar's fs.watch of it: chokidar reports none of them itself
+  // (they are ignored, to keep them out of its state), so they take the same path as the tree's.
   #onRaw(rawEvent: unknown, name: unknown, details: unknown): void {
     const dir = (details as { watchedPath?: unknown } | undefined)?.watchedPath;
-    if (typeof name !== "string" || typeof dir !== "string") return;
-    const lossy = name.includes("\uFFFD");
-    // A directory's chmod/chown arrives as "rename" (Node maps IN_ATTRIB|IN_ISDIR to it) and chokidar
-    // emits nothing for it, so both kinds are passed on; the duplicates of chokidar's own add/unlink
-    // events are harmless (the batcher dedupes by path, the planner re-scans what is named).
-    if (!lossy && rawEvent !== "change" && rawEvent !== "rename") return;
-    const { root, exclude } = this.opts;
-    const dirRel = toRelPath(root, dir);
-    if (lossy || dirRel === undefined) {
-      const p = dirRel ?? nearestCleanDir(root, dir);
-      if (!isExcluded(exclude, p, true)) this.#emit(p);
-      return;
+    if (typeof dir !== "string" || resolve(dir) !== resolve(this.opts.root)) return;
+    if (typeof rawEvent !== "string" || (name !== null && typeof name !== "string")) return;
+    this.#onDir(this.#tree.root, rawEvent, name);
+  }
+
+  /** fs.watch's event in directory `d`: `name` (null: `d` itself) was created, removed, renamed or changed. */
+  #onDir(d: DirNode, kind: string, name: string | null): void {
+    if (this.#closed || this.#mode === "polling") return;
+    const tree = this.#tree;
+    const dirRel = textToRel(tree.relOf(d));
+    // Nameless, or a name that did not survive UTF-8 decoding: the directory, re-scanned by bytes.
+    if (name === null || name.includes("\uFFFD")) return this.#emit(dirRel);
+    const p = joinRel(dirRel, textToRel(name));
+    const st = statOf(tree.absOf(d, name));
+    if (kind === "rename" && d.parent && name === d.name) this.#selfCheck(d);
+    if (isExcluded(this.opts.exclude, p, st?.isDir)) return;
+    this.#emit(p);
+    const kid = tree.kid(d, name);
+    if (!st) {
+      // Gone (removed, or renamed away: the new name is an event of its own). Its directory is not
+      // named: a live plan of `p` lists p's ancestors too and restores their times, while naming the
+      // directory would re-scan all of it (the whole tree for a file at the root).
+      if (kid) tree.remove(kid);
+    } else if (st.isDir) {
+      // Same inode: a chmod/chown of a watched directory. Otherwise it is new here (created, moved
+      // in, or replaced): watch it and what is below it.
+      if (kid?.ino !== st.ino) void this.#walk(d, name, p);
+    } else if (kid) {
+      tree.remove(kid); // a directory replaced by a file or link
     }
-    const p = joinRel(dirRel, fromBytes(Buffer.from(name, "utf8")));
-    if (!isExcluded(exclude, p, kindOf(join(dir, name)))) this.#emit(p);
+  }
+
+  /** inotify names a watched directory's own removal with its basename: is `d` itself gone? */
+  #selfCheck(d: DirNode): void {
+    const st = statOf(this.#tree.absOf(d));
+    if (!st || !st.isDir || st.ino !== d.ino) this.#tree.remove(d);
   }
 
   #fail(err: unknown): void {
@@ -209,6 +268,7 @@ export class SourceWatcher {
     this.opts.warn(`${this.opts.root}: switching to polling (full rescan every ${Math.round(this.opts.rescanIntervalMs / 1000)}s): ${this.#reason}`);
     const fsw = this.#fsw;
     this.#fsw = undefined;
+    this.#tree.close();
     void fsw?.close().catch(() => {});
     // close() drops every listener; an error emitted after that must not become an uncaught crash.
     fsw?.on("error", () => {});
@@ -227,6 +287,7 @@ export class SourceWatcher {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#tree.close();
     this.opts.clock.clearTimeout(this.#rescanTimer);
     this.#resolveReady?.();
     const fsw = this.#fsw;
