@@ -14,6 +14,7 @@ import { checkJustified, checkSourceUnchanged, checkTargetUnchanged } from "./st
 import { TransportError, errorHint, errorMessage } from "../model/errors.js";
 import { displayPath, type RelPath } from "../model/paths.js";
 import { escapeText } from "../model/text.js";
+import { probeTarget } from "./target-root.js";
 
 /**
  * `problems`: every planned change is applied (or none was needed) but the target has problems apply
@@ -104,13 +105,18 @@ export async function applyTarget(manifest: Manifest, fleet: Fleet, tp: TargetPl
   try {
     const source = fleet.transport(sync.source.host);
     const target = fleet.transport(tp.target.host);
+    // A symlinked root is resolved again (once per connection) and must lead where the plan's did.
+    const probe = await probeTarget(target, sync, tp.target, opts.signal);
+    const planned = tp.root ?? tp.target.path;
+    if (probe.path !== planned)
+      return outcome(tp, "stale", `${where}: refused, the target root now leads to ${probe.path}, the plan was made for ${planned}; nothing was changed on this target (plan again)`);
     if (opts.saved) {
       let moved: string | undefined;
       let now: TargetPlan | undefined;
       try {
         moved =
           (await checkSourceUnchanged(source, sync, tp.changes, opts.signal)) ??
-          (await checkTargetUnchanged(target, sync, tp.target.path, tp.changes, opts.signal));
+          (await checkTargetUnchanged(target, sync, probe.path, tp.changes, opts.signal));
         now = moved ? undefined : await (fresh ?? planFresh(sync, fleet, [tp.target], opts).then((f) => f[0]));
       } catch (err) {
         // A host that cannot be reached is named by its TransportError; anything else (a local hash
@@ -125,7 +131,7 @@ export async function applyTarget(manifest: Manifest, fleet: Fleet, tp: TargetPl
       if (unjustified) return outcome(tp, "stale", `${where}: refused, ${unjustified}; nothing was changed on this target (plan again)`);
     }
     const result = await fleet.limit(() =>
-      target.apply(tp.target.path, tp.changes, source.contentSource(sync.source.path), {
+      target.apply(probe.path, tp.changes, source.contentSource(sync.source.path), {
         ...(opts.onProgress ? { onProgress: (c: Change, b: number) => opts.onProgress!(tp, c, b) } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
       }),

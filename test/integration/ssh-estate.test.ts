@@ -3,7 +3,7 @@
 // reachable through the bastion's tunnel alone; the bastion's own log (LogLevel DEBUG1) shows the hop.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -65,7 +65,8 @@ after(async () => {
 });
 const check = <T>(fn: () => Promise<T>) => fn().catch((e: unknown) => ((failed = true), Promise.reject(e)));
 
-function manifest(name: string, hosts: string[], defaults: string[] = []): string {
+/** `sync`: the target path (default DIR/NAME/dst) and more keys of the sync. */
+function manifest(name: string, hosts: string[], defaults: string[] = [], sync: { path?: string; lines?: string[] } = {}): string {
   const file = join(dir, `${name}.yaml`);
   writeFileSync(
     file,
@@ -81,7 +82,8 @@ function manifest(name: string, hosts: string[], defaults: string[] = []): strin
       "syncs:",
       "  site:",
       `    source: ${join(dir, "src")}`,
-      `    targets: [ "inner:${join(dir, name, "dst")}" ]`,
+      `    targets: [ "inner:${sync.path ?? join(dir, name, "dst")}" ]`,
+      ...(sync.lines ?? []).map((l) => `    ${l}`),
       "",
     ].join("\n"),
   );
@@ -141,8 +143,8 @@ test("ssh config: an alias with HostName/Port/ProxyJump from an Included file; t
   }));
 
 /** A www-data-owned web root a non-root login cannot write. */
-function wwwDataRoot(name: string): string {
-  const root = join(dir, name, "dst");
+function wwwDataRoot(name: string, leaf = "dst"): string {
+  const root = join(dir, name, leaf);
   mkdirSync(root, { recursive: true });
   chmodSync(join(dir, name), 0o755);
   chmodSync(dir, 0o755);
@@ -176,4 +178,39 @@ test("sudo: true where sudo wants a password is one clear line naming the host a
     const line = `inner (${TARGET}:${targetPort()}): sudo: true, but sudo asks tsync-nopass for a password (tsync runs sudo -n): allow tsync-nopass NOPASSWD in sudoers on this host`;
     assert.ok((r.stdout + r.stderr).includes(line), r.stdout + r.stderr);
     assert.equal((r.stdout + r.stderr).split(line).length, 2, "said once");
+  }));
+
+const deployHost = (extra = "") => `inner: { address: ${TARGET}, port: ${targetPort()}, user: tsync-deploy, sudo: true, sshConfig: false${extra} }`;
+
+test("followRoot: a Capistrano root (current -> releases/2) is followed by plan and apply alike, shown, and stays a symlink", () =>
+  check(async () => {
+    const release = wwwDataRoot("caps/releases", "2");
+    const current = join(dir, "caps", "current");
+    symlinkSync("releases/2", current);
+    const file = manifest("caps", [deployHost()], [], { path: current });
+    const plan = await runTsync(["plan", "--detailed-exitcode", "-f", file]);
+    assert.equal(plan.code, 2, plan.stdout + plan.stderr);
+    assert.ok(plan.stdout.includes(`site: inner:${current} → ${release}`), plan.stdout);
+    const apply = await runTsync(["apply", "--yes", "-f", file]);
+    assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+    assert.ok(apply.stdout.includes(`inner:${current} → ${release}`), apply.stdout);
+    await assertTreesEqual(join(dir, "src"), release);
+    assert.ok(lstatSync(current).isSymbolicLink(), "the root link itself is left alone");
+    const again = await runTsync(["plan", "--detailed-exitcode", "-f", file]);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+  }));
+
+test("followRoot: false refuses a symlinked root in plan and in apply, naming the path and the option; nothing is written", () =>
+  check(async () => {
+    const release = wwwDataRoot("caps-no/releases", "2");
+    const current = join(dir, "caps-no", "current");
+    symlinkSync("releases/2", current);
+    const file = manifest("caps-no", [deployHost()], [], { path: current, lines: ["followRoot: false"] });
+    const want = `target root ${current} is a symlink to releases/2; sync site has followRoot: false, so it is refused (followRoot: true would sync into ${release})`;
+    for (const args of [["plan"], ["plan", "-q"], ["apply", "--yes"]]) {
+      const r = await runTsync([...args, "-f", file]);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.ok((r.stdout + r.stderr).includes(want), `${args.join(" ")}: ${r.stdout + r.stderr}`);
+    }
+    assert.deepEqual(readdirSync(release), []);
   }));
