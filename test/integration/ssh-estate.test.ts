@@ -214,3 +214,60 @@ test("followRoot: false refuses a symlinked root in plan and in apply, naming th
     }
     assert.deepEqual(readdirSync(release), []);
   }));
+
+const idOf = (flag: "-u" | "-g", name: string) => Number(execFileSync("id", [flag, name]).toString());
+
+/** uid:gid of every entry under root, the root itself included. */
+function owners(root: string): Set<string> {
+  const out = execFileSync("find", [root, "-printf", "%U:%G\\n"]).toString().trim().split("\n");
+  return new Set(out);
+}
+
+test("chown: www-data:www-data — everything written lands owned by www-data, through sudo; a second plan is in sync", () =>
+  check(async () => {
+    const root = wwwDataRoot("chown");
+    const file = manifest("chown", [deployHost()], [], { lines: ["chown: www-data:www-data"] });
+    const r = await runTsync(["apply", "--yes", "-f", file]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    await assertTreesEqual(join(dir, "src"), root);
+    assert.deepEqual(owners(root), new Set([`${idOf("-u", "www-data")}:${idOf("-g", "www-data")}`]));
+    const again = await runTsync(["plan", "--detailed-exitcode", "-f", file]);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+  }));
+
+/** A root the deploy login owns: it can write there, but not give files away. */
+function deployRoot(name: string): string {
+  const root = join(dir, name, "dst");
+  mkdirSync(root, { recursive: true });
+  chmodSync(join(dir, name), 0o755);
+  chownSync(root, idOf("-u", "tsync-deploy"), idOf("-g", "tsync-deploy"));
+  return root;
+}
+
+test("preserve owner/group or chown without root or sudo: plan refuses the target naming the host; apply writes nothing", () =>
+  check(async () => {
+    for (const [name, line, needs] of [
+      ["noroot-preserve", "preserve: [perms, times, owner, group]", "preserve: [owner, group]"],
+      ["noroot-chown", "chown: www-data:www-data", "chown: www-data:www-data"],
+    ] as const) {
+      const root = deployRoot(name);
+      const file = manifest(name, [`inner: { address: ${TARGET}, port: ${targetPort()}, user: tsync-deploy, sshConfig: false }`], [], { lines: [line] });
+      const want = `${needs} in sync site needs root on inner, and the login there is not root and has no sudo: true`;
+      const plan = await runTsync(["plan", "-f", file]);
+      assert.ok(plan.stdout.includes(want), plan.stdout + plan.stderr);
+      const apply = await runTsync(["apply", "--yes", "-f", file]);
+      assert.equal(apply.code, 1, apply.stdout + apply.stderr);
+      assert.ok(apply.stdout.includes(want), apply.stdout + apply.stderr);
+      assert.deepEqual(readdirSync(root), [], `${name}: nothing written`);
+    }
+  }));
+
+test("chown naming a user the target does not have is refused at plan time, naming it and the host", () =>
+  check(async () => {
+    const root = wwwDataRoot("chown-unknown");
+    const file = manifest("chown-unknown", [deployHost()], [], { lines: ["chown: tsync-nosuchuser:www-data"] });
+    const r = await runTsync(["apply", "--yes", "-f", file]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.ok(r.stdout.includes("chown: tsync-nosuchuser:www-data in sync site: no user tsync-nosuchuser on inner"), r.stdout + r.stderr);
+    assert.deepEqual(readdirSync(root), []);
+  }));
