@@ -9,10 +9,10 @@ import type { Fleet } from "./fleet.js";
 import { applyNginx, planNginx } from "../nginx/deploy.js";
 import { downHosts } from "../nginx/routing.js";
 import { planSyncTargets, statesAfterApply } from "./plan-run.js";
-import { worstHostStates, type TargetState } from "../model/plan.js";
+import { isImplied, visibleChanges, worstHostStates, type TargetState } from "../model/plan.js";
 import { checkJustified, checkSourceUnchanged, checkTargetUnchanged } from "./stale.js";
 import { TransportError, errorHint, errorMessage } from "../model/errors.js";
-import { displayPath, type RelPath } from "../model/paths.js";
+import { displayPath, ROOT, type RelPath } from "../model/paths.js";
 import { escapeText } from "../model/text.js";
 import { probeTarget } from "./target-root.js";
 
@@ -130,9 +130,14 @@ export async function applyTarget(manifest: Manifest, fleet: Fleet, tp: TargetPl
       const unjustified = checkJustified(tp.changes, now.changes);
       if (unjustified) return outcome(tp, "stale", `${where}: refused, ${unjustified}; nothing was changed on this target (plan again)`);
     }
+    // Counted as the plan counts them (implied touches of parents are not shown there).
+    let shownDone = 0;
     const result = await fleet.limit(() =>
       target.apply(probe.path, tp.changes, source.contentSource(sync.source.path), {
-        ...(opts.onProgress ? { onProgress: (c: Change, b: number) => opts.onProgress!(tp, c, b) } : {}),
+        onProgress: (c: Change, b: number) => {
+          if (!isImplied(c)) shownDone++;
+          opts.onProgress?.(tp, c, b);
+        },
         ...(opts.signal ? { signal: opts.signal } : {}),
       }),
     );
@@ -140,7 +145,7 @@ export async function applyTarget(manifest: Manifest, fleet: Fleet, tp: TargetPl
     const status: ApplyStatus = result.problems.length === 0 ? (left ? "problems" : "applied") : result.applied > 0 ? "partial" : "failed";
     const first = result.problems[0];
     const error = first
-      ? `${where}: ${result.problems.length} change(s) not applied; first: ${first.kind} ${displayPath(first.path)}: ${first.message}`
+      ? `${where}: ${visibleChanges(tp.changes).length - shownDone} of ${visibleChanges(tp.changes).length} change(s) not applied (${shownDone} done); first: ${first.kind} ${first.path === ROOT ? "./" : displayPath(first.path)}: ${first.message}`
       : left;
     return { plan: tp, status, applied: result.applied, bytes: result.bytes, problems: result.problems, ...(error ? { error } : {}) };
   } catch (err) {

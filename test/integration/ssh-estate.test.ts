@@ -21,7 +21,9 @@ let dir: string;
 let failed = false;
 
 // Non-root logins for the sudo tests: sshd reads authorized_keys as the user, so theirs is a readable copy.
-const USERS = ["tsync-deploy", "tsync-nopass"];
+// tsync-fakeroot logs in to a user namespace where it is uid 0 (a rootless container's "root"): it
+// looks privileged, yet chown to an id outside the namespace fails, mid-apply.
+const USERS = ["tsync-deploy", "tsync-nopass", "tsync-fakeroot"];
 const SUDOERS = "/etc/sudoers.d/tsync-test";
 const keysDir = mkdtempSync(join(tmpdir(), "tsync-estate-keys-"));
 
@@ -44,7 +46,7 @@ before(async () => {
   chmodSync(keysDir, 0o755);
   fleet = await startSshdFleet({
     addresses: [BASTION, TARGET],
-    extraConfig: (i) => (i === 0 ? ["LogLevel DEBUG1", "AllowTcpForwarding yes"] : ["AllowTcpForwarding no", `Match User ${USERS.join(",")}`, `  AuthorizedKeysFile ${keysDir}/authorized_keys`]),
+    extraConfig: (i) => (i === 0 ? ["LogLevel DEBUG1", "AllowTcpForwarding yes"] : ["AllowTcpForwarding no", `Match User ${USERS.join(",")}`, `  AuthorizedKeysFile ${keysDir}/authorized_keys`, "Match User tsync-fakeroot", '  ForceCommand unshare --user --map-root-user /bin/sh -c "$SSH_ORIGINAL_COMMAND"']),
   });
   copyFileSync(join(fleet.dir, "authorized_keys"), join(keysDir, "authorized_keys"));
   chmodSync(join(keysDir, "authorized_keys"), 0o644);
@@ -235,12 +237,13 @@ test("chown: www-data:www-data — everything written lands owned by www-data, t
     assert.equal(again.code, 0, again.stdout + again.stderr);
   }));
 
-/** A root the deploy login owns: it can write there, but not give files away. */
-function deployRoot(name: string): string {
+/** A root the login owns: it can write there, but not give files away. */
+function deployRoot(name: string, user = "tsync-deploy"): string {
   const root = join(dir, name, "dst");
   mkdirSync(root, { recursive: true });
   chmodSync(join(dir, name), 0o755);
-  chownSync(root, idOf("-u", "tsync-deploy"), idOf("-g", "tsync-deploy"));
+  chmodSync(dir, 0o755);
+  chownSync(root, idOf("-u", user), idOf("-g", user));
   return root;
 }
 
@@ -270,4 +273,14 @@ test("chown naming a user the target does not have is refused at plan time, nami
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.ok(r.stdout.includes("chown: tsync-nosuchuser:www-data in sync site: no user tsync-nosuchuser on inner"), r.stdout + r.stderr);
     assert.deepEqual(readdirSync(root), []);
+  }));
+
+test("an owner that cannot be set mid-apply leaves no directory behind (none of mode 0700), and the count says what landed", () =>
+  check(async () => {
+    const root = deployRoot("fakeroot", "tsync-fakeroot");
+    const file = manifest("fakeroot", [`inner: { address: ${TARGET}, port: ${targetPort()}, user: tsync-fakeroot, sshConfig: false }`], [], { lines: ["chown: www-data:www-data"] });
+    const r = await runTsync(["apply", "--yes", "-f", file]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /inner:\S+: 4 of 5 change\(s\) not applied \(1 done\); first: mkdir wp-content: chown: Invalid argument/);
+    assert.deepEqual(readdirSync(root), [], "nothing half-made");
   }));
