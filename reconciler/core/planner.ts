@@ -10,7 +10,8 @@
 //    non-directory (the replacement would have to destroy what is protected), so that path and its
 //    subtree are left alone too;
 //  - a source entry whose target counterpart is excluded is not written (it would overwrite it).
-// The target root "" is never removed; a root whose kind differs between the sides is not planned.
+// The target root "" is never removed; a root whose kind differs between the sides is not planned;
+// under rootMetadata: false an existing root's own metadata is not planned either.
 import type { Change } from "../model/change.js";
 import { compareFiles, metaDiff } from "./compare.js";
 import { timesEqual } from "../model/snapshot.js";
@@ -225,6 +226,8 @@ export function planSync(source: Snapshot, target: Snapshot, rules: SyncRules): 
   }
   const dirMeta: Change[] = [];
   for (const [p, { s, t, created }] of liveDirs) {
+    // rootMetadata: false — an existing root keeps its own mode, owner and times (rsync --omit-dir-times).
+    if (p === "" && !created && rules.rootMetadata === false) continue;
     if (created) {
       if (touched.has(p)) dirMeta.push({ kind: "touch", path: p, before: t, after: t });
     } else dirMeta.push(...metaChanges(p, s, t, preserve, touched.has(p)));

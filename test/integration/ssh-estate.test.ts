@@ -284,3 +284,55 @@ test("an owner that cannot be set mid-apply leaves no directory behind (none of 
     assert.match(r.stdout, /inner:\S+: 4 of 5 change\(s\) not applied \(1 done\); first: mkdir wp-content: chown: Invalid argument/);
     assert.deepEqual(readdirSync(root), [], "nothing half-made");
   }));
+
+test("rootMetadata: false — a www-data root that admits only group writes converges (plan exits 0 after apply); without it the root's chmod fails, named ./", () =>
+  check(async () => {
+    const root = join(dir, "groupw", "dst");
+    mkdirSync(root, { recursive: true });
+    chmodSync(join(dir, "groupw"), 0o755);
+    chmodSync(dir, 0o755);
+    chownSync(root, idOf("-u", "www-data"), idOf("-g", "tsync-deploy"));
+    chmodSync(root, 0o2775);
+    const host = `inner: { address: ${TARGET}, port: ${targetPort()}, user: tsync-deploy, sshConfig: false }`;
+    const plain = manifest("groupw", [host]);
+    const failed = await runTsync(["apply", "--yes", "-f", plain]);
+    assert.equal(failed.code, 1, failed.stdout + failed.stderr);
+    assert.match(failed.stdout, /2 of 5 change\(s\) not applied \(3 done\); first: chmod \.\/: chmod: Operation not permitted/);
+    const file = manifest("groupw", [host], [], { lines: ["rootMetadata: false"] });
+    const r = await runTsync(["apply", "--yes", "-f", file]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const again = await runTsync(["plan", "--detailed-exitcode", "-f", file]);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.equal(lstatSync(root).mode & 0o7777, 0o2775, "the root's own mode is left alone");
+    await assertTreesEqual(join(dir, "src"), root);
+  }));
+
+test("web: an ssh config alias is not an upstream address — nginx refuses to render it until web is set; an explicit web is used", () =>
+  check(async () => {
+    const conf = join(dir, "ssh_config_web");
+    writeFileSync(conf, [`Host www-inner`, `  HostName ${TARGET}`, `  Port ${targetPort()}`, ""].join("\n"));
+    const write = (web: string) => {
+      const file = join(dir, `web${web ? "-set" : ""}.yaml`);
+      writeFileSync(file, [
+        "version: 1",
+        `defaults: { user: root, identityFile: ${fleet.identityFile}, knownHosts: ${fleet.knownHosts}, sshConfig: ${conf} }`,
+        "hosts:",
+        `  inner: { address: www-inner, roles: [replica]${web} }`,
+        "nginx:",
+        `  path: ${join(dir, "web-nginx.conf")}`,
+        "  upstreams: { backend: { roles: [replica] } }",
+        "  servers: [ { names: [example.test], locations: { \"/\": backend } } ]",
+        "",
+      ].join("\n"));
+      return file;
+    };
+    const alias = await runTsync(["nginx", "-f", write("")]);
+    assert.equal(alias.code, 1, alias.stdout + alias.stderr);
+    assert.match(alias.stderr, /hosts\.inner\.address: www-inner is not an IP address and does not resolve here \(\w+\), so nginx cannot send traffic to it \(an ssh config alias\?\): set hosts\.inner\.web/);
+    const plan = await runTsync(["plan", "-f", write("")]);
+    assert.equal(plan.code, 1, plan.stdout + plan.stderr);
+    assert.match(plan.stdout + plan.stderr, /set hosts\.inner\.web/);
+    const set = await runTsync(["nginx", "-f", write(`, web: ${TARGET}`)]);
+    assert.equal(set.code, 0, set.stdout + set.stderr);
+    assert.ok(set.stdout.includes(`server ${TARGET};  # inner`), set.stdout);
+  }));
