@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The command line: parse, call the reconciler, render, exit with SPEC §2's codes.
-import { Command, Option } from "commander";
+import { Argument, Command, Option } from "commander";
 import { Exit, EXIT, err, type GlobalOptions } from "./output.js";
 import { TsyncError, errorMessage } from "../reconciler/model/errors.js";
 import { VERSION } from "../reconciler/model/version.js";
@@ -8,6 +8,7 @@ import type { PlanCommandOptions } from "./commands/plan.js";
 import type { ApplyCommandOptions } from "./commands/apply.js";
 import type { StatusCommandOptions } from "./commands/status.js";
 import type { ImportCommandOptions } from "./commands/import.js";
+import type { InitCommandOptions } from "./commands/init.js";
 // Commands are loaded when run: `tsync validate` need not load ssh2, chokidar or a Lua VM.
 
 
@@ -36,6 +37,17 @@ const program = new Command("tsync")
   .version(VERSION)
   .showHelpAfterError("(run with --help for usage)")
   .configureHelp({ sortSubcommands: false });
+
+program.command("init")
+  .description("write a commented starter tsync.yaml (asks nothing; never overwrites a file)")
+  .option("-f, --manifest <file>", "where to write it (default: ./tsync.yaml)")
+  .option("--source <path>", "the tree to replicate: a local path, or HOST:/path")
+  .option("--target <[user@]host:/path>", "a target: HOST:/path over SSH, or a local path (repeatable)", collect)
+  .option("--from-lsyncd <file.lua>", "the manifest `tsync import lsyncd` makes of this lsyncd config instead")
+  .option("--stdout", "print it instead of writing a file")
+  .option("-q, --quiet", "print less")
+  .addHelpText("after", "\nExamples:\n  tsync init --source /var/www/site --target www-01:/var/www/site --target deploy@10.0.1.22:/var/www/site\n  tsync init -f /etc/tsync/tsync.yaml --from-lsyncd /etc/lsyncd/lsyncd.conf.lua")
+  .action(run(async (opts: InitCommandOptions) => (await import("./commands/init.js")).initCommand(opts)));
 
 common(program.command("validate"))
   .description("check the manifest; print nothing but errors (exit 0 valid, 1 invalid)")
@@ -89,6 +101,12 @@ common(program.command("nginx"))
   .description("print the nginx config rendered from the manifest's roles")
   .addHelpText("after", "\nExample:\n  tsync nginx -f fixtures/seed/tsync.yaml")
   .action(run(async (opts: GlobalOptions) => (await import("./commands/nginx.js")).nginxCommand(opts)));
+
+program.command("completion")
+  .description("print a shell completion script, generated from these command definitions")
+  .addArgument(new Argument("<shell>", "the shell it is for").choices(["bash", "zsh", "fish"]))
+  .addHelpText("after", "\nInstall (see the README):\n  tsync completion bash | sudo tee /usr/share/bash-completion/completions/tsync >/dev/null\n  tsync completion zsh > \"${fpath[1]}/_tsync\"\n  tsync completion fish > ~/.config/fish/completions/tsync.fish")
+  .action(run(async (shell: "bash" | "zsh" | "fish") => process.stdout.write((await import("./completion.js")).completionScript(program, shell, VERSION))));
 
 async function main(): Promise<number> {
   try {

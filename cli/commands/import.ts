@@ -37,7 +37,15 @@ export async function importLsyncdCommand(file: string, opts: ImportCommandOptio
   // lsyncd resolves relative paths against its working directory; the config's own directory is the
   // best guess without one (--base says otherwise).
   const base = resolve(opts.base ?? dirname(resolve(file)));
-  const r = await importLsyncd(source, file, { names: parseNames(opts.name ?? []), base, env: process.env });
+  // excludeFrom/filterFrom: read here, as lsyncd reads them at startup on the machine it runs on.
+  const readFile = (path: string) => {
+    try {
+      return readFileSync(path, "utf8");
+    } catch (e) {
+      return { error: (e as NodeJS.ErrnoException).code ?? errorMessage(e) };
+    }
+  };
+  const r = await importLsyncd(source, file, { names: parseNames(opts.name ?? []), base, env: process.env, readFile });
   for (const w of r.warnings) err(`warning: ${w}`);
   for (const e of r.errors) err(`error: ${e}`);
   if (r.errors.length > 0 || !r.yaml) throw new Exit(EXIT.error);

@@ -10,6 +10,9 @@
 //    non-directory (the replacement would have to destroy what is protected), so that path and its
 //    subtree are left alone too;
 //  - a source entry whose target counterpart is excluded is not written (it would overwrite it).
+// A target entry matching rules.protect (rsync's `P` filter) is guarded the same way except that the
+// source may still write it: it is never deleted as an extra and never replaced by another kind (that
+// path and its subtree are then left alone), and its directories survive; the same kind is updated.
 // The target root "" is never removed; a root whose kind differs between the sides is not planned;
 // under rootMetadata: false an existing root's own metadata is not planned either.
 import type { Change } from "../model/change.js";
@@ -65,6 +68,7 @@ function prepare(source: Snapshot, target: Snapshot, rules: SyncRules): View {
     }
   }
   const dst = without(target, dstDrop);
+  if (rules.protect?.length) guardProtected(dst, src, rules.protect, frozen, keep);
   for (const p of keep) {
     const t = dst.get(p);
     const s = src.get(p);
@@ -74,6 +78,18 @@ function prepare(source: Snapshot, target: Snapshot, rules: SyncRules): View {
   const tr = dst.get("" as RelPath);
   if (sr !== undefined && tr !== undefined && (sr.kind !== "dir" || tr.kind !== "dir")) frozen.add("" as RelPath);
   return { src, dst, frozen, keep };
+}
+
+/** Protected target entries (and their ancestors) are kept; one the source has as another kind is frozen. */
+function guardProtected(dst: Snapshot, src: Snapshot, patterns: readonly string[], frozen: Set<RelPath>, keep: Set<RelPath>): void {
+  const isProtected = makeMatcher(patterns);
+  for (const [p, e] of dst) {
+    if (p === "" || e.kind === "problem" || !isProtected(p, e.kind === "dir")) continue;
+    keep.add(p);
+    for (const a of ancestorsOf(p)) keep.add(a);
+    const s = src.get(p);
+    if (s !== undefined && s.kind !== e.kind) frozen.add(p);
+  }
 }
 
 /**

@@ -3,10 +3,11 @@
 // Rendering the draft as commented YAML is lsyncd-render.ts.
 
 import { posix } from "node:path";
+import { loginRelative } from "../manifest/normalize.js";
 import type { LuaTable, LuaValue, Recorded } from "./lsyncd-eval.js";
 import {
-  isTable, translateDelete, translateExclude, translateRsyncOpts, translateRsyncTable, translateSshArgs, translateSshTable,
-  truthy, type Conn, type PreserveKey, type RsyncMeaning, type Translated,
+  isTable, translateDelete, translateRsyncOpts, translateRsyncTable, translateRules, translateSshArgs, translateSshTable,
+  truthy, type Conn, type FilterRule, type PreserveKey, type RsyncMeaning, type Translated,
 } from "./lsyncd-options.js";
 
 export interface HostDraft {
@@ -46,6 +47,8 @@ export interface MapOptions {
   names?: Record<string, string>;
   /** Absolute directory that relative sources and local targets resolve against (lsyncd's working directory). */
   base?: string;
+  /** Reads a file lsyncd reads at startup (excludeFrom, filterFrom); absent: no file is read. */
+  readFile?: (path: string) => string | { error: string };
 }
 
 type Layer = "rsync" | "rsyncssh" | "direct";
@@ -53,14 +56,21 @@ const LAYER_DELAY: Record<Layer, number> = { rsync: 15, rsyncssh: 15, direct: 1 
 /** lsyncd 2.1+ default.rsync.rsync; lsyncd 2.0's `rsyncOpts = "-lts"` means the same for tsync. */
 const DEFAULT_RSYNC: LuaTable = { t: "table", arr: [], map: { links: true, times: true, protect_args: true } };
 const CUSTOM = ["action", "prepare", "collect", "onCreate", "onModify", "onDelete", "onMove", "onAttrib", "onStartup", "onFull", "full"];
-const IGNORED = new Set(["init", "source", "target", "host", "targetdir", "delay", "delete", "exclude", "excludeFrom", "rsync", "rsyncOpts", "ssh", "rsyncBinary", "maxProcesses", "checkgauge"]);
-const UNTRANSLATED = new Set(["maxDelays", "exitcodes", "rsyncExitCodes", "sshExitCodes", "batchSizeLimit", "crontab", "tunnel", "filter", "filterFrom", "monitor"]);
+const IGNORED = new Set(["init", "source", "target", "host", "targetdir", "delay", "delete", "exclude", "excludeFrom", "filter", "filterFrom", "rsync", "rsyncOpts", "ssh", "rsyncBinary", "maxProcesses", "checkgauge"]);
+const UNTRANSLATED = new Set(["maxDelays", "exitcodes", "rsyncExitCodes", "sshExitCodes", "batchSizeLimit", "crontab", "tunnel", "monitor"]);
 /** statusInterval: tsync rewrites its status file on every change, so there is no interval to carry over. */
-const SETTINGS_IGNORED = new Set(["nodaemon", "insist", "statusInterval"]);
-const SETTINGS_UNTRANSLATED = new Set(["pidfile", "logident", "logfacility", "inotifyMode", "maxDelays", "onepass"]);
+// inotifyMode: which inotify events lsyncd acts on (Modify, CloseWrite); tsync places a file only
+// whole (one that changes while it is read is sent again), so the targets end up the same either way.
+const SETTINGS_IGNORED = new Set(["nodaemon", "insist", "statusInterval", "inotifyMode"]);
+const SETTINGS_UNTRANSLATED = new Set(["pidfile", "logident", "logfacility", "maxDelays", "onepass"]);
 
 export function mapRecorded(rec: Recorded, file: string, source: string, opts: MapOptions = {}): MapResult {
   const names = opts.names ?? {};
+  const read = (path: string) => {
+    if (!opts.readFile) return { error: "the importer was given no files to read" };
+    const abs = path.startsWith("/") || opts.base === undefined ? path : posix.resolve(opts.base, path);
+    return opts.readFile(abs);
+  };
   const warnings: string[] = [];
   const skipped: string[] = [];
   const at = (line: number) => (line > 0 ? `${file}:${line}` : file);
@@ -189,27 +199,55 @@ export function mapRecorded(rec: Recorded, file: string, source: string, opts: M
 
     let conn: Conn = {};
     const rsh = typeof rsyncTable.map.rsh === "string" ? rsyncTable.map.rsh : meanings.find((m) => m.rsh !== undefined)?.rsh;
-    if (rsh !== undefined) conn = { ...conn, ...take(line, translateSshArgs(rsh.split(/\s+/).filter(Boolean))) };
-    if (layer === "rsyncssh" && isTable(cfg.ssh)) conn = { ...conn, ...take(line, translateSshTable(cfg.ssh)) };
+    if (rsh !== undefined) conn = { ...conn, ...take(line, translateSshArgs(rsh.split(/\s+/).filter(Boolean)), comments[""]) };
+    if (layer === "rsyncssh" && isTable(cfg.ssh)) conn = { ...conn, ...take(line, translateSshTable(cfg.ssh), comments[""]) };
 
     const target = targetOf(layer, cfg, (spec) => hostFor(line, spec, conn), (p) => local(p, "target", line));
     if (typeof target !== "string") {
       if (target.error) skip(line, target.error);
       continue;
     }
+    if (target.includes(":~/")) comments.targets!.push("lsyncd: relative to the login directory; tsync resolves ~ on the target when it connects");
 
-    const exclude: string[] = [];
-    const excl = cfg.exclude;
-    const patterns = typeof excl === "string" ? [excl] : isTable(excl) ? excl.arr.filter((p): p is string => typeof p === "string") : [];
-    for (const p of patterns) {
-      const t = take(line, translateExclude(p), comments.exclude);
-      if (t !== undefined) exclude.push(t);
+    // The rules rsync gets, in lsyncd's order: filter (and filterFrom), then exclude (and excludeFrom),
+    // then the rsync options' own --include/--exclude/--filter.
+    const strings = (v: LuaValue | undefined) => (typeof v === "string" ? [v] : isTable(v) ? v.arr.filter((p): p is string => typeof p === "string") : []);
+    const rules: FilterRule[] = [];
+    let badFilter: string | undefined;
+    const fileNotes: string[] = [];
+    const addFilters = (texts: readonly string[], from: string) => {
+      for (const text of texts) {
+        // lsyncd's own parse: `%s*([+|-])%s*(.*)`; anything else stops lsyncd at startup.
+        const m = /^\s*([+-])\s*(.*)$/.exec(text);
+        if (m && m[2] !== "") rules.push({ include: m[1] === "+", pattern: m[2]! });
+        else badFilter ??= `${from} rule ${JSON.stringify(text)} is not "+ PATTERN" or "- PATTERN" (lsyncd stops at it)`;
+      }
+    };
+    addFilters(strings(cfg.filter), "filter");
+    const fromFile = (key: "filterFrom" | "excludeFrom"): string[] | undefined => {
+      const file = cfg[key];
+      if (typeof file !== "string") return undefined;
+      const text = read(file);
+      if (typeof text !== "string") {
+        warn(line, `${key} '${file}' cannot be read here (${text.error}): copy its patterns into exclude`);
+        fileNotes.push(`lsyncd: ${key} = ${file} — copy its patterns here`);
+        return undefined;
+      }
+      fileNotes.push(`lsyncd: ${key} = ${file}, as it read when imported`);
+      return text.split(/\r?\n/).filter((l) => !/^\s*(#|$)/.test(l));
+    };
+    const filterLines = fromFile("filterFrom");
+    if (filterLines) addFilters(filterLines, "filterFrom");
+    if (badFilter !== undefined) {
+      skip(line, badFilter);
+      continue;
     }
-    for (const p of meanings.flatMap((m) => m.exclude)) if (!exclude.includes(p)) exclude.push(p);
-    if (typeof cfg.excludeFrom === "string") {
-      warn(line, `excludeFrom '${cfg.excludeFrom}' is not read (the importer does no file IO): copy its patterns into exclude`);
-      comments.exclude!.push(`lsyncd: excludeFrom = ${cfg.excludeFrom} — copy its patterns here`);
-    }
+    for (const p of strings(cfg.exclude)) rules.push({ include: false, pattern: p });
+    // lsyncd's excludeFrom: "+" lines, comments and blank lines are skipped, a leading "-" dropped.
+    for (const l of fromFile("excludeFrom") ?? []) if (!/^\s*\+/.test(l)) rules.push({ include: false, pattern: /^\s*-?\s*(.*)$/.exec(l)![1]! });
+    for (const m of meanings) rules.push(...m.rules);
+    const exclude = take(line, translateRules(rules), comments.exclude);
+    comments.exclude!.push(...fileNotes);
 
     let del = take(line, translateDelete(cfg.delete), comments.delete);
     if (!del && meanings.some((m) => m.deletes)) {
@@ -232,7 +270,7 @@ export function mapRecorded(rec: Recorded, file: string, source: string, opts: M
       name: "", source: src, targets: [target], exclude, delete: del, preserve: (["perms", "times", "owner", "group"] as const).filter((k) => preserve.has(k)),
       delay: formatDelay(delaySeconds), lines: [line], comments,
     };
-    const key = JSON.stringify([src, exclude, del, draftSync.preserve, draftSync.delay, cfg.excludeFrom ?? null]);
+    const key = JSON.stringify([src, exclude, del, draftSync.preserve, draftSync.delay, cfg.excludeFrom ?? null, cfg.filterFrom ?? null]);
     const same = byKey.get(key);
     if (same) {
       if (!same.targets.includes(target)) {
@@ -292,8 +330,8 @@ function mergeTables(a: LuaTable | undefined, b: LuaTable): LuaTable {
 type TargetResult = string | { error?: string };
 
 /**
- * lsyncd's target forms → a tsync location. Only absolute paths translate: a remote path relative to
- * the login directory would need the target asked at plan time, which the importer cannot do.
+ * lsyncd's target forms → a tsync location. A remote path relative to the login directory (rsync's
+ * `host:dir`, `host:~/dir`) becomes `~/dir`, which tsync resolves on the target when it connects.
  */
 function targetOf(
   layer: Layer,
@@ -302,13 +340,16 @@ function targetOf(
   local: (p: string) => string | undefined,
 ): TargetResult {
   const remote = (spec: string, dir: string, shown: string): TargetResult => {
+    let path = normPath(dir);
     if (!dir.startsWith("/")) {
-      const rel = dir.replace(/^~\/?/, "").replace(/\/+$/, "");
-      const what = rel === "" ? "the login directory" : "relative to the login directory";
-      return { error: `target ${JSON.stringify(shown)} is ${what} on ${spec}; tsync needs the absolute path there, e.g. ${spec}:/home/USER${rel ? `/${rel}` : ""}` };
+      if (/^~[^/]/.test(dir)) return { error: `target ${JSON.stringify(shown)} is relative to another user's home (~user); write the absolute path` };
+      const rel = loginRelative(`~/${dir.replace(/^~\/?/, "")}`);
+      if (rel === undefined)
+        return { error: `target ${JSON.stringify(shown)} is the login directory on ${spec} itself (or leaves it with ".."); tsync replicates into a directory below it, never over the home (and its .ssh)` };
+      path = rel;
     }
     const h = host(spec);
-    return "error" in h ? h : `${h.name}:${normPath(dir)}`;
+    return "error" in h ? h : `${h.name}:${path}`;
   };
   if (layer === "rsyncssh") {
     if (typeof cfg.host !== "string") return { error: "default.rsyncssh needs host = \"[USER@]HOST\"" };

@@ -43,15 +43,21 @@ export interface RsyncMeaning {
   preserve: Set<PreserveKey>;
   /** `--delete` (and kin) among the arguments: every rsync lsyncd runs deletes. */
   deletes: boolean;
-  /** `--exclude=PATTERN` arguments, already in gitignore syntax. */
-  exclude: string[];
+  /** `--exclude`/`--include`/`--filter` rules in their order (rsync pattern syntax, not yet translated). */
+  rules: FilterRule[];
   /** `-e`/`--rsh` among the arguments. */
   rsh?: string;
   /** Set when the options cannot be translated without changing what is copied. */
   refuse?: string;
 }
 
-const newMeaning = (): Translated<RsyncMeaning> => ({ value: { preserve: new Set(), deletes: false, exclude: [] }, warnings: [], notes: [] });
+/** One rsync filter rule: `+ PATTERN` (include) or `- PATTERN` (exclude). */
+export interface FilterRule {
+  include: boolean;
+  pattern: string;
+}
+
+const newMeaning = (): Translated<RsyncMeaning> => ({ value: { preserve: new Set(), deletes: false, rules: [] }, warnings: [], notes: [] });
 
 /** The meaning of one rsync option name (long name or table key, "_" for "-"), shared by both eras. */
 function rsyncOption(name: string, value: string | undefined, out: Translated<RsyncMeaning>): void {
@@ -83,16 +89,17 @@ function rsyncOption(name: string, value: string | undefined, out: Translated<Rs
       return;
     case "delete_excluded":
       return void out.warnings.push("rsync delete-excluded has no tsync equivalent: tsync leaves files that match an exclude alone on the targets");
-    case "exclude": {
-      if (value === undefined) return void out.warnings.push("rsync --exclude without a pattern is not translated");
-      const t = translateExclude(value);
-      out.warnings.push(...t.warnings);
-      out.notes.push(...t.notes);
-      if (t.value !== undefined) m.exclude.push(t.value);
+    case "exclude": case "include":
+      if (value === undefined) return void out.warnings.push(`rsync --${name} without a pattern is not translated`);
+      return void m.rules.push({ include: name === "include", pattern: value });
+    case "filter": {
+      const rule = value === undefined ? undefined : parseFilterRule(value);
+      if (rule) return void m.rules.push(rule);
+      m.refuse ??= `rsync --filter=${value ?? ""} is not a plain include/exclude rule (merge, protect, hide and modifiers have no tsync equivalent); write it as exclude patterns`;
       return;
     }
-    case "include": case "filter": case "include_from": case "files_from":
-      m.refuse ??= `rsync --${name.replace(/_/g, "-")}${value !== undefined ? `=${value}` : ""} selects files by first-matching rule, which gitignore excludes cannot express; write the selection as exclude patterns`;
+    case "include_from": case "files_from":
+      m.refuse ??= `rsync --${name.replace(/_/g, "-")}=${value ?? ""} selects files from a list the importer does not read; write the selection as exclude patterns`;
       return;
     case "exclude_from":
       return void out.warnings.push(`rsync --exclude-from=${value ?? ""} is not read (the importer does no file IO): copy its patterns into exclude`);
@@ -223,7 +230,9 @@ function sshOption(out: Translated<Conn>, key: string, value: string): void {
     case "stricthostkeychecking":
       if (/^(no|off|accept-new)$/i.test(value)) {
         out.value.hostKeyChecking = "accept-new";
-        out.warnings.push(`StrictHostKeyChecking=${value} imported as hostKeyChecking: accept-new (tsync never accepts a changed host key)`);
+        // Not a warning: a new host's key is accepted as with `no`; only a changed key differs, and
+        // there tsync stops with one line naming the host instead of syncing on (ssh's `no` does).
+        out.notes.push(`lsyncd: ssh StrictHostKeyChecking=${value} → hostKeyChecking: accept-new (a changed host key stops tsync)`);
       }
       return;
     // Options that change ssh's chatter or keep-alives, not what reaches the target.
@@ -256,9 +265,40 @@ export function translateExclude(pattern: string): Translated<string | undefined
   if (p.endsWith("/***")) p = p.slice(0, -3);
   const inner = p.replace(/\/+$/, "");
   if (inner.includes("/") && !inner.startsWith("/") && !inner.startsWith("**/")) p = `**/${p}`;
+  if (p.startsWith("#")) p = `\\${p}`; // gitignore: a comment; rsync: a name
   if (p !== pattern) out.notes.push(`lsyncd: exclude ${JSON.stringify(pattern)} → ${JSON.stringify(p)}`);
   out.value = p;
   return out;
+}
+
+/** `+ PAT`, `- PAT`, `include PAT`, `exclude PAT` (rsync's filter rule forms without modifiers); else undefined. */
+export function parseFilterRule(text: string): FilterRule | undefined {
+  const m = /^(\+|-|include|exclude)[ _](.+)$/.exec(text);
+  return m ? { include: m[1] === "+" || m[1] === "include", pattern: m[2]! } : undefined;
+}
+
+/**
+ * An ordered rsync rule list (first match wins; a path no rule matches is copied) → gitignore patterns
+ * (last match wins). Reversing the list and writing includes as `!PATTERN` decides every path the same
+ * way: rsync does not descend into an excluded directory, and gitignore cannot re-include below one.
+ * Without includes the order does not matter and is kept.
+ */
+export function translateRules(rules: readonly FilterRule[]): Translated<string[]> {
+  const out: Translated<string[]> = { value: [], warnings: [], notes: [] };
+  const hasInclude = rules.some((r) => r.include);
+  for (const r of hasInclude ? [...rules].reverse() : rules) {
+    const t = translateExclude(r.pattern);
+    out.warnings.push(...t.warnings);
+    out.notes.push(...t.notes);
+    if (t.value === undefined) continue;
+    // rsync's DIR/*** includes DIR and all below it; gitignore's !DIR/ re-includes only DIR itself.
+    const ps = !r.include ? [t.value] : r.pattern.endsWith("/***") ? [`!${t.value}**`, `!${t.value}`] : [`!${t.value}`];
+    out.value.push(...ps);
+  }
+  // A repeated pattern counts where it last appears (gitignore: last match wins).
+  out.value = out.value.filter((p, i) => out.value.lastIndexOf(p) === i);
+  if (hasInclude) out.notes.unshift("lsyncd: rsync include/exclude rules (first match wins), reversed into gitignore order (last match wins), includes as !");
+  return dedupe(out);
 }
 
 /** lsyncd delete modes → tsync's boolean. */

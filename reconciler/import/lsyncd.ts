@@ -22,13 +22,15 @@ export interface ImportOptions {
   base?: string;
   /** What the config's os.getenv() reads (read-only); absent: every variable is unset. */
   env?: Readonly<Record<string, string | undefined>>;
+  /** Reads the files lsyncd reads at startup (excludeFrom, filterFrom); absent: none is read, with a warning. */
+  readFile?: (path: string) => string | { error: string };
   limits?: Partial<EvalLimits>;
 }
 
 export async function importLsyncd(luaSource: string, file: string, opts: ImportOptions = {}): Promise<ImportResult> {
   const evaluated = await evaluateLsyncd(luaSource, file, opts.limits, opts.env);
   if (!evaluated.ok) return { warnings: [], errors: [evaluated.error] };
-  const { draft, warnings, skipped } = mapRecorded(evaluated.recorded, file, luaSource, { names: opts.names, base: opts.base });
+  const { draft, warnings, skipped } = mapRecorded(evaluated.recorded, file, luaSource, { names: opts.names, base: opts.base, ...(opts.readFile ? { readFile: opts.readFile } : {}) });
   if (draft.syncs.length === 0) {
     const none = evaluated.recorded.syncs.length === 0 ? `${file}: the config calls sync{} nowhere, so there is nothing to import` : `${file}: no sync{} could be translated`;
     return { warnings, errors: skipped.length ? skipped : [none] };

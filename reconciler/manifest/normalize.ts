@@ -33,6 +33,7 @@ export interface RawSync {
   source: RawLocation;
   targets: RawLocation[] | RawRoleTargets;
   exclude?: string[];
+  protect?: string[];
   delete?: boolean;
   maxDelete?: string | number;
   preserve?: ("perms" | "times" | "owner" | "group" | "hardlinks")[];
@@ -69,6 +70,7 @@ export const DEFAULTS = {
   sshConfig: true,
   maxProcesses: 5,
   exclude: [] as string[],
+  protect: [] as string[],
   delete: true,
   preserve: ["perms", "times"],
   delay: "1s",
@@ -116,6 +118,16 @@ export function normalizePath(p: string): string {
   return n.length > 1 && n.endsWith("/") ? n.slice(0, -1) : n;
 }
 
+/**
+ * A remote "~/DIR" (SPEC §6): DIR below the login directory, as rsync's `host:DIR`; the SSH transport
+ * resolves it at connect. Normalized ("~/a/b"); undefined for ~user, "~" itself or a ".." segment.
+ */
+export function loginRelative(p: string): string | undefined {
+  if (!p.startsWith("~/")) return undefined;
+  const segs = p.slice(2).split("/").filter((s) => s !== "" && s !== ".");
+  return segs.length === 0 || segs.includes("..") ? undefined : `~/${segs.join("/")}`;
+}
+
 /** Splits a written location without judging it: "HOST:/p" → {host, path}; "/p", "~/p", "p" → {path}. */
 export function splitLocation(raw: RawLocation): { host?: string; path: string } {
   if (typeof raw !== "string") return raw.host === undefined ? { path: raw.path } : { host: raw.host, path: raw.path };
@@ -124,10 +136,15 @@ export function splitLocation(raw: RawLocation): { host?: string; path: string }
   return colon > 0 ? { host: raw.slice(0, colon), path: raw.slice(colon + 1) } : { path: raw };
 }
 
-/** A resolved Location: local paths resolved (resolveLocalPath); a remote one must be absolute (the rules say so). */
+/** A path on a host: absolute, or ~/DIR (the rules have refused anything else). */
+function remotePath(p: string): string {
+  return loginRelative(p) ?? normalizePath(p);
+}
+
+/** A resolved Location: local paths resolved (resolveLocalPath); a remote one absolute or ~/DIR (the rules say so). */
 export function resolveLocation(raw: RawLocation, baseDir: string): Location {
   const { host, path } = splitLocation(raw);
-  return host === undefined ? { path: resolveLocalPath(path, baseDir) } : { host, path: normalizePath(path) };
+  return host === undefined ? { path: resolveLocalPath(path, baseDir) } : { host, path: remotePath(path) };
 }
 
 /** Host names having one of `roles`, in manifest order. */
@@ -240,9 +257,10 @@ export function normalize(raw: RawManifest, file: string, digest: string): Manif
 function normalizeSync(name: string, s: RawSync, hosts: Record<string, RawHost>, base: string): Sync {
   const t = s.targets;
   const targets = isRoleTargets(t)
-    ? hostsWithRoles(hosts, t.roles).map((host) => ({ host, path: normalizePath(t.path) }))
+    ? hostsWithRoles(hosts, t.roles).map((host) => ({ host, path: remotePath(t.path) }))
     : t.map((loc) => resolveLocation(loc, base));
   const preserve: readonly string[] = s.preserve ?? DEFAULTS.preserve;
+  const protect = s.protect ?? DEFAULTS.protect;
   const maxDelete = s.maxDelete === undefined ? undefined : parseLimit(s.maxDelete);
   // The quick audit is on unless switched "off": chokidar has no fallback when inotify runs out, so a
   // periodic rescan is what catches missed events.
@@ -255,6 +273,7 @@ function normalizeSync(name: string, s: RawSync, hosts: Record<string, RawHost>,
     rules: {
       exclude: s.exclude ?? DEFAULTS.exclude,
       delete: s.delete ?? DEFAULTS.delete,
+      ...(protect.length > 0 ? { protect } : {}),
       ...(maxDelete ? { maxDelete } : {}),
       preserve: {
         perms: preserve.includes("perms"),

@@ -6,7 +6,7 @@ import { Cron } from "croner";
 import ignore from "ignore";
 import type { Diagnostic } from "../model/diagnostics.js";
 import { closest, diagnosticAt, type DiagnosticOptions, type Seg, type SourceDoc } from "./position.js";
-import { expandHome, hostsWithRoles, isRoleTargets, manifestDir, normalizePath, parseHop, proxyJumpOf, resolveLocalPath, splitLocation, type RawConnection, type RawLocation, type RawManifest } from "./normalize.js";
+import { expandHome, hostsWithRoles, isRoleTargets, loginRelative, manifestDir, normalizePath, parseHop, proxyJumpOf, resolveLocalPath, splitLocation, type RawConnection, type RawLocation, type RawManifest } from "./normalize.js";
 import { firstOverlaps } from "./overlaps.js";
 import { parseDuration, parseLimit } from "./units.js";
 
@@ -75,7 +75,14 @@ const relativePaths: Rule = ({ raw, written, report }) => {
   }
   for (const w of written) {
     if (w.host === undefined) local(w.path, w.pathAt);
-    else if (!w.path.startsWith("/")) report("relative-path", w.pathAt, `${JSON.stringify(label(w))}: the path on ${w.host} must be absolute`);
+    else if (w.path.startsWith("/")) continue;
+    else if (!w.path.startsWith("~")) report("relative-path", w.pathAt, `${JSON.stringify(label(w))}: the path on ${w.host} must be absolute, or ~/DIR for a directory below the login directory`);
+    else if (loginRelative(w.path) === undefined) {
+      const why = !/^~(\/|$)/.test(w.path) ? "only ~/ (the login directory) is resolved on a host, not ~user; write the absolute path"
+        : w.path.split("/").includes("..") ? `".." cannot leave the login directory; write the absolute path`
+          : "that is the login directory itself: name a directory below it (mirroring over it would delete its .ssh)";
+      report("relative-path", w.pathAt, `${JSON.stringify(label(w))}: ${why}`);
+    }
   }
   const n = raw.nginx;
   if (n?.host === undefined) local(n?.path, ["nginx", "path"]);
@@ -188,9 +195,10 @@ function machineOf(raw: RawManifest, host: string | undefined): string | undefin
   return h ? `${h.address.toLowerCase()}|${h.port ?? raw.defaults?.port ?? 22}` : undefined;
 }
 
+/** Remote "~/DIR" paths compare with each other as written (one login directory per host), not with absolute ones. */
 function resolvedPath(w: Written, baseDir: string): string | undefined {
   if (w.host === undefined) return resolveLocalPath(w.path, baseDir);
-  return w.path.startsWith("/") ? normalizePath(w.path) : undefined;
+  return w.path.startsWith("/") ? normalizePath(w.path) : loginRelative(w.path);
 }
 
 /** "same", "inside" (a under b), "contains" (b under a), or undefined. */

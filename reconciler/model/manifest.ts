@@ -32,7 +32,10 @@ export interface Host {
 /** A tree root: on a named host (over SSH), or on the machine running tsync when `host` is absent. */
 export interface Location {
   readonly host?: string;
-  /** Absolute, normalized (no trailing slash except "/"). */
+  /**
+   * Absolute, normalized (no trailing slash except "/"); on a host also "~/DIR", below the login
+   * directory, which the SSH transport resolves when it connects (SPEC §6).
+   */
   readonly path: string;
 }
 
@@ -52,6 +55,8 @@ export interface SyncRules {
   /** gitignore patterns, relative to the source root. */
   readonly exclude: readonly string[];
   readonly delete: boolean;
+  /** gitignore patterns of target paths never deleted nor replaced by another kind; absent: none. */
+  readonly protect?: readonly string[];
   readonly maxDelete?: Limit;
   readonly preserve: Preserve;
   /** false: the root's own mode, owner and times are left alone (rsync --omit-dir-times for "."); absent: true. */

@@ -124,6 +124,45 @@ describe("hostile names", () => {
     }));
 });
 
+describe("protect (issue 19): node-only files under a protected path survive apply", () => {
+  test("extras under wp-content/uploads/ stay on every target, other extras are deleted, protected files the source has are updated", () =>
+    check(async () => {
+      const src = join(dir, "protect-src");
+      for (const d of ["wp-content/uploads", "wp-content/themes"]) mkdirSync(join(src, d), { recursive: true });
+      writeFileSync(join(src, "index.php"), "<?php // index\n");
+      writeFileSync(join(src, "old.php"), "<?php // removed from the source below\n");
+      writeFileSync(join(src, "wp-content/uploads/logo.png"), "logo from the master\n");
+      const m = manifest("protect", src, 'protect: ["wp-content/uploads/"]');
+      let r = await tsync(["apply", "--yes", "-f", m.file]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      rmSync(join(src, "old.php"));
+      for (const t of m.targets) {
+        mkdirSync(join(t, "wp-content/uploads/2026/12"), { recursive: true });
+        writeFileSync(join(t, "wp-content/uploads/2026/12/visitor.jpg"), "uploaded on this node\n");
+        writeFileSync(join(t, "wp-content/uploads/node-only.txt"), "also this node's\n");
+        writeFileSync(join(t, "wp-content/uploads/logo.png"), "edited on the node\n");
+        writeFileSync(join(t, "stray.php"), "not protected\n");
+        mkdirSync(join(t, "wp-content/themes/stale"));
+      }
+      r = await tsync(["plan", "-f", m.file]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.doesNotMatch(r.stdout, /visitor\.jpg|node-only\.txt|uploads\/2026/);
+      assert.match(r.stdout, /stray\.php/);
+      r = await tsync(["apply", "--yes", "-f", m.file]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      for (const t of m.targets) {
+        assert.equal(readFileSync(join(t, "wp-content/uploads/2026/12/visitor.jpg"), "utf8"), "uploaded on this node\n");
+        assert.equal(readFileSync(join(t, "wp-content/uploads/node-only.txt"), "utf8"), "also this node's\n");
+        assert.equal(readFileSync(join(t, "wp-content/uploads/logo.png"), "utf8"), "logo from the master\n");
+        for (const gone of ["stray.php", "old.php", "wp-content/themes/stale"]) assert.equal(existsSync(join(t, gone)), false, `${t}/${gone}`);
+      }
+      // Protected extras are not drift: the next plan is in sync.
+      r = await tsync(["plan", "--detailed-exitcode", "-f", m.file]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /No changes\. 4 targets in sync\./);
+    }));
+});
+
 describe("safety and failures", () => {
   let src: string;
   let m: { file: string; targets: string[] };

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -56,7 +56,18 @@ test("npm pack → npm i -g → the installed tsync runs --version, validate, pl
   mkdirSync(join(src, "wp-content"), { recursive: true });
   writeFileSync(join(src, "index.php"), "<?php echo 'hello';\n");
   writeFileSync(join(src, "wp-content/style.css"), "body { color: #333; }\n");
-  writeFileSync(join(tmp, "tsync.yaml"), `version: 1\nhosts: {}\nsyncs:\n  site:\n    source: ${src}\n    targets: [${join(tmp, "www-01/www")}]\n`);
+  // The manifest is the installed `tsync init`'s starter; its schema modeline names the installed schema.
+  const init = tsync("init", "--source", src, "--target", join(tmp, "www-01/www"));
+  assert.equal(init.status, 0, init.stderr);
+  const schema = /\$schema=(\S+)/.exec(readFileSync(join(tmp, "tsync.yaml"), "utf8"))?.[1];
+  assert.ok(schema?.startsWith(prefix) && existsSync(schema), `schema ${schema} inside the install`);
+  for (const shell of ["bash", "zsh", "fish"]) {
+    const script = tsync("completion", shell);
+    assert.equal(script.status, 0, script.stderr);
+    writeFileSync(join(tmp, `tsync.${shell}`), script.stdout);
+    const check = spawnSync(shell, ["-n", join(tmp, `tsync.${shell}`)], { encoding: "utf8" });
+    assert.equal(check.status, 0, `${shell} -n: ${check.stderr}`);
+  }
 
   const validate = tsync("validate");
   assert.equal(validate.status, 0, validate.stderr);

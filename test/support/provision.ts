@@ -31,6 +31,9 @@ export const TOOLS: readonly Tool[] = [
   { name: "systemd-analyze", path: "systemd-analyze", pkg: "systemd" },
   { name: "systemd-notify", path: "systemd-notify", pkg: "systemd" },
   { name: "python3", path: "python3", pkg: "python3-minimal" },
+  // `tsync completion bash|zsh|fish`: each script is loaded and asked for completions in its shell.
+  { name: "zsh", path: "zsh", pkg: "zsh" },
+  { name: "fish", path: "fish", pkg: "fish" },
 ];
 
 const SBIN = ["/usr/local/sbin", "/usr/sbin", "/sbin"];

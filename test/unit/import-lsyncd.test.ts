@@ -8,13 +8,19 @@ import { importLsyncd, type ImportResult } from "../../reconciler/import/lsyncd.
 import { evaluateLsyncd, type EvalLimit } from "../../reconciler/import/lsyncd-eval.js";
 import { translateDelete, translateExclude, translateRsyncOpts, translateSshArgs } from "../../reconciler/import/lsyncd-options.js";
 import { parseManifest } from "../../reconciler/manifest/load.js";
+import { makeMatcher } from "../../reconciler/core/ignore.js";
+import { scanLocal } from "../../reconciler/scan/local.js";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const DIR = new URL("../../../fixtures/lsyncd/", import.meta.url);
 const read = (name: string) => readFileSync(new URL(name, DIR), "utf8");
 const lines = (xs: readonly string[]) => (xs.length ? `${xs.join("\n")}\n` : "");
 
 /** README, "Coming from lsyncd": keep the two in step. */
-const CORPUS_FIGURES = { configs: 57, validates: 32, refused: 25, strict: 9 };
+const CORPUS_FIGURES = { configs: 57, validates: 36, refused: 21, strict: 13 };
 
 function golden(name: string, actual: string): void {
   const url = new URL(name, DIR);
@@ -72,13 +78,36 @@ if (CORPUS_DIR !== undefined) {
     });
   }
 
-  test("real configs: the figures the README states", () => {
+  test("real configs: the figures the README states, and each config's outcome (fixtures/lsyncd/corpus-outcomes.tsv)", () => {
     const all = [...corpus.values()];
     assert.equal(all.length, corpusFiles.length, "every real config ran");
     const validates = all.filter((r) => r.yaml !== undefined && r.errors.length === 0);
     const strict = validates.filter((r) => r.warnings.length === 0);
     assert.deepEqual({ configs: all.length, validates: validates.length, refused: all.length - validates.length, strict: strict.length }, CORPUS_FIGURES);
+    // Our verdicts only (none of the configs' text), so a lost corpus folder still leaves what each one did.
+    const rows = [...corpus].map(([lua, r]) => `${lua}\t${outcome(r)}\n`).join("");
+    const tsv = new URL("corpus-outcomes.tsv", DIR);
+    const text = `file\toutcome\n${rows}`;
+    if (process.env.UPDATE_GOLDEN) writeFileSync(tsv, text);
+    else assert.equal(text, readFileSync(tsv, "utf8"));
   });
+}
+
+/** strict (no warning), validates (with warnings), or refused: the first refusal's kind. */
+function outcome(r: ImportResult): string {
+  if (r.yaml !== undefined && r.errors.length === 0) return r.warnings.length === 0 ? "strict" : "validates";
+  const kinds: [RegExp, string][] = [
+    [/does not build on default\./, "custom actions"],
+    [/rsync daemon/, "rsync daemon target"],
+    [/readdir|loads another file|spawn|io\./, "lsyncd file I/O built-in"],
+    [/calls sync\{\} nowhere/, "no sync{} (a library or a template)"],
+    [/os\.getenv\('[^']+'\) was not set/, "needs an environment variable"],
+    [/expected|unexpected symbol/, "Lua syntax error"],
+    [/is not a hostname or IP address/, "template placeholder as host"],
+    [/names no machine|has no ':'|rsyncssh's keys/, "would not run under lsyncd as written"],
+  ];
+  const e = r.errors[0] ?? "";
+  return `refused: ${kinds.find(([re]) => re.test(e))?.[1] ?? "other"}`;
 }
 
 test("seed: the 4 sync{} calls of the loop become one sync with 4 targets on 4 replica hosts", async () => {
@@ -227,8 +256,9 @@ test("issue 15: a relative source resolves against --base with a warning; withou
 });
 
 const refusedTargets: [string, RegExp][] = [
-  [`target = "deploy@h:site/"`, /^c\.lua:1: target "deploy@h:site\/" is relative to the login directory on deploy@h; tsync needs the absolute path there, e\.g\. deploy@h:\/home\/USER\/site; sync skipped$/],
-  [`target = "h:~/site"`, /^c\.lua:1: target "h:~\/site" is relative to the login directory on h; .* e\.g\. h:\/home\/USER\/site; sync skipped$/],
+  [`target = "h:"`, /^c\.lua:1: target "h:" is the login directory on h itself \(or leaves it with "\.\."\); tsync replicates into a directory below it, never over the home \(and its \.ssh\); sync skipped$/],
+  [`target = "h:../other"`, /^c\.lua:1: target "h:\.\.\/other" is the login directory on h itself \(or leaves it/],
+  [`target = "h:~www/site"`, /^c\.lua:1: target "h:~www\/site" is relative to another user's home \(~user\); write the absolute path; sync skipped$/],
   [`target = "rsync://h:873/module"`, /^c\.lua:1: target "rsync:\/\/h:873\/module" is an rsync daemon URL; tsync replicates over SSH only/],
   [`target = "h::module"`, /^c\.lua:1: target "h::module" is an rsync daemon module \(HOST::MODULE\); tsync replicates over SSH only/],
   [`target = "deploy@h"`, /^c\.lua:1: target "deploy@h" has no ':', so rsync reads it as a local directory of that name/],
@@ -242,9 +272,19 @@ for (const [target, want] of refusedTargets)
     assert.match(r.errors[0]!, want);
   });
 
-test("issue 15: an rsyncssh targetdir relative to the login directory is refused, not skipped silently", async () => {
-  const r = await imp(`sync{ default.rsyncssh, source = "/a", host = "h", targetdir = "dst/" }`);
-  assert.match(r.errors[0] ?? "", /^c\.lua:1: target "h:dst\/" is relative to the login directory on h;/);
+test("issue 15: targets relative to the login directory import as ~/DIR, resolved on the target, with nothing to warn about", async () => {
+  for (const [target, want] of [
+    [`target = "deploy@h:site/"`, "~/site"],
+    [`target = "h:~/site"`, "~/site"],
+    [`target = "h:./a//b/"`, "~/a/b"],
+  ] as const) {
+    const r = await imp(`sync{ default.rsync, source = "/a", ${target} }`);
+    assert.deepEqual([r.errors, r.warnings], [[], []], target);
+    assert.deepEqual(syncOf(r).targets, [{ host: "node-1", path: want }], target);
+    assert.match(r.yaml!, /# lsyncd: relative to the login directory; tsync resolves ~ on the target when it connects/);
+  }
+  const ssh = await imp(`sync{ default.rsyncssh, source = "/a", host = "deploy@h", targetdir = "dst/" }`);
+  assert.deepEqual(syncOf(ssh).targets, [{ host: "node-1", path: "~/dst" }]);
 });
 
 test("issue 15: lsyncd built-ins the importer cannot run are named; package and os.getenv work read-only", async () => {
@@ -293,9 +333,29 @@ for (const [name, opts, want, warning] of extra)
     else assert.deepEqual(r.warnings, []);
   });
 
-test("issue 15: rsync --include rules are refused: gitignore excludes cannot say 'only these'", async () => {
-  const r = await imp(`sync{ default.rsync, source = "/a", target = "/b", rsync = { _extra = { "--include=*/", "--include=*.auto", "--exclude=*" } } }`);
-  assert.deepEqual(r.errors, ["c.lua:1: rsync --include=*/ selects files by first-matching rule, which gitignore excludes cannot express; write the selection as exclude patterns; sync skipped"]);
+test("issue 15: rsync include/exclude/filter rules and lsyncd's filter, exclude, filterFrom, excludeFrom import in rsync's order as gitignore", async () => {
+  const only = await imp(`sync{ default.rsync, source = "/a", target = "/b", rsync = { _extra = { "-r", "--include=*/", "--include=*.auto", "--exclude=*" } } }`);
+  assert.deepEqual([only.errors, only.warnings], [[], []]);
+  assert.deepEqual(syncOf(only).rules.exclude, ["*", "!*.auto", "!*/"]);
+  // filter first, then exclude, then the rsync options' rules (lsyncd's command line); files as lsyncd reads them.
+  const files: Record<string, string> = { "/srv/conf/f.rules": "# comment\n+ keep/***\n\n", "/etc/ex": "+ ignored by lsyncd\n- *.tmp\ncache/\n" };
+  const all = await imp(
+    `sync{ default.rsync, source = "/a", target = "/b", filter = { "- *.bak", "+/docs/" }, filterFrom = "f.rules", exclude = { "*.log" }, excludeFrom = "/etc/ex",
+       rsync = { _extra = { "--filter=- /private", "--filter", "exclude *.iso" } } }`,
+    { readFile: (p) => files[p] ?? { error: "ENOENT" } },
+  );
+  assert.deepEqual([all.errors, all.warnings], [[], []]);
+  assert.deepEqual(syncOf(all).rules.exclude, ["*.iso", "/private", "cache/", "*.tmp", "*.log", "!keep/**", "!keep/", "!/docs/", "*.bak"]);
+  assert.match(all.yaml!, /# lsyncd: excludeFrom = \/etc\/ex, as it read when imported/);
+  const unread = await imp(`sync{ default.rsync, source = "/a", target = "/b", excludeFrom = "/etc/ex" }`);
+  assert.deepEqual(unread.warnings, ["c.lua:1: excludeFrom '/etc/ex' cannot be read here (the importer was given no files to read): copy its patterns into exclude"]);
+  // What gitignore cannot say is refused, naming the rule.
+  const merge = await imp(`sync{ default.rsync, source = "/a", target = "/b", rsync = { _extra = { "--filter=dir-merge .rsync-filter" } } }`);
+  assert.match(merge.errors[0]!, /^c\.lua:1: rsync --filter=dir-merge \.rsync-filter is not a plain include\/exclude rule .*; sync skipped$/);
+  const bad = await imp(`sync{ default.rsync, source = "/a", target = "/b", filter = { "P keep" } }`);
+  assert.match(bad.errors[0]!, /^c\.lua:1: filter rule "P keep" is not "\+ PATTERN" or "- PATTERN" \(lsyncd stops at it\); sync skipped$/);
+  const from = await imp(`sync{ default.rsync, source = "/a", target = "/b", rsync = { _extra = { "--include-from=/etc/list" } } }`);
+  assert.match(from.errors[0]!, /^c\.lua:1: rsync --include-from=\/etc\/list selects files from a list the importer does not read/);
 });
 
 test("issue 15: init = false says what tsync does instead and offers maxDelete: 0", async () => {
@@ -343,4 +403,40 @@ test("issue 15: a command before ssh in rsh is named (without its arguments), no
   const r = translateSshArgs("sshpass -p secret ssh -p 2222 -o LogLevel=ERROR".split(" "));
   assert.deepEqual(r.value, { port: 2222 });
   assert.deepEqual(r.warnings, ["ssh is started through 'sshpass'; tsync connects itself (keys or ssh-agent)"]);
+});
+
+test("issue 15: translated rsync rules select exactly what rsync itself copies (checked against rsync)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsync-rules-"));
+  try {
+    const src = join(dir, "src");
+    for (const f of ["a.auto", "a.txt", "d/b.auto", "d/b.txt", "d/e/c.auto", "keep/x.txt", "keep/y/z.log", "docs/r.md", "x/docs/s.md", "p.bak", "private/k", "q/private/k"]) {
+      mkdirSync(join(src, f, ".."), { recursive: true });
+      writeFileSync(join(src, f), f);
+    }
+    const cases: string[][] = [
+      ["--include=*/", "--include=*.auto", "--exclude=*"],
+      ["--include=keep/***", "--exclude=*.txt", "--exclude=*.log"],
+      ["--exclude=*.bak", "--include=/docs/", "--include=/docs/**", "--exclude=/*/", "--include=*.auto"],
+      ["--filter=- /private", "--filter=+ *.txt", "--exclude=d/"],
+      ["--exclude=*.txt", "--include=*.txt", "--include=d/", "--exclude=*"],
+    ];
+    for (const args of cases) {
+      const dst = join(dir, `dst-${cases.indexOf(args)}`);
+      execFileSync("rsync", ["-r", ...args, `${src}/`, `${dst}/`]);
+      const r = await imp(`sync{ default.rsync, source = "/a", target = "/b", rsync = { _extra = { ${args.map((a) => JSON.stringify(a)).join(", ")} } } }`);
+      const exclude = syncOf(r).rules.exclude;
+      const files = async (root: string, ex: readonly string[]) =>
+        [...(await scanLocal(root, { exclude: makeMatcher(ex), owners: false, hash: "none" }))].filter(([, e]) => e.kind === "file").map(([p]) => p).sort();
+      assert.deepEqual(await files(src, exclude), await files(dst, []), `${args.join(" ")} → ${JSON.stringify(exclude)}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("issue 15: settings.inotifyMode and ssh StrictHostKeyChecking=no are not warnings; the manifest says what accept-new changes", async () => {
+  const r = await imp(`settings{ inotifyMode = "CloseWrite" }\nsync{ default.rsync, source = "/a", target = "h:/b", rsync = { rsh = "ssh -o StrictHostKeyChecking=no" } }`);
+  assert.deepEqual([r.errors, r.warnings], [[], []]);
+  assert.match(r.yaml!, /hostKeyChecking: accept-new/);
+  assert.match(r.yaml!, /# lsyncd: ssh StrictHostKeyChecking=no → hostKeyChecking: accept-new \(a changed host key stops tsync\)/);
 });

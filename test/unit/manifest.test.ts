@@ -290,6 +290,7 @@ test("schema defaults are the defaults normalize applies", () => {
   assert.equal((sync.delete as Json).default, DEFAULTS.delete);
   assert.deepEqual((sync.preserve as Json).default, DEFAULTS.preserve);
   assert.deepEqual((sync.exclude as Json).default, DEFAULTS.exclude);
+  assert.deepEqual((sync.protect as Json).default, DEFAULTS.protect);
   assert.equal((sync.delay as Json).default, DEFAULTS.delay);
   assert.equal((sync.onDrift as Json).default, DEFAULTS.onDrift);
   assert.equal((((sync.audit as Json).properties as Json).quick as Json).default, DEFAULTS.auditQuick);
@@ -387,4 +388,45 @@ test("sshConfig: true is ~/.ssh/config then /etc/ssh/ssh_config; a relative PATH
   assert.deepEqual(manifest!.hosts.get("a")!.sshConfig, ["/srv/estate/deploy/ssh_config"]);
   assert.deepEqual(manifest!.hosts.get("b")!.sshConfig, []);
   assert.deepEqual(manifest!.hosts.get("c")!.sshConfig, [join(homedir(), ".ssh/config"), "/etc/ssh/ssh_config"]);
+});
+
+test("issue 19: code excluding wp-content/uploads/ and an uploads sync with delete: false are disjoint; protect normalizes", () => {
+  const yaml = (codeRules: string) => `version: 1
+hosts:
+  master: { address: 127.0.0.1, roles: [master] }
+  www-01: { address: 127.0.0.2, roles: [replica] }
+syncs:
+  code:
+    source: /var/www/site
+    targets: { roles: [replica], path: /var/www/site }
+${codeRules}
+  uploads:
+    source: /var/www/site/wp-content/uploads
+    targets: { roles: [replica], path: /var/www/site/wp-content/uploads }
+    delete: false
+`;
+  const ok = parseManifest(yaml(`    exclude: [".git/", "wp-content/uploads/"]\n    protect: ["wp-content/cache/", "*.node-only"]`), "tsync.yaml");
+  assert.deepEqual(ok.diagnostics.map(formatDiagnostic), []);
+  const [code, uploads] = ok.manifest!.syncs;
+  assert.deepEqual(code!.rules.protect, ["wp-content/cache/", "*.node-only"]);
+  assert.equal(uploads!.rules.protect, undefined);
+  assert.equal(uploads!.rules.delete, false);
+  // Protecting the inner path is not enough: the outer sync would still write into it.
+  for (const rules of [`    protect: ["wp-content/uploads/"]`, `    exclude: ["*.tmp"]`]) {
+    const bad = parseManifest(yaml(rules), "tsync.yaml");
+    assert.deepEqual(bad.diagnostics.map((d) => d.code), ["overlapping-targets"], rules);
+    assert.match(bad.diagnostics[0]!.message, /www-01:\/var\/www\/site\/wp-content\/uploads overlaps www-01:\/var\/www\/site, a target of sync "code"/);
+  }
+});
+
+test("a target path ~/DIR on a host is below its login directory: kept as written, checked for overlap with other ~/ paths of that host", () => {
+  const hosts = `version: 1\nhosts:\n  www-01: { address: 10.0.1.21, roles: [replica] }\n  www-02: { address: 10.0.1.22, roles: [replica] }\n`;
+  const ok = parseManifest(`${hosts}syncs:\n  a: { source: /srv/a, targets: ["www-01:~/site/", "www-01:/home/u/site"] }\n  b: { source: /srv/b, targets: { roles: [replica], path: "~/./b//c" } }\n`, "t.yaml");
+  assert.deepEqual(ok.diagnostics, []);
+  assert.deepEqual(ok.manifest!.syncs.map((s) => s.targets), [
+    [{ host: "www-01", path: "~/site" }, { host: "www-01", path: "/home/u/site" }],
+    [{ host: "www-01", path: "~/b/c" }, { host: "www-02", path: "~/b/c" }],
+  ]);
+  const nested = parseManifest(`${hosts}syncs:\n  a: { source: /srv/a, targets: ["www-01:~/site"] }\n  b: { source: /srv/b, targets: ["www-01:~/site/uploads", "www-02:~/site/uploads"] }\n`, "t.yaml");
+  assert.deepEqual(nested.diagnostics.map((d) => [d.code, d.path]), [["overlapping-targets", "syncs.b.targets[0]"]]);
 });

@@ -30,6 +30,7 @@ const all: Preserve = { perms: true, times: true, owner: false, group: false };
 const rules = (over: Partial<Omit<SyncRules, "preserve">> & { preserve?: Partial<Preserve> } = {}): SyncRules => ({
   exclude: over.exclude ?? [],
   delete: over.delete ?? true,
+  ...(over.protect ? { protect: over.protect } : {}),
   preserve: { ...all, ...over.preserve },
 });
 const R = rules();
@@ -133,6 +134,21 @@ const excludeCases: Case[] = [
   ["problem below an extra dir keeps the dir", snap({ "": d }), snap({ "": d, old: d, "old/p": pX, "old/y": fB }), [del("old/y", fB), touchRoot]],
 ];
 
+// protect: rsync's P filter. Node-only files survive delete; the source still updates them in place.
+const P = rules({ protect: ["uploads/", "*.keep"] });
+const protectCases: Case[] = [
+  ["protected extra file not deleted", snap({ "": d }), snap({ "": d, "a.keep": fA }), [], P],
+  ["protected dir subtree kept, other extras deleted", snap({ "": d }), snap({ "": d, uploads: d, "uploads/a": fA, old: fB }), [del("old", fB), touchRoot], P],
+  ["dir-only: a file named uploads is not protected", snap({ "": d }), snap({ "": d, uploads: fA }), [del("uploads", fA), touchRoot], P],
+  ["protected entry below an extra dir keeps the dir", snap({ "": d }), snap({ "": d, old: d, "old/a.keep": fA, "old/y": fB }), [del("old/y", fB), touchRoot], P],
+  ["source updates a protected file of the same kind", snap({ "": d, "a.keep": fB }), snap({ "": d, "a.keep": fA }), [update("a.keep", fA, fB), touchRoot], P],
+  ["source writes into a protected dir", snap({ "": d, uploads: d, "uploads/n": fA }), snap({ "": d, uploads: d, "uploads/old": fB }), [create("uploads/n", fA), touch("uploads", d), touchRoot], P],
+  ["protected file not replaced by a symlink", snap({ "": d, "a.keep": lToA }), snap({ "": d, "a.keep": fA }), [], P],
+  ["protected dir not replaced by a file", snap({ "": d, uploads: fA }), snap({ "": d, uploads: d, "uploads/x": fB }), [], P],
+  ["protected file not replaced by a dir", snap({ "": d, "a.keep": d, "a.keep/x": fB }), snap({ "": d, "a.keep": fA }), [], P],
+  ["without protect the same target loses them", snap({ "": d }), snap({ "": d, "a.keep": fA, uploads: d, "uploads/a": fB }), [del("uploads/a", fB), del("a.keep", fA), rmdir("uploads", d), touchRoot]],
+];
+
 const orderCases: Case[] = [
   [
     "full order: removals, mkdirs, writes, file meta, extras, dir meta",
@@ -190,7 +206,7 @@ const hostileCases: Case[] = [
   ],
 ];
 
-for (const [name, src, dst, want, r] of [...pairs, ...preserveCases, ...deleteCases, ...excludeCases, ...orderCases, ...hostileCases])
+for (const [name, src, dst, want, r] of [...pairs, ...preserveCases, ...deleteCases, ...excludeCases, ...protectCases, ...orderCases, ...hostileCases])
   test(`planSync: ${name}`, () => assert.deepEqual(planSync(src, dst, r ?? R), want));
 
 test("planSync: deterministic regardless of map insertion order", () => {

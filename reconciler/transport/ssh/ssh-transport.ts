@@ -1,5 +1,6 @@
 // The Transport for a tree on another machine: everything is a few execs over one verified connection.
-// Paths from listings only ever travel on stdin or as data; command lines hold just the manifest's root.
+// Paths from listings only ever travel on stdin or as data; command lines hold just the manifest's root
+// (a "~/dir" root resolved against the login directory first).
 import { Transform, type TransformCallback } from "node:stream";
 import type { Change } from "../../model/change.js";
 import { SourceChangedError, TransportError } from "../../model/errors.js";
@@ -30,6 +31,7 @@ const FILE_MARKER = "TSYNC-FILE\0";
 const ABSENT_MARKER = "TSYNC-ABSENT\0";
 const RUN_MARKER = "TSYNC-RUN\0";
 const PROBE_MARKER = "TSYNC-PROBE\0";
+const HOME_MARKER = "TSYNC-HOME\0";
 const CHANGED_MARKER = "TSYNC-SOURCE-CHANGED";
 const printfMarker = (m: string) => `printf '${m.replace("\0", "\\0")}'`;
 
@@ -64,6 +66,7 @@ export class SshTransport implements Transport {
   private endpoint: Endpoint | undefined;
   private readonly probes = new WeakMap<SshConnection, Map<string, Promise<RootProbe>>>();
   private readonly sudoChecked = new WeakSet<SshConnection>();
+  private readonly homes = new WeakMap<SshConnection, string>();
 
   private async conn(): Promise<SshConnection> {
     const c = await this.pool.get(this.target);
@@ -86,6 +89,25 @@ export class SshTransport implements Transport {
   /** The command line as sent: under `sudo -n` (no prompt, ever) when the host says sudo: true. */
   private sh(command: string): string {
     return this.target.sudo ? `sudo -n -- sh -c ${shq(command)}` : command;
+  }
+
+  /**
+   * A root as the commands use it: "~/dir" (SPEC §6, relative to the login directory, as rsync's
+   * `host:dir`) becomes the login user's home ($HOME, which must exist) plus dir, asked once per
+   * connection and never under sudo.
+   */
+  private async at(root: string): Promise<string> {
+    if (!root.startsWith("~/")) return root;
+    const conn = await this.conn();
+    let home = this.homes.get(conn);
+    if (home === undefined) {
+      const r = await conn.exec(`${printfMarker(HOME_MARKER)}; cd && pwd`);
+      home = afterMarker(r.stdout, HOME_MARKER)?.toString("utf8").replace(/\n$/, "");
+      if (r.code !== 0 || home === undefined || !home.startsWith("/") || home.includes("\n"))
+        throw this.error("no-home", `cannot resolve ${root}: no login directory for ${conn.endpoint.user} (${firstLine(r.stderr) || `$HOME is ${JSON.stringify(home ?? "")}`})`);
+      this.homes.set(conn, home);
+    }
+    return `${home === "/" ? "" : home}${root.slice(1)}`;
   }
 
   // Every caller holds a connection by now, so messages show where the host was reached.
@@ -130,21 +152,23 @@ export class SshTransport implements Transport {
    * One exec per connection and root: the effective uid, whether the root is a symlink (its target
    * and `readlink -f`), and the ids of the chown names. Fields are NUL-terminated; names are data.
    */
-  async probeRoot(root: string, chown?: { readonly user?: string; readonly group?: string }, signal?: AbortSignal): Promise<RootProbe> {
+  async probeRoot(written: string, chown?: { readonly user?: string; readonly group?: string }, signal?: AbortSignal): Promise<RootProbe> {
+    const root = await this.at(written);
     const conn = await this.conn();
     let cache = this.probes.get(conn);
     if (!cache) this.probes.set(conn, (cache = new Map()));
     const key = JSON.stringify([root, chown?.user ?? null, chown?.group ?? null]);
     let p = cache.get(key);
     if (!p) {
-      p = this.runProbe(conn, root, chown, signal);
+      p = this.runProbe(conn, written, root, chown, signal);
       cache.set(key, p);
       p.catch(() => cache.delete(key));
     }
     return p;
   }
 
-  private async runProbe(conn: SshConnection, root: string, chown: { readonly user?: string; readonly group?: string } | undefined, signal?: AbortSignal): Promise<RootProbe> {
+  /** `written`: the root as the manifest says it (a login-relative one stays so unless it is a link). */
+  private async runProbe(conn: SshConnection, written: string, root: string, chown: { readonly user?: string; readonly group?: string } | undefined, signal?: AbortSignal): Promise<RootProbe> {
     const r = shq(root);
     const id = (v: string | undefined, lookup: string) => (v === undefined ? `printf '\\0'` : /^\d+$/.test(v) ? `printf '%s\\0' ${v}` : `printf '%s\\0' "$(${lookup.replace("NAME", shq(v))} 2>/dev/null)"`);
     const line = [
@@ -161,14 +185,15 @@ export class SshTransport implements Transport {
     const [uid, isLink, link, resolved, ou, og] = f as [string, string, string, string, string, string];
     if (isLink === "L" && resolved === "") throw this.error("probe-failed", `cannot resolve ${root}: it is a symlink to ${link} that readlink -f cannot follow`);
     return {
-      path: isLink === "L" ? resolved : root,
+      path: isLink === "L" ? resolved : written,
       ...(isLink === "L" ? { link } : {}),
       privileged: uid === "0",
       ...(chown ? { owner: ownerIds(chown, ou, og) } : {}),
     };
   }
 
-  async scan(root: string, opts: ScanOptions): Promise<Snapshot> {
+  async scan(written: string, opts: ScanOptions): Promise<Snapshot> {
+    const root = await this.at(written);
     const only = opts.only !== undefined && !opts.only.includes(ROOT) ? opts.only : undefined;
     // A partial scan also returns every ancestor as an entry alone (ScanOptions.only): a second,
     // parallel listing of just those names.
@@ -196,8 +221,9 @@ export class SshTransport implements Transport {
     return out;
   }
 
-  async hash(root: string, paths: readonly RelPath[], signal?: AbortSignal): Promise<Map<RelPath, string>> {
+  async hash(written: string, paths: readonly RelPath[], signal?: AbortSignal): Promise<Map<RelPath, string>> {
     if (paths.length === 0) return new Map();
+    const root = await this.at(written);
     const conn = await this.conn();
     const r = await conn.exec(this.sh(hashCommand(root, this.scanTimeoutSec)), { stdin: pathsInput(paths), ...(signal ? { signal } : {}) });
     // 123: some files could not be read (they are left out, as the interface says).
@@ -216,7 +242,8 @@ export class SshTransport implements Transport {
     ].join("\n");
   }
 
-  async readFile(root: string, path: RelPath, signal?: AbortSignal): Promise<Buffer | undefined> {
+  async readFile(written: string, path: RelPath, signal?: AbortSignal): Promise<Buffer | undefined> {
+    const root = await this.at(written);
     const conn = await this.conn();
     const r = await conn.exec(this.sh(this.readCommand(root)), { stdin: pathsInput([path]), ...(signal ? { signal } : {}) });
     if (r.code !== 0) throw this.error("read-failed", `cannot read ${root}: ${displayPath(path)}: ${firstLine(r.stderr) || `exit status ${r.code}`}`);
@@ -244,9 +271,10 @@ export class SshTransport implements Transport {
     ].join("\n");
   }
 
-  contentSource(root: string): ContentSource {
+  contentSource(written: string): ContentSource {
     return {
       open: async (path: RelPath): Promise<SourceFile> => {
+        const root = await this.at(written);
         const conn = await this.conn();
         const proc = conn.spawn(this.sh(this.sendCommand(root)));
         proc.stdin.end(pathsInput([path]));
@@ -269,7 +297,8 @@ export class SshTransport implements Transport {
     };
   }
 
-  async apply(root: string, changes: readonly Change[], content: ContentSource, opts?: ApplyOptions): Promise<ApplyResult> {
+  async apply(written: string, changes: readonly Change[], content: ContentSource, opts?: ApplyOptions): Promise<ApplyResult> {
+    const root = await this.at(written);
     const conn = await this.conn();
     const proc = conn.spawn(this.sh(APPLY_COMMAND), opts?.signal ? { signal: opts.signal } : {});
     return applyOverStream(proc, root, changes, content, opts);
