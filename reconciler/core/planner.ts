@@ -13,7 +13,8 @@
 // A target entry matching rules.protect (rsync's `P` filter) is guarded the same way except that the
 // source may still write it: it is never deleted as an extra and never replaced by another kind (that
 // path and its subtree are then left alone), and its directories survive; the same kind is updated.
-// The target root "" is never removed; a root whose kind differs between the sides is not planned.
+// The target root "" is never removed; a root whose kind differs between the sides is not planned;
+// under rootMetadata: false an existing root's own metadata is not planned either.
 import type { Change } from "../model/change.js";
 import { compareFiles, metaDiff } from "./compare.js";
 import { timesEqual } from "../model/snapshot.js";
@@ -241,6 +242,8 @@ export function planSync(source: Snapshot, target: Snapshot, rules: SyncRules): 
   }
   const dirMeta: Change[] = [];
   for (const [p, { s, t, created }] of liveDirs) {
+    // rootMetadata: false — an existing root keeps its own mode, owner and times (rsync --omit-dir-times).
+    if (p === "" && !created && rules.rootMetadata === false) continue;
     if (created) {
       if (touched.has(p)) dirMeta.push({ kind: "touch", path: p, before: t, after: t });
     } else dirMeta.push(...metaChanges(p, s, t, preserve, touched.has(p)));

@@ -40,6 +40,9 @@ export interface RawSync {
   delay?: string;
   audit?: { quick?: string; deep?: string };
   onDrift?: "heal" | "report";
+  chown?: string;
+  followRoot?: boolean;
+  rootMetadata?: boolean;
 }
 export interface RawNginx {
   host?: string;
@@ -73,6 +76,8 @@ export const DEFAULTS = {
   delay: "1s",
   auditQuick: "*/5 * * * *",
   onDrift: "heal",
+  followRoot: true,
+  rootMetadata: true,
   nginxTest: "nginx -t",
   nginxReload: "nginx -s reload",
   drifted: "keep",
@@ -277,12 +282,21 @@ function normalizeSync(name: string, s: RawSync, hosts: Record<string, RawHost>,
         group: preserve.includes("group"),
         ...(preserve.includes("hardlinks") ? { hardlinks: true } : {}),
       },
+      ...((s.rootMetadata ?? DEFAULTS.rootMetadata) ? {} : { rootMetadata: false }),
     },
     // The rules have already rejected a malformed delay, so the fallback is never taken.
     delayMs: parseDuration(s.delay ?? DEFAULTS.delay) ?? 1000,
     audit: { ...(quick !== undefined ? { quick } : {}), ...(s.audit?.deep !== undefined ? { deep: s.audit.deep } : {}) },
     onDrift: s.onDrift ?? DEFAULTS.onDrift,
+    ...((s.followRoot ?? DEFAULTS.followRoot) ? {} : { followRoot: false }),
+    ...(s.chown !== undefined ? { chown: parseChown(s.chown) } : {}),
   };
+}
+
+/** "USER:GROUP", "USER" or ":GROUP" (rsync --chown); the rules have refused anything else. */
+export function parseChown(spec: string): { user?: string; group?: string } {
+  const [user = "", group = ""] = spec.split(":");
+  return { ...(user !== "" ? { user } : {}), ...(group !== "" ? { group } : {}) };
 }
 
 function normalizeNginx(n: RawNginx, hosts: Record<string, RawHost>, base: string): NginxSettings {

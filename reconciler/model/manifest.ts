@@ -59,6 +59,8 @@ export interface SyncRules {
   readonly protect?: readonly string[];
   readonly maxDelete?: Limit;
   readonly preserve: Preserve;
+  /** false: the root's own mode, owner and times are left alone (rsync --omit-dir-times for "."); absent: true. */
+  readonly rootMetadata?: false;
 }
 
 export interface Sync {
@@ -69,6 +71,10 @@ export interface Sync {
   readonly delayMs: number;
   readonly audit: { readonly quick?: string; readonly deep?: string };
   readonly onDrift: "heal" | "report";
+  /** false: a target root that is a symlink is refused; absent: resolved once per plan/apply and synced into. */
+  readonly followRoot?: false;
+  /** Everything written on targets gets this owner and/or group (names resolved on each target). */
+  readonly chown?: { readonly user?: string; readonly group?: string };
 }
 
 export interface NginxLocation {

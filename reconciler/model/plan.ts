@@ -27,6 +27,8 @@ export function worstHostStates(states: Iterable<readonly [host: string | undefi
 export interface TargetPlan {
   readonly sync: string;
   readonly target: Location;
+  /** Where a symlinked target root led when planned (followRoot): apply refuses if it leads elsewhere. */
+  readonly root?: string;
   readonly state: TargetState;
   /** Ordered, as the planner emitted them. Empty when unreachable. */
   readonly changes: readonly Change[];
@@ -38,6 +40,11 @@ export interface TargetPlan {
   readonly refused?: string;
   /** Paths that could not be read on either side: reported, never acted on. */
   readonly problems: readonly { readonly side: "source" | "target"; readonly path: RelPath; readonly error: string }[];
+}
+
+/** The target as shown: its location, and where a symlinked root led ("www-01:/var/www/current → /var/www/releases/2"). */
+export function targetLabel(t: Pick<TargetPlan, "target" | "root">): string {
+  return t.root === undefined ? formatLocation(t.target) : `${formatLocation(t.target)} → ${t.root}`;
 }
 
 export interface NginxPlan {

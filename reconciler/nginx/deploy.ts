@@ -10,6 +10,7 @@ import type { NginxPlan } from "../model/plan.js";
 import type { Transport } from "../transport/types.js";
 import { shq } from "../scan/listing.js";
 import { renderNginx } from "./render.js";
+import { unusableWebAddresses } from "./web-address.js";
 
 export type NginxApplyResult = { ok: true; reloaded: boolean } | { ok: false; error: string };
 
@@ -26,6 +27,8 @@ export async function planNginx(manifest: Manifest, transport: Transport, down?:
   const nginx = manifest.nginx;
   if (nginx === undefined) throw new TsyncError("nginx-missing", `${manifest.file}: the manifest has no nginx section`);
   const base = { ...(nginx.host === undefined ? {} : { host: nginx.host }), path: nginx.path };
+  const unusable = await unusableWebAddresses(manifest);
+  if (unusable.length > 0) return { ...base, after: "", changed: false, diff: "", error: `${manifest.file}: ${unusable.join("; ")}` };
   let rendered: { text: string; warnings: string[] };
   try {
     rendered = renderNginx(manifest, down);

@@ -9,11 +9,12 @@ import type { Fleet } from "./fleet.js";
 import { applyNginx, planNginx } from "../nginx/deploy.js";
 import { downHosts } from "../nginx/routing.js";
 import { planSyncTargets, statesAfterApply } from "./plan-run.js";
-import { worstHostStates, type TargetState } from "../model/plan.js";
+import { isImplied, visibleChanges, worstHostStates, type TargetState } from "../model/plan.js";
 import { checkJustified, checkSourceUnchanged, checkTargetUnchanged } from "./stale.js";
 import { TransportError, errorHint, errorMessage } from "../model/errors.js";
-import { displayPath, type RelPath } from "../model/paths.js";
+import { displayPath, ROOT, type RelPath } from "../model/paths.js";
 import { escapeText } from "../model/text.js";
+import { probeTarget } from "./target-root.js";
 
 /**
  * `problems`: every planned change is applied (or none was needed) but the target has problems apply
@@ -104,13 +105,18 @@ export async function applyTarget(manifest: Manifest, fleet: Fleet, tp: TargetPl
   try {
     const source = fleet.transport(sync.source.host);
     const target = fleet.transport(tp.target.host);
+    // A symlinked root is resolved again (once per connection) and must lead where the plan's did.
+    const probe = await probeTarget(target, sync, tp.target, opts.signal);
+    const planned = tp.root ?? tp.target.path;
+    if (probe.path !== planned)
+      return outcome(tp, "stale", `${where}: refused, the target root now leads to ${probe.path}, the plan was made for ${planned}; nothing was changed on this target (plan again)`);
     if (opts.saved) {
       let moved: string | undefined;
       let now: TargetPlan | undefined;
       try {
         moved =
           (await checkSourceUnchanged(source, sync, tp.changes, opts.signal)) ??
-          (await checkTargetUnchanged(target, sync, tp.target.path, tp.changes, opts.signal));
+          (await checkTargetUnchanged(target, sync, probe.path, tp.changes, opts.signal));
         now = moved ? undefined : await (fresh ?? planFresh(sync, fleet, [tp.target], opts).then((f) => f[0]));
       } catch (err) {
         // A host that cannot be reached is named by its TransportError; anything else (a local hash
@@ -124,9 +130,14 @@ export async function applyTarget(manifest: Manifest, fleet: Fleet, tp: TargetPl
       const unjustified = checkJustified(tp.changes, now.changes);
       if (unjustified) return outcome(tp, "stale", `${where}: refused, ${unjustified}; nothing was changed on this target (plan again)`);
     }
+    // Counted as the plan counts them (implied touches of parents are not shown there).
+    let shownDone = 0;
     const result = await fleet.limit(() =>
-      target.apply(tp.target.path, tp.changes, source.contentSource(sync.source.path), {
-        ...(opts.onProgress ? { onProgress: (c: Change, b: number) => opts.onProgress!(tp, c, b) } : {}),
+      target.apply(probe.path, tp.changes, source.contentSource(sync.source.path), {
+        onProgress: (c: Change, b: number) => {
+          if (!isImplied(c)) shownDone++;
+          opts.onProgress?.(tp, c, b);
+        },
         ...(opts.signal ? { signal: opts.signal } : {}),
       }),
     );
@@ -134,7 +145,7 @@ export async function applyTarget(manifest: Manifest, fleet: Fleet, tp: TargetPl
     const status: ApplyStatus = result.problems.length === 0 ? (left ? "problems" : "applied") : result.applied > 0 ? "partial" : "failed";
     const first = result.problems[0];
     const error = first
-      ? `${where}: ${result.problems.length} change(s) not applied; first: ${first.kind} ${displayPath(first.path)}: ${first.message}`
+      ? `${where}: ${visibleChanges(tp.changes).length - shownDone} of ${visibleChanges(tp.changes).length} change(s) not applied (${shownDone} done); first: ${first.kind} ${first.path === ROOT ? "./" : displayPath(first.path)}: ${first.message}`
       : left;
     return { plan: tp, status, applied: result.applied, bytes: result.bytes, problems: result.problems, ...(error ? { error } : {}) };
   } catch (err) {

@@ -18,6 +18,8 @@ import { planNginx } from "../nginx/deploy.js";
 import { downHosts } from "../nginx/routing.js";
 import type { Fleet } from "./fleet.js";
 import { errorHint, errorMessage } from "../model/errors.js";
+import type { RootProbe } from "../transport/types.js";
+import { privilegeRefusal, probeTarget, sourceForTarget, targetRules } from "./target-root.js";
 
 export interface PlanOptions {
   /** Only these syncs (by name). */
@@ -83,7 +85,7 @@ function problemsOf(snap: Snapshot, side: "source" | "target"): TargetPlan["prob
 }
 
 function scanOptions(sync: Sync, opts: PlanOptions, trees: number): ScanOptions {
-  const p = sync.rules.preserve;
+  const p = targetRules(sync).preserve;
   return {
     exclude: makeMatcher(sync.rules.exclude),
     owners: p.owner || p.group,
@@ -100,11 +102,17 @@ function wholeTree(opts: PlanOptions): boolean {
   return opts.only === undefined || opts.only.includes("" as RelPath);
 }
 
-/** Starts a target's scan; settles, never rejects, so it can run while the source is still scanned. */
-function startTargetScan(sync: Sync, target: Location, fleet: Fleet, opts: PlanOptions, trees: number): Promise<Snapshot | { error: unknown }> {
+type TargetScan = { probe: RootProbe; snap: Snapshot };
+
+/** Starts a target's probe and scan; settles, never rejects, so it can run while the source is still scanned. */
+function startTargetScan(sync: Sync, target: Location, fleet: Fleet, opts: PlanOptions, trees: number): Promise<TargetScan | { error: unknown }> {
   return (async () => {
     const t = fleet.transport(target.host);
-    return await fleet.limit(() => step(opts, sync.name, formatLocation(target), "scan", () => t.scan(target.path, scanOptions(sync, opts, trees)), (m) => m.size));
+    return await fleet.limit(async () => {
+      const probe = await probeTarget(t, sync, target, opts.signal);
+      const snap = await step(opts, sync.name, formatLocation(target), "scan", () => t.scan(probe.path, scanOptions(sync, opts, trees)), (m) => m.size);
+      return { probe, snap };
+    });
   })().catch((error: unknown) => ({ error }));
 }
 
@@ -114,47 +122,53 @@ async function planOneTarget(
   source: { snap: Snapshot; transport: Transport },
   fleet: Fleet,
   opts: PlanOptions,
-  scanned: Promise<Snapshot | { error: unknown }>,
+  scanned: Promise<TargetScan | { error: unknown }>,
 ): Promise<TargetPlan> {
-  const base = { sync: sync.name, target };
+  let base: Pick<TargetPlan, "sync" | "target" | "root"> = { sync: sync.name, target };
   try {
     const t = fleet.transport(target.host);
     const got = await scanned;
     if ("error" in got) throw got.error;
-    let dst: Snapshot = got;
-    let src = source.snap;
-    const need = pathsNeedingHash(src, dst, sync.rules);
+    const { probe } = got;
+    // The resolved root is what everything below reads, and what apply must find again.
+    if (probe.link !== undefined) base = { ...base, root: probe.path };
+    const root = probe.path;
+    const rules = targetRules(sync);
+    let dst: Snapshot = got.snap;
+    let src = sourceForTarget(source.snap, probe);
+    const need = pathsNeedingHash(src, dst, rules);
     if (need.length > 0) {
       const [hs, hd] = await Promise.all([
         step(opts, sync.name, "source", "hash", () => source.transport.hash(sync.source.path, need, opts.signal), (m) => m.size),
-        fleet.limit(() => step(opts, sync.name, formatLocation(target), "hash", () => t.hash(target.path, need, opts.signal), (m) => m.size)),
+        fleet.limit(() => step(opts, sync.name, formatLocation(target), "hash", () => t.hash(root, need, opts.signal), (m) => m.size)),
       ]);
       src = withHashes(src, hs);
       dst = withHashes(dst, hd);
     }
-    let changes = planSync(src, dst, sync.rules);
+    let changes = planSync(src, dst, rules);
     if (opts.hashContent) {
       const unhashed = changes.filter(writesFile).filter((c) => c.after.hash === undefined).map((c) => c.path);
       if (unhashed.length > 0) {
         src = withHashes(src, await source.transport.hash(sync.source.path, unhashed, opts.signal));
-        changes = planSync(src, dst, sync.rules);
+        changes = planSync(src, dst, rules);
       }
     }
     const guesses = unprovenCopies(changes);
     if (guesses.sources.length > 0) {
       const [hs, hd] = await Promise.all([
         step(opts, sync.name, "source", "hash", () => source.transport.hash(sync.source.path, guesses.sources, opts.signal), (m) => m.size),
-        fleet.limit(() => step(opts, sync.name, formatLocation(target), "hash", () => t.hash(target.path, guesses.donors, opts.signal), (m) => m.size)),
+        fleet.limit(() => step(opts, sync.name, formatLocation(target), "hash", () => t.hash(root, guesses.donors, opts.signal), (m) => m.size)),
       ]);
       changes = proveCopies(changes, hs, hd);
     }
-    const refused = opts.allowMassDelete
+    const massDelete = opts.allowMassDelete
       ? undefined
       : sync.rules.maxDelete
         ? checkMaxDelete(changes, dst, sync.rules.maxDelete)
         : wholeTree(opts)
           ? checkEmptySource(changes, src, dst)
           : undefined;
+    const refused = massDelete ?? (changes.length > 0 ? privilegeRefusal(sync, probe, t.host) : undefined);
     return {
       ...base,
       state: changes.length > 0 ? "drifted" : "in-sync",

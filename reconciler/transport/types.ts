@@ -46,9 +46,23 @@ export interface ApplyResult {
   readonly problems: readonly ApplyProblem[];
 }
 
+/** What plan and apply need to know about a target root before they list or write it. */
+export interface RootProbe {
+  /** Where the work happens: the root itself, or the real directory a symlinked root resolves to. */
+  readonly path: string;
+  /** Set when the root is a symlink: its target as read (readlink). */
+  readonly link?: string;
+  /** The remote work runs as root (uid 0, or sudo: true): it may chown. */
+  readonly privileged: boolean;
+  /** The ids of a `chown` spec on this host; a name that does not exist there is in `unknown`. */
+  readonly owner?: { readonly uid?: number; readonly gid?: number; readonly unknown?: string };
+}
+
 export interface Transport {
   /** The host name ("local" for the machine running tsync), for messages. */
   readonly host: string;
+  /** Resolve a target root (and the ids of `chown` names) once; cached for the connection's life. */
+  probeRoot(root: string, chown?: { readonly user?: string; readonly group?: string }, signal?: AbortSignal): Promise<RootProbe>;
   /** Scan the tree at `root`. A missing root yields an empty snapshot; unreadable paths become problem entries. */
   scan(root: string, opts: ScanOptions): Promise<Snapshot>;
   /** BLAKE2b-512 hex of the given files; a path that cannot be hashed is left out of the result. */

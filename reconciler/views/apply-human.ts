@@ -1,8 +1,7 @@
 // The human view of an apply's outcome: one line per target, the nginx step, and the verdict. Returns
 // text; only cli/ writes it. Errors embed text from targets (stderr, names) and are printed escaped.
 import type { ApplyReport, TargetOutcome } from "../run/apply-run.js";
-import { formatLocation } from "../model/manifest.js";
-import { visibleChanges } from "../model/plan.js";
+import { targetLabel, visibleChanges } from "../model/plan.js";
 import { escapeText } from "../model/text.js";
 import { formatBytes } from "./change-line.js";
 import { painter } from "./plan-human.js";
@@ -10,7 +9,7 @@ import { painter } from "./plan-human.js";
 type Paint = ReturnType<typeof painter>;
 
 function outcomeLine(o: TargetOutcome, paint: Paint): string {
-  const head = `${o.plan.sync}: ${formatLocation(o.plan.target)}`;
+  const head = `${o.plan.sync}: ${escapeText(targetLabel(o.plan))}`;
   switch (o.status) {
     case "in-sync":
       return `${head} ${paint("green", "in sync")}`;

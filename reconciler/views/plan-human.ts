@@ -3,7 +3,7 @@
 // control sequences.
 import type { Change } from "../model/change.js";
 import type { Plan, TargetPlan } from "../model/plan.js";
-import { diffKey, visibleChanges } from "../model/plan.js";
+import { diffKey, targetLabel, visibleChanges } from "../model/plan.js";
 import { formatLocation } from "../model/manifest.js";
 import { displayPath } from "../model/paths.js";
 import { escapeLines, escapeText } from "../model/text.js";
@@ -37,7 +37,7 @@ function changeLine(c: Change, paint: Paint): string {
 }
 
 function renderTarget(t: TargetPlan, paint: Paint, opts: RenderOptions): string[] {
-  const head = `${paint("bold", t.sync)}: ${formatLocation(t.target)}`;
+  const head = `${paint("bold", t.sync)}: ${escapeText(targetLabel(t))}`;
   if (t.state === "unreachable") return [`${head} ${paint("red", "unreachable")}: ${escapeText(t.error ?? "")}`, ...(t.hint !== undefined ? [`  hint: ${escapeText(t.hint)}`] : [])];
   const lines: string[] = [];
   const shown = opts.verbose ? t.changes : visibleChanges(t.changes);

@@ -86,7 +86,7 @@ function changeFromJson(j: Json): Change {
 /** Binds a target's changes to what they were planned against; an edited plan no longer matches. */
 function fingerprint(t: TargetPlan): string {
   const h = createHash("sha256");
-  h.update(JSON.stringify([t.sync, t.target.host ?? null, t.target.path, t.refused ?? null, t.changes.map(changeToJson)]));
+  h.update(JSON.stringify([t.sync, t.target.host ?? null, t.target.path, t.refused ?? null, t.changes.map(changeToJson), ...(t.root !== undefined ? [t.root] : [])]));
   return "sha256:" + h.digest("hex");
 }
 
@@ -95,6 +95,7 @@ function targetToJson(t: TargetPlan): Json {
     sync: t.sync,
     target: { ...(t.target.host !== undefined ? { host: t.target.host } : {}), path: t.target.path },
     location: t.target.host === undefined ? t.target.path : `${t.target.host}:${t.target.path}`,
+    ...(t.root !== undefined ? { root: t.root } : {}),
     state: t.state,
     ...(t.error !== undefined ? { error: t.error } : {}),
     ...(t.hint !== undefined ? { hint: t.hint } : {}),
@@ -209,6 +210,7 @@ export function parsePlanJson(text: string, file: string, opts: ParsePlanOptions
       ...(t.error !== undefined ? { error: String(t.error) } : {}),
       ...(t.hint !== undefined ? { hint: String(t.hint) } : {}),
       ...(t.refused !== undefined ? { refused: String(t.refused) } : {}),
+      ...(t.root !== undefined ? { root: String(t.root) } : {}),
       changes: (t.changes as Json[]).map(changeFromJson),
       problems: (t.problems as Json[]).map((p) => ({ side: p.side as "source" | "target", path: decodeBytes(p, "path", "pathBase64") as RelPath, error: String(p.error) })),
     };

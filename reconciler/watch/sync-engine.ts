@@ -70,7 +70,7 @@ export function createSyncEngine(manifest: Manifest | (() => Manifest), fleet: F
     try {
       const t = fl.transport(tp.target.host);
       const whole = await fl.limit(() =>
-        t.scan(tp.target.path, { exclude: makeMatcher(sync.rules.exclude), owners: false, hash: "none", ...(signal ? { signal } : {}) }),
+        t.scan(tp.root ?? tp.target.path, { exclude: makeMatcher(sync.rules.exclude), owners: false, hash: "none", ...(signal ? { signal } : {}) }),
       );
       const refused = checkMaxDelete(tp.changes, whole, sync.rules.maxDelete);
       return refused ? { ...tp, refused } : tp;

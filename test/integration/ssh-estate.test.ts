@@ -3,7 +3,7 @@
 // reachable through the bastion's tunnel alone; the bastion's own log (LogLevel DEBUG1) shows the hop.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -21,7 +21,9 @@ let dir: string;
 let failed = false;
 
 // Non-root logins for the sudo tests: sshd reads authorized_keys as the user, so theirs is a readable copy.
-const USERS = ["tsync-deploy", "tsync-nopass"];
+// tsync-fakeroot logs in to a user namespace where it is uid 0 (a rootless container's "root"): it
+// looks privileged, yet chown to an id outside the namespace fails, mid-apply.
+const USERS = ["tsync-deploy", "tsync-nopass", "tsync-fakeroot"];
 const SUDOERS = "/etc/sudoers.d/tsync-test";
 const keysDir = mkdtempSync(join(tmpdir(), "tsync-estate-keys-"));
 
@@ -44,7 +46,7 @@ before(async () => {
   chmodSync(keysDir, 0o755);
   fleet = await startSshdFleet({
     addresses: [BASTION, TARGET],
-    extraConfig: (i) => (i === 0 ? ["LogLevel DEBUG1", "AllowTcpForwarding yes"] : ["AllowTcpForwarding no", `Match User ${USERS.join(",")}`, `  AuthorizedKeysFile ${keysDir}/authorized_keys`]),
+    extraConfig: (i) => (i === 0 ? ["LogLevel DEBUG1", "AllowTcpForwarding yes"] : ["AllowTcpForwarding no", `Match User ${USERS.join(",")}`, `  AuthorizedKeysFile ${keysDir}/authorized_keys`, "Match User tsync-fakeroot", '  ForceCommand unshare --user --map-root-user /bin/sh -c "$SSH_ORIGINAL_COMMAND"']),
   });
   copyFileSync(join(fleet.dir, "authorized_keys"), join(keysDir, "authorized_keys"));
   chmodSync(join(keysDir, "authorized_keys"), 0o644);
@@ -65,7 +67,8 @@ after(async () => {
 });
 const check = <T>(fn: () => Promise<T>) => fn().catch((e: unknown) => ((failed = true), Promise.reject(e)));
 
-function manifest(name: string, hosts: string[], defaults: string[] = []): string {
+/** `sync`: the target path (default DIR/NAME/dst) and more keys of the sync. */
+function manifest(name: string, hosts: string[], defaults: string[] = [], sync: { path?: string; lines?: string[] } = {}): string {
   const file = join(dir, `${name}.yaml`);
   writeFileSync(
     file,
@@ -81,7 +84,8 @@ function manifest(name: string, hosts: string[], defaults: string[] = []): strin
       "syncs:",
       "  site:",
       `    source: ${join(dir, "src")}`,
-      `    targets: [ "inner:${join(dir, name, "dst")}" ]`,
+      `    targets: [ "inner:${sync.path ?? join(dir, name, "dst")}" ]`,
+      ...(sync.lines ?? []).map((l) => `    ${l}`),
       "",
     ].join("\n"),
   );
@@ -141,8 +145,8 @@ test("ssh config: an alias with HostName/Port/ProxyJump from an Included file; t
   }));
 
 /** A www-data-owned web root a non-root login cannot write. */
-function wwwDataRoot(name: string): string {
-  const root = join(dir, name, "dst");
+function wwwDataRoot(name: string, leaf = "dst"): string {
+  const root = join(dir, name, leaf);
   mkdirSync(root, { recursive: true });
   chmodSync(join(dir, name), 0o755);
   chmodSync(dir, 0o755);
@@ -176,4 +180,159 @@ test("sudo: true where sudo wants a password is one clear line naming the host a
     const line = `inner (${TARGET}:${targetPort()}): sudo: true, but sudo asks tsync-nopass for a password (tsync runs sudo -n): allow tsync-nopass NOPASSWD in sudoers on this host`;
     assert.ok((r.stdout + r.stderr).includes(line), r.stdout + r.stderr);
     assert.equal((r.stdout + r.stderr).split(line).length, 2, "said once");
+  }));
+
+const deployHost = (extra = "") => `inner: { address: ${TARGET}, port: ${targetPort()}, user: tsync-deploy, sudo: true, sshConfig: false${extra} }`;
+
+test("followRoot: a Capistrano root (current -> releases/2) is followed by plan and apply alike, shown, and stays a symlink", () =>
+  check(async () => {
+    const release = wwwDataRoot("caps/releases", "2");
+    const current = join(dir, "caps", "current");
+    symlinkSync("releases/2", current);
+    const file = manifest("caps", [deployHost()], [], { path: current });
+    const plan = await runTsync(["plan", "--detailed-exitcode", "-f", file]);
+    assert.equal(plan.code, 2, plan.stdout + plan.stderr);
+    assert.ok(plan.stdout.includes(`site: inner:${current} → ${release}`), plan.stdout);
+    const apply = await runTsync(["apply", "--yes", "-f", file]);
+    assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+    assert.ok(apply.stdout.includes(`inner:${current} → ${release}`), apply.stdout);
+    await assertTreesEqual(join(dir, "src"), release);
+    assert.ok(lstatSync(current).isSymbolicLink(), "the root link itself is left alone");
+    const again = await runTsync(["plan", "--detailed-exitcode", "-f", file]);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+  }));
+
+test("followRoot: false refuses a symlinked root in plan and in apply, naming the path and the option; nothing is written", () =>
+  check(async () => {
+    const release = wwwDataRoot("caps-no/releases", "2");
+    const current = join(dir, "caps-no", "current");
+    symlinkSync("releases/2", current);
+    const file = manifest("caps-no", [deployHost()], [], { path: current, lines: ["followRoot: false"] });
+    const want = `target root ${current} is a symlink to releases/2; sync site has followRoot: false, so it is refused (followRoot: true would sync into ${release})`;
+    for (const args of [["plan"], ["plan", "-q"], ["apply", "--yes"]]) {
+      const r = await runTsync([...args, "-f", file]);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.ok((r.stdout + r.stderr).includes(want), `${args.join(" ")}: ${r.stdout + r.stderr}`);
+    }
+    assert.deepEqual(readdirSync(release), []);
+  }));
+
+const idOf = (flag: "-u" | "-g", name: string) => Number(execFileSync("id", [flag, name]).toString());
+
+/** uid:gid of every entry under root, the root itself included. */
+function owners(root: string): Set<string> {
+  const out = execFileSync("find", [root, "-printf", "%U:%G\\n"]).toString().trim().split("\n");
+  return new Set(out);
+}
+
+test("chown: www-data:www-data — everything written lands owned by www-data, through sudo; a second plan is in sync", () =>
+  check(async () => {
+    const root = wwwDataRoot("chown");
+    const file = manifest("chown", [deployHost()], [], { lines: ["chown: www-data:www-data"] });
+    const r = await runTsync(["apply", "--yes", "-f", file]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    await assertTreesEqual(join(dir, "src"), root);
+    assert.deepEqual(owners(root), new Set([`${idOf("-u", "www-data")}:${idOf("-g", "www-data")}`]));
+    const again = await runTsync(["plan", "--detailed-exitcode", "-f", file]);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+  }));
+
+/** A root the login owns: it can write there, but not give files away. */
+function deployRoot(name: string, user = "tsync-deploy"): string {
+  const root = join(dir, name, "dst");
+  mkdirSync(root, { recursive: true });
+  chmodSync(join(dir, name), 0o755);
+  chmodSync(dir, 0o755);
+  chownSync(root, idOf("-u", user), idOf("-g", user));
+  return root;
+}
+
+test("preserve owner/group or chown without root or sudo: plan refuses the target naming the host; apply writes nothing", () =>
+  check(async () => {
+    for (const [name, line, needs] of [
+      ["noroot-preserve", "preserve: [perms, times, owner, group]", "preserve: [owner, group]"],
+      ["noroot-chown", "chown: www-data:www-data", "chown: www-data:www-data"],
+    ] as const) {
+      const root = deployRoot(name);
+      const file = manifest(name, [`inner: { address: ${TARGET}, port: ${targetPort()}, user: tsync-deploy, sshConfig: false }`], [], { lines: [line] });
+      const want = `${needs} in sync site needs root on inner, and the login there is not root and has no sudo: true`;
+      const plan = await runTsync(["plan", "-f", file]);
+      assert.ok(plan.stdout.includes(want), plan.stdout + plan.stderr);
+      const apply = await runTsync(["apply", "--yes", "-f", file]);
+      assert.equal(apply.code, 1, apply.stdout + apply.stderr);
+      assert.ok(apply.stdout.includes(want), apply.stdout + apply.stderr);
+      assert.deepEqual(readdirSync(root), [], `${name}: nothing written`);
+    }
+  }));
+
+test("chown naming a user the target does not have is refused at plan time, naming it and the host", () =>
+  check(async () => {
+    const root = wwwDataRoot("chown-unknown");
+    const file = manifest("chown-unknown", [deployHost()], [], { lines: ["chown: tsync-nosuchuser:www-data"] });
+    const r = await runTsync(["apply", "--yes", "-f", file]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.ok(r.stdout.includes("chown: tsync-nosuchuser:www-data in sync site: no user tsync-nosuchuser on inner"), r.stdout + r.stderr);
+    assert.deepEqual(readdirSync(root), []);
+  }));
+
+test("an owner that cannot be set mid-apply leaves no directory behind (none of mode 0700), and the count says what landed", () =>
+  check(async () => {
+    const root = deployRoot("fakeroot", "tsync-fakeroot");
+    const file = manifest("fakeroot", [`inner: { address: ${TARGET}, port: ${targetPort()}, user: tsync-fakeroot, sshConfig: false }`], [], { lines: ["chown: www-data:www-data"] });
+    const r = await runTsync(["apply", "--yes", "-f", file]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /inner:\S+: 4 of 5 change\(s\) not applied \(1 done\); first: mkdir wp-content: chown: Invalid argument/);
+    assert.deepEqual(readdirSync(root), [], "nothing half-made");
+  }));
+
+test("rootMetadata: false — a www-data root that admits only group writes converges (plan exits 0 after apply); without it the root's chmod fails, named ./", () =>
+  check(async () => {
+    const root = join(dir, "groupw", "dst");
+    mkdirSync(root, { recursive: true });
+    chmodSync(join(dir, "groupw"), 0o755);
+    chmodSync(dir, 0o755);
+    chownSync(root, idOf("-u", "www-data"), idOf("-g", "tsync-deploy"));
+    chmodSync(root, 0o2775);
+    const host = `inner: { address: ${TARGET}, port: ${targetPort()}, user: tsync-deploy, sshConfig: false }`;
+    const plain = manifest("groupw", [host]);
+    const failed = await runTsync(["apply", "--yes", "-f", plain]);
+    assert.equal(failed.code, 1, failed.stdout + failed.stderr);
+    assert.match(failed.stdout, /2 of 5 change\(s\) not applied \(3 done\); first: chmod \.\/: chmod: Operation not permitted/);
+    const file = manifest("groupw", [host], [], { lines: ["rootMetadata: false"] });
+    const r = await runTsync(["apply", "--yes", "-f", file]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const again = await runTsync(["plan", "--detailed-exitcode", "-f", file]);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.equal(lstatSync(root).mode & 0o7777, 0o2775, "the root's own mode is left alone");
+    await assertTreesEqual(join(dir, "src"), root);
+  }));
+
+test("web: an ssh config alias is not an upstream address — nginx refuses to render it until web is set; an explicit web is used", () =>
+  check(async () => {
+    const conf = join(dir, "ssh_config_web");
+    writeFileSync(conf, [`Host www-inner`, `  HostName ${TARGET}`, `  Port ${targetPort()}`, ""].join("\n"));
+    const write = (web: string) => {
+      const file = join(dir, `web${web ? "-set" : ""}.yaml`);
+      writeFileSync(file, [
+        "version: 1",
+        `defaults: { user: root, identityFile: ${fleet.identityFile}, knownHosts: ${fleet.knownHosts}, sshConfig: ${conf} }`,
+        "hosts:",
+        `  inner: { address: www-inner, roles: [replica]${web} }`,
+        "nginx:",
+        `  path: ${join(dir, "web-nginx.conf")}`,
+        "  upstreams: { backend: { roles: [replica] } }",
+        "  servers: [ { names: [example.test], locations: { \"/\": backend } } ]",
+        "",
+      ].join("\n"));
+      return file;
+    };
+    const alias = await runTsync(["nginx", "-f", write("")]);
+    assert.equal(alias.code, 1, alias.stdout + alias.stderr);
+    assert.match(alias.stderr, /hosts\.inner\.address: www-inner is not an IP address and does not resolve here \(\w+\), so nginx cannot send traffic to it \(an ssh config alias\?\): set hosts\.inner\.web/);
+    const plan = await runTsync(["plan", "-f", write("")]);
+    assert.equal(plan.code, 1, plan.stdout + plan.stderr);
+    assert.match(plan.stdout + plan.stderr, /set hosts\.inner\.web/);
+    const set = await runTsync(["nginx", "-f", write(`, web: ${TARGET}`)]);
+    assert.equal(set.code, 0, set.stdout + set.stderr);
+    assert.ok(set.stdout.includes(`server ${TARGET};  # inner`), set.stdout);
   }));

@@ -7,7 +7,7 @@ import type { Change } from "../../reconciler/model/change.js";
 import type { RelPath } from "../../reconciler/model/paths.js";
 import type { Entry, Snapshot } from "../../reconciler/model/snapshot.js";
 import type { ScanOptions } from "../../reconciler/scan/options.js";
-import type { ApplyResult, ContentSource, Transport } from "../../reconciler/transport/types.js";
+import type { ApplyResult, ContentSource, RootProbe, Transport } from "../../reconciler/transport/types.js";
 
 export type RunResult = { code: number; output: string };
 
@@ -30,6 +30,10 @@ export class FakeTransport implements Transport {
   withEntries(entries: Record<string, Entry>): this {
     for (const [path, e] of Object.entries(entries)) this.entries.set(path as RelPath, e);
     return this;
+  }
+
+  async probeRoot(root: string): Promise<RootProbe> {
+    return { path: root, privileged: true };
   }
 
   async scan(_root: string, opts: ScanOptions): Promise<Snapshot> {

@@ -30,7 +30,7 @@ const tp: TargetPlan = {
 
 /** A fleet whose every transport's apply throws `err`. */
 function fleetThrowing(err: unknown): Fleet {
-  const t = { host: "www-01", contentSource: () => ({ open: async () => { throw new Error("unused"); } }), apply: async () => { throw err; } } as unknown as Transport;
+  const t = { host: "www-01", probeRoot: async (root: string) => ({ path: root, privileged: true }), contentSource: () => ({ open: async () => { throw new Error("unused"); } }), apply: async () => { throw err; } } as unknown as Transport;
   return { limit: pLimit(1), transport: () => t } as unknown as Fleet;
 }
 

@@ -249,3 +249,11 @@ const hashCases: [string, Snapshot, Snapshot, string[], SyncRules?][] = [
 ];
 for (const [name, src, dst, want, r] of hashCases)
   test(`pathsNeedingHash: ${name}`, () => assert.deepEqual(pathsNeedingHash(src, dst, r ?? R), want));
+
+test("rootMetadata: false leaves an existing root's mode and times alone, and still plans what is below it", () => {
+  const src = snap({ "": d, x: fA });
+  const dst = snap({ "": { ...d700, mtimeMs: T - 9000 } });
+  const off = { ...R, rootMetadata: false as const };
+  assert.deepEqual(planSync(src, dst, off), [create("x", fA)]);
+  assert.deepEqual(planSync(src, dst, R).map((c) => `${c.kind} ${c.path}`), ["create x", "chmod ", "touch "]);
+});

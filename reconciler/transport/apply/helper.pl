@@ -37,7 +37,7 @@ sub unstage {
   rmdir $STAGE or return;
   ($HR ? Time::HiRes::utime(@ROOTTIMES, $ROOT) : utime(int($ROOTTIMES[0]), int($ROOTTIMES[1]), $ROOT)) if @ROOTTIMES;
 }
-sub bail { unlink $CUR if defined $CUR; unstage(); exit $_[0] }
+sub bail { unlink $CUR or rmdir $CUR if defined $CUR; unstage(); exit $_[0] }
 $SIG{$_} = sub { bail(130) } for qw(TERM INT HUP);
 $SIG{PIPE} = sub { bail(141) };
 
@@ -110,7 +110,7 @@ sub setup {
   fatal(C_UNSAFE, "$STAGE is not a directory") unless @s && S_ISDIR($s[2]);
   # We hold the lock, so anything in the staging dir belongs to a run that was killed.
   opendir(my $dh, $STAGE) or fatal(C_IO, "cannot list $STAGE: $!");
-  for my $e (readdir $dh) { unlink "$STAGE/$e" unless $e eq '.' || $e eq '..' }
+  for my $e (readdir $dh) { unlink "$STAGE/$e" or rmdir "$STAGE/$e" unless $e eq '.' || $e eq '..' }
   closedir $dh;
   chdir_root();
   $READY = 1;
@@ -360,9 +360,21 @@ sub act {
   my ($op, $base, $cur) = @_;
   my ($k, $a, $bits) = ($op->{kind}, $op->{after}, $op->{act});
   if ($k eq OP_MKDIR) {
-    if ($cur && !S_ISDIR($cur->[2])) { unlink $base or return (C_IO, "cannot remove what the directory replaces: $!"); $cur = undef }
-    if (!$cur) { mkdir($base, 0700) or return (C_IO, "mkdir: $!") }
-    return meta($base, $a, $bits);
+    return meta($base, $a, $bits) if $cur && S_ISDIR($cur->[2]);
+    # A new directory is made whole in the staging dir (mode, owner, times), then renamed into place:
+    # it never shows with a mode or owner other than planned (a web server could not read a 0700
+    # one), and a failure leaves nothing behind.
+    stage_name();
+    if (!mkdir($CUR, 0700)) { my $e = "$!"; undef $CUR; return (C_IO, "mkdir: $e") }
+    # What mkdir in place would give: under a setgid parent, the parent's group (best effort).
+    my @p = stat '.';
+    chown(-1, $p[5], $CUR) if @p && ($p[2] & S_ISGID) && !(($bits & ACT_OWNER) && ($a->{flags} & 2));
+    my @e = meta($CUR, $a, $bits);
+    if (@e) { rmdir $CUR; undef $CUR; return @e }
+    if ($cur && !unlink $base) { my $x = "$!"; rmdir $CUR; undef $CUR; return (C_IO, "cannot remove what the directory replaces: $x") }
+    if (!rename($CUR, $base)) { my $x = "$!"; rmdir $CUR; undef $CUR; return (C_IO, "rename into place: $x") }
+    undef $CUR;
+    return ();
   }
   if ($k eq OP_SYMLINK) {
     stage_name();

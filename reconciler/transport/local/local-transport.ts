@@ -1,9 +1,9 @@
 // Trees on the machine running tsync. Scanning and hashing live in scan/local.ts; apply runs the same
 // Perl helper that SSH targets run, over a local pipe, so both kinds of target share one engine.
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { closeSync, constants, fstatSync, lstatSync, openSync, promises as fsp, read, readSync, type Stats } from "node:fs";
 import { constants as osConstants } from "node:os";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { Readable } from "node:stream";
 import type { Change } from "../../model/change.js";
 import { SourceChangedError, TransportError, errorMessage } from "../../model/errors.js";
@@ -13,8 +13,9 @@ import { writeFileAtomic } from "./atomic-write.js";
 import type { Snapshot } from "../../model/snapshot.js";
 import { APPLY_COMMAND } from "../apply/helper.js";
 import { applyOverStream, type HelperProcess, type StreamApplyOptions } from "../apply/stream.js";
-import type { ApplyResult, ContentSource, SourceFile, Transport } from "../types.js";
+import type { ApplyResult, ContentSource, RootProbe, SourceFile, Transport } from "../types.js";
 import type { ScanOptions } from "../../scan/options.js";
+import { ownerIds } from "../owner-ids.js";
 
 const HOST = "local";
 const NO_FOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW;
@@ -68,10 +69,32 @@ function isGone(err: unknown): boolean {
   return code === "ENOENT" || code === "ENOTDIR" || code === "ELOOP";
 }
 
+/** One id from the system databases (id(1), getent(1)): "" when the name is unknown. */
+function lookupId(cmd: string, args: string[]): Promise<string> {
+  return new Promise((res) => execFile(cmd, args, (err, out) => res(err ? "" : String(out).split(":")[cmd === "id" ? 0 : 2]?.trim() ?? "")));
+}
+
+async function localOwnerIds(chown: { readonly user?: string; readonly group?: string }): Promise<NonNullable<RootProbe["owner"]>> {
+  const num = (v: string | undefined, cmd: string, args: string[]) => (v === undefined ? Promise.resolve("") : /^\d+$/.test(v) ? Promise.resolve(v) : lookupId(cmd, args));
+  const [uid, gid] = await Promise.all([num(chown.user, "id", ["-u", "--", chown.user ?? ""]), num(chown.group, "getent", ["group", "--", chown.group ?? ""])]);
+  return ownerIds(chown, uid, gid);
+}
+
 export class LocalTransport implements Transport {
   readonly host = HOST;
 
   constructor(private readonly applyDefaults: Pick<StreamApplyOptions, "fsync" | "lockWaitMs"> = {}) {}
+
+  async probeRoot(root: string, chown?: { readonly user?: string; readonly group?: string }): Promise<RootProbe> {
+    const privileged = process.getuid?.() === 0;
+    const owner = chown ? await localOwnerIds(chown) : undefined;
+    const base = { privileged, ...(owner ? { owner } : {}) };
+    if (!lstatSync(root, { throwIfNoEntry: false })?.isSymbolicLink()) return { path: root, ...base };
+    const link = await fsp.readlink(root);
+    // A dangling link leads to where apply would create the root (readlink -f, like an SSH target).
+    const path = await fsp.realpath(root).catch(() => resolve(dirname(root), link));
+    return { path, link, ...base };
+  }
 
   scan(root: string, opts: ScanOptions): Promise<Snapshot> {
     return scanLocal(root, opts);

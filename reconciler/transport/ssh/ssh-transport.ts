@@ -13,8 +13,9 @@ import { applyOverStream } from "../apply/stream.js";
 import { fail } from "./auth.js";
 import { SshConnection, SshPool, type ConnectOptions } from "./connection.js";
 import type { Endpoint } from "./config.js";
-import type { ApplyOptions, ApplyResult, ContentSource, SourceFile, Transport } from "../types.js";
+import type { ApplyOptions, ApplyResult, ContentSource, RootProbe, SourceFile, Transport } from "../types.js";
 import type { ScanOptions } from "../../scan/options.js";
+import { ownerIds } from "../owner-ids.js";
 
 export interface SshTransportOptions {
   /** Share connections with other transports to the same host; default: a private pool. */
@@ -29,6 +30,7 @@ export interface SshTransportOptions {
 const FILE_MARKER = "TSYNC-FILE\0";
 const ABSENT_MARKER = "TSYNC-ABSENT\0";
 const RUN_MARKER = "TSYNC-RUN\0";
+const PROBE_MARKER = "TSYNC-PROBE\0";
 const HOME_MARKER = "TSYNC-HOME\0";
 const CHANGED_MARKER = "TSYNC-SOURCE-CHANGED";
 const printfMarker = (m: string) => `printf '${m.replace("\0", "\\0")}'`;
@@ -62,6 +64,7 @@ export class SshTransport implements Transport {
   }
 
   private endpoint: Endpoint | undefined;
+  private readonly probes = new WeakMap<SshConnection, Map<string, Promise<RootProbe>>>();
   private readonly sudoChecked = new WeakSet<SshConnection>();
   private readonly homes = new WeakMap<SshConnection, string>();
 
@@ -143,6 +146,50 @@ export class SshTransport implements Transport {
     const links = parseLinks(r.stdout);
     if (links === undefined) throw this.error("scan-failed", `cannot list hard links in ${root}: unexpected output`);
     return links;
+  }
+
+  /**
+   * One exec per connection and root: the effective uid, whether the root is a symlink (its target
+   * and `readlink -f`), and the ids of the chown names. Fields are NUL-terminated; names are data.
+   */
+  async probeRoot(written: string, chown?: { readonly user?: string; readonly group?: string }, signal?: AbortSignal): Promise<RootProbe> {
+    const root = await this.at(written);
+    const conn = await this.conn();
+    let cache = this.probes.get(conn);
+    if (!cache) this.probes.set(conn, (cache = new Map()));
+    const key = JSON.stringify([root, chown?.user ?? null, chown?.group ?? null]);
+    let p = cache.get(key);
+    if (!p) {
+      p = this.runProbe(conn, written, root, chown, signal);
+      cache.set(key, p);
+      p.catch(() => cache.delete(key));
+    }
+    return p;
+  }
+
+  /** `written`: the root as the manifest says it (a login-relative one stays so unless it is a link). */
+  private async runProbe(conn: SshConnection, written: string, root: string, chown: { readonly user?: string; readonly group?: string } | undefined, signal?: AbortSignal): Promise<RootProbe> {
+    const r = shq(root);
+    const id = (v: string | undefined, lookup: string) => (v === undefined ? `printf '\\0'` : /^\d+$/.test(v) ? `printf '%s\\0' ${v}` : `printf '%s\\0' "$(${lookup.replace("NAME", shq(v))} 2>/dev/null)"`);
+    const line = [
+      `printf '${PROBE_MARKER.replace("\0", "\\0")}'`,
+      `printf '%s\\0' "$(id -u)"`,
+      `if [ -L ${r} ]; then printf 'L\\0%s\\0%s\\0' "$(readlink -- ${r})" "$(readlink -f -- ${r})"; else printf '%s\\0\\0\\0' -; fi`,
+      id(chown?.user, "id -u -- NAME"),
+      id(chown?.group, "getent group -- NAME | cut -d: -f3"),
+    ].join("; ");
+    const res = await conn.exec(this.sh(line), signal ? { signal } : {});
+    const out = afterMarker(res.stdout, PROBE_MARKER);
+    const f = out?.toString("utf8").split("\0");
+    if (res.code !== 0 || !f || f.length < 6) throw this.error("probe-failed", `cannot inspect ${root}: ${firstLine(res.stderr) || `exit status ${res.code}`}`);
+    const [uid, isLink, link, resolved, ou, og] = f as [string, string, string, string, string, string];
+    if (isLink === "L" && resolved === "") throw this.error("probe-failed", `cannot resolve ${root}: it is a symlink to ${link} that readlink -f cannot follow`);
+    return {
+      path: isLink === "L" ? resolved : written,
+      ...(isLink === "L" ? { link } : {}),
+      privileged: uid === "0",
+      ...(chown ? { owner: ownerIds(chown, ou, og) } : {}),
+    };
   }
 
   async scan(written: string, opts: ScanOptions): Promise<Snapshot> {
