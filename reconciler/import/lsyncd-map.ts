@@ -24,6 +24,10 @@ export interface SyncDraft {
   exclude: string[];
   delete: boolean;
   preserve: PreserveKey[];
+  /** rsync --chown, when the options set it. */
+  chown?: string;
+  /** rsync protect (`P`) filter rules as gitignore patterns. */
+  protect: string[];
   delay: string;
   /** Lua lines of the sync{} calls merged into this sync, one per target. */
   lines: number[];
@@ -266,11 +270,14 @@ export function mapRecorded(rec: Recorded, file: string, source: string, opts: M
       comments.delay!.push(`lsyncd default.${layer} delay`);
     }
 
+    const chown = meanings.map((m) => m.chown).filter((c) => c !== undefined).pop();
+    const protect = take(line, translateRules(meanings.flatMap((m) => m.protect).map((pattern) => ({ include: false, pattern }))), comments.exclude);
     const draftSync: SyncDraft = {
       name: "", source: src, targets: [target], exclude, delete: del, preserve: (["perms", "times", "owner", "group"] as const).filter((k) => preserve.has(k)),
+      ...(chown !== undefined ? { chown } : {}), protect,
       delay: formatDelay(delaySeconds), lines: [line], comments,
     };
-    const key = JSON.stringify([src, exclude, del, draftSync.preserve, draftSync.delay, cfg.excludeFrom ?? null, cfg.filterFrom ?? null]);
+    const key = JSON.stringify([src, exclude, del, draftSync.preserve, chown ?? null, protect, draftSync.delay, cfg.excludeFrom ?? null, cfg.filterFrom ?? null]);
     const same = byKey.get(key);
     if (same) {
       if (!same.targets.includes(target)) {

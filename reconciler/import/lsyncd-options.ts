@@ -47,6 +47,10 @@ export interface RsyncMeaning {
   rules: FilterRule[];
   /** `-e`/`--rsh` among the arguments. */
   rsh?: string;
+  /** `--chown=USER:GROUP` (the last one wins, as in rsync). */
+  chown?: string;
+  /** `--filter='P PATTERN'` / `protect PATTERN` rules (rsync pattern syntax, not yet translated). */
+  protect: string[];
   /** Set when the options cannot be translated without changing what is copied. */
   refuse?: string;
 }
@@ -57,7 +61,7 @@ export interface FilterRule {
   pattern: string;
 }
 
-const newMeaning = (): Translated<RsyncMeaning> => ({ value: { preserve: new Set(), deletes: false, rules: [] }, warnings: [], notes: [] });
+const newMeaning = (): Translated<RsyncMeaning> => ({ value: { preserve: new Set(), deletes: false, rules: [], protect: [] }, warnings: [], notes: [] });
 
 /** The meaning of one rsync option name (long name or table key, "_" for "-"), shared by both eras. */
 function rsyncOption(name: string, value: string | undefined, out: Translated<RsyncMeaning>): void {
@@ -95,6 +99,8 @@ function rsyncOption(name: string, value: string | undefined, out: Translated<Rs
     case "filter": {
       const rule = value === undefined ? undefined : parseFilterRule(value);
       if (rule) return void m.rules.push(rule);
+      const prot = value === undefined ? undefined : /^(?:P|protect)[ _](.+)$/.exec(value)?.[1];
+      if (prot !== undefined) return void m.protect.push(prot);
       m.refuse ??= `rsync --filter=${value ?? ""} is not a plain include/exclude rule (merge, protect, hide and modifiers have no tsync equivalent); write it as exclude patterns`;
       return;
     }
@@ -106,7 +112,12 @@ function rsyncOption(name: string, value: string | undefined, out: Translated<Rs
     case "chmod":
       return void out.warnings.push(`rsync chmod '${value ?? ""}' has no tsync equivalent: targets get the source's modes${m.preserve.has("perms") ? "" : " only where preserve has perms"}`);
     case "chown":
-      return void out.warnings.push(`rsync chown '${value ?? ""}' has no tsync equivalent: set the owner on the targets yourself`);
+      // tsync's chown takes USER:GROUP, USER or :GROUP, names or ids, like rsync's.
+      if (value !== undefined && /^(?:[A-Za-z0-9_.][A-Za-z0-9_.-]*)?(?::[A-Za-z0-9_.][A-Za-z0-9_.-]*)?$/.test(value) && value !== "" && value !== ":") {
+        m.chown = value;
+        return void out.notes.push(`lsyncd: rsync chown '${value}' → chown (needs root or sudo: true on the targets, as rsync's did)`);
+      }
+      return void out.warnings.push(`rsync chown '${value ?? ""}' is not USER:GROUP, USER or :GROUP and is not translated: set the owner on the targets yourself`);
     case "rsync_path":
       if (value !== undefined && /\bsudo\b/.test(value)) return void out.warnings.push(`rsync-path '${value}' runs the receiving side under sudo; tsync writes as the ssh user`);
       return void out.notes.push(`rsync-path ignored: tsync does not run rsync on the target`);

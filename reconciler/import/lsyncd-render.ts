@@ -22,7 +22,10 @@ export function renderManifest(d: ManifestDraft, file: string): string {
   }
   const syncs: Record<string, unknown> = {};
   for (const s of d.syncs) {
-    syncs[s.name] = { source: s.source, targets: s.targets, exclude: s.exclude, delete: s.delete, preserve: s.preserve, delay: s.delay };
+    syncs[s.name] = {
+      source: s.source, targets: s.targets, exclude: s.exclude, delete: s.delete, preserve: s.preserve,
+      ...(s.chown !== undefined ? { chown: s.chown } : {}), ...(s.protect.length > 0 ? { protect: s.protect } : {}), delay: s.delay,
+    };
   }
   const doc = new Document({
     version: 1,

@@ -312,7 +312,7 @@ test("issue 15: what tsync's rules refuse in the generated manifest is reported 
   assert.match(overlap.errors[0]!, /^c\.lua:2: target \/t\/x overlaps \/t/);
 });
 
-const extra: [string, string, Partial<{ preserve: string[]; delete: boolean; exclude: string[] }>, RegExp?][] = [
+const extra: [string, string, Partial<{ preserve: string[]; delete: boolean; exclude: string[]; chown: string; protect: string[] }>, RegExp?][] = [
   ["--no-owner/--no-group after archive win", `rsync = { archive = true, _extra = { "--no-owner", "--no-group" } }`, { preserve: ["perms", "times"] }],
   ["-a in _extra comes after the table and wins", `rsync = { owner = false, _extra = { "-a" } }`, { preserve: ["perms", "times", "owner", "group"] }],
   ["--no-perms then -a: the later -a wins", `rsync = { _extra = { "--no-perms", "-a" } }`, { preserve: ["perms", "times", "owner", "group"] }],
@@ -320,7 +320,10 @@ const extra: [string, string, Partial<{ preserve: string[]; delete: boolean; exc
   ["--delete with delete = false deletes", `delete = false, rsync = { _extra = { "--delete" } }`, { delete: true }, /--delete in the rsync options makes every lsyncd transfer delete despite delete = false/],
   ["--delete-excluded is a warned difference", `rsync = { _extra = { "--delete-excluded" } }`, {}, /delete-excluded has no tsync equivalent/],
   ["--chmod is a warned difference", `rsync = { _extra = { "--chmod=D755,F644" } }`, {}, /rsync chmod 'D755,F644' has no tsync equivalent/],
-  ["--chown is a warned difference", `rsync = { chown = "www:www" }`, {}, /rsync chown 'www:www' has no tsync equivalent/],
+  ["chown becomes chown:", `rsync = { chown = "www-data:www-data" }`, { chown: "www-data:www-data" }],
+  ["the last --chown wins", `rsync = { _extra = { "--chown=a:b", "--chown=:web" } }`, { chown: ":web" }],
+  ["a --chown tsync cannot say is a warned difference", `rsync = { _extra = { "--chown=a:b:c" } }`, {}, /rsync chown 'a:b:c' is not USER:GROUP, USER or :GROUP and is not translated/],
+  ["--filter='P …' becomes protect", `rsync = { _extra = { "--filter=P wp-content/uploads/", "--filter", "protect /.well-known" } }`, { protect: ["**/wp-content/uploads/", "/.well-known"] }],
 ];
 for (const [name, opts, want, warning] of extra)
   test(`issue 15: rsync options: ${name}`, async () => {
@@ -329,6 +332,11 @@ for (const [name, opts, want, warning] of extra)
     if (want.preserve) assert.deepEqual(Object.entries(s.rules.preserve).filter(([, v]) => v).map(([k]) => k), want.preserve);
     if (want.delete !== undefined) assert.equal(s.rules.delete, want.delete);
     if (want.exclude) assert.deepEqual(s.rules.exclude, want.exclude);
+    if (want.chown) {
+      const [user, group] = want.chown.split(":");
+      assert.deepEqual(s.chown, { ...(user ? { user } : {}), ...(group ? { group } : {}) });
+    }
+    if (want.protect) assert.deepEqual(s.rules.protect, want.protect);
     if (warning) assert.ok(r.warnings.some((w) => warning.test(w)), JSON.stringify(r.warnings));
     else assert.deepEqual(r.warnings, []);
   });
