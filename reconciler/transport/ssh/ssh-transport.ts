@@ -6,7 +6,8 @@ import { SourceChangedError, TransportError } from "../../model/errors.js";
 import type { Host } from "../../model/manifest.js";
 import { ancestorsOf, displayPath, isInside, ROOT, type RelPath } from "../../model/paths.js";
 import { hashCommand, linksCommand, listCommand, parseHashes, parseLinks, parseListing, pathsInput, shq, afterMarker } from "../../scan/listing.js";
-import type { Entry, Snapshot } from "../../model/snapshot.js";
+import type { Snapshot } from "../../model/snapshot.js";
+import { FILE, ListingBuilder, toListing, type Listing } from "../../model/listing.js";
 import { APPLY_COMMAND } from "../apply/helper.js";
 import { applyOverStream } from "../apply/stream.js";
 import { fail } from "./auth.js";
@@ -91,7 +92,7 @@ export class SshTransport implements Transport {
   }
 
   /** One listing exec: the whole tree, the `only` subtrees, or (shallow) the named entries alone. */
-  private async list(root: string, opts: ScanOptions, paths: readonly RelPath[] | undefined, shallow: boolean): Promise<Snapshot | undefined> {
+  private async list(root: string, opts: ScanOptions, paths: readonly RelPath[] | undefined, shallow: boolean): Promise<Listing | undefined> {
     const conn = await this.conn();
     const only = paths !== undefined;
     const r = await conn.exec(this.sh(listCommand(root, { only, shallow, timeoutSec: this.scanTimeoutSec })), {
@@ -133,22 +134,19 @@ export class SshTransport implements Transport {
       parents.length > 0 ? this.list(root, opts, parents, true) : Promise.resolve(undefined),
       opts.links ? this.links(root, only, opts.signal) : Promise.resolve(undefined),
     ]);
-    if (listed === undefined) return new Map();
-    const snapshot = new Map<RelPath, Entry>(listed);
-    for (const [p, e] of above ?? []) if (!snapshot.has(p)) snapshot.set(p, e);
-    for (const [p, link] of links ?? []) {
-      const e = snapshot.get(p);
-      if (e?.kind === "file") snapshot.set(p, { ...e, link });
+    if (listed === undefined) return toListing(new Map());
+    let snapshot = listed;
+    if (above !== undefined && above.size > 0) {
+      // Ancestors listed alone: only those the main listing lacks (a partial scan, so small).
+      const b = new ListingBuilder();
+      for (let i = 0; i < above.size; i++) if (!listed.has(above.paths[i]!)) b.add(above.paths[i]!, above.recAt(i));
+      for (let i = 0; i < listed.size; i++) b.add(listed.paths[i]!, listed.recAt(i));
+      snapshot = b.finish();
     }
+    if (links !== undefined) snapshot = snapshot.withLinks(links);
     if (opts.hash !== "all") return snapshot;
-    const files = [...snapshot].filter(([, e]) => e.kind === "file").map(([p]) => p);
-    const hashes = await this.hash(root, files, opts.signal);
-    const out = new Map<RelPath, Entry>(snapshot);
-    for (const p of files) {
-      const h = hashes.get(p);
-      if (h !== undefined) out.set(p, { ...(out.get(p) as Extract<Entry, { kind: "file" }>), hash: h });
-    }
-    return out;
+    const files = snapshot.paths.filter((_, i) => snapshot.kinds[i] === FILE);
+    return snapshot.withHashes(await this.hash(root, files, opts.signal));
   }
 
   async hash(root: string, paths: readonly RelPath[], signal?: AbortSignal): Promise<Map<RelPath, string>> {
