@@ -18,7 +18,7 @@ import { makeMatcher } from "./ignore.js";
 import type { Preserve, SyncRules } from "../model/manifest.js";
 import { ancestorsOf, compareRel, depthOf, type RelPath } from "../model/paths.js";
 import type { DirEntry, Entry, FileEntry, Snapshot } from "../model/snapshot.js";
-import { DIR, FILE, PROBLEM, SYMLINK, toListing, type Listing } from "../model/listing.js";
+import { compareTree, DIR, FILE, PROBLEM, SYMLINK, toListing, type Listing } from "../model/listing.js";
 
 interface View {
   readonly src: Listing;
@@ -73,7 +73,7 @@ function prepare(source: Snapshot, target: Snapshot, rules: SyncRules): View {
 }
 
 /**
- * Walks both listings in byte order at once (each is sorted): `visit(p, i, j)` once per path of
+ * Walks both listings in tree order at once (each is sorted so): `visit(p, i, j)` once per path of
  * either side, with its index on each side or -1.
  */
 function merge(src: Listing, dst: Listing, visit: (p: RelPath, i: number, j: number) => void): void {
@@ -85,7 +85,7 @@ function merge(src: Listing, dst: Listing, visit: (p: RelPath, i: number, j: num
     const x = a[i];
     const y = b[j];
     if (x !== undefined && x === y) visit(x, i++, j++);
-    else if (y === undefined || (x !== undefined && x < y)) visit(x!, i++, -1);
+    else if (y === undefined || (x !== undefined && compareTree(x, y) < 0)) visit(x!, i++, -1);
     else visit(y, -1, j++);
   }
 }
@@ -121,6 +121,7 @@ function shape<E extends Entry>(e: E, preserve: Preserve): E {
   return copy as unknown as E;
 }
 
+const byPath = (a: Change, b: Change) => compareRel(a.path, b.path);
 const byDepthDesc = (a: Change, b: Change) => depthOf(b.path) - depthOf(a.path) || compareRel(a.path, b.path);
 const byDepthAsc = (a: Change, b: Change) => depthOf(a.path) - depthOf(b.path) || compareRel(a.path, b.path);
 
@@ -211,6 +212,9 @@ export function planSync(source: Snapshot, target: Snapshot, rules: SyncRules): 
     }
   });
 
+  // The merge ran in tree order; writes and their metadata go out in byte order.
+  writes.sort(byPath);
+  fileMeta.sort(byPath);
   const copied = withCopySources(writes, (sizes) => copyDonors(dst, sizes, frozen, [removals, mkdirs, writes].flat(), extras), preserve);
   const linked = preserve.hardlinks ? withHardLinks(copied, src, dst, frozen, preserve) : { writes: copied, followers: new Set<RelPath>() };
 
@@ -401,5 +405,5 @@ export function pathsNeedingHash(source: Snapshot, target: Snapshot, rules: Sync
     if (within(p, frozen)) return;
     if (compareFiles(src.entryAt(i) as FileEntry, dst.entryAt(j) as FileEntry, preserve) === "unknown") out.push(p);
   });
-  return out;
+  return out.sort(compareRel);
 }

@@ -4,8 +4,24 @@
 // the rare fields (symlink targets, problem texts, hashes, hard-link ids, owners) in side tables.
 // It is a ReadonlyMap<RelPath, Entry>, so every caller of a Snapshot works unchanged (get() is a
 // binary search, iteration builds each Entry as it goes); the planner reads it by index instead.
-import type { RelPath } from "./paths.js";
+//
+// Order: tree order (compareTree), a directory before its subtree and siblings by name bytes, which
+// is byte order with "/" sorting first. A walk that adds each directory's children sorted, after the
+// directory itself, is put in this order without comparing paths at all (a walk of the tree).
+import { compareRel, parentOf, type RelPath } from "./paths.js";
 import type { Entry, EntryKind, Snapshot } from "./snapshot.js";
+
+/** Tree order: component by component, each by bytes (byte order, "/" first). */
+export function compareTree(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  let k = 0;
+  while (k < n && a.charCodeAt(k) === b.charCodeAt(k)) k++;
+  if (k === n) return a.length - b.length;
+  const x = a.charCodeAt(k);
+  const y = b.charCodeAt(k);
+  return x === 0x2f ? -1 : y === 0x2f ? 1 : x - y;
+}
 
 export const FILE = 0;
 export const DIR = 1;
@@ -57,8 +73,9 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
       const x = a[mid]!;
-      if (x === p) return mid;
-      if (x < p) lo = mid + 1;
+      const c = compareTree(x, p);
+      if (c === 0) return mid;
+      if (c < 0) lo = mid + 1;
       else hi = mid - 1;
     }
     return -1;
@@ -162,7 +179,7 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
   problems(): { path: RelPath; error: string }[] {
     const out: { path: RelPath; error: string }[] = [];
     for (const [i, error] of this.texts) if (this.kinds[i] === PROBLEM) out.push({ path: this.paths[i]!, error });
-    return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return out.sort((a, b) => compareRel(a.path, b.path));
   }
 }
 
@@ -210,6 +227,12 @@ export class ListingBuilder {
   private readonly hashes = new Map<number, string>();
   private readonly links = new Map<number, string>();
   private dropped = 0;
+  /** Each record's parent record (-1: the root, or no parent seen before it). */
+  private parents = new Int32Array(1024);
+  /** Index of every directory record by path, for its children's parents. */
+  private readonly dirs = new Map<string, number>();
+  /** False once a record came without its parent before it, or twice: finish() then sorts by comparing. */
+  private structured = true;
 
   /** Records added and not dropped. */
   get count(): number {
@@ -227,6 +250,9 @@ export class ListingBuilder {
     this.modes = re(this.modes, (k) => new Uint16Array(k));
     this.mtimes = re(this.mtimes, (k) => new Float64Array(k));
     this.sizes = re(this.sizes, (k) => new Float64Array(k));
+    const parents = new Int32Array(n);
+    parents.set(this.parents);
+    this.parents = parents;
     if (this.uids) this.uids = re(this.uids, (k) => new Float64Array(k).fill(NaN));
     if (this.gids) this.gids = re(this.gids, (k) => new Float64Array(k).fill(NaN));
   }
@@ -245,6 +271,18 @@ export class ListingBuilder {
     if (r.text !== undefined) this.texts.set(i, r.text);
     if (r.hash !== undefined) this.hashes.set(i, r.hash);
     if (r.link !== undefined) this.links.set(i, r.link);
+    if (p === "") {
+      this.parents[i] = -1;
+      if (i !== 0) this.structured = false;
+    } else if (this.structured) {
+      const parent = this.dirs.get(parentOf(p));
+      if (parent === undefined) this.structured = false;
+      else this.parents[i] = parent;
+    }
+    if (r.kind === DIR && this.structured) {
+      if (this.dirs.has(p)) this.structured = false;
+      else this.dirs.set(p, i);
+    }
     return i;
   }
 
@@ -263,16 +301,51 @@ export class ListingBuilder {
     this.dropped++;
   }
 
-  /** The sorted Listing; a path added twice keeps its last record. The builder is spent. */
-  finish(): Listing {
+  /** The records in tree order (indexes into the builder's arrays), duplicates still in. */
+  private order(): Uint32Array {
     const paths = this.paths;
     const n = paths.length;
     const order = new Uint32Array(n);
     for (let i = 0; i < n; i++) order[i] = i;
-    let sorted = true;
-    for (let i = 1; i < n && sorted; i++) if (!(paths[i - 1]! < paths[i]!)) sorted = false;
-    // A typed array's sort with a comparator is a stable merge sort: equal paths keep their order.
-    if (!sorted) order.sort((a, b) => (paths[a]! < paths[b]! ? -1 : paths[a]! > paths[b]! ? 1 : 0));
+    if (!this.structured || (n > 0 && paths[0] !== "")) {
+      // A typed array's sort with a comparator is stable: equal paths keep their order.
+      return order.sort((a, b) => compareTree(paths[a]!, paths[b]!));
+    }
+    // Children of each directory, grouped by parent (a counting sort keeps the order they came in).
+    const first = new Int32Array(n + 1);
+    for (let i = 1; i < n; i++) first[this.parents[i]!]++;
+    for (let i = 0, sum = 0; i <= n; i++) {
+      const c = first[i]!;
+      first[i] = sum;
+      sum += c;
+    }
+    const next = first.slice();
+    const children = new Uint32Array(Math.max(0, n - 1));
+    for (let i = 1; i < n; i++) children[next[this.parents[i]!]!++] = i;
+    // Siblings by name: their paths share the parent's prefix, so plain string order is name order.
+    for (let d = 0; d < n; d++) {
+      const from = first[d]!;
+      const to = first[d + 1]!;
+      let sorted = true;
+      for (let k = from + 1; k < to && sorted; k++) if (!(paths[children[k - 1]!]! <= paths[children[k]!]!)) sorted = false;
+      if (!sorted) children.subarray(from, to).sort((a, b) => (paths[a]! < paths[b]! ? -1 : paths[a]! > paths[b]! ? 1 : 0));
+    }
+    // Preorder walk from the root, without recursion (a tree may be deep).
+    let out = 0;
+    const stack: number[] = [0];
+    while (stack.length > 0) {
+      const i = stack.pop()!;
+      order[out++] = i;
+      for (let k = first[i + 1]! - 1; k >= first[i]!; k--) stack.push(children[k]!);
+    }
+    return order;
+  }
+
+  /** The Listing in tree order; a path added twice keeps its last record. The builder is spent. */
+  finish(): Listing {
+    const paths = this.paths;
+    const n = paths.length;
+    const order = this.order();
     const keep: number[] = [];
     for (let k = 0; k < n; k++) {
       const i = order[k]!;

@@ -114,6 +114,8 @@ class Walker {
     const max = this.opts.maxEntries;
     // Checked before the names are stat'ed, so that one directory of millions stops here too.
     if (max !== undefined && this.out.count + names.length > max) throw new Error(tooManyEntries(this.out.count + names.length, max));
+    // Sorted (by bytes: latin1 code units), so the listing comes out in tree order without comparing paths.
+    names.sort();
     for (const name of names) {
       const p = joinRel(dir, name);
       if (p !== STAGING_DIR) this.visit(p);

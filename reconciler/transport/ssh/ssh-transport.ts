@@ -5,7 +5,7 @@ import type { Change } from "../../model/change.js";
 import { SourceChangedError, TransportError } from "../../model/errors.js";
 import type { Host } from "../../model/manifest.js";
 import { ancestorsOf, displayPath, isInside, ROOT, type RelPath } from "../../model/paths.js";
-import { hashCommand, linksCommand, listCommand, parseHashes, parseLinks, parseListing, pathsInput, shq, afterMarker } from "../../scan/listing.js";
+import { hashCommand, linksCommand, listCommand, parseHashes, parseLinks, ListingParser, pathsInput, shq, afterMarker } from "../../scan/listing.js";
 import type { Snapshot } from "../../model/snapshot.js";
 import { FILE, ListingBuilder, toListing, type Listing } from "../../model/listing.js";
 import { APPLY_COMMAND } from "../apply/helper.js";
@@ -95,14 +95,25 @@ export class SshTransport implements Transport {
   private async list(root: string, opts: ScanOptions, paths: readonly RelPath[] | undefined, shallow: boolean): Promise<Listing | undefined> {
     const conn = await this.conn();
     const only = paths !== undefined;
-    const r = await conn.exec(this.sh(listCommand(root, { only, shallow, timeoutSec: this.scanTimeoutSec })), {
-      ...(only ? { stdin: pathsInput(paths) } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    });
+    // Parsed as it arrives: the listing of a large tree is never held whole.
+    const parser = new ListingParser({ exclude: opts.exclude, owners: opts.owners, ...(only && !shallow ? { only: paths } : {}), ...(opts.maxEntries !== undefined ? { maxEntries: opts.maxEntries } : {}) });
+    const proc = conn.spawn(this.sh(listCommand(root, { only, shallow, timeoutSec: this.scanTimeoutSec })), opts.signal ? { signal: opts.signal } : {});
+    proc.stdin.end(only ? pathsInput(paths) : undefined);
+    const stderr: Buffer[] = [];
+    const [code] = await Promise.all([
+      proc.done,
+      (async () => {
+        for await (const chunk of proc.stdout) parser.push(chunk as Buffer);
+      })(),
+      (async () => {
+        for await (const chunk of proc.stderr) stderr.push(chunk as Buffer);
+      })(),
+    ]);
+    const r = { code, stderr: Buffer.concat(stderr) };
     const okCode = r.code === 0 || ((r.code === 1 || r.code === 123) && onlyVanished(r.stderr));
     if (r.code === 124) throw this.error("scan-timeout", `listing ${root} took longer than ${this.scanTimeoutSec} s`);
     if (!okCode) throw this.error("scan-failed", `cannot list ${root}: ${firstLine(r.stderr) || `exit status ${r.code}`}`);
-    const parsed = parseListing(r.stdout, { exclude: opts.exclude, owners: opts.owners, ...(only && !shallow ? { only: paths } : {}), ...(opts.maxEntries !== undefined ? { maxEntries: opts.maxEntries } : {}) });
+    const parsed = parser.end();
     if (parsed.kind === "no-root") return undefined;
     if (parsed.kind === "bad") throw this.error("scan-failed", `cannot list ${root}: ${parsed.error}`);
     return parsed.snapshot;
