@@ -22,105 +22,102 @@ import { makeMatcher } from "./ignore.js";
 import type { Preserve, SyncRules } from "../model/manifest.js";
 import { ancestorsOf, compareRel, depthOf, type RelPath } from "../model/paths.js";
 import type { DirEntry, Entry, FileEntry, Snapshot } from "../model/snapshot.js";
+import { compareTree, DIR, FILE, PROBLEM, SYMLINK, toListing, type Listing } from "../model/listing.js";
 
 interface View {
-  readonly src: ReadonlyMap<RelPath, Entry>;
-  readonly dst: ReadonlyMap<RelPath, Entry>;
+  readonly src: Listing;
+  readonly dst: Listing;
   /** Paths left alone together with their subtrees. */
   readonly frozen: ReadonlySet<RelPath>;
   /** Target directories that must survive because something protected lies below them. */
   readonly keep: ReadonlySet<RelPath>;
 }
 
-/** `snap` without the `drop`ped paths; `snap` itself (not a copy) when there are none, the usual case. */
-function without(snap: Snapshot, drop: readonly RelPath[]): Snapshot {
-  if (drop.length === 0) return snap;
-  const out = new Map(snap);
-  for (const p of drop) out.delete(p);
-  return out;
-}
-
+// Both sides are read as compact, sorted listings (model/listing.ts): a Map the tables hand in is
+// converted once; a scan already is one, and is used as it is (scanners leave excluded paths out,
+// so a copy is only made when something must be dropped).
 function prepare(source: Snapshot, target: Snapshot, rules: SyncRules): View {
   const excluded = makeMatcher(rules.exclude);
-  const isExcluded = (p: RelPath, e: Entry) => excluded(p, e.kind === "dir");
+  const S = toListing(source);
+  const T = toListing(target);
   const frozen = new Set<RelPath>();
   const keep = new Set<RelPath>();
   const protect = (p: RelPath) => {
     for (const a of ancestorsOf(p)) keep.add(a);
   };
-  // Scanners already leave excluded paths out, so the snapshots are used as they are (at a million
-  // entries a copy of each costs ~100 MB) and only copied when something must be dropped.
-  const srcDrop: RelPath[] = [];
-  for (const [p, e] of source) {
-    if (isExcluded(p, e)) srcDrop.push(p);
-    else if (e.kind === "problem") frozen.add(p);
+  const srcDrop = new Set<number>();
+  for (let i = 0; i < S.size; i++) {
+    const p = S.paths[i]!;
+    if (excluded(p, S.kinds[i] === DIR)) srcDrop.add(i);
+    else if (S.kinds[i] === PROBLEM) frozen.add(p);
   }
-  const src = without(source, srcDrop);
-  const dstDrop: RelPath[] = [];
-  for (const [p, e] of target) {
-    if (isExcluded(p, e)) {
-      dstDrop.push(p);
+  const src = S.without(srcDrop);
+  const dstDrop = new Set<number>();
+  for (let j = 0; j < T.size; j++) {
+    const p = T.paths[j]!;
+    if (excluded(p, T.kinds[j] === DIR)) {
+      dstDrop.add(j);
       protect(p);
       if (src.has(p)) frozen.add(p);
-    } else if (e.kind === "problem") {
+    } else if (T.kinds[j] === PROBLEM) {
       frozen.add(p);
       protect(p);
     }
   }
-  const dst = without(target, dstDrop);
+  const dst = T.without(dstDrop);
   if (rules.protect?.length) guardProtected(dst, src, rules.protect, frozen, keep);
   for (const p of keep) {
-    const t = dst.get(p);
-    const s = src.get(p);
-    if (t?.kind === "dir" && s !== undefined && s.kind !== "dir") frozen.add(p);
+    const t = dst.indexOf(p);
+    const s = src.indexOf(p);
+    if (t >= 0 && dst.kinds[t] === DIR && s >= 0 && src.kinds[s] !== DIR) frozen.add(p);
   }
-  const sr = src.get("" as RelPath);
-  const tr = dst.get("" as RelPath);
-  if (sr !== undefined && tr !== undefined && (sr.kind !== "dir" || tr.kind !== "dir")) frozen.add("" as RelPath);
+  const sr = src.indexOf("");
+  const tr = dst.indexOf("");
+  if (sr >= 0 && tr >= 0 && (src.kinds[sr] !== DIR || dst.kinds[tr] !== DIR)) frozen.add("" as RelPath);
   return { src, dst, frozen, keep };
 }
 
 /** Protected target entries (and their ancestors) are kept; one the source has as another kind is frozen. */
-function guardProtected(dst: Snapshot, src: Snapshot, patterns: readonly string[], frozen: Set<RelPath>, keep: Set<RelPath>): void {
+function guardProtected(dst: Listing, src: Listing, patterns: readonly string[], frozen: Set<RelPath>, keep: Set<RelPath>): void {
   const isProtected = makeMatcher(patterns);
-  for (const [p, e] of dst) {
-    if (p === "" || e.kind === "problem" || !isProtected(p, e.kind === "dir")) continue;
+  for (let j = 0; j < dst.size; j++) {
+    const p = dst.paths[j]!;
+    const kind = dst.kinds[j];
+    if (p === "" || kind === PROBLEM || !isProtected(p, kind === DIR)) continue;
     keep.add(p);
     for (const a of ancestorsOf(p)) keep.add(a);
-    const s = src.get(p);
-    if (s !== undefined && s.kind !== e.kind) frozen.add(p);
+    const s = src.indexOf(p);
+    if (s >= 0 && src.kinds[s] !== kind) frozen.add(p);
   }
 }
 
 /**
- * Every path of either side once, in byte order: each side's keys sorted, then merged. (The default
- * sort compares UTF-16 code units, which for latin1 RelPaths are the bytes: compareRel's order, without
- * a call per comparison; and no Set of both sides.)
+ * Walks both listings in tree order at once (each is sorted so): `visit(p, i, j)` once per path of
+ * either side, with its index on each side or -1.
  */
-function allPaths(src: Snapshot, dst: Snapshot): RelPath[] {
-  const a = [...src.keys()].sort();
-  const b = [...dst.keys()].sort();
-  const out: RelPath[] = [];
+function merge(src: Listing, dst: Listing, visit: (p: RelPath, i: number, j: number) => void): void {
+  const a = src.paths;
+  const b = dst.paths;
   let i = 0;
   let j = 0;
-  while (i < a.length && j < b.length) {
-    const x = a[i]!;
-    const y = b[j]!;
-    if (x === y) {
-      out.push(x);
-      i++;
-      j++;
-    } else if (x < y) {
-      out.push(x);
-      i++;
-    } else {
-      out.push(y);
-      j++;
-    }
+  while (i < a.length || j < b.length) {
+    const x = a[i];
+    const y = b[j];
+    if (x !== undefined && x === y) visit(x, i++, j++);
+    else if (y === undefined || (x !== undefined && compareTree(x, y) < 0)) visit(x!, i++, -1);
+    else visit(y, -1, j++);
   }
-  while (i < a.length) out.push(a[i++]!);
-  while (j < b.length) out.push(b[j++]!);
-  return out;
+}
+
+/**
+ * The verdict of compareFiles (compare.ts) on two listed files, from the packed fields: "same" only
+ * where no metadata change is due either, so the caller skips the pair without building its entries.
+ * undefined: decide on the entries (owners preserved, hashes present, or anything differs).
+ */
+function quickSame(src: Listing, i: number, dst: Listing, j: number, preserve: Preserve): boolean {
+  if (src.sizes[i] !== dst.sizes[j] || !preserve.times || preserve.owner || preserve.group) return false;
+  if ((src.hashes.size > 0 && src.hashes.has(i)) || (dst.hashes.size > 0 && dst.hashes.has(j))) return false;
+  return timesEqual(src.mtimes[i]!, dst.mtimes[j]!) && (!preserve.perms || src.modes[i] === dst.modes[j]);
 }
 
 /** Whether `p` or one of its ancestors (the root included) is in `set`. */
@@ -143,6 +140,7 @@ function shape<E extends Entry>(e: E, preserve: Preserve): E {
   return copy as unknown as E;
 }
 
+const byPath = (a: Change, b: Change) => compareRel(a.path, b.path);
 const byDepthDesc = (a: Change, b: Change) => depthOf(b.path) - depthOf(a.path) || compareRel(a.path, b.path);
 const byDepthAsc = (a: Change, b: Change) => depthOf(a.path) - depthOf(b.path) || compareRel(a.path, b.path);
 
@@ -191,15 +189,20 @@ export function planSync(source: Snapshot, target: Snapshot, rules: SyncRules): 
     else if (s.kind === "symlink") writes.push({ kind: "symlink", path: p, ...b, after: shape(s, preserve) });
   };
 
-  for (const p of allPaths(src, dst)) {
-    if (within(p, frozen)) continue;
-    const s = src.get(p);
-    const t = dst.get(p);
+  merge(src, dst, (p, i, j) => {
+    if (within(p, frozen)) return;
     if (replaced.size > 0 && p !== "" && within(p, replaced) && !replaced.has(p)) {
-      if (t !== undefined) removals.push(removal(p, t));
-      continue;
+      if (j >= 0) removals.push(removal(p, dst.entryAt(j)));
+      return;
     }
-    if (s !== undefined && t !== undefined) {
+    if (i >= 0 && j >= 0) {
+      const sk = src.kinds[i];
+      const tk = dst.kinds[j];
+      // The common case of a large tree in sync, decided on the packed fields.
+      if (sk === FILE && tk === FILE && quickSame(src, i, dst, j, preserve)) return;
+      if (sk === SYMLINK && tk === SYMLINK && src.texts.get(i) === dst.texts.get(j)) return;
+      const s = src.entryAt(i);
+      const t = dst.entryAt(j);
       if (s.kind === "file" && t.kind === "file") {
         if (compareFiles(s, t, preserve) === "same") fileMeta.push(...metaChanges(p, s, t, preserve, false));
         else writes.push({ kind: "update", path: p, before: t, after: shape(s, preserve) });
@@ -221,14 +224,17 @@ export function planSync(source: Snapshot, target: Snapshot, rules: SyncRules): 
         // file ↔ symlink: apply renames the new entry over the old one, atomically.
         place(p, s, t);
       }
-    } else if (s !== undefined) {
-      place(p, s, undefined);
-    } else if (t !== undefined && rules.delete && p !== "" && !keep.has(p)) {
-      extras.push(removal(p, t));
+    } else if (i >= 0) {
+      place(p, src.entryAt(i), undefined);
+    } else if (rules.delete && p !== "" && !keep.has(p)) {
+      extras.push(removal(p, dst.entryAt(j)));
     }
-  }
+  });
 
-  const copied = withCopySources(writes, () => copyDonors(dst, frozen, [removals, mkdirs, writes].flat(), extras), preserve);
+  // The merge ran in tree order; writes and their metadata go out in byte order.
+  writes.sort(byPath);
+  fileMeta.sort(byPath);
+  const copied = withCopySources(writes, (sizes) => copyDonors(dst, sizes, frozen, [removals, mkdirs, writes].flat(), extras), preserve);
   const linked = preserve.hardlinks ? withHardLinks(copied, src, dst, frozen, preserve) : { writes: copied, followers: new Set<RelPath>() };
 
   // Every live directory above an entry that is written or removed gets its time set again at the
@@ -281,14 +287,16 @@ interface Donor {
  * readable by their owner (a file nobody may read would fail the copy on every run). Moves first,
  * then byte order, so that the choice is deterministic.
  */
-function copyDonors(dst: ReadonlyMap<RelPath, Entry>, frozen: ReadonlySet<RelPath>, early: readonly Change[], extras: readonly Change[]): Donor[] {
+function copyDonors(dst: Listing, sizes: ReadonlySet<number>, frozen: ReadonlySet<RelPath>, early: readonly Change[], extras: readonly Change[]): Donor[] {
   const rewritten = new Set(early.map((c) => c.path));
   const moved = new Set(extras.filter((c) => c.kind === "delete").map((c) => c.path));
   const out: Donor[] = [];
-  for (const [p, e] of dst) {
-    if (e.kind !== "file" || e.size < MIN_COPY_BYTES || (e.mode & 0o400) === 0) continue;
+  // Only files of a size some create needs: a few candidates, not an object per target file.
+  for (let j = 0; j < dst.size; j++) {
+    if (dst.kinds[j] !== FILE || !sizes.has(dst.sizes[j]!) || (dst.modes[j]! & 0o400) === 0) continue;
+    const p = dst.paths[j]!;
     if (rewritten.has(p) || within(p, frozen)) continue;
-    out.push({ path: p, entry: e, moved: moved.has(p) });
+    out.push({ path: p, entry: dst.entryAt(j) as FileEntry, moved: moved.has(p) });
   }
   return out.sort((a, b) => Number(b.moved) - Number(a.moved) || compareRel(a.path, b.path));
 }
@@ -329,10 +337,10 @@ class ByTime<T> {
  * mtime could differ from this one (files unpacked from one archive share an mtime; a guess among
  * them could copy the wrong bytes). Indexed, so a rename of 20,000 same-size files stays linear.
  */
-function withCopySources(writes: readonly Change[], donorsOf: () => readonly Donor[], preserve: Preserve): Change[] {
+function withCopySources(writes: readonly Change[], donorsOf: (sizes: ReadonlySet<number>) => readonly Donor[], preserve: Preserve): Change[] {
   const creates = writes.filter((c): c is Create => c.kind === "create" && c.after.size >= MIN_COPY_BYTES);
   // Donors are a walk over the whole target: only taken when something could use one.
-  const donors = creates.length === 0 ? [] : donorsOf();
+  const donors = creates.length === 0 ? [] : donorsOf(new Set(creates.map((c) => c.after.size)));
   if (creates.length === 0 || donors.length === 0) return [...writes];
   const byHash = new Map<string, Donor>();
   const donorsByTime = new ByTime<Donor>((d) => d.entry);
@@ -369,14 +377,15 @@ function withCopySources(writes: readonly Change[], donorsOf: () => readonly Don
  * and stay separate until a whole-tree plan links them.
  */
 function withHardLinks(
-  writes: readonly Change[], src: ReadonlyMap<RelPath, Entry>, dst: ReadonlyMap<RelPath, Entry>, frozen: ReadonlySet<RelPath>, preserve: Preserve,
+  writes: readonly Change[], src: Listing, dst: Listing, frozen: ReadonlySet<RelPath>, preserve: Preserve,
 ): { writes: Change[]; followers: Set<RelPath> } {
   const groups = new Map<string, RelPath[]>();
-  for (const [p, e] of src) {
-    if (e.kind !== "file" || e.link === undefined || within(p, frozen)) continue;
-    const g = groups.get(e.link);
+  for (const [i, link] of src.links) {
+    const p = src.paths[i]!;
+    if (src.kinds[i] !== FILE || within(p, frozen)) continue;
+    const g = groups.get(link);
     if (g) g.push(p);
-    else groups.set(e.link, [p]);
+    else groups.set(link, [p]);
   }
   const byPath = new Map(writes.map((c) => [c.path, c]));
   const followers = new Set<RelPath>();
@@ -409,12 +418,13 @@ function withHardLinks(
  */
 export function pathsNeedingHash(source: Snapshot, target: Snapshot, rules: SyncRules): RelPath[] {
   const { src, dst, frozen } = prepare(source, target, rules);
+  const preserve = rules.preserve;
   const out: RelPath[] = [];
-  for (const [p, s] of src) {
-    const t = dst.get(p);
-    if (s.kind !== "file" || t?.kind !== "file") continue;
-    if (within(p, frozen)) continue;
-    if (compareFiles(s, t as FileEntry, rules.preserve) === "unknown") out.push(p);
-  }
+  merge(src, dst, (p, i, j) => {
+    if (i < 0 || j < 0 || src.kinds[i] !== FILE || dst.kinds[j] !== FILE || src.sizes[i] !== dst.sizes[j]) return;
+    if (preserve.times && timesEqual(src.mtimes[i]!, dst.mtimes[j]!) && !src.hashes.has(i) && !dst.hashes.has(j)) return;
+    if (within(p, frozen)) return;
+    if (compareFiles(src.entryAt(i) as FileEntry, dst.entryAt(j) as FileEntry, preserve) === "unknown") out.push(p);
+  });
   return out.sort(compareRel);
 }

@@ -6,6 +6,7 @@ import type { Plan, TargetPlan, NginxPlan } from "../model/plan.js";
 import { summarize, worstHostStates, type TargetState } from "../model/plan.js";
 import type { RelPath } from "../model/paths.js";
 import type { Snapshot } from "../model/snapshot.js";
+import { toListing } from "../model/listing.js";
 import { writesFile } from "../model/change.js";
 import type { Transport } from "../transport/types.js";
 import type { ScanOptions } from "../scan/options.js";
@@ -69,19 +70,11 @@ export function targetSelected(target: Location, targets: readonly string[] | un
 
 /** Entries that the planner needs hashed on one side, with the hashes merged in. */
 function withHashes(snap: Snapshot, hashes: ReadonlyMap<RelPath, string>): Snapshot {
-  if (hashes.size === 0) return snap;
-  const out = new Map(snap);
-  for (const [p, hash] of hashes) {
-    const e = out.get(p);
-    if (e?.kind === "file") out.set(p, { ...e, hash });
-  }
-  return out;
+  return hashes.size === 0 ? snap : toListing(snap).withHashes(hashes);
 }
 
 function problemsOf(snap: Snapshot, side: "source" | "target"): TargetPlan["problems"] {
-  const out: { side: "source" | "target"; path: RelPath; error: string }[] = [];
-  for (const [path, e] of snap) if (e.kind === "problem") out.push({ side, path, error: e.error });
-  return out;
+  return toListing(snap).problems().map((p) => ({ side, ...p }));
 }
 
 function scanOptions(sync: Sync, opts: PlanOptions, trees: number): ScanOptions {

@@ -3,11 +3,12 @@
 import { getHeapStatistics } from "node:v8";
 
 /**
- * Heap bytes per entry, with headroom: a scanned snapshot holds 183 B per entry (measured: heapUsed
- * after gc around scanLocal of a 330,000-entry tree), and a scan allocates about as much again while
- * it runs (a local walk's Stats, an SSH listing's text and its fields).
+ * Heap bytes per entry, with headroom: a scanned listing (model/listing.ts) holds 61 B per entry
+ * (measured: heapUsed after gc around scanLocal of a 330,000-entry tree; a Map of objects held 183 B),
+ * and while it is built the builder's growable arrays and the sort's index arrays hold about as much
+ * again, plus the one path string and the Stats of the record in hand.
  */
-const BYTES_PER_ENTRY = 400;
+const BYTES_PER_ENTRY = 160;
 
 /** Entries per scanned tree when `trees` snapshots (a source and its targets) are alive at once, in half the heap. */
 export function entryLimit(trees: number): number {

@@ -2,7 +2,8 @@
 // each) and the parsers of their NUL-framed output. Names travel only as data — on stdin or in the
 // output — never inside a command line; only the manifest's root is, single-quoted.
 import { parentOf, type RelPath } from "../model/paths.js";
-import { STAGING_DIR, type Entry, type Snapshot } from "../model/snapshot.js";
+import { STAGING_DIR } from "../model/snapshot.js";
+import { DIR, FILE, ListingBuilder, PROBLEM, SYMLINK, type Listing } from "../model/listing.js";
 import type { Matcher } from "../model/paths.js";
 import { tooManyEntries } from "./limits.js";
 
@@ -61,7 +62,7 @@ export interface ListingOptions {
 }
 
 export type ListingResult =
-  | { readonly kind: "ok"; readonly snapshot: Snapshot }
+  | { readonly kind: "ok"; readonly snapshot: Listing }
   | { readonly kind: "no-root" }
   | { readonly kind: "bad"; readonly error: string };
 
@@ -86,53 +87,145 @@ function wanted(p: RelPath, only: readonly RelPath[] | undefined): boolean {
   return only.some((o) => o === "" || p === o || (p.startsWith(o) && p.charCodeAt(o.length) === 0x2f));
 }
 
-/** Parse `listCommand` output (stdout as received, noise and all). */
-export function parseListing(stdout: Buffer, opts: ListingOptions): ListingResult {
-  const body = afterMarker(stdout, LIST_MARKER);
-  if (body === undefined) return { kind: "bad", error: "no listing in the remote output" };
-  if (body.subarray(0, NO_ROOT_MARKER.length).toString("latin1") === NO_ROOT_MARKER) return { kind: "no-root" };
-  const fields = body.toString("latin1").split("\0");
-  // A complete listing ends with a NUL, leaving one empty string after the last field.
-  if (fields.pop() !== "" || fields.length % 8 !== 0) return { kind: "bad", error: "truncated listing" };
-  if (opts.maxEntries !== undefined && fields.length / 8 > opts.maxEntries) return { kind: "bad", error: tooManyEntries(fields.length / 8, opts.maxEntries) };
-  const snapshot = new Map<RelPath, Entry>();
+/** The decimal (or, base 8, octal) number in body[from, to); NaN when it is not one. */
+function parseUint(body: Buffer, from: number, to: number, base: number): number {
+  if (from === to) return NaN;
+  let n = 0;
+  for (let k = from; k < to; k++) {
+    const d = body[k]! - 0x30;
+    if (d < 0 || d >= base) return NaN;
+    n = n * base + d;
+  }
+  return n;
+}
+
+const FIELD_COUNT = 8;
+
+/**
+ * Parses `listCommand` output as it arrives, chunk by chunk, into a Listing: the whole output is never
+ * held (at a million entries it is ~70 MB), and no string is made per field, only one per path.
+ */
+export class ListingParser {
+  private readonly builder = new ListingBuilder();
+  /** Bytes not parsed yet: noise before the marker, then at most one partial record. */
+  private carry: Buffer = Buffer.alloc(0);
+  private state: "marker" | "root" | "records" | "no-root" = "marker";
+  private records = 0;
+  /** NULs seen after the maxEntries-th record (counted, not parsed: the error says how many). */
+  private overNuls = -1;
+  private bad: string | undefined;
+  private readonly ends = new Int32Array(FIELD_COUNT);
+  private readonly dirExcluded = new Map<string, boolean>();
+  private readonly blockedDirs = new Map<string, boolean>();
+
+  constructor(private readonly opts: ListingOptions) {}
+
   // Directory verdicts, so a child of an excluded directory is excluded too (gitignore cannot
   // re-include below an excluded directory). A full walk meets parents first; an `only` walk starts
   // below the root and asks the matcher about ancestors it never listed. `blocked` memoizes "this
   // directory or one above it is excluded", so each record costs one lookup of its parent instead of
   // a walk over all its ancestors.
-  const dirExcluded = new Map<string, boolean>();
-  const excludedDir = (d: RelPath): boolean => {
-    let v = dirExcluded.get(d);
-    if (v === undefined) dirExcluded.set(d, (v = opts.exclude(d, true)));
+  private excludedDir(d: RelPath): boolean {
+    let v = this.dirExcluded.get(d);
+    if (v === undefined) this.dirExcluded.set(d, (v = this.opts.exclude(d, true)));
     return v;
-  };
-  const blockedDirs = new Map<string, boolean>();
-  const blocked = (d: RelPath): boolean => {
-    if (d === "") return false;
-    let v = blockedDirs.get(d);
-    if (v === undefined) blockedDirs.set(d, (v = blocked(parentOf(d)) || excludedDir(d)));
-    return v;
-  };
-  for (let i = 0; i < fields.length; i += 8) {
-    const type = fields[i]!;
-    const target = fields[i + 6]!;
-    const path = toRel(fields[i + 7]!);
-    if (path === undefined) return { kind: "bad", error: `unexpected path in listing at record ${i / 8}` };
-    if (path === STAGING_DIR || path.startsWith(STAGING_DIR + "/")) continue;
-    if (!wanted(path, opts.only)) continue;
-    const isDir = type === "d" || type === "X";
-    if (path !== "" && (blocked(parentOf(path)) || (isDir ? excludedDir(path) : opts.exclude(path, false)))) continue;
-    const mode = parseInt(fields[i + 1]!, 8) & 0o7777;
-    const mtimeMs = parseMtime(fields[i + 3]!);
-    const meta = opts.owners ? { mode, mtimeMs, uid: Number(fields[i + 4]), gid: Number(fields[i + 5]) } : { mode, mtimeMs };
-    if (type === "f") snapshot.set(path, { kind: "file", size: Number(fields[i + 2]), ...meta });
-    else if (type === "d") snapshot.set(path, { kind: "dir", ...meta });
-    else if (type === "l") snapshot.set(path, { kind: "symlink", target, ...meta });
-    else if (type === "X") snapshot.set(path, { kind: "problem", error: "permission denied: directory cannot be listed" });
-    else snapshot.set(path, { kind: "problem", error: `${SPECIAL[type] ?? `unknown file type ${type}`} cannot be synced` });
   }
-  return { kind: "ok", snapshot };
+
+  private blocked(d: RelPath): boolean {
+    if (d === "") return false;
+    let v = this.blockedDirs.get(d);
+    if (v === undefined) this.blockedDirs.set(d, (v = this.blocked(parentOf(d)) || this.excludedDir(d)));
+    return v;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.bad !== undefined || this.state === "no-root") return;
+    let buf = this.carry.length === 0 ? chunk : Buffer.concat([this.carry, chunk]);
+    if (this.state === "marker") {
+      const body = afterMarker(buf, LIST_MARKER);
+      // Keep the tail that may hold the start of a marker split across chunks.
+      if (body === undefined) return void (this.carry = buf.subarray(Math.max(0, buf.length - LIST_MARKER.length)));
+      this.state = "root";
+      buf = body;
+    }
+    if (this.state === "root") {
+      if (buf.length < NO_ROOT_MARKER.length && NO_ROOT_MARKER.startsWith(buf.toString("latin1"))) return void (this.carry = buf);
+      if (buf.subarray(0, NO_ROOT_MARKER.length).toString("latin1") === NO_ROOT_MARKER) return void (this.state = "no-root");
+      this.state = "records";
+    }
+    const used = this.parse(buf);
+    this.carry = used === buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(used));
+  }
+
+  /** Parses the complete records at the start of `body`; returns how many bytes they took. */
+  private parse(body: Buffer): number {
+    const opts = this.opts;
+    const ends = this.ends;
+    let pos = 0;
+    if (this.overNuls >= 0) {
+      for (let k = body.indexOf(0); k >= 0; k = body.indexOf(0, k + 1)) this.overNuls++;
+      return body.length;
+    }
+    while (pos < body.length) {
+      const start = pos;
+      for (let f = 0; f < FIELD_COUNT; f++) {
+        const end = body.indexOf(0, pos);
+        if (end < 0) return start;
+        ends[f] = end;
+        pos = end + 1;
+      }
+      if (opts.maxEntries !== undefined && this.records >= opts.maxEntries) {
+        this.records++;
+        this.overNuls = 0;
+        return pos + this.parse(body.subarray(pos));
+      }
+      const record = this.records++;
+      const type = ends[0]! - start === 1 ? String.fromCharCode(body[start]!) : body.toString("latin1", start, ends[0]!);
+      const path = toRel(body.toString("latin1", ends[6]! + 1, ends[7]!));
+      if (path === undefined) {
+        this.bad = `unexpected path in listing at record ${record}`;
+        return body.length;
+      }
+      if (path === STAGING_DIR || path.startsWith(STAGING_DIR + "/")) continue;
+      if (!wanted(path, opts.only)) continue;
+      const isDir = type === "d" || type === "X";
+      if (path !== "" && (this.blocked(parentOf(path)) || (isDir ? this.excludedDir(path) : opts.exclude(path, false)))) continue;
+      if (type === "X") {
+        this.builder.add(path, { kind: PROBLEM, mode: 0, mtimeMs: 0, size: 0, text: "permission denied: directory cannot be listed" });
+        continue;
+      }
+      const kind = type === "f" ? FILE : type === "d" ? DIR : type === "l" ? SYMLINK : PROBLEM;
+      if (kind === PROBLEM) {
+        this.builder.add(path, { kind, mode: 0, mtimeMs: 0, size: 0, text: `${SPECIAL[type] ?? `unknown file type ${type}`} cannot be synced` });
+        continue;
+      }
+      const mode = parseUint(body, ends[0]! + 1, ends[1]!, 8) & 0o7777;
+      const mtimeMs = parseMtime(body.toString("latin1", ends[2]! + 1, ends[3]!));
+      const own = opts.owners ? { uid: Number(body.toString("latin1", ends[3]! + 1, ends[4]!)), gid: Number(body.toString("latin1", ends[4]! + 1, ends[5]!)) } : undefined;
+      const size = kind === FILE ? Number(body.toString("latin1", ends[1]! + 1, ends[2]!)) : 0;
+      const text = kind === SYMLINK ? body.toString("latin1", ends[5]! + 1, ends[6]!) : undefined;
+      this.builder.add(path, { kind, mode, mtimeMs, size, ...(text !== undefined ? { text } : {}), ...own });
+    }
+    return pos;
+  }
+
+  /** The result once the output has ended. */
+  end(): ListingResult {
+    if (this.bad !== undefined) return { kind: "bad", error: this.bad };
+    if (this.state === "marker") return { kind: "bad", error: "no listing in the remote output" };
+    if (this.state === "no-root") return { kind: "no-root" };
+    if (this.overNuls >= 0) return { kind: "bad", error: tooManyEntries(this.records + Math.floor(this.overNuls / FIELD_COUNT), this.opts.maxEntries!) };
+    // A complete listing ends with the NUL after the 8th field of its last record.
+    if (this.carry.length > 0) return { kind: "bad", error: "truncated listing" };
+    return { kind: "ok", snapshot: this.builder.finish() };
+  }
+}
+
+/** Parse `listCommand` output held whole (stdout as received, noise and all). */
+export function parseListing(stdout: Buffer, opts: ListingOptions): ListingResult {
+  const p = new ListingParser(opts);
+  p.push(stdout);
+  return p.end();
 }
 
 export const LINKS_MARKER = "TSYNC-LINKS\0";

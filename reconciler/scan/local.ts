@@ -3,7 +3,8 @@
 // that cannot be read becomes a `problem` entry while the walk goes on. Hashing runs in worker threads.
 import { lstatSync, readdirSync, readlinkSync, statSync, type Stats } from "node:fs";
 import { absBytes, ancestorsOf, compareRel, fromBytes, isInside, joinRel, ROOT, type RelPath } from "../model/paths.js";
-import { STAGING_DIR, type Entry, type Snapshot } from "../model/snapshot.js";
+import { STAGING_DIR, type Snapshot } from "../model/snapshot.js";
+import { DIR, FILE, Listing, ListingBuilder, PROBLEM, SYMLINK, type Rec } from "../model/listing.js";
 import { TransportError } from "../model/errors.js";
 import type { ScanOptions } from "./options.js";
 import { hashRecords } from "./hash-pool.js";
@@ -39,9 +40,14 @@ function specialKind(st: Stats): string {
   return "of an unknown type";
 }
 
+const problem = (error: string): Rec => ({ kind: PROBLEM, mode: 0, mtimeMs: 0, size: 0, text: error });
+
 class Walker {
-  readonly out = new Map<RelPath, Entry>();
-  private readonly queue: RelPath[] = [];
+  readonly out = new ListingBuilder();
+  /** Directories to read, with their record's index (so a failed read can replace or drop it). */
+  private readonly queue: [RelPath, number][] = [];
+  /** Ancestors recorded as entries alone (partial scans only). */
+  private readonly above = new Set<RelPath>();
   private readonly rootSlash: string;
   private sinceYield = 0;
 
@@ -57,58 +63,59 @@ class Walker {
     return p !== "" && ASCII.test(p) ? this.rootSlash + p : absBytes(this.root, p);
   }
 
-  /** The entry for `p` from its lstat; undefined when it vanished meanwhile. */
-  entry(p: RelPath, st: Stats): Entry | undefined {
+  /** The record for `p` from its lstat; undefined when it vanished meanwhile. */
+  entry(p: RelPath, st: Stats): Rec | undefined {
     const mode = st.mode & 0o7777;
     const mtimeMs = st.mtimeMs;
-    const owners = this.opts.owners;
-    if (st.isFile()) {
-      const file = owners ? { kind: "file" as const, size: st.size, mode, mtimeMs, uid: st.uid, gid: st.gid } : { kind: "file" as const, size: st.size, mode, mtimeMs };
-      return this.opts.links && st.nlink > 1 ? { ...file, link: `${st.dev}:${st.ino}` } : file;
-    }
-    if (st.isDirectory()) return owners ? { kind: "dir", mode, mtimeMs, uid: st.uid, gid: st.gid } : { kind: "dir", mode, mtimeMs };
+    const own = this.opts.owners ? { uid: st.uid, gid: st.gid } : {};
+    if (st.isFile()) return { kind: FILE, size: st.size, mode, mtimeMs, ...own, ...(this.opts.links && st.nlink > 1 ? { link: `${st.dev}:${st.ino}` } : {}) };
+    if (st.isDirectory()) return { kind: DIR, size: 0, mode, mtimeMs, ...own };
     if (st.isSymbolicLink()) {
       try {
-        const target = fromBytes(readlinkSync(this.abs(p), { encoding: "buffer" }));
-        return owners ? { kind: "symlink", target, mode, mtimeMs, uid: st.uid, gid: st.gid } : { kind: "symlink", target, mode, mtimeMs };
+        const text = fromBytes(readlinkSync(this.abs(p), { encoding: "buffer" }));
+        return { kind: SYMLINK, size: 0, text, mode, mtimeMs, ...own };
       } catch (err) {
-        return errCode(err) === "ENOENT" ? undefined : { kind: "problem", error: problemText(err) };
+        return errCode(err) === "ENOENT" ? undefined : problem(problemText(err));
       }
     }
     // Never copied: tsync replicates files, directories and symlinks, and reading a FIFO would hang.
-    return { kind: "problem", error: `is ${specialKind(st)}, not a file, directory or symlink` };
+    return problem(`is ${specialKind(st)}, not a file, directory or symlink`);
   }
 
   /** Record `p` unless excluded; queue it for reading when it is a directory. */
-  visit(p: RelPath): void {
+  visit(p: RelPath): boolean {
     let st: Stats | undefined;
     try {
       st = lstatSync(this.abs(p), { throwIfNoEntry: false });
     } catch (err) {
-      if (!this.opts.exclude(p, false)) this.out.set(p, { kind: "problem", error: problemText(err) });
-      return;
+      if (this.opts.exclude(p, false)) return false;
+      this.out.add(p, problem(problemText(err)));
+      return true;
     }
-    if (st === undefined || this.opts.exclude(p, st.isDirectory())) return;
+    if (st === undefined || this.opts.exclude(p, st.isDirectory())) return false;
     const e = this.entry(p, st);
-    if (e === undefined) return;
-    this.out.set(p, e);
-    if (e.kind === "dir") this.queue.push(p);
+    if (e === undefined) return false;
+    const i = this.out.add(p, e);
+    if (e.kind === DIR) this.queue.push([p, i]);
+    return true;
   }
 
-  private readDir(dir: RelPath): void {
+  private readDir(dir: RelPath, index: number): void {
     let names: string[];
     try {
       // latin1: each name byte becomes one code unit, i.e. the RelPath form, with no Buffer per name.
       names = readdirSync(this.abs(dir), { encoding: "latin1" });
     } catch (err) {
       const code = errCode(err);
-      if (code === "ENOENT" || code === "ENOTDIR") this.out.delete(dir);
-      else this.out.set(dir, { kind: "problem", error: problemText(err) });
+      if (code === "ENOENT" || code === "ENOTDIR") this.out.drop(index);
+      else this.out.setProblem(index, problemText(err));
       return;
     }
     const max = this.opts.maxEntries;
     // Checked before the names are stat'ed, so that one directory of millions stops here too.
-    if (max !== undefined && this.out.size + names.length > max) throw new Error(tooManyEntries(this.out.size + names.length, max));
+    if (max !== undefined && this.out.count + names.length > max) throw new Error(tooManyEntries(this.out.count + names.length, max));
+    // Sorted (by bytes: latin1 code units), so the listing comes out in tree order without comparing paths.
+    names.sort();
     for (const name of names) {
       const p = joinRel(dir, name);
       if (p !== STAGING_DIR) this.visit(p);
@@ -119,7 +126,7 @@ class Walker {
   /** Record the ancestors of `p` as entries alone (their subtrees are not read). */
   ancestors(p: RelPath): void {
     for (const a of ancestorsOf(p)) {
-      if (this.out.has(a)) continue;
+      if (this.above.has(a)) continue;
       let st: Stats | undefined;
       try {
         st = lstatSync(this.abs(a), { throwIfNoEntry: false });
@@ -127,19 +134,22 @@ class Walker {
         // Unreadable since reachable() looked: like a vanished one, the listed path is then absent too.
       }
       const e = st === undefined ? undefined : this.entry(a, st);
-      if (e !== undefined) this.out.set(a, e);
+      if (e === undefined) continue;
+      this.above.add(a);
+      this.out.add(a, e);
     }
   }
 
-  enqueue(dir: RelPath): void {
-    this.queue.push(dir);
+  enqueue(dir: RelPath, index: number): void {
+    this.queue.push([dir, index]);
   }
 
   /** Read every queued directory (and those found below), yielding to the event loop between slices. */
   async drain(): Promise<void> {
     while (this.queue.length > 0) {
       this.opts.signal?.throwIfAborted();
-      this.readDir(this.queue.pop()!);
+      const [dir, index] = this.queue.pop()!;
+      this.readDir(dir, index);
       if (this.sinceYield >= YIELD_EVERY) {
         this.sinceYield = 0;
         await new Promise<void>((resolve) => setImmediate(resolve));
@@ -184,37 +194,37 @@ export async function scanLocal(root: string, opts: ScanOptions): Promise<Snapsh
     st = statSync(Buffer.from(root, "utf8"));
   } catch (err) {
     const code = errCode(err);
-    if (code === "ENOENT" || code === "ENOTDIR") return walker.out;
-    walker.out.set(ROOT, { kind: "problem", error: problemText(err) });
-    return walker.out;
+    if (code !== "ENOENT" && code !== "ENOTDIR") walker.out.add(ROOT, problem(problemText(err)));
+    return walker.out.finish();
   }
   // A root that is a file (a typo, a mount gone wrong) cannot be synced into or from; planning it as
   // an entry made both roots "differ in kind", which the planner leaves alone: "in sync" forever.
   // The same words as an SSH listing of such a root.
   if (!st.isDirectory()) throw new TransportError("local", "scan", `cannot list ${root}: cannot enter the root directory (it is ${st.isFile() ? "a regular file" : specialKind(st)})`);
   const only = opts.only === undefined ? [ROOT] : outermost(opts.only);
-  walker.out.set(ROOT, walker.entry(ROOT, st)!);
+  const rootIndex = walker.out.add(ROOT, walker.entry(ROOT, st)!);
   for (const p of only) {
-    if (p === ROOT) walker.enqueue(ROOT);
+    if (p === ROOT) walker.enqueue(ROOT, rootIndex);
     else if (walker.reachable(p)) {
-      walker.visit(p);
       // An absent path (deleted on this side) still needs its parents; an excluded one does not.
-      if (walker.out.has(p) || !opts.exclude(p, false)) walker.ancestors(p);
+      if (walker.visit(p) || !opts.exclude(p, false)) walker.ancestors(p);
     }
   }
   await walker.drain();
-  if (opts.hash === "all") await attachHashes(root, walker.out, opts.signal);
-  return walker.out;
+  const listing = walker.out.finish();
+  return opts.hash === "all" ? await attachHashes(root, listing, opts.signal) : listing;
 }
 
 /** Hash every file of `snap` and set each hash whose file still had the size and mtime scanned. */
-async function attachHashes(root: string, snap: Map<RelPath, Entry>, signal: AbortSignal | undefined): Promise<void> {
+async function attachHashes(root: string, snap: Listing, signal: AbortSignal | undefined): Promise<Listing> {
   const files: RelPath[] = [];
-  for (const [p, e] of snap) if (e.kind === "file") files.push(p);
+  for (let i = 0; i < snap.size; i++) if (snap.kinds[i] === FILE) files.push(snap.paths[i]!);
+  const hashes = new Map<RelPath, string>();
   for (const [p, hash, size, mtimeMs] of await hashRecords(root, files, signal)) {
-    const e = snap.get(p as RelPath);
-    if (e?.kind === "file" && e.size === size && e.mtimeMs === mtimeMs) snap.set(p as RelPath, { ...e, hash });
+    const i = snap.indexOf(p);
+    if (i >= 0 && snap.kinds[i] === FILE && snap.sizes[i] === size && snap.mtimes[i] === mtimeMs) hashes.set(p as RelPath, hash);
   }
+  return snap.withHashes(hashes);
 }
 
 /** BLAKE2b-512 hex of each file in `paths`; a file that cannot be read or changed while read is left out. */

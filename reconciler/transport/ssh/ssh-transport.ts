@@ -6,8 +6,9 @@ import type { Change } from "../../model/change.js";
 import { SourceChangedError, TransportError } from "../../model/errors.js";
 import type { Host } from "../../model/manifest.js";
 import { ancestorsOf, displayPath, isInside, ROOT, type RelPath } from "../../model/paths.js";
-import { hashCommand, linksCommand, listCommand, parseHashes, parseLinks, parseListing, pathsInput, shq, afterMarker } from "../../scan/listing.js";
-import type { Entry, Snapshot } from "../../model/snapshot.js";
+import { hashCommand, linksCommand, listCommand, parseHashes, parseLinks, ListingParser, pathsInput, shq, afterMarker } from "../../scan/listing.js";
+import type { Snapshot } from "../../model/snapshot.js";
+import { FILE, ListingBuilder, toListing, type Listing } from "../../model/listing.js";
 import { APPLY_COMMAND } from "../apply/helper.js";
 import { applyOverStream } from "../apply/stream.js";
 import { fail } from "./auth.js";
@@ -116,17 +117,28 @@ export class SshTransport implements Transport {
   }
 
   /** One listing exec: the whole tree, the `only` subtrees, or (shallow) the named entries alone. */
-  private async list(root: string, opts: ScanOptions, paths: readonly RelPath[] | undefined, shallow: boolean): Promise<Snapshot | undefined> {
+  private async list(root: string, opts: ScanOptions, paths: readonly RelPath[] | undefined, shallow: boolean): Promise<Listing | undefined> {
     const conn = await this.conn();
     const only = paths !== undefined;
-    const r = await conn.exec(this.sh(listCommand(root, { only, shallow, timeoutSec: this.scanTimeoutSec })), {
-      ...(only ? { stdin: pathsInput(paths) } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    });
+    // Parsed as it arrives: the listing of a large tree is never held whole.
+    const parser = new ListingParser({ exclude: opts.exclude, owners: opts.owners, ...(only && !shallow ? { only: paths } : {}), ...(opts.maxEntries !== undefined ? { maxEntries: opts.maxEntries } : {}) });
+    const proc = conn.spawn(this.sh(listCommand(root, { only, shallow, timeoutSec: this.scanTimeoutSec })), opts.signal ? { signal: opts.signal } : {});
+    proc.stdin.end(only ? pathsInput(paths) : undefined);
+    const stderr: Buffer[] = [];
+    const [code] = await Promise.all([
+      proc.done,
+      (async () => {
+        for await (const chunk of proc.stdout) parser.push(chunk as Buffer);
+      })(),
+      (async () => {
+        for await (const chunk of proc.stderr) stderr.push(chunk as Buffer);
+      })(),
+    ]);
+    const r = { code, stderr: Buffer.concat(stderr) };
     const okCode = r.code === 0 || ((r.code === 1 || r.code === 123) && onlyVanished(r.stderr));
     if (r.code === 124) throw this.error("scan-timeout", `listing ${root} took longer than ${this.scanTimeoutSec} s`);
     if (!okCode) throw this.error("scan-failed", `cannot list ${root}: ${firstLine(r.stderr) || `exit status ${r.code}`}`);
-    const parsed = parseListing(r.stdout, { exclude: opts.exclude, owners: opts.owners, ...(only && !shallow ? { only: paths } : {}), ...(opts.maxEntries !== undefined ? { maxEntries: opts.maxEntries } : {}) });
+    const parsed = parser.end();
     if (parsed.kind === "no-root") return undefined;
     if (parsed.kind === "bad") throw this.error("scan-failed", `cannot list ${root}: ${parsed.error}`);
     return parsed.snapshot;
@@ -203,22 +215,19 @@ export class SshTransport implements Transport {
       parents.length > 0 ? this.list(root, opts, parents, true) : Promise.resolve(undefined),
       opts.links ? this.links(root, only, opts.signal) : Promise.resolve(undefined),
     ]);
-    if (listed === undefined) return new Map();
-    const snapshot = new Map<RelPath, Entry>(listed);
-    for (const [p, e] of above ?? []) if (!snapshot.has(p)) snapshot.set(p, e);
-    for (const [p, link] of links ?? []) {
-      const e = snapshot.get(p);
-      if (e?.kind === "file") snapshot.set(p, { ...e, link });
+    if (listed === undefined) return toListing(new Map());
+    let snapshot = listed;
+    if (above !== undefined && above.size > 0) {
+      // Ancestors listed alone: only those the main listing lacks (a partial scan, so small).
+      const b = new ListingBuilder();
+      for (let i = 0; i < above.size; i++) if (!listed.has(above.paths[i]!)) b.add(above.paths[i]!, above.recAt(i));
+      for (let i = 0; i < listed.size; i++) b.add(listed.paths[i]!, listed.recAt(i));
+      snapshot = b.finish();
     }
+    if (links !== undefined) snapshot = snapshot.withLinks(links);
     if (opts.hash !== "all") return snapshot;
-    const files = [...snapshot].filter(([, e]) => e.kind === "file").map(([p]) => p);
-    const hashes = await this.hash(root, files, opts.signal);
-    const out = new Map<RelPath, Entry>(snapshot);
-    for (const p of files) {
-      const h = hashes.get(p);
-      if (h !== undefined) out.set(p, { ...(out.get(p) as Extract<Entry, { kind: "file" }>), hash: h });
-    }
-    return out;
+    const files = snapshot.paths.filter((_, i) => snapshot.kinds[i] === FILE);
+    return snapshot.withHashes(await this.hash(root, files, opts.signal));
   }
 
   async hash(written: string, paths: readonly RelPath[], signal?: AbortSignal): Promise<Map<RelPath, string>> {

@@ -1,0 +1,382 @@
+// The compact form of a Snapshot (issue 12): one sorted array of paths and packed metadata in typed
+// arrays, instead of one Map slot and one object per path. A scan of a million entries held ~183 B per
+// entry as a Map of objects; this holds the path string plus 19 B (kind, mode, mtime, size), with
+// the rare fields (symlink targets, problem texts, hashes, hard-link ids, owners) in side tables.
+// It is a ReadonlyMap<RelPath, Entry>, so every caller of a Snapshot works unchanged (get() is a
+// binary search, iteration builds each Entry as it goes); the planner reads it by index instead.
+//
+// Order: tree order (compareTree), a directory before its subtree and siblings by name bytes, which
+// is byte order with "/" sorting first. A walk that adds each directory's children sorted, after the
+// directory itself, is put in this order without comparing paths at all (a walk of the tree).
+import { compareRel, parentOf, type RelPath } from "./paths.js";
+import type { Entry, EntryKind, Snapshot } from "./snapshot.js";
+
+/** Tree order: component by component, each by bytes (byte order, "/" first). */
+export function compareTree(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  let k = 0;
+  while (k < n && a.charCodeAt(k) === b.charCodeAt(k)) k++;
+  if (k === n) return a.length - b.length;
+  const x = a.charCodeAt(k);
+  const y = b.charCodeAt(k);
+  return x === 0x2f ? -1 : y === 0x2f ? 1 : x - y;
+}
+
+export const FILE = 0;
+export const DIR = 1;
+export const SYMLINK = 2;
+export const PROBLEM = 3;
+const KINDS: readonly EntryKind[] = ["file", "dir", "symlink", "problem"];
+/** A record the builder was told to forget (a directory that vanished while it was read). */
+const DROPPED = 255;
+
+/** The fields of one record as a scanner reads them; `text` is a symlink's target or a problem's error. */
+export interface Rec {
+  readonly kind: number;
+  readonly mode: number;
+  readonly mtimeMs: number;
+  readonly size: number;
+  readonly text?: string;
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly hash?: string;
+  readonly link?: string;
+}
+
+export class Listing implements ReadonlyMap<RelPath, Entry> {
+  /** @internal use ListingBuilder or toListing. */
+  constructor(
+    readonly paths: readonly RelPath[],
+    readonly kinds: Uint8Array,
+    readonly modes: Uint16Array,
+    readonly mtimes: Float64Array,
+    readonly sizes: Float64Array,
+    /** Symlink targets and problem errors by index. */
+    readonly texts: ReadonlyMap<number, string>,
+    readonly hashes: ReadonlyMap<number, string>,
+    readonly links: ReadonlyMap<number, string>,
+    /** uid/gid per index (NaN: not read); absent when no entry has them. */
+    readonly uids: Float64Array | undefined,
+    readonly gids: Float64Array | undefined,
+  ) {}
+
+  get size(): number {
+    return this.paths.length;
+  }
+
+  /** Index of `p`, or -1. */
+  indexOf(p: string): number {
+    const a = this.paths;
+    let lo = 0;
+    let hi = a.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const x = a[mid]!;
+      const c = compareTree(x, p);
+      if (c === 0) return mid;
+      if (c < 0) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  /** The Entry at index i, with exactly the fields a scan of it reads (none set to undefined). */
+  entryAt(i: number): Entry {
+    const kind = this.kinds[i]!;
+    if (kind === PROBLEM) return { kind: "problem", error: this.texts.get(i) ?? "" };
+    const e: Record<string, unknown> = { kind: KINDS[kind] };
+    if (kind === FILE) e["size"] = this.sizes[i];
+    if (kind === SYMLINK) e["target"] = this.texts.get(i) ?? "";
+    e["mode"] = this.modes[i];
+    e["mtimeMs"] = this.mtimes[i];
+    const uid = this.uids?.[i];
+    const gid = this.gids?.[i];
+    if (uid !== undefined && !Number.isNaN(uid)) e["uid"] = uid;
+    if (gid !== undefined && !Number.isNaN(gid)) e["gid"] = gid;
+    if (kind === FILE) {
+      const h = this.hashes.get(i);
+      if (h !== undefined) e["hash"] = h;
+      const l = this.links.get(i);
+      if (l !== undefined) e["link"] = l;
+    }
+    return e as unknown as Entry;
+  }
+
+  get(p: RelPath): Entry | undefined {
+    const i = this.indexOf(p);
+    return i < 0 ? undefined : this.entryAt(i);
+  }
+
+  has(p: RelPath): boolean {
+    return this.indexOf(p) >= 0;
+  }
+
+  *entries(): MapIterator<[RelPath, Entry]> {
+    for (let i = 0; i < this.paths.length; i++) yield [this.paths[i]!, this.entryAt(i)];
+  }
+
+  keys(): MapIterator<RelPath> {
+    return this.paths[Symbol.iterator]() as MapIterator<RelPath>;
+  }
+
+  *values(): MapIterator<Entry> {
+    for (let i = 0; i < this.paths.length; i++) yield this.entryAt(i);
+  }
+
+  [Symbol.iterator](): MapIterator<[RelPath, Entry]> {
+    return this.entries();
+  }
+
+  forEach(fn: (value: Entry, key: RelPath, map: ReadonlyMap<RelPath, Entry>) => void): void {
+    for (let i = 0; i < this.paths.length; i++) fn(this.entryAt(i), this.paths[i]!, this);
+  }
+
+  /** The same listing with these file hashes set (paths that are not files here are ignored). */
+  withHashes(hashes: ReadonlyMap<RelPath, string>): Listing {
+    return this.withSide(hashes, "hashes");
+  }
+
+  /** The same listing with these hard-link ids ("dev:ino") set on files. */
+  withLinks(links: ReadonlyMap<RelPath, string>): Listing {
+    return this.withSide(links, "links");
+  }
+
+  private withSide(values: ReadonlyMap<RelPath, string>, side: "hashes" | "links"): Listing {
+    if (values.size === 0) return this;
+    const out = new Map(this[side]);
+    for (const [p, v] of values) {
+      const i = this.indexOf(p);
+      if (i >= 0 && this.kinds[i] === FILE) out.set(i, v);
+    }
+    const [hashes, links] = side === "hashes" ? [out, this.links] : [this.hashes, out];
+    return new Listing(this.paths, this.kinds, this.modes, this.mtimes, this.sizes, this.texts, hashes, links, this.uids, this.gids);
+  }
+
+  /** The listing without the entries at these indexes (a copy; `this` when there are none). */
+  without(drop: ReadonlySet<number>): Listing {
+    if (drop.size === 0) return this;
+    const b = new ListingBuilder();
+    for (let i = 0; i < this.paths.length; i++) if (!drop.has(i)) b.add(this.paths[i]!, this.recAt(i));
+    return b.finish();
+  }
+
+  /** The record at i, for copying into a builder. */
+  recAt(i: number): Rec {
+    const uid = this.uids?.[i];
+    const gid = this.gids?.[i];
+    const text = this.texts.get(i);
+    const hash = this.hashes.get(i);
+    const link = this.links.get(i);
+    return {
+      kind: this.kinds[i]!, mode: this.modes[i]!, mtimeMs: this.mtimes[i]!, size: this.sizes[i]!,
+      ...(text !== undefined ? { text } : {}), ...(hash !== undefined ? { hash } : {}), ...(link !== undefined ? { link } : {}),
+      ...(uid !== undefined && !Number.isNaN(uid) ? { uid } : {}), ...(gid !== undefined && !Number.isNaN(gid) ? { gid } : {}),
+    };
+  }
+
+  /** Problem entries, in byte order. */
+  problems(): { path: RelPath; error: string }[] {
+    const out: { path: RelPath; error: string }[] = [];
+    for (const [i, error] of this.texts) if (this.kinds[i] === PROBLEM) out.push({ path: this.paths[i]!, error });
+    return out.sort((a, b) => compareRel(a.path, b.path));
+  }
+}
+
+function recOf(e: Entry): Rec {
+  switch (e.kind) {
+    case "problem":
+      return { kind: PROBLEM, mode: 0, mtimeMs: 0, size: 0, text: e.error };
+    case "symlink":
+      return { kind: SYMLINK, mode: e.mode, mtimeMs: e.mtimeMs, size: 0, text: e.target, ...owners(e) };
+    case "dir":
+      return { kind: DIR, mode: e.mode, mtimeMs: e.mtimeMs, size: 0, ...owners(e) };
+    case "file":
+      return {
+        kind: FILE, mode: e.mode, mtimeMs: e.mtimeMs, size: e.size, ...owners(e),
+        ...(e.hash !== undefined ? { hash: e.hash } : {}), ...(e.link !== undefined ? { link: e.link } : {}),
+      };
+  }
+}
+
+function owners(e: { uid?: number; gid?: number }): { uid?: number; gid?: number } {
+  return { ...(e.uid !== undefined ? { uid: e.uid } : {}), ...(e.gid !== undefined ? { gid: e.gid } : {}) };
+}
+
+/** The compact form of any Snapshot (the planner's tables hand in Maps): itself when it already is one. */
+export function toListing(snap: Snapshot): Listing {
+  if (snap instanceof Listing) return snap;
+  const b = new ListingBuilder();
+  for (const [p, e] of snap) b.add(p, recOf(e));
+  return b.finish();
+}
+
+/**
+ * Collects records in any order (a walk's or find's), then sorts them once into a Listing. While it
+ * builds, the numbers sit in growable typed arrays, so a million records cost no object each.
+ */
+export class ListingBuilder {
+  private paths: RelPath[] = [];
+  private kinds = new Uint8Array(1024);
+  private modes = new Uint16Array(1024);
+  private mtimes = new Float64Array(1024);
+  private sizes = new Float64Array(1024);
+  private uids: Float64Array | undefined;
+  private gids: Float64Array | undefined;
+  private readonly texts = new Map<number, string>();
+  private readonly hashes = new Map<number, string>();
+  private readonly links = new Map<number, string>();
+  private dropped = 0;
+  /** Each record's parent record (-1: the root, or no parent seen before it). */
+  private parents = new Int32Array(1024);
+  /** Index of every directory record by path, for its children's parents. */
+  private readonly dirs = new Map<string, number>();
+  /** False once a record came without its parent before it, or twice: finish() then sorts by comparing. */
+  private structured = true;
+
+  /** Records added and not dropped. */
+  get count(): number {
+    return this.paths.length - this.dropped;
+  }
+
+  private grow(): void {
+    const n = this.kinds.length * 2;
+    const re = <T extends Uint8Array | Uint16Array | Float64Array>(a: T, make: (n: number) => T): T => {
+      const b = make(n);
+      b.set(a);
+      return b;
+    };
+    this.kinds = re(this.kinds, (k) => new Uint8Array(k));
+    this.modes = re(this.modes, (k) => new Uint16Array(k));
+    this.mtimes = re(this.mtimes, (k) => new Float64Array(k));
+    this.sizes = re(this.sizes, (k) => new Float64Array(k));
+    const parents = new Int32Array(n);
+    parents.set(this.parents);
+    this.parents = parents;
+    if (this.uids) this.uids = re(this.uids, (k) => new Float64Array(k).fill(NaN));
+    if (this.gids) this.gids = re(this.gids, (k) => new Float64Array(k).fill(NaN));
+  }
+
+  /** Appends a record; returns its index (for set/drop while the walk goes on). */
+  add(p: RelPath, r: Rec): number {
+    const i = this.paths.length;
+    if (i === this.kinds.length) this.grow();
+    this.paths.push(p);
+    this.kinds[i] = r.kind;
+    this.modes[i] = r.mode;
+    this.mtimes[i] = r.mtimeMs;
+    this.sizes[i] = r.size;
+    if (r.uid !== undefined) (this.uids ??= new Float64Array(this.kinds.length).fill(NaN))[i] = r.uid;
+    if (r.gid !== undefined) (this.gids ??= new Float64Array(this.kinds.length).fill(NaN))[i] = r.gid;
+    if (r.text !== undefined) this.texts.set(i, r.text);
+    if (r.hash !== undefined) this.hashes.set(i, r.hash);
+    if (r.link !== undefined) this.links.set(i, r.link);
+    if (p === "") {
+      this.parents[i] = -1;
+      if (i !== 0) this.structured = false;
+    } else if (this.structured) {
+      const parent = this.dirs.get(parentOf(p));
+      if (parent === undefined) this.structured = false;
+      else this.parents[i] = parent;
+    }
+    if (r.kind === DIR && this.structured) {
+      if (this.dirs.has(p)) this.structured = false;
+      else this.dirs.set(p, i);
+    }
+    return i;
+  }
+
+  /** Turns record i into a problem (a directory found unreadable after its own entry was taken). */
+  setProblem(i: number, error: string): void {
+    this.kinds[i] = PROBLEM;
+    this.texts.set(i, error);
+    this.hashes.delete(i);
+    this.links.delete(i);
+  }
+
+  /** Forgets record i (a directory that vanished before it could be read). */
+  drop(i: number): void {
+    if (this.kinds[i] === DROPPED) return;
+    this.kinds[i] = DROPPED;
+    this.dropped++;
+  }
+
+  /** The records in tree order (indexes into the builder's arrays), duplicates still in. */
+  private order(): Uint32Array {
+    const paths = this.paths;
+    const n = paths.length;
+    const order = new Uint32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    if (!this.structured || (n > 0 && paths[0] !== "")) {
+      // A typed array's sort with a comparator is stable: equal paths keep their order.
+      return order.sort((a, b) => compareTree(paths[a]!, paths[b]!));
+    }
+    // Children of each directory, grouped by parent (a counting sort keeps the order they came in).
+    const first = new Int32Array(n + 1);
+    for (let i = 1; i < n; i++) first[this.parents[i]!]++;
+    for (let i = 0, sum = 0; i <= n; i++) {
+      const c = first[i]!;
+      first[i] = sum;
+      sum += c;
+    }
+    const next = first.slice();
+    const children = new Uint32Array(Math.max(0, n - 1));
+    for (let i = 1; i < n; i++) children[next[this.parents[i]!]!++] = i;
+    // Siblings by name: their paths share the parent's prefix, so plain string order is name order.
+    for (let d = 0; d < n; d++) {
+      const from = first[d]!;
+      const to = first[d + 1]!;
+      let sorted = true;
+      for (let k = from + 1; k < to && sorted; k++) if (!(paths[children[k - 1]!]! <= paths[children[k]!]!)) sorted = false;
+      if (!sorted) children.subarray(from, to).sort((a, b) => (paths[a]! < paths[b]! ? -1 : paths[a]! > paths[b]! ? 1 : 0));
+    }
+    // Preorder walk from the root, without recursion (a tree may be deep).
+    let out = 0;
+    const stack: number[] = [0];
+    while (stack.length > 0) {
+      const i = stack.pop()!;
+      order[out++] = i;
+      for (let k = first[i + 1]! - 1; k >= first[i]!; k--) stack.push(children[k]!);
+    }
+    return order;
+  }
+
+  /** The Listing in tree order; a path added twice keeps its last record. The builder is spent. */
+  finish(): Listing {
+    const paths = this.paths;
+    const n = paths.length;
+    const order = this.order();
+    const keep: number[] = [];
+    for (let k = 0; k < n; k++) {
+      const i = order[k]!;
+      if (k + 1 < n && paths[order[k + 1]!] === paths[i]) continue;
+      if (this.kinds[i] !== DROPPED) keep.push(i);
+    }
+    const m = keep.length;
+    const out = {
+      paths: new Array<RelPath>(m), kinds: new Uint8Array(m), modes: new Uint16Array(m), mtimes: new Float64Array(m), sizes: new Float64Array(m),
+      uids: this.uids ? new Float64Array(m) : undefined, gids: this.gids ? new Float64Array(m) : undefined,
+      texts: new Map<number, string>(), hashes: new Map<number, string>(), links: new Map<number, string>(),
+    };
+    const side = (from: Map<number, string>, to: Map<number, string>, i: number, j: number) => {
+      if (from.size === 0) return;
+      const v = from.get(i);
+      if (v !== undefined) to.set(j, v);
+    };
+    for (let j = 0; j < m; j++) {
+      const i = keep[j]!;
+      out.paths[j] = paths[i]!;
+      out.kinds[j] = this.kinds[i]!;
+      out.modes[j] = this.modes[i]!;
+      out.mtimes[j] = this.mtimes[i]!;
+      out.sizes[j] = this.sizes[i]!;
+      if (out.uids) out.uids[j] = this.uids![i]!;
+      if (out.gids) out.gids[j] = this.gids![i]!;
+      side(this.texts, out.texts, i, j);
+      side(this.hashes, out.hashes, i, j);
+      side(this.links, out.links, i, j);
+    }
+    this.paths = [];
+    return new Listing(out.paths, out.kinds, out.modes, out.mtimes, out.sizes, out.texts, out.hashes, out.links, out.uids, out.gids);
+  }
+}

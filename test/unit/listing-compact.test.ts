@@ -1,0 +1,81 @@
+// The compact listing (model/listing.ts): the same entries as the Map it stands for, in tree order
+// whether it was built walking the tree (no comparisons) or from records in any order (sorted).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { compareTree, ListingBuilder, toListing } from "../../reconciler/model/listing.js";
+import { compareRel, type RelPath } from "../../reconciler/model/paths.js";
+import type { Entry } from "../../reconciler/model/snapshot.js";
+import { rng } from "../support/corpus.js";
+
+const NAMES = ["a", "a.b", "a-b", "b", "ab", "a b", "\xff", "\x01"];
+const T = 1_700_000_000_123.456;
+
+/** A random tree as records in walk order: each directory's entry, then its children sorted. */
+function walkTree(seed: number): [RelPath, Entry][] {
+  const r = rng(seed);
+  const out: [RelPath, Entry][] = [["" as RelPath, { kind: "dir", mode: 0o755, mtimeMs: T }]];
+  const queue: RelPath[] = ["" as RelPath];
+  while (queue.length > 0) {
+    const dir = queue.pop()!;
+    const depth = dir === "" ? 0 : dir.split("/").length;
+    for (const name of [...NAMES].sort()) {
+      if (r() < 0.4) continue;
+      const p = (dir === "" ? name : `${dir}/${name}`) as RelPath;
+      const x = r();
+      const e: Entry =
+        depth < 3 && x < 0.3 ? { kind: "dir", mode: 0o2775, mtimeMs: T + x }
+        : x < 0.4 ? { kind: "symlink", target: "../" + name, mode: 0o777, mtimeMs: T }
+        : x < 0.45 ? { kind: "problem", error: "permission denied" }
+        : { kind: "file", size: Math.floor(x * 1e6), mode: 0o4755, mtimeMs: T - x, ...(x > 0.9 ? { hash: "h" + x, uid: 33, gid: 0 } : {}), ...(x > 0.95 ? { link: "1:2" } : {}) };
+      out.push([p, e]);
+      if (e.kind === "dir") queue.push(p);
+    }
+  }
+  return out;
+}
+
+test("compareTree: a directory before its subtree, its subtree before names that sort after it by bytes", () => {
+  const paths = ["a-b", "a", "a/x", "a.b", "a/x/y", "", "b", "a b"];
+  assert.deepEqual([...paths].sort(compareTree), ["", "a", "a/x", "a/x/y", "a b", "a-b", "a.b", "b"]);
+});
+
+test("listing: built in walk order or from shuffled records, the same entries in tree order", () => {
+  for (let seed = 1; seed <= 200; seed++) {
+    const recs = walkTree(seed);
+    const walked = toListing(new Map(recs));
+    const r = rng(seed * 7);
+    const shuffled = [...recs].sort(() => r() - 0.5);
+    const sorted = toListing(new Map(shuffled));
+    const want = recs.map(([p]) => p).sort(compareTree);
+    assert.deepEqual(walked.paths, want, `seed ${seed}: walk order`);
+    assert.deepEqual(sorted.paths, want, `seed ${seed}: shuffled`);
+    assert.deepEqual(new Map(walked), new Map(recs), `seed ${seed}: entries round-trip`);
+    for (const [p, e] of recs) assert.deepEqual(sorted.get(p), e, `seed ${seed}: get ${JSON.stringify(p)}`);
+    assert.equal(sorted.get("nope" as RelPath), undefined);
+    assert.deepEqual(walked.problems().map((x) => x.path), recs.filter(([, e]) => e.kind === "problem").map(([p]) => p).sort(compareRel));
+  }
+});
+
+test("listing builder: a dropped record is gone, a record turned problem keeps only the error, a path added twice keeps its last", () => {
+  const b = new ListingBuilder();
+  b.add("" as RelPath, { kind: 1, mode: 0o755, mtimeMs: T, size: 0 });
+  const gone = b.add("gone" as RelPath, { kind: 1, mode: 0o755, mtimeMs: T, size: 0 });
+  const locked = b.add("locked" as RelPath, { kind: 0, mode: 0o644, mtimeMs: T, size: 5, hash: "h" });
+  b.add("f" as RelPath, { kind: 0, mode: 0o644, mtimeMs: T, size: 1 });
+  b.add("f" as RelPath, { kind: 0, mode: 0o600, mtimeMs: T, size: 2 });
+  b.drop(gone);
+  b.setProblem(locked, "EACCES");
+  assert.equal(b.count, 4);
+  const l = b.finish();
+  assert.deepEqual([...l.keys()], ["", "f", "locked"]);
+  assert.deepEqual(l.get("locked" as RelPath), { kind: "problem", error: "EACCES" });
+  assert.deepEqual(l.get("f" as RelPath), { kind: "file", size: 2, mode: 0o600, mtimeMs: T });
+});
+
+test("listing: withHashes sets hashes on files only, leaving the original as it was", () => {
+  const l = toListing(new Map<RelPath, Entry>([["" as RelPath, { kind: "dir", mode: 0o755, mtimeMs: T }], ["f" as RelPath, { kind: "file", size: 1, mode: 0o644, mtimeMs: T }]]));
+  const h = l.withHashes(new Map([["f" as RelPath, "abc"], ["" as RelPath, "x"], ["missing" as RelPath, "y"]]));
+  assert.deepEqual(h.get("f" as RelPath), { kind: "file", size: 1, mode: 0o644, mtimeMs: T, hash: "abc" });
+  assert.deepEqual(h.get("" as RelPath), { kind: "dir", mode: 0o755, mtimeMs: T });
+  assert.equal((l.get("f" as RelPath) as { hash?: string }).hash, undefined);
+});
