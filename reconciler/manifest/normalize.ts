@@ -39,6 +39,7 @@ export interface RawSync {
   delay?: string;
   audit?: { quick?: string; deep?: string };
   onDrift?: "heal" | "report";
+  onChange?: { run: string; paths?: string[]; timeout?: string }[];
 }
 export interface RawNginx {
   host?: string;
@@ -71,6 +72,7 @@ export const DEFAULTS = {
   delay: "1s",
   auditQuick: "*/5 * * * *",
   onDrift: "heal",
+  hookTimeout: "60s",
   nginxTest: "nginx -t",
   nginxReload: "nginx -s reload",
   drifted: "keep",
@@ -263,6 +265,15 @@ function normalizeSync(name: string, s: RawSync, hosts: Record<string, RawHost>,
     delayMs: parseDuration(s.delay ?? DEFAULTS.delay) ?? 1000,
     audit: { ...(quick !== undefined ? { quick } : {}), ...(s.audit?.deep !== undefined ? { deep: s.audit.deep } : {}) },
     onDrift: s.onDrift ?? DEFAULTS.onDrift,
+    ...(s.onChange?.length
+      ? {
+          onChange: s.onChange.map((h) => ({
+            run: h.run,
+            ...(h.paths ? { paths: h.paths } : {}),
+            timeoutMs: parseDuration(h.timeout ?? DEFAULTS.hookTimeout) ?? 60_000,
+          })),
+        }
+      : {}),
   };
 }
 

@@ -282,6 +282,12 @@ const durationsAndLimits: Rule = ({ raw, report }) => {
       report("bad-duration", ["syncs", name, "delay"], `must be a duration like "1s", at most 24 days`);
     if (s.maxDelete !== undefined && parseLimit(s.maxDelete) === undefined)
       report("bad-limit", ["syncs", name, "maxDelete"], `must be a count like 1000 or a percentage from 0% to 100%`);
+    for (const [i, h] of (s.onChange ?? []).entries()) {
+      if (h.timeout === undefined) continue;
+      const ms = parseDuration(h.timeout);
+      if (ms === undefined || ms === 0)
+        report("bad-duration", ["syncs", name, "onChange", i, "timeout"], `must be a duration like "60s", more than 0 and at most 24 days`);
+    }
   }
 };
 

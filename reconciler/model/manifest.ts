@@ -56,6 +56,15 @@ export interface SyncRules {
   readonly preserve: Preserve;
 }
 
+/** A command run on a target after a batch that touched a matching path landed there (SPEC §6). */
+export interface ChangeHook {
+  /** A sh command line, run on the target's host with cwd = the target root. */
+  readonly run: string;
+  /** gitignore patterns a changed path must match; absent: any change. */
+  readonly paths?: readonly string[];
+  readonly timeoutMs: number;
+}
+
 export interface Sync {
   readonly name: string;
   readonly source: Location;
@@ -64,6 +73,8 @@ export interface Sync {
   readonly delayMs: number;
   readonly audit: { readonly quick?: string; readonly deep?: string };
   readonly onDrift: "heal" | "report";
+  /** In manifest order; absent or empty: none. */
+  readonly onChange?: readonly ChangeHook[];
 }
 
 export interface NginxLocation {

@@ -35,7 +35,9 @@ function renderTarget(t: TargetStatus, o: RenderStatusOptions, now: number): str
   let line = `    ${esc(t.target).padEnd(30)} ${paint(COLORS[t.state], t.state.padEnd(11))} last sync ${ago(t.lastSyncAt, now)}`;
   if (t.drift > 0) line += `, ${t.drift} drifted change${t.drift === 1 ? "" : "s"} (reported)`;
   if (t.problems > 0) line += `, ${t.problems} path${t.problems === 1 ? "" : "s"} tsync cannot fix`;
+  if (t.hookFailures) line += `, ${t.hookFailures} of ${t.hookRuns ?? 0} onChange run${t.hookRuns === 1 ? "" : "s"} failed`;
   if (t.lastError && t.state !== "in-sync") line += `\n      error: ${esc(t.lastError)}`;
+  if (t.lastHookFailure) line += `\n      last hook failure ${ago(t.lastHookFailure.at, now)}: ${esc(t.lastHookFailure.error)}`;
   if (t.retryAt) line += `\n      retry #${t.failures + 1} at ${esc(t.retryAt)}`;
   return line;
 }

@@ -34,6 +34,11 @@ export interface TargetStatus {
   readonly problems: number;
   /** Changes found by the last audit and left alone (onDrift: report). */
   readonly drift: number;
+  /** onChange commands run on this target since the daemon started, and how many of them failed. */
+  readonly hookRuns?: number;
+  readonly hookFailures?: number;
+  /** The last failed hook: when, and the one-line reason (exit status or timeout, stderr's last line). */
+  readonly lastHookFailure?: { readonly at: string; readonly error: string };
 }
 
 export interface SyncStatus {

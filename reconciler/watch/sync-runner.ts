@@ -42,6 +42,9 @@ interface TargetRt {
   readonly backoff: Backoff;
   retryTimer?: TimerHandle;
   retryAt?: number;
+  hookRuns: number;
+  hookFailures: number;
+  lastHookFailure?: { at: number; error: string };
 }
 
 interface Outcome {
@@ -97,7 +100,7 @@ export class SyncRunner {
   #stopped = false;
 
   constructor(readonly sync: Sync, private readonly d: RunnerDeps) {
-    this.#targets = sync.targets.map((loc) => ({ loc, key: formatLocation(loc), phase: "syncing", drift: 0, problems: 0, backoff: new Backoff(d.backoff, d.random) }));
+    this.#targets = sync.targets.map((loc) => ({ loc, key: formatLocation(loc), phase: "syncing", drift: 0, problems: 0, hookRuns: 0, hookFailures: 0, backoff: new Backoff(d.backoff, d.random) }));
     this.#queue = new SerialQueue((err) => this.#error(`internal error: ${errText(err)}`));
     this.#batcher = new Batcher({ delayMs: sync.delayMs, clock: d.clock, onBatch: (paths) => this.#batch(paths), onError: (err) => this.#error(errText(err)) });
     this.#watcher = sync.source.host === undefined ? { mode: "inotify" } : { mode: "none", reason: `source on ${sync.source.host} is remote: audits only` };
@@ -198,6 +201,7 @@ export class SyncRunner {
       } catch (err) {
         res = { ok: false, applied: 0, bytes: 0, error: errText(err) };
       }
+      this.#noteHooks(t, res);
       if (!res.ok && this.#stopping()) {
         this.#say("info", `${t.key}: stopped at a file boundary: ${res.applied} of ${plural(tp.changes.length, "change")} applied, the rest is left for the next start`);
         return { ...no, applied: res.applied, bytes: res.bytes };
@@ -217,6 +221,21 @@ export class SyncRunner {
     }
     this.#succeed(t, full);
     return { ok: true, changes: tp.changes.length, applied: res.applied, bytes: res.bytes };
+  }
+
+  /** Hook failures are the target's news, not its failure: replication goes on and nothing is retried. */
+  #noteHooks(t: TargetRt, res: EngineApplyResult): void {
+    for (const h of res.hooks ?? []) {
+      t.hookRuns++;
+      if (h.ok) {
+        this.#say("info", `${t.key}: onChange \`${oneLine(h.run)}\` ok (${plural(h.changes, "changed path")})`);
+        continue;
+      }
+      t.hookFailures++;
+      t.lastHookFailure = { at: this.d.clock.now(), error: oneLine(h.error ?? "failed") };
+      this.#say("error", h.error ?? `${t.key}: onChange \`${oneLine(h.run)}\` failed`);
+      if (h.stderrTail) for (const l of h.stderrTail.trimEnd().split("\n").slice(-20)) this.#say("debug", `${t.key}: onChange stderr: ${l}`);
+    }
   }
 
   /**
@@ -372,6 +391,8 @@ export class SyncRunner {
         ...(t.lastSyncAt !== undefined ? { lastSyncAt: iso(t.lastSyncAt) } : {}),
         ...(t.lastError && t.phase !== "in-sync" ? { lastError: t.lastError } : {}),
         ...(t.retryAt !== undefined ? { retryAt: iso(t.retryAt) } : {}),
+        ...(this.sync.onChange?.length ? { hookRuns: t.hookRuns, hookFailures: t.hookFailures } : {}),
+        ...(t.lastHookFailure ? { lastHookFailure: { at: iso(t.lastHookFailure.at)!, error: t.lastHookFailure.error } } : {}),
       })),
     };
   }

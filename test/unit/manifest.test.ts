@@ -292,6 +292,7 @@ test("schema defaults are the defaults normalize applies", () => {
   assert.deepEqual((sync.exclude as Json).default, DEFAULTS.exclude);
   assert.equal((sync.delay as Json).default, DEFAULTS.delay);
   assert.equal((sync.onDrift as Json).default, DEFAULTS.onDrift);
+  assert.equal(((((sync.onChange as Json).items as Json).properties as Json).timeout as Json).default, DEFAULTS.hookTimeout);
   assert.equal((((sync.audit as Json).properties as Json).quick as Json).default, DEFAULTS.auditQuick);
   assert.equal((nginx.test as Json).default, DEFAULTS.nginxTest);
   assert.equal((nginx.reload as Json).default, DEFAULTS.nginxReload);
