@@ -11,7 +11,7 @@ import { realClock, type Clock } from "./clock.js";
 import type { SyncEngine } from "./engine.js";
 import { SourceWatcher, type SourceWatcherHooks } from "./source-watcher.js";
 import { STATUS_FORMAT_VERSION, StatusWriter, type StatusDoc, type WatcherMode } from "./status.js";
-import { SyncRunner, type AuditScheduler, type Log, type TargetSelector } from "./sync-runner.js";
+import { SyncRunner, currentEpoch, type AuditScheduler, type Log, type TargetSelector } from "./sync-runner.js";
 import { matchesPause, type PauseStore } from "./pauses.js";
 
 export type { AuditScheduler, Log, LogLevel } from "./sync-runner.js";
@@ -265,14 +265,14 @@ export function runDaemon(opts: DaemonOptions): Daemon {
   }
 
   async function wait(req: WaitRequest): Promise<WaitAnswer> {
-    const since = clock.now();
+    const since = currentEpoch();
     const unknown = (req.syncs ?? []).filter((n) => !manifest.syncs.some((s) => s.name === n));
     if (unknown.length) return { ok: false, targets: 0, behind: [], paused: [], error: `no sync ${unknown.join(", ")} in ${manifest.file}` };
     const select = selector(req);
     const chosen = () => runners.filter((r) => !req.syncs?.length || req.syncs.includes(r.sync.name));
     const count = chosen().reduce((n, r) => n + r.sync.targets.filter(select).length, 0);
     if (count === 0) return { ok: false, targets: 0, behind: [], paused: [], error: `no target of the selected syncs is on ${(req.targets ?? []).join(", ")} in ${manifest.file}` };
-    const deadline = since + req.timeoutMs;
+    const deadline = clock.now() + req.timeoutMs;
     for (;;) {
       const rs = chosen();
       const paused = rs.flatMap((r) => r.pausedTargets(select).map((p) => ({ sync: r.sync.name, target: p.target, since: new Date(p.since).toISOString() })));

@@ -40,6 +40,14 @@ export type TargetSelector = (loc: Location) => boolean;
 interface Cover {
   readonly upTo: number;
   readonly takenAt: number;
+  /** Orders jobs against `tsync wait` requests (clock time cannot: both may fall in one millisecond). */
+  readonly epoch: number;
+}
+
+let epochs = 0;
+/** The epoch a `tsync wait` starts at: a full plan with a higher one began after it. */
+export function currentEpoch(): number {
+  return epochs;
 }
 
 interface TargetRt {
@@ -62,8 +70,8 @@ interface TargetRt {
   appliedSeq: number;
   /** Set while events are not yet on this target: no later than the oldest of them arrived. */
   behindSince?: number;
-  /** When the last full plan that fully succeeded here started: a `tsync wait` since then is answered. */
-  caughtUpAt?: number;
+  /** The epoch of the last full plan that fully succeeded here: a `tsync wait` before it is answered. */
+  caughtUpEpoch?: number;
 }
 
 interface Outcome {
@@ -153,7 +161,7 @@ export class SyncRunner {
   }
 
   #cover(): Cover {
-    return { upTo: this.#seq, takenAt: this.d.clock.now() };
+    return { upTo: this.#seq, takenAt: this.d.clock.now(), epoch: ++epochs };
   }
 
   /** `t` now has every event up to `c.upTo`; what came later arrived after `c.takenAt`. */
@@ -168,12 +176,12 @@ export class SyncRunner {
   }
 
   /**
-   * For `tsync wait`: a full plan of the selected targets that have not been caught up since `since`
+   * For `tsync wait`: a full plan of the selected targets not caught up since epoch `since`
    * (at most one waits in the queue). A full plan scans the source after `since`, so whatever changed
    * before it is compared, whether or not its event has arrived yet: a barrier, not a guess.
    */
   catchUp(since: number, select: TargetSelector): void {
-    const need = () => this.#healthy().filter((t) => select(t.loc) && (t.caughtUpAt ?? -Infinity) < since);
+    const need = () => this.#healthy().filter((t) => select(t.loc) && (t.caughtUpEpoch ?? -1) <= since);
     if (this.#stopped || this.#catchUpQueued || need().length === 0) return;
     this.#catchUpQueued = true;
     void this.#queue.run(async () => {
@@ -182,11 +190,11 @@ export class SyncRunner {
     });
   }
 
-  /** The selected, unpaused targets not caught up since `since`, each with why. */
+  /** The selected, unpaused targets not caught up since epoch `since`, each with why. */
   behind(since: number, select: TargetSelector): { target: string; why: string }[] {
     const out: { target: string; why: string }[] = [];
     for (const t of this.#targets) {
-      if (!select(t.loc) || this.#paused(t) !== undefined || (t.caughtUpAt ?? -Infinity) >= since) continue;
+      if (!select(t.loc) || this.#paused(t) !== undefined || (t.caughtUpEpoch ?? -1) > since) continue;
       const pending = this.#seq - t.appliedSeq;
       const why =
         t.phase === "unreachable" || t.phase === "failed"
@@ -332,7 +340,7 @@ export class SyncRunner {
       if (!res.ok) return this.#fail(t, "failed", res.error ?? "apply failed"), { ...no, applied: res.applied, bytes: res.bytes };
     }
     this.#covered(t, cover);
-    if (full) t.caughtUpAt = cover.takenAt;
+    if (full) t.caughtUpEpoch = cover.epoch;
     this.#succeed(t, full);
     return { ok: true, changes: tp.changes.length, applied: res.applied, bytes: res.bytes };
   }
