@@ -3,6 +3,7 @@
 // in a temp directory.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -50,14 +51,11 @@ test("a socket left by a dead daemon is replaced; a live daemon's, or a file tha
   const first = await serveControl(path, async () => ({ ok: true }));
   await assert.rejects(serveControl(path, async () => ({})), { message: `control socket ${path}: another \`tsync watch\` is running with this status file` });
   await first.close();
-  // A crashed daemon leaves its socket file behind; nobody listens on it.
-  const dead = net.createServer();
-  await new Promise<void>((res) => dead.listen(path, res));
-  await new Promise<void>((res) => {
-    // close() unlinks; keep the file by closing the handle underneath, as a SIGKILL would.
-    (dead as unknown as { _handle: { close(): void } | null })._handle?.close();
-    res();
-  });
+  // A crashed daemon leaves its socket file behind, with nobody listening: a process killed with SIGKILL.
+  const dead = spawn(process.execPath, ["-e", `require("net").createServer().listen(${JSON.stringify(path)}, () => console.log("up"))`], { stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise((res) => dead.stdout.once("data", res));
+  dead.kill("SIGKILL");
+  await new Promise((res) => dead.once("exit", res));
   assert.ok(statSync(path).isSocket(), "the dead daemon's socket file is still there");
   const again = await serveControl(path, async () => ({ ok: "again" }));
   assert.deepEqual(await askControl(path, { op: "resume" }, 5000), { ok: true, answer: { ok: "again" } });
