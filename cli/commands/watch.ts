@@ -16,6 +16,7 @@ import { err, Exit, EXIT, type GlobalOptions } from "../output.js";
 import { notifySystemd, readinessStatus } from "../notify.js";
 import { controlSocketFor, serveControl, type ControlServer } from "../../reconciler/watch/control.js";
 import { filePauseStore, pauseFileFor } from "../../reconciler/watch/pauses.js";
+import { serveMetrics, type MetricsServer } from "../../reconciler/watch/metrics.js";
 
 /** Opened synchronously so that a log file we cannot write is one line and exit 1, not a crash. */
 function openLog(file: string): WriteStream | string {
@@ -57,7 +58,17 @@ export async function watchCommand(opts: GlobalOptions): Promise<void> {
     throw new Exit(EXIT.error);
   }
   let control: ControlServer | undefined;
+  let metrics: MetricsServer | undefined;
   let daemonRef: ReturnType<typeof runDaemon> | undefined;
+  const m = first.settings.metrics;
+  if (m) {
+    try {
+      metrics = await serveMetrics(m.host, m.port, () => daemonRef?.status());
+    } catch (e) {
+      err(`tsync watch: ${(e as Error).message} (settings.metrics in ${first.file})`);
+      throw new Exit(EXIT.error);
+    }
+  }
   if (statusFile) {
     try {
       control = await serveControl(controlSocketFor(statusFile), async (req) => {
@@ -67,6 +78,7 @@ export async function watchCommand(opts: GlobalOptions): Promise<void> {
         return d.resume(req.what);
       });
     } catch (e) {
+      await metrics?.close();
       err(`tsync watch: ${(e as Error).message}`);
       throw new Exit(EXIT.error);
     }
@@ -135,6 +147,7 @@ export async function watchCommand(opts: GlobalOptions): Promise<void> {
   } finally {
     nginx.stop();
     await control?.close();
+    await metrics?.close();
     process.off("SIGTERM", onStop);
     process.off("SIGINT", onStop);
     process.off("SIGHUP", onHup);

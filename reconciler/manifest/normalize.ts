@@ -53,7 +53,7 @@ export interface RawNginx {
 export interface RawManifest {
   version: 1;
   defaults?: RawConnection;
-  settings?: { maxProcesses?: number; statusFile?: string; logFile?: string };
+  settings?: { maxProcesses?: number; statusFile?: string; logFile?: string; metrics?: string };
   hosts?: Record<string, RawHost>;
   syncs?: Record<string, RawSync>;
   nginx?: RawNginx;
@@ -86,6 +86,13 @@ export function defaultUser(): string {
   } catch {
     return process.env.USER ?? "root";
   }
+}
+
+/** "127.0.0.1:9184" or "[::1]:9184" (schema-checked) → host and port; the port is checked by the rules. */
+export function splitHostPort(s: string): { host: string; port: number } {
+  const i = s.lastIndexOf(":");
+  const host = s.slice(0, i);
+  return { host: host.startsWith("[") ? host.slice(1, -1) : host, port: Number(s.slice(i + 1)) };
 }
 
 /** "~" and "~/x" → the home directory; anything else unchanged ("~bob/x" is not expanded). */
@@ -227,6 +234,7 @@ export function normalize(raw: RawManifest, file: string, digest: string): Manif
       maxProcesses: set.maxProcesses ?? DEFAULTS.maxProcesses,
       ...(set.statusFile !== undefined ? { statusFile: resolveLocalPath(set.statusFile, base) } : {}),
       ...(set.logFile !== undefined ? { logFile: resolveLocalPath(set.logFile, base) } : {}),
+      ...(set.metrics !== undefined ? { metrics: splitHostPort(set.metrics) } : {}),
     },
     hosts: ordered,
     syncs,

@@ -6,7 +6,7 @@ import { Cron } from "croner";
 import ignore from "ignore";
 import type { Diagnostic } from "../model/diagnostics.js";
 import { closest, diagnosticAt, type DiagnosticOptions, type Seg, type SourceDoc } from "./position.js";
-import { expandHome, hostsWithRoles, isRoleTargets, manifestDir, normalizePath, parseHop, proxyJumpOf, resolveLocalPath, splitLocation, type RawConnection, type RawLocation, type RawManifest } from "./normalize.js";
+import { expandHome, hostsWithRoles, isRoleTargets, manifestDir, normalizePath, parseHop, proxyJumpOf, resolveLocalPath, splitHostPort, splitLocation, type RawConnection, type RawLocation, type RawManifest } from "./normalize.js";
 import { firstOverlaps } from "./overlaps.js";
 import { parseDuration, parseLimit } from "./units.js";
 
@@ -291,6 +291,13 @@ const durationsAndLimits: Rule = ({ raw, report }) => {
   }
 };
 
+const metricsAddress: Rule = ({ raw, report }) => {
+  const m = raw.settings?.metrics;
+  if (m === undefined) return;
+  const { port } = splitHostPort(m);
+  if (!(port >= 1 && port <= 65535)) report("bad-port", ["settings", "metrics"], `port ${port} is not from 1 to 65535`);
+};
+
 const cronExpressions: Rule = ({ raw, report }) => {
   for (const [name, s] of Object.entries(raw.syncs ?? {})) {
     for (const kind of ["quick", "deep"] as const) {
@@ -353,6 +360,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
   sourceIsTarget,
   overlappingTargets,
   durationsAndLimits,
+  metricsAddress,
   cronExpressions,
   unknownUpstreams,
   nginxInjection,

@@ -113,6 +113,8 @@ export interface Settings {
   readonly maxProcesses: number;
   readonly statusFile?: string;
   readonly logFile?: string;
+  /** Where `tsync watch` serves /metrics and /healthz; absent: off. */
+  readonly metrics?: { readonly host: string; readonly port: number };
 }
 
 export interface Manifest {

@@ -20,6 +20,21 @@ export interface AuditStatus {
   readonly drift: number;
   readonly result: "in-sync" | "healed" | "reported" | "failed";
   readonly error?: string;
+  /** How long the audit's plan (and heal) took. */
+  readonly durationMs?: number;
+}
+
+/** Counted since the daemon started (a reload keeps them): what /metrics exports as counters. */
+export interface TargetTotals {
+  readonly bytesSent: number;
+  /** Changes carried out (files sent or copied, directories, links, metadata, deletes). */
+  readonly changesApplied: number;
+  /** Plans applied to this target (live batches, full plans, heals) that had changes. */
+  readonly batches: number;
+  /** Times it became unreachable or failed. */
+  readonly failures: number;
+  readonly driftFound: number;
+  readonly driftHealed: number;
 }
 
 export interface TargetStatus {
@@ -35,6 +50,7 @@ export interface TargetStatus {
   readonly problems: number;
   /** Changes found by the last audit and left alone (onDrift: report). */
   readonly drift: number;
+  readonly totals?: TargetTotals;
   /** onChange commands run on this target since the daemon started, and how many of them failed. */
   readonly hookRuns?: number;
   readonly hookFailures?: number;

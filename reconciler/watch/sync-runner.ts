@@ -63,6 +63,7 @@ interface TargetRt {
   retryAt?: number;
   /** Paused when last looked: its resume is a full plan. */
   wasPaused?: boolean;
+  readonly totals: { bytesSent: number; changesApplied: number; batches: number; failures: number; driftFound: number; driftHealed: number };
   hookRuns: number;
   hookFailures: number;
   lastHookFailure?: { at: number; error: string };
@@ -130,7 +131,7 @@ export class SyncRunner {
   #seq = 0;
 
   constructor(readonly sync: Sync, private readonly d: RunnerDeps) {
-    this.#targets = sync.targets.map((loc) => ({ loc, key: formatLocation(loc), phase: "syncing", drift: 0, problems: 0, hookRuns: 0, hookFailures: 0, appliedSeq: 0, backoff: new Backoff(d.backoff, d.random) }));
+    this.#targets = sync.targets.map((loc) => ({ loc, key: formatLocation(loc), phase: "syncing", drift: 0, problems: 0, hookRuns: 0, hookFailures: 0, appliedSeq: 0, totals: { bytesSent: 0, changesApplied: 0, batches: 0, failures: 0, driftFound: 0, driftHealed: 0 }, backoff: new Backoff(d.backoff, d.random) }));
     this.#queue = new SerialQueue((err) => this.#error(`internal error: ${errText(err)}`));
     this.#batcher = new Batcher({ delayMs: sync.delayMs, clock: d.clock, onBatch: (paths) => this.#batch(paths), onError: (err) => this.#error(errText(err)) });
     this.#watcher = sync.source.host === undefined ? { mode: "inotify" } : { mode: "none", reason: `source on ${sync.source.host} is remote: audits only` };
@@ -236,6 +237,7 @@ export class SyncRunner {
       t.hookRuns += o.hookRuns;
       t.hookFailures += o.hookFailures;
       t.lastHookFailure ??= o.lastHookFailure;
+      for (const k of Object.keys(t.totals) as (keyof TargetRt["totals"])[]) t.totals[k] += o.totals[k];
     }
   }
 
@@ -321,6 +323,9 @@ export class SyncRunner {
         res = { ok: false, applied: 0, bytes: 0, error: errText(err) };
       }
       this.#noteHooks(t, res);
+      t.totals.batches++;
+      t.totals.bytesSent += res.bytes;
+      t.totals.changesApplied += res.applied;
       if (!res.ok && this.#stopping()) {
         this.#say("info", `${t.key}: stopped at a file boundary: ${res.applied} of ${plural(tp.changes.length, "change")} applied, the rest is left for the next start`);
         return { ...no, applied: res.applied, bytes: res.bytes };
@@ -394,6 +399,7 @@ export class SyncRunner {
 
   #fail(t: TargetRt, phase: "unreachable" | "failed", error: string): void {
     t.phase = phase;
+    t.totals.failures++;
     t.lastError = oneLine(error);
     this.#lastError = `${t.key}: ${t.lastError}`;
     this.d.clock.clearTimeout(t.retryTimer);
@@ -462,8 +468,16 @@ export class SyncRunner {
         for (const c of tp.changes) this.#say("debug", `audit ${kind}: ${formatLocation(tp.target)}: ${c.kind} ${shown(c.path)}`);
       }
       let result: AuditStatus["result"] = drift === 0 ? "in-sync" : "reported";
+      for (const tp of drifted) {
+        const t = this.#byLocation(tp.target);
+        if (t) t.totals.driftFound += tp.changes.length;
+      }
       if (this.sync.onDrift === "heal") {
         const outs = await Promise.all(plans.map((tp) => this.#applyOne(tp, true, cover)));
+        for (const [i, tp] of plans.entries()) {
+          const t = this.#byLocation(tp.target);
+          if (t && outs[i]!.ok && drifted.includes(tp)) t.totals.driftHealed += tp.changes.length;
+        }
         if (drift > 0) result = outs.every((o) => o.ok) ? "healed" : "failed";
       } else {
         for (const tp of plans) {
@@ -479,7 +493,8 @@ export class SyncRunner {
       }
       const unreachable = plans.filter((tp) => tp.state === "unreachable").length;
       if (result === "in-sync" && unreachable > 0) result = "failed";
-      this.#lastAudit = { at: iso(at)!, kind, drift, result, ...(unreachable ? { error: `${plural(unreachable, "target")} unreachable` } : {}) };
+      const durationMs = this.d.clock.now() - at;
+      this.#lastAudit = { at: iso(at)!, kind, drift, result, durationMs, ...(unreachable ? { error: `${plural(unreachable, "target")} unreachable` } : {}) };
       this.#say(drift || unreachable ? "warn" : "info", `audit ${kind}: ${plural(drift, "change")} of drift on ${drifted.length}/${plans.length} targets: ${result}`);
       this.d.notify(true);
     });
@@ -520,6 +535,7 @@ export class SyncRunner {
     return {
         target: t.key,
         state,
+        totals: { ...t.totals },
         failures: t.backoff.failures,
         problems: t.problems,
         drift: t.drift,

@@ -9,14 +9,17 @@ import type { Fleet } from "../support/sshd.js";
 import { sshdSuite } from "../support/suite.js";
 import { runTsync } from "../support/cli.js";
 import { assertTreesEqual, treeDifferences } from "../support/trees.js";
-import { startWatch, type WatchProcess } from "../support/watch.js";
+import { startWatch, waitFor, type WatchProcess } from "../support/watch.js";
+import { freePort } from "../support/processes.js";
+import parsePrometheus from "parse-prometheus-text-format";
+import type { StatusDoc } from "../../reconciler/watch/status.js";
 
 const ADDRS = ["127.0.0.63", "127.0.0.64"];
 let fleet: Fleet;
 let dir: string;
 const { check } = sshdSuite(ADDRS, "tsync-watch-control-", (f, d) => ((fleet = f), (dir = d)));
 
-function rig(name: string) {
+function rig(name: string, settings: string[] = []) {
   const base = join(dir, name);
   const src = join(base, "src");
   mkdirSync(src, { recursive: true });
@@ -33,6 +36,7 @@ function rig(name: string) {
       "settings:",
       `  statusFile: ${statusFile}`,
       `  logFile: ${logFile}`,
+      ...settings.map((l) => `  ${l}`),
       "syncs:",
       "  site:",
       `    source: ${src}`,
@@ -149,6 +153,63 @@ test("pause holds node-2 back while node-1 proceeds, survives a restart; resume 
       const bad = await runTsync(["pause", "www-99", "-f", r.file]);
       assert.equal(bad.code, 1);
       assert.match(bad.stderr, /^pause: no target is on "www-99" in /);
+    } finally {
+      await w.stop();
+    }
+  }));
+
+async function get(url: string): Promise<{ status: number; body: string; type: string }> {
+  const r = await fetch(url);
+  return { status: r.status, body: await r.text(), type: r.headers.get("content-type") ?? "" };
+}
+
+test("/metrics parses as Prometheus text and matches the status; /healthz flips to 503 when a target's sshd is stopped; a port in use is a startup error", () =>
+  check(async () => {
+    const port = await freePort("127.0.0.1");
+    const r = rig("metrics", [`metrics: "127.0.0.1:${port}"`]);
+    const w = await startWatch(r.file, r);
+    try {
+      writeMany(r.src, 20, "m");
+      assert.equal((await runTsync(["wait", "-f", r.file])).code, 0);
+      const h = await get(`http://127.0.0.1:${port}/healthz`);
+      assert.equal(h.status, 200, h.body);
+      assert.equal((JSON.parse(h.body) as { ok: boolean }).ok, true);
+      const m = await get(`http://127.0.0.1:${port}/metrics`);
+      assert.equal(m.status, 200);
+      assert.match(m.type, /^text\/plain; version=0\.0\.4/);
+      const families = new Map(parsePrometheus(m.body).map((f) => [f.name, f]));
+      const st = JSON.parse((await runTsync(["status", "--json", "-f", r.file])).stdout) as StatusDoc;
+      const value = (name: string, target: string) => Number(families.get(name)!.metrics.find((x) => x.labels?.target === target)!.value);
+      for (const t of st.syncs[0]!.targets) {
+        assert.equal(value("tsync_target_in_sync", t.target), 1);
+        assert.equal(value("tsync_target_sent_bytes_total", t.target), t.totals!.bytesSent);
+        assert.equal(value("tsync_target_applied_changes_total", t.target), t.totals!.changesApplied);
+        assert.equal(value("tsync_target_batches_total", t.target), t.totals!.batches);
+        assert.ok(t.totals!.changesApplied >= 21, `${t.target}: ${t.totals!.changesApplied} changes`);
+        assert.equal(value("tsync_target_last_sync_timestamp_seconds", t.target), Date.parse(t.lastSyncAt!) / 1000);
+      }
+      assert.equal(families.get("tsync_target_sent_bytes_total")!.type, "COUNTER");
+      assert.equal(families.get("tsync_sync_watcher_mode")!.metrics[0]!.labels!.mode, "inotify");
+      assert.ok(families.has("process_resident_memory_bytes"));
+      // A second daemon on the same port stops at once, naming it.
+      const other = rig("metrics-2", [`metrics: "127.0.0.1:${port}"`]);
+      const clash = await runTsync(["watch", "-f", other.file], { timeoutMs: 30_000 });
+      assert.equal(clash.code, 1);
+      assert.equal(clash.stderr, `tsync watch: metrics: cannot listen on 127.0.0.1:${port}: the port is in use (settings.metrics in ${other.file})\n`);
+      await fleet.stop(1);
+      writeFileSync(join(r.src, "index.php"), "<?php // v3\n");
+      const down = await waitFor("/healthz to say 503", async () => {
+        const x = await get(`http://127.0.0.1:${port}/healthz`);
+        return x.status === 503 && x;
+      }, 30_000, () => w.log());
+      const body = JSON.parse(down.body) as { ok: boolean; targets: { target: string; state: string; healthy: boolean }[] };
+      assert.equal(body.ok, false);
+      assert.equal(body.targets[0]!.healthy, true, "node-1 goes on (in sync, or catching up within the bound)");
+      assert.deepEqual([body.targets[1]!.state, body.targets[1]!.healthy], ["unreachable", false]);
+      const after = new Map(parsePrometheus((await get(`http://127.0.0.1:${port}/metrics`)).body).map((f) => [f.name, f]));
+      assert.equal(Number(after.get("tsync_target_in_sync")!.metrics.find((x) => x.labels?.target?.startsWith("node-2"))!.value), 0);
+      assert.ok(Number(after.get("tsync_target_failures_total")!.metrics.find((x) => x.labels?.target?.startsWith("node-2"))!.value) >= 1);
+      await fleet.start(1);
     } finally {
       await w.stop();
     }

@@ -46,10 +46,10 @@ test("every rule and every error kind is exercised by the corpus", () => {
     "yaml", "tab", "duplicate-key", "not-text", "empty", "not-mapping", "bad-key", "schema", "unknown-key", "missing-key",
     "relative-path", "host-address", "unknown-host", "unknown-role", "empty-upstream", "source-is-target",
     "overlapping-targets", "root-target", "bad-duration", "bad-limit", "bad-cron", "unknown-upstream", "nginx-injection", "nul-byte",
-    "proxy-jump",
+    "proxy-jump", "bad-port",
   ])
     assert.ok(codes.has(code), `no corpus case yields ${code}`);
-  assert.equal(Object.keys(RULES).length, 14);
+  assert.equal(Object.keys(RULES).length, 15);
 });
 
 test("a 10 MB file is refused quickly with one line", () => {
