@@ -495,7 +495,7 @@ export class SyncRunner {
       if (result === "in-sync" && unreachable > 0) result = "failed";
       const durationMs = this.d.clock.now() - at;
       this.#lastAudit = { at: iso(at)!, kind, drift, result, durationMs, ...(unreachable ? { error: `${plural(unreachable, "target")} unreachable` } : {}) };
-      this.#say(drift || unreachable ? "warn" : "info", `audit ${kind}: ${plural(drift, "change")} of drift on ${drifted.length}/${plans.length} targets: ${result}`);
+      this.#say(drift || unreachable ? "warn" : "info", `audit ${kind}: ${plural(drift, "change")} of drift on ${drifted.length}/${plans.length} targets: ${result} in ${durationMs} ms`);
       this.d.notify(true);
     });
   }
