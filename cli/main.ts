@@ -9,6 +9,7 @@ import type { ApplyCommandOptions } from "./commands/apply.js";
 import type { StatusCommandOptions } from "./commands/status.js";
 import type { ImportCommandOptions } from "./commands/import.js";
 import type { InitCommandOptions } from "./commands/init.js";
+import type { WaitCommandOptions } from "./commands/control.js";
 // Commands are loaded when run: `tsync validate` need not load ssh2, chokidar or a Lua VM.
 
 
@@ -84,6 +85,24 @@ common(program.command("status"))
   .option("--file <statusfile>", "read this status file instead of the manifest's settings.statusFile")
   .addHelpText("after", "\nExamples:\n  tsync status\n  tsync status --json --file /tmp/tsync.status")
   .action(run(async (opts: StatusCommandOptions) => (await import("./commands/status.js")).statusCommand(opts)));
+
+common(program.command("wait"))
+  .description("block until every change made on the source before now is on every (selected) target of the running `tsync watch`")
+  .option("--timeout <duration>", "give up after this long, naming the targets still behind (exit 1)", "5m")
+  .addHelpText("after", "\nExamples:\n  tsync wait --timeout 2m && switch-traffic   # in a deploy script, after writing to the source\n  tsync wait --sync site --target www-02")
+  .action(run(async (opts: WaitCommandOptions) => (await import("./commands/control.js")).waitCommand(opts)));
+
+common(program.command("pause"))
+  .argument("<host|path>", "a host name (all its targets), HOST:/path, or a local target's path")
+  .description("the running `tsync watch` sends nothing more to these targets until resumed (kept across restarts)")
+  .addHelpText("after", "\nExample:\n  tsync pause www-02   # maintenance; `tsync resume www-02` catches it up with one plan")
+  .action(run(async (what: string, opts: GlobalOptions) => (await import("./commands/control.js")).pauseCommand(what, opts)));
+
+common(program.command("resume"))
+  .argument("[host|path]", "as given to pause; absent: everything paused")
+  .description("undo `tsync pause`: one full plan catches the targets up")
+  .addHelpText("after", "\nExample:\n  tsync resume www-02")
+  .action(run(async (what: string | undefined, opts: GlobalOptions) => (await import("./commands/control.js")).resumeCommand(what, opts)));
 
 const importCmd = program.command("import").description("turn another tool's configuration into a tsync manifest");
 common(importCmd.command("lsyncd"))

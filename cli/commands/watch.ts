@@ -14,6 +14,9 @@ import { formatDiagnostic } from "../../reconciler/model/diagnostics.js";
 import { requireManifest, manifestPath } from "../manifest.js";
 import { err, Exit, EXIT, type GlobalOptions } from "../output.js";
 import { notifySystemd, readinessStatus } from "../notify.js";
+import { controlSocketFor, serveControl, type ControlServer } from "../../reconciler/watch/control.js";
+import { filePauseStore, pauseFileFor } from "../../reconciler/watch/pauses.js";
+import { serveMetrics, type MetricsServer } from "../../reconciler/watch/metrics.js";
 
 /** Opened synchronously so that a log file we cannot write is one line and exit 1, not a crash. */
 function openLog(file: string): WriteStream | string {
@@ -45,11 +48,47 @@ export async function watchCommand(opts: GlobalOptions): Promise<void> {
   // The running manifest and its connections. A reload swaps both before the daemon starts the new
   // runners, so plans and applies of the new syncs use the new hosts; the old fleet is closed once
   // the old runners have stopped.
+  // The control socket and the pauses live next to the status file; without one there is neither.
+  const statusFile = first.settings.statusFile;
+  const pauses = statusFile ? filePauseStore(pauseFileFor(statusFile)) : undefined;
+  try {
+    pauses?.load();
+  } catch (e) {
+    err(`tsync watch: ${(e as Error).message}`);
+    throw new Exit(EXIT.error);
+  }
+  let control: ControlServer | undefined;
+  let metrics: MetricsServer | undefined;
+  let daemonRef: ReturnType<typeof runDaemon> | undefined;
+  const m = first.settings.metrics;
+  if (m) {
+    try {
+      metrics = await serveMetrics(m.host, m.port, () => daemonRef?.status());
+    } catch (e) {
+      err(`tsync watch: ${(e as Error).message} (settings.metrics in ${first.file})`);
+      throw new Exit(EXIT.error);
+    }
+  }
+  if (statusFile) {
+    try {
+      control = await serveControl(controlSocketFor(statusFile), async (req) => {
+        const d = daemonRef!;
+        if (req.op === "wait") return d.wait({ timeoutMs: req.timeoutMs, ...(req.syncs ? { syncs: req.syncs } : {}), ...(req.targets ? { targets: req.targets } : {}) });
+        if (req.op === "pause") return d.pause(req.what);
+        return d.resume(req.what);
+      });
+    } catch (e) {
+      await metrics?.close();
+      err(`tsync watch: ${(e as Error).message}`);
+      throw new Exit(EXIT.error);
+    }
+  }
   let current = { manifest: first, fleet: new Fleet(first) };
   const retired: Fleet[] = [];
   const stop = new AbortController();
   const daemon = runDaemon({
     manifest: first,
+    ...(pauses ? { pauses } : {}),
     // The stop signal reaches scans and applies: SIGTERM during a long initial apply stops at the next
     // file boundary instead of finishing it (systemd's TimeoutStopSec would SIGKILL a large one).
     engine: createSyncEngine(() => current.manifest, () => current.fleet, stop.signal),
@@ -67,6 +106,7 @@ export async function watchCommand(opts: GlobalOptions): Promise<void> {
       return r.manifest;
     },
   });
+  daemonRef = daemon;
   const nginx = nginxForWatch({
     manifest: () => current.manifest,
     transport: (h: string | undefined) => current.fleet.transport(h),
@@ -106,6 +146,8 @@ export async function watchCommand(opts: GlobalOptions): Promise<void> {
     await daemon.done;
   } finally {
     nginx.stop();
+    await control?.close();
+    await metrics?.close();
     process.off("SIGTERM", onStop);
     process.off("SIGINT", onStop);
     process.off("SIGHUP", onHup);

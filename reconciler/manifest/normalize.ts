@@ -43,6 +43,7 @@ export interface RawSync {
   chown?: string;
   followRoot?: boolean;
   rootMetadata?: boolean;
+  onChange?: { run: string; paths?: string[]; timeout?: string }[];
 }
 export interface RawNginx {
   host?: string;
@@ -56,7 +57,7 @@ export interface RawNginx {
 export interface RawManifest {
   version: 1;
   defaults?: RawConnection;
-  settings?: { maxProcesses?: number; statusFile?: string; logFile?: string };
+  settings?: { maxProcesses?: number; statusFile?: string; logFile?: string; metrics?: string };
   hosts?: Record<string, RawHost>;
   syncs?: Record<string, RawSync>;
   nginx?: RawNginx;
@@ -78,6 +79,7 @@ export const DEFAULTS = {
   onDrift: "heal",
   followRoot: true,
   rootMetadata: true,
+  hookTimeout: "60s",
   nginxTest: "nginx -t",
   nginxReload: "nginx -s reload",
   drifted: "keep",
@@ -91,6 +93,13 @@ export function defaultUser(): string {
   } catch {
     return process.env.USER ?? "root";
   }
+}
+
+/** "127.0.0.1:9184" or "[::1]:9184" (schema-checked) → host and port; the port is checked by the rules. */
+export function splitHostPort(s: string): { host: string; port: number } {
+  const i = s.lastIndexOf(":");
+  const host = s.slice(0, i);
+  return { host: host.startsWith("[") ? host.slice(1, -1) : host, port: Number(s.slice(i + 1)) };
 }
 
 /** "~" and "~/x" → the home directory; anything else unchanged ("~bob/x" is not expanded). */
@@ -247,6 +256,7 @@ export function normalize(raw: RawManifest, file: string, digest: string): Manif
       maxProcesses: set.maxProcesses ?? DEFAULTS.maxProcesses,
       ...(set.statusFile !== undefined ? { statusFile: resolveLocalPath(set.statusFile, base) } : {}),
       ...(set.logFile !== undefined ? { logFile: resolveLocalPath(set.logFile, base) } : {}),
+      ...(set.metrics !== undefined ? { metrics: splitHostPort(set.metrics) } : {}),
     },
     hosts: ordered,
     syncs,
@@ -290,6 +300,15 @@ function normalizeSync(name: string, s: RawSync, hosts: Record<string, RawHost>,
     onDrift: s.onDrift ?? DEFAULTS.onDrift,
     ...((s.followRoot ?? DEFAULTS.followRoot) ? {} : { followRoot: false }),
     ...(s.chown !== undefined ? { chown: parseChown(s.chown) } : {}),
+    ...(s.onChange?.length
+      ? {
+          onChange: s.onChange.map((h) => ({
+            run: h.run,
+            ...(h.paths ? { paths: h.paths } : {}),
+            timeoutMs: parseDuration(h.timeout ?? DEFAULTS.hookTimeout) ?? 60_000,
+          })),
+        }
+      : {}),
   };
 }
 

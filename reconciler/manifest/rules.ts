@@ -6,7 +6,7 @@ import { Cron } from "croner";
 import ignore from "ignore";
 import type { Diagnostic } from "../model/diagnostics.js";
 import { closest, diagnosticAt, type DiagnosticOptions, type Seg, type SourceDoc } from "./position.js";
-import { expandHome, hostsWithRoles, isRoleTargets, loginRelative, manifestDir, normalizePath, parseHop, proxyJumpOf, resolveLocalPath, splitLocation, type RawConnection, type RawLocation, type RawManifest } from "./normalize.js";
+import { expandHome, hostsWithRoles, isRoleTargets, loginRelative, manifestDir, normalizePath, parseHop, proxyJumpOf, resolveLocalPath, splitHostPort, splitLocation, type RawConnection, type RawLocation, type RawManifest } from "./normalize.js";
 import { firstOverlaps } from "./overlaps.js";
 import { parseDuration, parseLimit } from "./units.js";
 
@@ -290,7 +290,20 @@ const durationsAndLimits: Rule = ({ raw, report }) => {
       report("bad-duration", ["syncs", name, "delay"], `must be a duration like "1s", at most 24 days`);
     if (s.maxDelete !== undefined && parseLimit(s.maxDelete) === undefined)
       report("bad-limit", ["syncs", name, "maxDelete"], `must be a count like 1000 or a percentage from 0% to 100%`);
+    for (const [i, h] of (s.onChange ?? []).entries()) {
+      if (h.timeout === undefined) continue;
+      const ms = parseDuration(h.timeout);
+      if (ms === undefined || ms === 0)
+        report("bad-duration", ["syncs", name, "onChange", i, "timeout"], `must be a duration like "60s", more than 0 and at most 24 days`);
+    }
   }
+};
+
+const metricsAddress: Rule = ({ raw, report }) => {
+  const m = raw.settings?.metrics;
+  if (m === undefined) return;
+  const { port } = splitHostPort(m);
+  if (!(port >= 1 && port <= 65535)) report("bad-port", ["settings", "metrics"], `port ${port} is not from 1 to 65535`);
 };
 
 const cronExpressions: Rule = ({ raw, report }) => {
@@ -355,6 +368,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
   sourceIsTarget,
   overlappingTargets,
   durationsAndLimits,
+  metricsAddress,
   cronExpressions,
   unknownUpstreams,
   nginxInjection,

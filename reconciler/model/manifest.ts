@@ -63,6 +63,15 @@ export interface SyncRules {
   readonly rootMetadata?: false;
 }
 
+/** A command run on a target after a batch that touched a matching path landed there (SPEC §6). */
+export interface ChangeHook {
+  /** A sh command line, run on the target's host with cwd = the target root. */
+  readonly run: string;
+  /** gitignore patterns a changed path must match; absent: any change. */
+  readonly paths?: readonly string[];
+  readonly timeoutMs: number;
+}
+
 export interface Sync {
   readonly name: string;
   readonly source: Location;
@@ -75,6 +84,8 @@ export interface Sync {
   readonly followRoot?: false;
   /** Everything written on targets gets this owner and/or group (names resolved on each target). */
   readonly chown?: { readonly user?: string; readonly group?: string };
+  /** In manifest order; absent or empty: none. */
+  readonly onChange?: readonly ChangeHook[];
 }
 
 export interface NginxLocation {
@@ -113,6 +124,8 @@ export interface Settings {
   readonly maxProcesses: number;
   readonly statusFile?: string;
   readonly logFile?: string;
+  /** Where `tsync watch` serves /metrics and /healthz; absent: off. */
+  readonly metrics?: { readonly host: string; readonly port: number };
 }
 
 export interface Manifest {

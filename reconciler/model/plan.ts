@@ -40,6 +40,13 @@ export interface TargetPlan {
   readonly refused?: string;
   /** Paths that could not be read on either side: reported, never acted on. */
   readonly problems: readonly { readonly side: "source" | "target"; readonly path: RelPath; readonly error: string }[];
+  /** The onChange hooks applying these changes would run, with the changed paths each matched. */
+  readonly hooks?: readonly PlannedHook[];
+}
+
+export interface PlannedHook {
+  readonly run: string;
+  readonly paths: readonly RelPath[];
 }
 
 /** The target as shown: its location, and where a symlinked root led ("www-01:/var/www/current → /var/www/releases/2"). */

@@ -15,6 +15,7 @@ import { TransportError, errorHint, errorMessage } from "../model/errors.js";
 import { displayPath, ROOT, type RelPath } from "../model/paths.js";
 import { escapeText } from "../model/text.js";
 import { probeTarget } from "./target-root.js";
+import { landed, runHooks, type HookOutcome } from "./hooks.js";
 
 /**
  * `problems`: every planned change is applied (or none was needed) but the target has problems apply
@@ -33,6 +34,8 @@ export interface TargetOutcome {
   readonly error?: string;
   /** What to do about `error` when known (from the plan, or from the error apply met). */
   readonly hint?: string;
+  /** The onChange hooks run after the changes landed; any not ok makes the apply not ok. */
+  readonly hooks?: readonly HookOutcome[];
 }
 
 export interface NginxOutcome {
@@ -147,7 +150,10 @@ export async function applyTarget(manifest: Manifest, fleet: Fleet, tp: TargetPl
     const error = first
       ? `${where}: ${visibleChanges(tp.changes).length - shownDone} of ${visibleChanges(tp.changes).length} change(s) not applied (${shownDone} done); first: ${first.kind} ${first.path === ROOT ? "./" : displayPath(first.path)}: ${first.message}`
       : left;
-    return { plan: tp, status, applied: result.applied, bytes: result.bytes, problems: result.problems, ...(error ? { error } : {}) };
+    // Hooks follow what landed; a batch that landed nothing runs none.
+    const done = result.applied > 0 ? landed(tp.changes, result.problems.map((p) => p.path)) : [];
+    const hooks = await runHooks(sync, tp.target, target, done, opts.signal);
+    return { plan: tp, status, applied: result.applied, bytes: result.bytes, problems: result.problems, ...(error ? { error } : {}), ...(hooks.length ? { hooks } : {}) };
   } catch (err) {
     // Only a transport failure means the host is unreachable (and gets retried as such); anything
     // else thrown here is a bug in tsync, and calling it "unreachable" would send someone to the network.
@@ -209,6 +215,8 @@ export async function applyPlan(manifest: Manifest, fleet: Fleet, plan: Plan, op
   const fresh = opts.saved ? freshPlans(manifest, fleet, plan, opts) : undefined;
   const targets = await Promise.all(plan.targets.map((tp) => applyTarget(manifest, fleet, tp, opts, fresh?.(tp))));
   const nginx = await applyNginxStep(manifest, fleet, plan, targets, opts.saved !== undefined);
-  const ok = targets.every((t) => t.status === "in-sync" || t.status === "applied") && (!nginx || nginx.status === "unchanged" || nginx.status === "applied");
+  const ok =
+    targets.every((t) => (t.status === "in-sync" || t.status === "applied") && !t.hooks?.some((h) => !h.ok)) &&
+    (!nginx || nginx.status === "unchanged" || nginx.status === "applied");
   return { targets, ...(nginx ? { nginx } : {}), ok };
 }

@@ -15,6 +15,7 @@ import { makeMatcher } from "../core/ignore.js";
 import { planSync, pathsNeedingHash } from "../core/planner.js";
 import { proveCopies, unprovenCopies } from "../core/copy-proof.js";
 import { checkEmptySource, checkMaxDelete } from "../core/safety.js";
+import { hooksFor } from "../core/hooks.js";
 import { planNginx } from "../nginx/deploy.js";
 import { downHosts } from "../nginx/routing.js";
 import type { Fleet } from "./fleet.js";
@@ -162,12 +163,14 @@ async function planOneTarget(
           ? checkEmptySource(changes, src, dst)
           : undefined;
     const refused = massDelete ?? (changes.length > 0 ? privilegeRefusal(sync, probe, t.host) : undefined);
+    const hooks = refused ? [] : hooksFor(sync.onChange, changes).map((h) => ({ run: h.hook.run, paths: h.paths }));
     return {
       ...base,
       state: changes.length > 0 ? "drifted" : "in-sync",
       changes,
       ...(refused ? { refused } : {}),
       problems: [...problemsOf(src, "source"), ...problemsOf(dst, "target")],
+      ...(hooks.length ? { hooks } : {}),
     };
   } catch (err) {
     return { ...base, state: "unreachable", changes: [], error: errorMessage(err), ...errorHint(err), problems: [] };

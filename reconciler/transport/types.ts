@@ -58,6 +58,28 @@ export interface RootProbe {
   readonly owner?: { readonly uid?: number; readonly gid?: number; readonly unknown?: string };
 }
 
+export interface ExecOptions {
+  /** Working directory (a target root). */
+  readonly cwd: string;
+  /** Added to the environment the command gets (the login's, over SSH). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly stdin: Buffer;
+  /** Then the command's whole process group is killed (TERM, KILL 5 s later). */
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  /** Exit status; 128+n when killed by signal n. */
+  readonly code: number;
+  readonly timedOut: boolean;
+  /** The last few KiB of stderr (stdout is discarded). */
+  readonly stderrTail: string;
+}
+
+/** How much of a command's stderr is kept. */
+export const STDERR_TAIL_BYTES = 4096;
+
 export interface Transport {
   /** The host name ("local" for the machine running tsync), for messages. */
   readonly host: string;
@@ -75,6 +97,8 @@ export interface Transport {
   apply(root: string, changes: readonly Change[], content: ContentSource, opts?: ApplyOptions): Promise<ApplyResult>;
   /** Run a command (nginx test/reload): exit code and combined output. */
   run(command: string, signal?: AbortSignal): Promise<{ code: number; output: string }>;
+  /** Run a command with input, environment and a timeout (onChange hooks); never retried. */
+  exec(command: string, opts: ExecOptions): Promise<ExecResult>;
   /** Replace a whole small file atomically (temp file + rename beside it): nginx configs. */
   writeFile(absPath: string, data: Buffer, signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;

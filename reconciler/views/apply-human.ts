@@ -8,6 +8,12 @@ import { painter } from "./plan-human.js";
 
 type Paint = ReturnType<typeof painter>;
 
+function hookLines(o: TargetOutcome, paint: Paint): string[] {
+  return (o.hooks ?? []).map((h) =>
+    h.ok ? `  ran: ${escapeText(h.run)} ${paint("green", "ok")}` : `  ${paint("red", "hook failed")}: ${escapeText(h.error ?? "")}`,
+  );
+}
+
 function outcomeLine(o: TargetOutcome, paint: Paint): string {
   const head = `${o.plan.sync}: ${escapeText(targetLabel(o.plan))}`;
   switch (o.status) {
@@ -23,7 +29,7 @@ function outcomeLine(o: TargetOutcome, paint: Paint): string {
 
 export function renderApplyHuman(report: ApplyReport, opts: { readonly color: boolean; readonly nginxPath?: string }): string {
   const paint = painter(opts.color);
-  const lines = report.targets.map((o) => outcomeLine(o, paint));
+  const lines = report.targets.flatMap((o) => [outcomeLine(o, paint), ...hookLines(o, paint)]);
   const n = report.nginx;
   if (n) {
     const bad = n.status === "failed" || n.status === "refused";

@@ -22,6 +22,7 @@ export function toApplyJson(plan: Plan, report: ApplyReport): Record<string, unk
         ...(o.error ? { error: o.error } : {}),
         ...(o.hint !== undefined ? { hint: o.hint } : {}),
         problems: o.problems.map((p) => ({ ...encodeBytes(p.path, "path", "pathBase64"), action: p.kind, code: p.code, message: p.message })),
+        ...(o.hooks ? { hooks: o.hooks } : {}),
       })),
       ...(report.nginx ? { nginx: { status: report.nginx.status, ...(report.nginx.error ? { error: report.nginx.error } : {}) } } : {}),
     },

@@ -52,6 +52,7 @@ function renderTarget(t: TargetPlan, paint: Paint, opts: RenderOptions): string[
   }
   if (t.refused) lines.push(paint("red", `  ! refused: ${escapeText(t.refused)}`));
   for (const p of t.problems) lines.push(paint("red", `  ! cannot read ${p.side} ${displayPath(p.path || ".")}: ${escapeText(p.error)}`));
+  for (const h of t.hooks ?? []) lines.push(`  then run: ${escapeText(h.run)} (${h.paths.length} changed path${h.paths.length === 1 ? "" : "s"})`);
   return lines;
 }
 

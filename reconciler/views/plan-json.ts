@@ -102,6 +102,7 @@ function targetToJson(t: TargetPlan): Json {
     ...(t.refused !== undefined ? { refused: t.refused } : {}),
     changes: t.changes.map(changeToJson),
     problems: t.problems.map((p) => ({ side: p.side, ...encodeBytes(p.path, "path", "pathBase64"), error: p.error })),
+    ...(t.hooks ? { hooks: t.hooks.map((h) => ({ run: h.run, changes: h.paths.length })) } : {}),
     fingerprint: fingerprint(t),
   };
 }

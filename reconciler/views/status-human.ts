@@ -19,6 +19,7 @@ const COLORS: Record<TargetStatusState, string> = {
   problems: "31",
   unreachable: "31",
   failed: "31",
+  paused: "35",
 };
 
 function ago(iso: string | undefined, now: number): string {
@@ -32,10 +33,15 @@ function ago(iso: string | undefined, now: number): string {
 
 function renderTarget(t: TargetStatus, o: RenderStatusOptions, now: number): string {
   const paint = (code: string, s: string) => (o.color ? `\x1b[${code}m${s}\x1b[0m` : s);
-  let line = `    ${esc(t.target).padEnd(30)} ${paint(COLORS[t.state], t.state.padEnd(11))} last sync ${ago(t.lastSyncAt, now)}`;
+  let line = `    ${esc(t.target).padEnd(30)} ${paint(COLORS[t.state] ?? "0", String(t.state).padEnd(11))} last sync ${ago(t.lastSyncAt, now)}`;
+  if (t.pausedSince) line += `, paused ${ago(t.pausedSince, now)} (${esc(t.pausedSince)})`;
+  if (t.pendingEvents) line += `, ${t.pendingEvents} event${t.pendingEvents === 1 ? "" : "s"} not yet applied`;
+  if (t.behindSince) line += `, behind since ${ago(t.behindSince, now)}`;
   if (t.drift > 0) line += `, ${t.drift} drifted change${t.drift === 1 ? "" : "s"} (reported)`;
   if (t.problems > 0) line += `, ${t.problems} path${t.problems === 1 ? "" : "s"} tsync cannot fix`;
+  if (t.hookFailures) line += `, ${t.hookFailures} of ${t.hookRuns ?? 0} onChange run${t.hookRuns === 1 ? "" : "s"} failed`;
   if (t.lastError && t.state !== "in-sync") line += `\n      error: ${esc(t.lastError)}`;
+  if (t.lastHookFailure) line += `\n      last hook failure ${ago(t.lastHookFailure.at, now)}: ${esc(t.lastHookFailure.error)}`;
   if (t.retryAt) line += `\n      retry #${t.failures + 1} at ${esc(t.retryAt)}`;
   return line;
 }
@@ -62,7 +68,9 @@ export function renderStatus(doc: StatusDoc, o: RenderStatusOptions): string {
   lines.push(`tsync watch (pid ${doc.pid}) ${esc(String(doc.state))}, started ${ago(doc.startedAt, now)}, updated ${ago(doc.updatedAt, now)}; manifest ${esc(doc.manifestFile)}`);
   for (const s of doc.syncs) lines.push(...renderSync(s, o, now));
   const targets = doc.syncs.flatMap((s) => s.targets);
-  const bad = targets.filter((t) => t.state !== "in-sync").length;
-  lines.push(bad === 0 ? `All ${targets.length} targets in sync.` : `${bad} of ${targets.length} targets not in sync.`);
+  const paused = targets.filter((t) => t.state === "paused").length;
+  const bad = targets.filter((t) => t.state !== "in-sync" && t.state !== "paused").length;
+  const also = paused > 0 ? ` (${paused} paused)` : "";
+  lines.push(bad === 0 ? (paused === 0 ? `All ${targets.length} targets in sync.` : `${targets.length - paused} of ${targets.length} targets in sync${also}.`) : `${bad} of ${targets.length} targets not in sync${also}.`);
   return lines.join("\n") + "\n";
 }

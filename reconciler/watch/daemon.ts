@@ -3,7 +3,7 @@
 // scheduler factories) so the whole daemon runs in unit tests with fakes.
 import { Cron } from "croner";
 import { formatDiagnostic, type Diagnostic } from "../model/diagnostics.js";
-import type { Manifest, Sync } from "../model/manifest.js";
+import { formatLocation, type Location, type Manifest, type Sync } from "../model/manifest.js";
 import type { Matcher } from "../model/paths.js";
 import { visible } from "../model/text.js";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
@@ -11,7 +11,8 @@ import { realClock, type Clock } from "./clock.js";
 import type { SyncEngine } from "./engine.js";
 import { SourceWatcher, type SourceWatcherHooks } from "./source-watcher.js";
 import { STATUS_FORMAT_VERSION, StatusWriter, type StatusDoc, type WatcherMode } from "./status.js";
-import { SyncRunner, type AuditScheduler, type Log } from "./sync-runner.js";
+import { SyncRunner, currentEpoch, type AuditScheduler, type Log, type TargetSelector } from "./sync-runner.js";
+import { matchesPause, type PauseStore } from "./pauses.js";
 
 export type { AuditScheduler, Log, LogLevel } from "./sync-runner.js";
 
@@ -45,6 +46,34 @@ export interface DaemonOptions {
   readonly watchSource?: (sync: Sync, exclude: Matcher, warn: (message: string) => void) => WatchSource;
   readonly writeStatus?: (file: string, data: string) => Promise<void>;
   readonly pid?: number;
+  /** Where `tsync pause` is remembered across restarts; absent: only in memory. */
+  readonly pauses?: PauseStore;
+}
+
+export interface WaitRequest {
+  /** Only these syncs / only targets on these hosts ("local": local targets); absent or empty: all. */
+  readonly syncs?: readonly string[];
+  readonly targets?: readonly string[];
+  readonly timeoutMs: number;
+}
+
+export interface WaitAnswer {
+  readonly ok: boolean;
+  /** Targets waited for. */
+  readonly targets: number;
+  /** Not caught up at the timeout, each with why. */
+  readonly behind: readonly { readonly sync: string; readonly target: string; readonly why: string }[];
+  /** Paused targets: not waited for. */
+  readonly paused: readonly { readonly sync: string; readonly target: string; readonly since: string }[];
+  /** The request itself was wrong (an unknown sync, a host with no target). */
+  readonly error?: string;
+}
+
+export interface PauseAnswer {
+  readonly ok: boolean;
+  /** The targets it now applies to. */
+  readonly targets: readonly string[];
+  readonly error?: string;
 }
 
 export interface Daemon {
@@ -55,6 +84,16 @@ export interface Daemon {
   /** Reload the manifest (SIGHUP). Resolves true when the new one is running. */
   reload(): Promise<boolean>;
   status(): StatusDoc;
+  /**
+   * Resolves once every selected target has had a full plan, started after this call, fully applied
+   * (or at the timeout, with the targets still behind): what was on the source when `wait` began is
+   * on them. Paused targets are not waited for.
+   */
+  wait(req: WaitRequest): Promise<WaitAnswer>;
+  /** Stop sending to the targets `what` names (a host, HOST:/path, or a local target's path). */
+  pause(what: string): Promise<PauseAnswer>;
+  /** Undo pauses: `what` as given to pause (a host also resumes its HOST:/path entries); absent: all. */
+  resume(what?: string): Promise<PauseAnswer>;
 }
 
 export const cronScheduler: AuditScheduler = (expr, run, onError) => {
@@ -89,6 +128,12 @@ export function runDaemon(opts: DaemonOptions): Daemon {
   let watchers: WatchSource[] = [];
   let stopping = false;
   let reloading: Promise<boolean> = Promise.resolve(true);
+  const pauses = new Map<string, number>(Object.entries(opts.pauses?.load() ?? {}).map(([k, v]) => [k, Date.parse(v)]));
+  const pausedSince = (loc: Location): number | undefined => {
+    let since: number | undefined;
+    for (const [what, at] of pauses) if (matchesPause(what, loc) && (since === undefined || at < since)) since = at;
+    return since;
+  };
 
   const snapshot = (): StatusDoc => ({
     formatVersion: STATUS_FORMAT_VERSION,
@@ -115,6 +160,7 @@ export function runDaemon(opts: DaemonOptions): Daemon {
     backoff: opts.backoff ?? DEFAULT_BACKOFF,
     random: opts.random ?? Math.random,
     signal: opts.signal,
+    pausedSince,
   };
   const makeWatcher =
     opts.watchSource ??
@@ -122,7 +168,12 @@ export function runDaemon(opts: DaemonOptions): Daemon {
       new SourceWatcher({ root: sync.source.path, exclude, clock, rescanIntervalMs: opts.rescanIntervalMs ?? 60_000, warn }));
 
   async function start(m: Manifest): Promise<void> {
+    const prev = runners;
     const rs = m.syncs.map((s) => new SyncRunner(s, deps));
+    for (const r of rs) {
+      const old = prev.find((p) => p.sync.name === r.sync.name);
+      if (old) r.inherit(old);
+    }
     const ws: { runner: SyncRunner; watcher: WatchSource }[] = [];
     for (const r of rs) {
       if (r.sync.source.host !== undefined) {
@@ -209,9 +260,71 @@ export function runDaemon(opts: DaemonOptions): Daemon {
     return true;
   }
 
+  function selector(req: { syncs?: readonly string[]; targets?: readonly string[] }): TargetSelector {
+    return (loc) => !req.targets?.length || req.targets.includes(loc.host ?? "local");
+  }
+
+  async function wait(req: WaitRequest): Promise<WaitAnswer> {
+    const since = currentEpoch();
+    const unknown = (req.syncs ?? []).filter((n) => !manifest.syncs.some((s) => s.name === n));
+    if (unknown.length) return { ok: false, targets: 0, behind: [], paused: [], error: `no sync ${unknown.join(", ")} in ${manifest.file}` };
+    const select = selector(req);
+    const chosen = () => runners.filter((r) => !req.syncs?.length || req.syncs.includes(r.sync.name));
+    const count = chosen().reduce((n, r) => n + r.sync.targets.filter(select).length, 0);
+    if (count === 0) return { ok: false, targets: 0, behind: [], paused: [], error: `no target of the selected syncs is on ${(req.targets ?? []).join(", ")} in ${manifest.file}` };
+    const deadline = clock.now() + req.timeoutMs;
+    for (;;) {
+      const rs = chosen();
+      const paused = rs.flatMap((r) => r.pausedTargets(select).map((p) => ({ sync: r.sync.name, target: p.target, since: new Date(p.since).toISOString() })));
+      const behind = rs.flatMap((r) => r.behind(since, select).map((b) => ({ sync: r.sync.name, ...b })));
+      if (behind.length === 0) return { ok: true, targets: count - paused.length, behind, paused };
+      if (stopping || clock.now() >= deadline) {
+        const why = stopping ? "the daemon is stopping" : undefined;
+        return { ok: false, targets: count - paused.length, behind: why ? behind.map((b) => ({ ...b, why })) : behind, paused };
+      }
+      for (const r of rs) r.catchUp(since, select);
+      await new Promise<void>((res) => clock.setTimeout(res, Math.max(1, Math.min(100, deadline - clock.now()))));
+    }
+  }
+
+  const targetsOf = (what: string) => manifest.syncs.flatMap((s) => s.targets.filter((t) => matchesPause(what, t)).map(formatLocation));
+
+  async function savePauses(): Promise<void> {
+    try {
+      await opts.pauses?.save(Object.fromEntries([...pauses].map(([k, v]) => [k, new Date(v).toISOString()])));
+    } catch (err) {
+      log("error", `cannot remember the pauses: ${(err as Error).message}`);
+    }
+  }
+
+  async function pause(what: string): Promise<PauseAnswer> {
+    const targets = targetsOf(what);
+    if (targets.length === 0) return { ok: false, targets, error: `no target is on "${what}" in ${manifest.file} (name a host, HOST:/path, or a local target's path)` };
+    if (!pauses.has(what)) pauses.set(what, clock.now());
+    await savePauses();
+    log("info", `paused ${what}: ${targets.join(", ")} get nothing until \`tsync resume ${what}\` (events keep counting)`);
+    for (const r of runners) r.paused();
+    return { ok: true, targets };
+  }
+
+  async function resume(what?: string): Promise<PauseAnswer> {
+    const gone = [...pauses.keys()].filter((k) => what === undefined || k === what || k.startsWith(`${what}:`));
+    if (gone.length === 0) return { ok: false, targets: [], error: what === undefined ? "nothing is paused" : `"${what}" is not paused (paused: ${[...pauses.keys()].join(", ") || "nothing"})` };
+    const before = new Set(manifest.syncs.flatMap((s) => s.targets.filter((t) => pausedSince(t) !== undefined).map(formatLocation)));
+    for (const k of gone) pauses.delete(k);
+    await savePauses();
+    const back = [...before].filter((key) => !manifest.syncs.some((s) => s.targets.some((t) => formatLocation(t) === key && pausedSince(t) !== undefined)));
+    log("info", `resumed ${gone.join(", ")}: catching up ${back.join(", ") || "nothing (still paused by another entry)"} with a full plan`);
+    for (const r of runners) r.resumed();
+    return { ok: true, targets: back };
+  }
+
   return {
     ready,
     done,
+    wait,
+    pause,
+    resume,
     status: snapshot,
     reload() {
       reloading = reloading.catch(() => false).then(doReload);

@@ -3,6 +3,7 @@
 import type { Sync, Location } from "../model/manifest.js";
 import type { TargetPlan } from "../model/plan.js";
 import type { RelPath } from "../model/paths.js";
+import type { HookOutcome } from "../run/hooks.js";
 
 export interface EngineApplyResult {
   readonly ok: boolean;
@@ -15,6 +16,8 @@ export interface EngineApplyResult {
    * paths again in its next batch.
    */
   readonly sourceChanged?: readonly RelPath[];
+  /** The onChange hooks run after the changes landed (a failure is reported, never retried). */
+  readonly hooks?: readonly HookOutcome[];
 }
 
 export interface SyncEngine {

@@ -8,7 +8,8 @@ import type { Clock, TimerHandle } from "./clock.js";
 export const STATUS_FORMAT_VERSION = 1;
 
 /** `problems`: nothing left to apply, but paths tsync cannot read or replicate (not in sync). */
-export type TargetStatusState = "in-sync" | "syncing" | "drifted" | "problems" | "unreachable" | "failed";
+/** `syncing`: work in flight or source events not yet applied; `paused`: `tsync pause`, sent nothing. */
+export type TargetStatusState = "in-sync" | "syncing" | "drifted" | "problems" | "unreachable" | "failed" | "paused";
 export type WatcherMode = "inotify" | "polling" | "none";
 
 export interface AuditStatus {
@@ -19,6 +20,21 @@ export interface AuditStatus {
   readonly drift: number;
   readonly result: "in-sync" | "healed" | "reported" | "failed";
   readonly error?: string;
+  /** How long the audit's plan (and heal) took. */
+  readonly durationMs?: number;
+}
+
+/** Counted since the daemon started (a reload keeps them): what /metrics exports as counters. */
+export interface TargetTotals {
+  readonly bytesSent: number;
+  /** Changes carried out (files sent or copied, directories, links, metadata, deletes). */
+  readonly changesApplied: number;
+  /** Plans applied to this target (live batches, full plans, heals) that had changes. */
+  readonly batches: number;
+  /** Times it became unreachable or failed. */
+  readonly failures: number;
+  readonly driftFound: number;
+  readonly driftHealed: number;
 }
 
 export interface TargetStatus {
@@ -34,6 +50,18 @@ export interface TargetStatus {
   readonly problems: number;
   /** Changes found by the last audit and left alone (onDrift: report). */
   readonly drift: number;
+  readonly totals?: TargetTotals;
+  /** onChange commands run on this target since the daemon started, and how many of them failed. */
+  readonly hookRuns?: number;
+  readonly hookFailures?: number;
+  /** The last failed hook: when, and the one-line reason (exit status or timeout, stderr's last line). */
+  readonly lastHookFailure?: { readonly at: string; readonly error: string };
+  /** Source events seen that have not reached this target yet (a paused target's keep counting). */
+  readonly pendingEvents?: number;
+  /** The oldest of them arrived no earlier than this: how far behind the target is. */
+  readonly behindSince?: string;
+  /** `tsync pause`: since when. */
+  readonly pausedSince?: string;
 }
 
 export interface SyncStatus {
@@ -61,9 +89,9 @@ export interface StatusDoc {
   readonly syncs: readonly SyncStatus[];
 }
 
-/** `tsync status` exits 1 unless every target is in sync. */
+/** `tsync status` exits 1 unless every target is in sync or paused (paused on purpose, as /healthz). */
 export function allInSync(doc: StatusDoc): boolean {
-  return doc.syncs.every((s) => s.targets.every((t) => t.state === "in-sync"));
+  return doc.syncs.every((s) => s.targets.every((t) => t.state === "in-sync" || t.state === "paused"));
 }
 
 export interface StatusWriterOptions {

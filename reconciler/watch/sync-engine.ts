@@ -39,7 +39,14 @@ export function createSyncEngine(manifest: Manifest | (() => Manifest), fleet: F
       // Problems are not a failure to retry with backoff: the runner reports them from the plan.
       const ok = o.status === "applied" || o.status === "in-sync" || o.status === "problems";
       const moved = ok ? [] : await sourceMoved(tp, o.problems.map((p) => p.path));
-      return { ok, applied: o.applied, bytes: o.bytes, ...(o.error ? { error: o.error } : {}), ...(moved.length ? { sourceChanged: moved } : {}) };
+      return {
+        ok,
+        applied: o.applied,
+        bytes: o.bytes,
+        ...(o.error ? { error: o.error } : {}),
+        ...(moved.length ? { sourceChanged: moved } : {}),
+        ...(o.hooks ? { hooks: o.hooks } : {}),
+      };
     },
   };
 

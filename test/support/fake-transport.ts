@@ -7,7 +7,7 @@ import type { Change } from "../../reconciler/model/change.js";
 import type { RelPath } from "../../reconciler/model/paths.js";
 import type { Entry, Snapshot } from "../../reconciler/model/snapshot.js";
 import type { ScanOptions } from "../../reconciler/scan/options.js";
-import type { ApplyResult, ContentSource, RootProbe, Transport } from "../../reconciler/transport/types.js";
+import type { ApplyResult, ContentSource, ExecOptions, ExecResult, RootProbe, Transport } from "../../reconciler/transport/types.js";
 
 export type RunResult = { code: number; output: string };
 
@@ -66,6 +66,15 @@ export class FakeTransport implements Transport {
   async run(command: string): Promise<RunResult> {
     this.ran.push(command);
     return this.onRun(command);
+  }
+
+  /** Every hook `exec` was given, in order; `onExec` decides its result. */
+  readonly execs: { command: string; opts: ExecOptions }[] = [];
+  onExec: (command: string, opts: ExecOptions) => ExecResult = () => ({ code: 0, timedOut: false, stderrTail: "" });
+
+  async exec(command: string, opts: ExecOptions): Promise<ExecResult> {
+    this.execs.push({ command, opts });
+    return this.onExec(command, opts);
   }
 
   async writeFile(absPath: string, data: Buffer): Promise<void> {

@@ -46,10 +46,10 @@ test("every rule and every error kind is exercised by the corpus", () => {
     "yaml", "tab", "duplicate-key", "not-text", "empty", "not-mapping", "bad-key", "schema", "unknown-key", "missing-key",
     "relative-path", "host-address", "unknown-host", "unknown-role", "empty-upstream", "source-is-target",
     "overlapping-targets", "root-target", "bad-duration", "bad-limit", "bad-cron", "unknown-upstream", "nginx-injection", "nul-byte",
-    "proxy-jump",
+    "proxy-jump", "bad-port",
   ])
     assert.ok(codes.has(code), `no corpus case yields ${code}`);
-  assert.equal(Object.keys(RULES).length, 14);
+  assert.equal(Object.keys(RULES).length, 15);
 });
 
 test("a 10 MB file is refused quickly with one line", () => {
@@ -293,6 +293,7 @@ test("schema defaults are the defaults normalize applies", () => {
   assert.deepEqual((sync.protect as Json).default, DEFAULTS.protect);
   assert.equal((sync.delay as Json).default, DEFAULTS.delay);
   assert.equal((sync.onDrift as Json).default, DEFAULTS.onDrift);
+  assert.equal(((((sync.onChange as Json).items as Json).properties as Json).timeout as Json).default, DEFAULTS.hookTimeout);
   assert.equal((((sync.audit as Json).properties as Json).quick as Json).default, DEFAULTS.auditQuick);
   assert.equal((nginx.test as Json).default, DEFAULTS.nginxTest);
   assert.equal((nginx.reload as Json).default, DEFAULTS.nginxReload);

@@ -11,6 +11,7 @@ import { runDaemon, type AuditScheduler, type WatchSource } from "../../reconcil
 import type { SyncEngine } from "../../reconciler/watch/engine.js";
 import type { SourceWatcherHooks } from "../../reconciler/watch/source-watcher.js";
 import { allInSync, type StatusDoc } from "../../reconciler/watch/status.js";
+import type { PauseStore, Pauses } from "../../reconciler/watch/pauses.js";
 
 type Tree = Map<RelPath, string>;
 const file = (content: string): FileEntry => ({ kind: "file", size: content.length, mtimeMs: 0, mode: 0o644, hash: content });
@@ -111,7 +112,7 @@ function makeManifest(syncs: Sync[], digest = "d1"): Manifest {
   return { file: "tsync.yaml", digest, settings: { maxProcesses: 5, statusFile: "/run/tsync.status" }, hosts: new Map(), syncs, nginx: undefined as never };
 }
 
-function rig(opts: { sync?: Partial<Sync>; reload?: () => Manifest | Diagnostic[] } = {}) {
+function rig(opts: { sync?: Partial<Sync>; reload?: () => Manifest | Diagnostic[]; pauses?: PauseStore } = {}) {
   const clock = new FakeClock(Date.UTC(2026, 0, 1));
   const engine = new FakeEngine();
   engine.source = new Map([[relPath("index.php"), "v1"], [relPath("wp/a.css"), "a1"]]);
@@ -145,6 +146,7 @@ function rig(opts: { sync?: Partial<Sync>; reload?: () => Manifest | Diagnostic[
     writeStatus: async (f, data) => void (files.get(f) ?? files.set(f, []).get(f)!).push(JSON.parse(data)),
     pid: 4242,
     ...(opts.reload ? { reload: opts.reload } : {}),
+    ...(opts.pauses ? { pauses: opts.pauses } : {}),
   });
   const lastStatus = () => files.get("/run/tsync.status")!.at(-1)!;
   const target = (k: string) => Object.fromEntries(engine.tree(k));
@@ -431,6 +433,135 @@ test("regression (issue 18 item 5): a target with problems is not in sync, and a
   await r.crons[0]!.run();
   await flushMicrotasks();
   assert.deepEqual(states(), [[K1, "in-sync", 0], [K2, "in-sync", 0]], "the next full plan clears them");
+  r.ac.abort();
+  await r.d.done;
+});
+
+/** A pause store in memory: what was saved is what the next daemon loads. */
+function memoryPauses(initial: Pauses = {}): PauseStore & { saved: Pauses } {
+  const store = { saved: initial, load: () => store.saved, save: async (p: Pauses) => void (store.saved = p) };
+  return store;
+}
+
+test("wait is a barrier: a change whose event has not arrived yet is still on every target when it answers", async () => {
+  const r = rig();
+  await r.d.ready;
+  // Written to the source, but the watcher has not delivered the event (inotify latency, a burst).
+  r.engine.source.set(relPath("deploy.txt"), "v9");
+  const answer = r.d.wait({ timeoutMs: 5000 });
+  await r.clock.tick(100);
+  const a = await answer;
+  assert.deepEqual(a, { ok: true, targets: 2, behind: [], paused: [] });
+  assert.equal(r.target(K1)["deploy.txt"], "v9");
+  assert.equal(r.target(K2)["deploy.txt"], "v9");
+  assert.deepEqual(r.engine.plans().at(-1), { op: "plan", targets: [K1, K2] }, "a full plan, not the paths of events seen");
+  r.ac.abort();
+  await r.d.done;
+});
+
+test("wait times out naming the target still behind and why; --target narrows it; a bad selection is one line", async () => {
+  const r = rig();
+  await r.d.ready;
+  r.engine.down.add(K2);
+  r.engine.source.set(relPath("new.txt"), "n");
+  const answer = r.d.wait({ timeoutMs: 3000 });
+  for (let i = 0; i < 40; i++) await r.clock.tick(100);
+  const a = await answer;
+  assert.equal(a.ok, false);
+  assert.equal(a.behind.length, 1);
+  assert.equal(a.behind[0]!.target, K2);
+  assert.match(a.behind[0]!.why, /^unreachable: www-02:\/var\/www\/site: connect ECONNREFUSED \(retry at /);
+  const only = r.d.wait({ timeoutMs: 3000, targets: ["www-01"] });
+  await r.clock.tick(100);
+  assert.deepEqual(await only, { ok: true, targets: 1, behind: [], paused: [] });
+  assert.equal((await r.d.wait({ timeoutMs: 1, syncs: ["nope"] })).error, "no sync nope in tsync.yaml");
+  assert.equal((await r.d.wait({ timeoutMs: 1, targets: ["www-09"] })).error, "no target of the selected syncs is on www-09 in tsync.yaml");
+  r.ac.abort();
+  await r.d.done;
+});
+
+test("pause holds one target back while the other proceeds; status says paused since when and how far behind; resume catches up with one full plan", async () => {
+  const store = memoryPauses();
+  const r = rig({ pauses: store });
+  await r.d.ready;
+  assert.deepEqual(await r.d.pause("www-02"), { ok: true, targets: [K2] });
+  assert.deepEqual(Object.keys(store.saved), ["www-02"]);
+  assert.equal((await r.d.pause("www-09")).error, 'no target is on "www-09" in tsync.yaml (name a host, HOST:/path, or a local target\'s path)');
+  r.engine.source.set(relPath("a.txt"), "A");
+  r.engine.source.set(relPath("b.txt"), "B");
+  r.watchers[0]!.emit("a.txt", "b.txt");
+  await r.clock.tick(100);
+  assert.equal(r.target(K1)["a.txt"], "A");
+  assert.equal(r.target(K2)["a.txt"], undefined, "nothing sent to the paused target");
+  const t2 = r.d.status().syncs[0]!.targets[1]!;
+  assert.equal(t2.state, "paused");
+  assert.equal(t2.pausedSince, "2026-01-01T00:00:00.000Z");
+  assert.equal(t2.pendingEvents, 2);
+  assert.ok(allInSync(r.d.status()), "paused on purpose is not a failure (as /healthz)");
+  // wait does not wait for a paused target, and says so.
+  const w = r.d.wait({ timeoutMs: 1000 });
+  await r.clock.tick(100);
+  assert.deepEqual(await w, { ok: true, targets: 1, behind: [], paused: [{ sync: "site", target: K2, since: "2026-01-01T00:00:00.000Z" }] });
+  assert.equal((await r.d.resume("www-03")).error, '"www-03" is not paused (paused: www-02)');
+  assert.deepEqual(await r.d.resume("www-02"), { ok: true, targets: [K2] });
+  await r.clock.tick(0);
+  assert.deepEqual(r.engine.plans().at(-1), { op: "plan", targets: [K2] });
+  assert.equal(r.target(K2)["b.txt"], "B");
+  const back = r.d.status().syncs[0]!.targets[1]!;
+  assert.equal(back.state, "in-sync");
+  assert.equal(back.pendingEvents, undefined);
+  assert.deepEqual(store.saved, {});
+  r.ac.abort();
+  await r.d.done;
+});
+
+test("a pause survives a restart: the new daemon's initial apply leaves the target alone", async () => {
+  const r = rig({ pauses: memoryPauses({ [K2]: "2025-12-31T23:00:00.000Z" }) });
+  r.engine.source.set(relPath("late.txt"), "L");
+  await r.d.ready;
+  assert.deepEqual(r.engine.plans()[0], { op: "plan", targets: [K1] });
+  assert.equal(r.target(K2)["late.txt"], undefined);
+  assert.equal(r.d.status().syncs[0]!.targets[1]!.state, "paused");
+  assert.equal(r.d.status().syncs[0]!.targets[1]!.pausedSince, "2025-12-31T23:00:00.000Z");
+  // A retry or an audit does not touch it either.
+  await r.crons[0]!.run();
+  assert.deepEqual(r.engine.plans().at(-1), { op: "plan", targets: [K1] });
+  r.ac.abort();
+  await r.d.done;
+});
+
+test("status is honest: events not yet applied make a target syncing (not in sync), with how many and since when", async () => {
+  const r = rig();
+  await r.d.ready;
+  r.engine.source.set(relPath("x.txt"), "x");
+  r.watchers[0]!.emit("x.txt");
+  await r.clock.tick(50);
+  const st = r.d.status();
+  assert.deepEqual(st.syncs[0]!.targets.map((t) => [t.state, t.pendingEvents, t.behindSince]), [
+    ["syncing", 1, "2026-01-01T00:00:00.000Z"],
+    ["syncing", 1, "2026-01-01T00:00:00.000Z"],
+  ]);
+  assert.equal(allInSync(st), false);
+  await r.clock.tick(50);
+  assert.deepEqual(r.d.status().syncs[0]!.targets.map((t) => [t.state, t.pendingEvents, t.behindSince]), [
+    ["in-sync", undefined, undefined],
+    ["in-sync", undefined, undefined],
+  ]);
+  r.ac.abort();
+  await r.d.done;
+});
+
+test("a reload keeps the last audit and each target's last sync (it used to read \"last audit never\")", async () => {
+  const next = makeManifest([makeSync()], "d2");
+  const r = rig({ reload: () => next });
+  await r.d.ready;
+  await r.crons[0]!.run();
+  const before = r.d.status().syncs[0]!;
+  assert.equal(before.lastAudit!.result, "in-sync");
+  assert.equal(await r.d.reload(), true);
+  const after = r.d.status().syncs[0]!;
+  assert.deepEqual(after.lastAudit, before.lastAudit);
+  assert.ok(after.targets.every((t) => t.lastSyncAt !== undefined));
   r.ac.abort();
   await r.d.done;
 });

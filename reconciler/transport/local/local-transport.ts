@@ -13,7 +13,8 @@ import { writeFileAtomic } from "./atomic-write.js";
 import type { Snapshot } from "../../model/snapshot.js";
 import { APPLY_COMMAND } from "../apply/helper.js";
 import { applyOverStream, type HelperProcess, type StreamApplyOptions } from "../apply/stream.js";
-import type { ApplyResult, ContentSource, RootProbe, SourceFile, Transport } from "../types.js";
+import { STDERR_TAIL_BYTES, type ApplyResult, type ContentSource, type ExecOptions, type ExecResult, type RootProbe, type SourceFile, type Transport } from "../types.js";
+import { keepTail } from "../tail.js";
 import type { ScanOptions } from "../../scan/options.js";
 import { ownerIds } from "../owner-ids.js";
 
@@ -171,6 +172,47 @@ export class LocalTransport implements Transport {
       child.on("close", (code, sig) =>
         res({ code: code ?? 128 + (sig ? (osConstants.signals[sig] ?? 0) : 0), output: Buffer.concat(out).toString("utf8") }),
       );
+    });
+  }
+
+  exec(command: string, o: ExecOptions): Promise<ExecResult> {
+    return new Promise((res, rej) => {
+      // Its own process group (detached), so a timeout kills whatever the command started too.
+      const child = spawn("sh", ["-c", command], { cwd: o.cwd, env: { ...process.env, ...o.env }, stdio: ["pipe", "ignore", "pipe"], detached: true });
+      const tail = keepTail(child.stderr, STDERR_TAIL_BYTES);
+      let timedOut = false;
+      const kill = (sig: NodeJS.Signals) => {
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, sig);
+        } catch {
+          // the whole group is gone
+        }
+      };
+      let killed = false;
+      const stop = () => {
+        if (killed) return;
+        killed = true;
+        kill("SIGTERM");
+        // Also after the shell itself has exited: a child that ignores TERM is still in the group.
+        setTimeout(() => kill("SIGKILL"), 5000).unref();
+      };
+      const timer = setTimeout(() => ((timedOut = true), stop()), o.timeoutMs);
+      o.signal?.addEventListener("abort", stop, { once: true });
+      child.stdin.on("error", () => {}); // a command that does not read its input closes the pipe early
+      child.stdin.end(o.stdin);
+      child.on("error", (err) => {
+        clearTimeout(timer);
+        rej(new TransportError(HOST, "exec", `cannot run \`${command}\` in ${o.cwd}: ${errorMessage(err)}`));
+      });
+      child.on("exit", () => {
+        // A daemon the command left behind (setsid) may hold stderr open: do not wait for it.
+        setTimeout(() => child.stderr.destroy(), 1000).unref();
+      });
+      child.on("close", (code, sig) => {
+        clearTimeout(timer);
+        o.signal?.removeEventListener("abort", stop);
+        res({ code: code ?? 128 + (sig ? (osConstants.signals[sig] ?? 0) : 0), timedOut, stderrTail: tail() });
+      });
     });
   }
 

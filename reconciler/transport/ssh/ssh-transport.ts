@@ -14,7 +14,8 @@ import { applyOverStream } from "../apply/stream.js";
 import { fail } from "./auth.js";
 import { SshConnection, SshPool, type ConnectOptions } from "./connection.js";
 import type { Endpoint } from "./config.js";
-import type { ApplyOptions, ApplyResult, ContentSource, RootProbe, SourceFile, Transport } from "../types.js";
+import { STDERR_TAIL_BYTES, type ApplyOptions, type ApplyResult, type ContentSource, type ExecOptions, type ExecResult, type RootProbe, type SourceFile, type Transport } from "../types.js";
+import { keepTail } from "../tail.js";
 import type { ScanOptions } from "../../scan/options.js";
 import { ownerIds } from "../owner-ids.js";
 
@@ -34,6 +35,8 @@ const RUN_MARKER = "TSYNC-RUN\0";
 const PROBE_MARKER = "TSYNC-PROBE\0";
 const HOME_MARKER = "TSYNC-HOME\0";
 const CHANGED_MARKER = "TSYNC-SOURCE-CHANGED";
+/** What `timeout --verbose` prints when it kills (GNU coreutils; the quotes follow the locale). */
+const TIMEOUT_LINE = /^timeout: sending signal \w+ to command .*$\n?/gm;
 const printfMarker = (m: string) => `printf '${m.replace("\0", "\\0")}'`;
 
 /** Exit 1 from find/xargs because paths vanished mid-walk is a normal race, not a failure. */
@@ -319,6 +322,36 @@ export class SshTransport implements Transport {
     const r = await conn.exec(this.sh(line), signal ? { signal } : {});
     const out = afterMarker(r.stdout, RUN_MARKER) ?? r.stdout;
     return { code: r.code, output: out.toString("utf8") + r.stderr.toString("utf8") };
+  }
+
+  /**
+   * GNU `timeout` on the target kills the command's process group (it makes itself the group leader);
+   * a local guard a little later aborts the channel, should the target not answer at all.
+   */
+  async exec(command: string, o: ExecOptions): Promise<ExecResult> {
+    const conn = await this.conn();
+    const env = Object.entries(o.env).map(([k, v]) => `${k}=${shq(v)}`).join(" ");
+    const line = [
+      `cd -- ${shq(o.cwd)} || exit 126`,
+      ...(env ? [`export ${env}`] : []),
+      `exec timeout --verbose -k 5 ${o.timeoutMs / 1000}s sh -c ${shq(command)} >/dev/null`,
+    ].join("\n");
+    const guard = new AbortController();
+    const timer = setTimeout(() => guard.abort(), o.timeoutMs + 15_000);
+    try {
+      const proc = conn.spawn(this.sh(line), { signal: o.signal ? AbortSignal.any([o.signal, guard.signal]) : guard.signal });
+      const tail = keepTail(proc.stderr, STDERR_TAIL_BYTES);
+      proc.stdout.resume();
+      proc.stdin.on("error", () => {}); // a command that does not read its input
+      proc.stdin.end(o.stdin);
+      const code = await proc.done;
+      const err = tail();
+      const timedOut = guard.signal.aborted || ((code === 124 || code === 137) && TIMEOUT_LINE.test(err));
+      TIMEOUT_LINE.lastIndex = 0;
+      return { code, timedOut, stderrTail: err.replace(TIMEOUT_LINE, "") };
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async writeFile(absPath: string, data: Buffer, signal?: AbortSignal): Promise<void> {
