@@ -52,7 +52,7 @@ export interface RawNginx {
 export interface RawManifest {
   version: 1;
   defaults?: RawConnection;
-  settings?: { maxProcesses?: number; statusFile?: string; logFile?: string };
+  settings?: { maxProcesses?: number; statusFile?: string; logFile?: string; hashCache?: string | false };
   hosts?: Record<string, RawHost>;
   syncs?: Record<string, RawSync>;
   nginx?: RawNginx;
@@ -225,6 +225,7 @@ export function normalize(raw: RawManifest, file: string, digest: string): Manif
       maxProcesses: set.maxProcesses ?? DEFAULTS.maxProcesses,
       ...(set.statusFile !== undefined ? { statusFile: resolveLocalPath(set.statusFile, base) } : {}),
       ...(set.logFile !== undefined ? { logFile: resolveLocalPath(set.logFile, base) } : {}),
+      ...(set.hashCache !== undefined ? { hashCache: set.hashCache === false ? false : resolveLocalPath(set.hashCache, base) } : {}),
     },
     hosts: ordered,
     syncs,

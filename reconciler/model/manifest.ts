@@ -102,6 +102,8 @@ export interface Settings {
   readonly maxProcesses: number;
   readonly statusFile?: string;
   readonly logFile?: string;
+  /** Directory of the source hash cache (scan/hash-cache.ts), false for none; absent: the default (defaultHashCacheDir). */
+  readonly hashCache?: string | false;
 }
 
 export interface Manifest {

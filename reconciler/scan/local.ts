@@ -7,6 +7,7 @@ import { STAGING_DIR, type Entry, type Snapshot } from "../model/snapshot.js";
 import { TransportError } from "../model/errors.js";
 import type { ScanOptions } from "./options.js";
 import { hashRecords } from "./hash-pool.js";
+import { hashTreeFiles } from "./hash-cache.js";
 import { tooManyEntries } from "./limits.js";
 
 /**
@@ -203,15 +204,16 @@ export async function scanLocal(root: string, opts: ScanOptions): Promise<Snapsh
     }
   }
   await walker.drain();
-  if (opts.hash === "all") await attachHashes(root, walker.out, opts.signal);
+  if (opts.hash === "all") await attachHashes(root, walker.out, opts);
   return walker.out;
 }
 
 /** Hash every file of `snap` and set each hash whose file still had the size and mtime scanned. */
-async function attachHashes(root: string, snap: Map<RelPath, Entry>, signal: AbortSignal | undefined): Promise<void> {
+async function attachHashes(root: string, snap: Map<RelPath, Entry>, opts: ScanOptions): Promise<void> {
   const files: RelPath[] = [];
   for (const [p, e] of snap) if (e.kind === "file") files.push(p);
-  for (const [p, hash, size, mtimeMs] of await hashRecords(root, files, signal)) {
+  const hashOpts = { whole: opts.only === undefined || opts.only.includes(ROOT), ...(opts.hashCache ? { cache: opts.hashCache } : {}), ...(opts.signal ? { signal: opts.signal } : {}) };
+  for (const [p, hash, size, mtimeMs] of await hashTreeFiles(root, files, hashOpts)) {
     const e = snap.get(p as RelPath);
     if (e?.kind === "file" && e.size === size && e.mtimeMs === mtimeMs) snap.set(p as RelPath, { ...e, hash });
   }

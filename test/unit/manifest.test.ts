@@ -388,3 +388,22 @@ test("sshConfig: true is ~/.ssh/config then /etc/ssh/ssh_config; a relative PATH
   assert.deepEqual(manifest!.hosts.get("b")!.sshConfig, []);
   assert.deepEqual(manifest!.hosts.get("c")!.sshConfig, [join(homedir(), ".ssh/config"), "/etc/ssh/ssh_config"]);
 });
+
+test("settings.hashCache: a directory resolved like other local paths, false for none, absent for the default", async () => {
+  const { Fleet } = await import("../../reconciler/run/fleet.js");
+  const at = (settings: string) => parseManifest(`version: 1\nsettings: ${settings}\nsyncs: {}\n`, "/etc/tsync/tsync.yaml");
+  const dir = (settings: string) => new Fleet(at(settings).manifest!).hashCacheDir;
+  assert.equal(dir("{ hashCache: cache }"), "/etc/tsync/cache");
+  assert.equal(dir("{ hashCache: false }"), undefined);
+  const saved = process.env.XDG_CACHE_HOME;
+  try {
+    process.env.XDG_CACHE_HOME = "/var/cache/x";
+    assert.equal(dir("{}"), "/var/cache/x/tsync");
+    process.env.XDG_CACHE_HOME = "relative/ignored";
+    assert.equal(dir("{}"), join(homedir(), ".cache", "tsync"));
+  } finally {
+    if (saved === undefined) delete process.env.XDG_CACHE_HOME;
+    else process.env.XDG_CACHE_HOME = saved;
+  }
+  assert.deepEqual(at("{ hashCache: true }").diagnostics.map(formatDiagnostic), ["/etc/tsync/tsync.yaml:2:24: settings.hashCache: must be false or a path to a directory"]);
+});
