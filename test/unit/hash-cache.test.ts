@@ -182,3 +182,30 @@ test("without a cache every deep scan reads every file", async () => {
   const r = await deepScan(null);
   assert.deepEqual([r.read, r.cached], [FILES, 0]);
 });
+
+test("concurrent processes saving the same cache leave one whole file, no temporaries", async () => {
+  const { spawn } = await import("node:child_process");
+  const { fileURLToPath } = await import("node:url");
+  const local = fileURLToPath(new URL("../../reconciler/scan/local.js", import.meta.url));
+  const ignore = fileURLToPath(new URL("../../reconciler/core/ignore.js", import.meta.url));
+  const script = `
+    const { scanLocal } = await import(${JSON.stringify(local)});
+    const { makeMatcher } = await import(${JSON.stringify(ignore)});
+    const { closeHashPool } = await import(${JSON.stringify(local.replace(/local\.js$/, "hash-pool.js"))});
+    const warns = [];
+    for (let i = 0; i < 5; i++) await scanLocal(${JSON.stringify(root)}, { exclude: makeMatcher([]), owners: false, hash: "all", hashCache: { dir: ${JSON.stringify(cacheDir)}, racyMs: -60000, warn: (m) => warns.push(m) } });
+    await closeHashPool();
+    if (warns.length) { console.error(warns.join("\\n")); process.exit(1); }`;
+  // A file, not -e: the hash workers inherit the process's node flags.
+  const file = join(base, "scan.mjs");
+  writeFileSync(file, script);
+  const run = () =>
+    new Promise<number | null>((res) => {
+      const c = spawn(process.execPath, [file], { stdio: ["ignore", "ignore", "inherit"] });
+      c.on("close", res);
+    });
+  assert.deepEqual(await Promise.all([run(), run(), run()]), [0, 0, 0]);
+  assert.deepEqual(readdirSync(cacheDir), [hashCacheFile(cacheDir, root).split("/").pop()]);
+  const warm = await deepScan();
+  assert.deepEqual([warm.read, warm.cached, warnings], [0, FILES, []]);
+});
