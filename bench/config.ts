@@ -1,9 +1,11 @@
-// Bench modes: --quick (< 2 min, small data), the default full run (< 20 min), --huge adds 1M files.
+// Bench modes: --quick (< 2 min, small data), the default full run (< 20 min), and --huge: issue 12's
+// large-site rows alone (100k and 1M files; ~1 h), written into their own section of RESULTS.md.
 import { parseArgs } from "node:util";
 
 export interface BenchConfig {
-  readonly mode: "quick" | "full";
-  readonly huge: boolean;
+  readonly mode: "quick" | "full" | "huge";
+  /** File counts of the --huge series (`--huge-files 20000,200000` for a trial run). */
+  readonly hugeFiles: readonly number[];
   /** Repetitions of each alternated tsync/anchor pair; cheap items get `repsCheap`. */
   readonly reps: number;
   readonly repsCheap: number;
@@ -23,7 +25,7 @@ export interface BenchConfig {
   readonly only?: readonly string[];
 }
 
-const USAGE = `usage: npm run bench -- [--quick | --huge] [--reps N] [--profile | --no-profile] [--keep] [--out FILE] [--only item,...]
+const USAGE = `usage: npm run bench -- [--quick | --huge [--huge-files N,N]] [--reps N] [--profile | --no-profile] [--keep] [--out FILE] [--only item,...]
 items: initial, plan, deep, changes, audit, live, burst, scale, rss`;
 
 export function parseConfig(argv: readonly string[]): BenchConfig {
@@ -32,6 +34,7 @@ export function parseConfig(argv: readonly string[]): BenchConfig {
     options: {
       quick: { type: "boolean", default: false },
       huge: { type: "boolean", default: false },
+      "huge-files": { type: "string" },
       reps: { type: "string" },
       profile: { type: "boolean" },
       "no-profile": { type: "boolean", default: false },
@@ -46,10 +49,14 @@ export function parseConfig(argv: readonly string[]): BenchConfig {
     process.exit(0);
   }
   const quick = values.quick === true;
+  const huge = values.huge === true;
+  if (quick && huge) throw new Error("--quick and --huge: pick one");
+  const hugeFiles = (values["huge-files"] ?? "100000,1000000").split(",").map(Number);
+  if (hugeFiles.some((n) => !Number.isInteger(n) || n < 1000)) throw new Error(`--huge-files: file counts ≥ 1000, not ${values["huge-files"]}`);
   const reps = values.reps !== undefined ? Number(values.reps) : quick ? 1 : 3;
   if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps: a positive integer, not ${values.reps}`);
   const out = values.out ?? (quick ? "bench/RESULTS.quick.md" : "bench/RESULTS.md");
-  const base = { huge: values.huge === true, reps, profile: values["no-profile"] ? false : (values.profile ?? !quick), keep: values.keep === true, out, ...(values.only ? { only: values.only.split(",") } : {}) };
+  const base = { hugeFiles, reps, profile: values["no-profile"] ? false : (values.profile ?? !quick), keep: values.keep === true, out, ...(values.only ? { only: values.only.split(",") } : {}) };
   if (quick)
     return {
       ...base,
@@ -65,14 +72,14 @@ export function parseConfig(argv: readonly string[]): BenchConfig {
     };
   return {
     ...base,
-    mode: "full",
+    mode: huge ? "huge" : "full",
     repsCheap: Math.max(reps, 5),
     liveSamples: 20,
     burstFiles: 1000,
     burstReps: reps,
     small: { files: 20_000, dirs: 2000, size: 4096 },
     bigBytes: 512 << 20,
-    scale: values.huge ? [10_000, 100_000, 1_000_000] : [10_000, 100_000],
-    rssScale: values.huge ? [100_000, 1_000_000] : [100_000],
+    scale: [10_000, 100_000],
+    rssScale: [100_000],
   };
 }

@@ -42,8 +42,48 @@ export function environment(): Record<string, string> {
   };
 }
 
+const HUGE_BEGIN = "<!-- bench --huge: begin -->";
+const HUGE_END = "<!-- bench --huge: end -->";
+
+/** The `--huge` section of an existing results file, kept across full runs ("" when there is none). */
+function hugeSection(file: string): string {
+  const text = existsSync(file) ? readFileSync(file, "utf8") : "";
+  const a = text.indexOf(HUGE_BEGIN);
+  const b = text.indexOf(HUGE_END);
+  return a >= 0 && b > a ? text.slice(a, b + HUGE_END.length) : "";
+}
+
+/**
+ * `--huge` writes only its own section of the results file (the full run's tables stay), between
+ * markers, so that a later full run carries it along.
+ */
+export function writeHugeSection(file: string, ctx: Ctx, env: Record<string, string>, command: string, sets: readonly DataSet[], wallMs: number): void {
+  const missed = ctx.rows.filter((r) => verdict(r) === "MISSED").length;
+  const notes = [...ctx.rows.filter((r) => r.note).map((r) => `- ${r.work}: ${r.note}`), ...ctx.notes.map((n) => `- ${n}`)];
+  const section = [
+    HUGE_BEGIN,
+    "## Large sites (`--huge`)",
+    "",
+    `\`${command}\` on ${env.date} (tsync ${env.tsync}, ${env.nproc} cores, ${env.memory}; ${(wallMs / 60_000).toFixed(0)} min). One local and one`,
+    "SSH target (127.0.0.2), as a master with one replica runs it; rsync to the same two targets, lsyncd on",
+    "its own twin pair. Convergence is checked with rsync's itemized dry run (no output) and tsync's plan.",
+    "",
+    ...sets.map((s) => `- ${s.name}: ${s.describe}`),
+    "",
+    renderMarkdownTable(ctx.rows),
+    "",
+    `${ctx.rows.length - missed} of ${ctx.rows.length} rows met or report-only; ${missed} missed.`,
+    ...(notes.length > 0 ? ["", ...notes] : []),
+    HUGE_END,
+  ].join("\n");
+  const old = existsSync(file) ? readFileSync(file, "utf8") : "# tsync benchmarks\n";
+  const prev = hugeSection(file);
+  writeFileSync(file, prev !== "" ? old.replace(prev, () => section) : old.trimEnd() + "\n\n" + section + "\n");
+}
+
 export function writeResults(file: string, ctx: Ctx, env: Record<string, string>, command: string, sets: readonly DataSet[], wallMs: number): void {
   const missed = ctx.rows.filter((r) => verdict(r) === "MISSED").length;
+  const huge = hugeSection(file);
   const parts = [
     "# tsync benchmarks",
     "",
@@ -72,6 +112,7 @@ export function writeResults(file: string, ctx: Ctx, env: Record<string, string>
   ];
   const notes = [...ctx.rows.filter((r) => r.note).map((r) => `- ${r.work}: ${r.note}`), ...ctx.notes.map((n) => `- ${n}`)];
   if (notes.length > 0) parts.push("## Notes", "", ...notes, "");
+  if (huge !== "") parts.push(huge, "");
   if (ctx.profiles.length > 0) {
     parts.push("## Profiles of the misses (`node --cpu-prof dist/cli/main.js ...`, self time)", "");
     for (const { title, p } of ctx.profiles) parts.push(renderProfile(title, p), "");

@@ -7,7 +7,8 @@ import type { Ctx } from "./context.js";
 import { makeBig, makeScale, makeSmall, makeWordpress, type DataSet } from "./datasets.js";
 import { deepAudit, initialSync, noChangePlan, place, scalePoint, smallChange, type Placed } from "./items-batch.js";
 import { liveItems, rssItem } from "./items-live.js";
-import { environment, writeResults } from "./report.js";
+import { hugeSeries } from "./items-huge.js";
+import { environment, writeHugeSection, writeResults } from "./report.js";
 import { renderTextTable } from "./stats.js";
 import { expectCode, tsync } from "./procs.js";
 import { rsyncAll } from "./anchors.js";
@@ -18,13 +19,35 @@ const want = (item: string) => cfg.only === undefined || cfg.only.includes(item)
 const t0 = performance.now();
 const log = (msg: string) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${msg}\n`);
 
-ensureTools();
+ensureTools(cfg.mode === "huge");
 const env = environment();
 const w = await startWorld();
 const ctx: Ctx = { w, cfg, rows: [], profiles: [], notes: [], log };
 const sets: DataSet[] = [];
 let ok = false;
 try {
+  if (cfg.mode === "huge") {
+    log(`mode huge (${cfg.hugeFiles.join(", ")} files); world in ${w.dir}`);
+    await hugeSeries(ctx, sets);
+  } else await standard(sets);
+  ok = true;
+} catch (e) {
+  log(`FAILED: ${(e as Error).stack ?? String(e)}`);
+  process.exitCode = 1;
+} finally {
+  await w.close(cfg.keep || !ok);
+}
+
+const command = `npm run bench${process.argv.length > 2 ? " -- " + process.argv.slice(2).join(" ") : ""}`;
+process.stdout.write("\n" + renderTextTable(ctx.rows) + "\n");
+if (ctx.rows.length > 0) {
+  const out = resolve(new URL("../..", import.meta.url).pathname, cfg.out);
+  (cfg.mode === "huge" ? writeHugeSection : writeResults)(out, ctx, env, command, sets, performance.now() - t0);
+  log(`wrote ${out}${ok ? "" : " (partial: the run failed)"}`);
+}
+
+/** The quick and full runs: WordPress, many small files, one big file, the scale series. */
+async function standard(sets: DataSet[]): Promise<void> {
   log(`mode ${cfg.mode}; world in ${w.dir}; generating data sets`);
   const wp = place(ctx, await makeWordpress(w.dir));
   const small = place(ctx, makeSmall(w.dir, cfg.small));
@@ -65,20 +88,6 @@ try {
       target: { max: files * 1.1, label: `≤ ${(files * 1.1).toFixed(0)}×` },
     });
   }
-  ok = true;
-} catch (e) {
-  log(`FAILED: ${(e as Error).stack ?? String(e)}`);
-  process.exitCode = 1;
-} finally {
-  await w.close(cfg.keep || !ok);
-}
-
-const command = `npm run bench${process.argv.length > 2 ? " -- " + process.argv.slice(2).join(" ") : ""}`;
-process.stdout.write("\n" + renderTextTable(ctx.rows) + "\n");
-if (ctx.rows.length > 0) {
-  const out = resolve(new URL("../..", import.meta.url).pathname, cfg.out);
-  writeResults(out, ctx, env, command, sets, performance.now() - t0);
-  log(`wrote ${out}${ok ? "" : " (partial: the run failed)"}`);
 }
 
 /** Without the initial-sync item, targets still have to start in sync. */

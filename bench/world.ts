@@ -2,7 +2,7 @@
 // for the anchors (rsync, lsyncd, ssh b2sum) that trusts exactly the fleet's keys, and a temp dir for
 // sources and targets. All sshd serve this machine's filesystem, so every target gets its own path.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startSshdFleet, type Fleet } from "../test/support/sshd.js";
@@ -20,10 +20,19 @@ export interface World {
   close(keep: boolean): Promise<void>;
 }
 
-/** lsyncd is the anchor for live sync; install Debian's when missing, as the issue asks. */
-export function ensureTools(): void {
-  if (!existsSync("/usr/bin/lsyncd")) execFileSync("apt-get", ["install", "-y", "-q", "lsyncd"], { stdio: "inherit" });
+/**
+ * lsyncd is the anchor for live sync and GNU time measures one-shot peak RSS; install Debian's when
+ * missing. `huge`: a 1M-file tree has 100k directories, and both watchers need one inotify watch each.
+ */
+export function ensureTools(huge = false): void {
+  const missing = [["/usr/bin/lsyncd", "lsyncd"], ["/usr/bin/time", "time"]].filter(([f]) => !existsSync(f!)).map(([, pkg]) => pkg!);
+  if (missing.length > 0) execFileSync("apt-get", ["install", "-y", "-q", ...missing], { stdio: "inherit" });
   for (const t of ["rsync", "ssh", "b2sum", "find"]) execFileSync("sh", ["-c", `command -v ${t}`], { stdio: "ignore" });
+  const watches = "/proc/sys/fs/inotify/max_user_watches";
+  if (huge && Number(readFileSync(watches, "utf8")) < 2_000_000) {
+    writeFileSync(watches, "2000000\n");
+    process.stderr.write(`bench: raised fs.inotify.max_user_watches to 2000000 for the 1M-file tree\n`);
+  }
 }
 
 export async function startWorld(): Promise<World> {

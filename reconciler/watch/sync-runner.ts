@@ -335,7 +335,7 @@ export class SyncRunner {
       const unreachable = plans.filter((tp) => tp.state === "unreachable").length;
       if (result === "in-sync" && unreachable > 0) result = "failed";
       this.#lastAudit = { at: iso(at)!, kind, drift, result, ...(unreachable ? { error: `${plural(unreachable, "target")} unreachable` } : {}) };
-      this.#say(drift || unreachable ? "warn" : "info", `audit ${kind}: ${plural(drift, "change")} of drift on ${drifted.length}/${plans.length} targets: ${result}`);
+      this.#say(drift || unreachable ? "warn" : "info", `audit ${kind}: ${plural(drift, "change")} of drift on ${drifted.length}/${plans.length} targets: ${result} in ${this.d.clock.now() - at} ms`);
       this.d.notify(true);
     });
   }
