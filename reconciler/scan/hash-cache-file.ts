@@ -202,19 +202,39 @@ export function saveHashCache(opts: HashCacheOptions, root: string, batches: rea
   const file = hashCacheFile(opts.dir, root);
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   try {
+    // Sorted through an index (batch and word offset per record), not a concatenated copy: at a
+    // million files the records alone are ~100 MB.
     let total = 0;
     for (const b of batches) total += b.count;
-    const all = new Uint32Array(total * WORDS);
-    let k = 0;
-    for (const b of batches) {
-      all.set(b.words.subarray(0, b.count * WORDS), k * WORDS);
-      k += b.count;
+    const batchOf = new Uint32Array(total);
+    const wordAt = new Uint32Array(total);
+    for (let bi = 0, k = 0; bi < batches.length; bi++) {
+      for (let r = 0; r < batches[bi]!.count; r++, k++) {
+        batchOf[k] = bi;
+        wordAt[k] = r * WORDS;
+      }
     }
+    const words = batches.map((b) => b.words);
+    // dev and ino as doubles when they are exact (below 2^53: every Linux filesystem in practice),
+    // which sorts a million records in a fraction of the time of the word-by-word comparison.
+    const devKey = new Float64Array(total);
+    const inoKey = new Float64Array(total);
+    let exact = true;
+    for (let k = 0; k < total; k++) {
+      const w = words[batchOf[k]!]!;
+      const at = wordAt[k]!;
+      devKey[k] = w[at + 1]! * 2 ** 32 + w[at]!;
+      inoKey[k] = w[at + 3]! * 2 ** 32 + w[at + 2]!;
+      if (w[at + 1]! >= 2 ** 21 || w[at + 3]! >= 2 ** 21) exact = false;
+    }
+    const cmp = exact
+      ? (x: number, y: number) => devKey[x]! - devKey[y]! || inoKey[x]! - inoKey[y]!
+      : (x: number, y: number) => cmpKey(words[batchOf[x]!]!, wordAt[x]!, words[batchOf[y]!]!, wordAt[y]!);
     const order = new Uint32Array(total);
     for (let i = 0; i < total; i++) order[i] = i;
-    order.sort((x, y) => cmpKey(all, x * WORDS, all, y * WORDS));
+    order.sort(cmp);
     // Hard links: one record per inode.
-    const unique = order.filter((r, i) => i === 0 || cmpKey(all, order[i - 1]! * WORDS, all, r * WORDS) !== 0);
+    const unique = order.filter((r, i) => i === 0 || cmp(order[i - 1]!, r) !== 0);
     mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
     const sum = createHash("sha256");
     const fd = openSync(tmp, "wx", 0o600);
@@ -229,8 +249,8 @@ export function saveHashCache(opts: HashCacheOptions, root: string, batches: rea
       for (let i = 0; i < unique.length; i += CHUNK) {
         const n = Math.min(CHUNK, unique.length - i);
         for (let j = 0; j < n; j++) {
-          const at = unique[i + j]! * WORDS;
-          out.set(all.subarray(at, at + WORDS), j * WORDS);
+          const r = unique[i + j]!;
+          out.set(words[batchOf[r]!]!.subarray(wordAt[r]!, wordAt[r]! + WORDS), j * WORDS);
         }
         write(new Uint8Array(out.buffer, 0, n * RECORD_BYTES));
       }

@@ -29,9 +29,9 @@ export interface TreeHashOptions {
 export async function hashTreeFiles(root: string, paths: readonly string[], opts: TreeHashOptions): Promise<HashRecord[]> {
   const cache = opts.cache;
   if (cache === undefined) return hashRecords(root, paths, opts.signal);
-  const table = loadHashCache(cache, root);
   const storeBeforeNs = BigInt(Date.now() - (cache.racyMs ?? DEFAULT_RACY_MS)) * 1_000_000n;
-  const { records, batches } = await hashWithCache(root, paths, { table, storeBeforeNs }, opts.signal);
+  // The old table is not held past the hashing: the save below holds the new records only.
+  const { records, batches } = await hashWithCache(root, paths, { table: loadHashCache(cache, root), storeBeforeNs }, opts.signal);
   if (opts.whole) saveHashCache(cache, root, batches);
   return records;
 }
