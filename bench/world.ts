@@ -103,6 +103,8 @@ export function writeManifest(w: World, o: ManifestOptions): string {
       "settings:",
       "  maxProcesses: 5",
       `  statusFile: ${join(w.dir, `${o.name}.status`)}`,
+      // Inside the world, so it goes with it (the first deep plan of a run is the cold one).
+      `  hashCache: ${join(w.dir, "hash-cache")}`,
       "syncs:",
       "  site:",
       `    source: ${o.source}`,

@@ -55,6 +55,7 @@ export async function planCommand(opts: PlanCommandOptions): Promise<void> {
       ...(opts.sync ? { syncs: opts.sync } : {}),
       ...(opts.target ? { targets: opts.target } : {}),
       deep: opts.deep ?? false,
+      onWarning: (m) => err(`warning: ${m}`),
       // Any plan document may be applied later (`plan --json > p.json` too): pin the content it sends.
       hashContent: opts.out !== undefined || format === "json",
       ...(opts.target?.length ? { nginx: false } : {}),

@@ -91,7 +91,7 @@ export async function watchCommand(opts: GlobalOptions): Promise<void> {
     ...(pauses ? { pauses } : {}),
     // The stop signal reaches scans and applies: SIGTERM during a long initial apply stops at the next
     // file boundary instead of finishing it (systemd's TimeoutStopSec would SIGKILL a large one).
-    engine: createSyncEngine(() => current.manifest, () => current.fleet, stop.signal),
+    engine: createSyncEngine(() => current.manifest, () => current.fleet, stop.signal, (m) => log("warn", m)),
     signal: stop.signal,
     log,
     matcherFor: (s) => makeMatcher(s.rules.exclude),

@@ -57,7 +57,7 @@ export interface RawNginx {
 export interface RawManifest {
   version: 1;
   defaults?: RawConnection;
-  settings?: { maxProcesses?: number; statusFile?: string; logFile?: string; metrics?: string };
+  settings?: { maxProcesses?: number; statusFile?: string; logFile?: string; metrics?: string; hashCache?: string | false };
   hosts?: Record<string, RawHost>;
   syncs?: Record<string, RawSync>;
   nginx?: RawNginx;
@@ -257,6 +257,7 @@ export function normalize(raw: RawManifest, file: string, digest: string): Manif
       ...(set.statusFile !== undefined ? { statusFile: resolveLocalPath(set.statusFile, base) } : {}),
       ...(set.logFile !== undefined ? { logFile: resolveLocalPath(set.logFile, base) } : {}),
       ...(set.metrics !== undefined ? { metrics: splitHostPort(set.metrics) } : {}),
+      ...(set.hashCache !== undefined ? { hashCache: set.hashCache === false ? false : resolveLocalPath(set.hashCache, base) } : {}),
     },
     hosts: ordered,
     syncs,

@@ -67,6 +67,7 @@ const relativePaths: Rule = ({ raw, written, report }) => {
   };
   local(raw.settings?.statusFile, ["settings", "statusFile"]);
   local(raw.settings?.logFile, ["settings", "logFile"]);
+  if (typeof raw.settings?.hashCache === "string") local(raw.settings.hashCache, ["settings", "hashCache"]);
   const connections: [Seg[], RawConnection][] = [[["defaults"], raw.defaults ?? {}], ...Object.entries(raw.hosts ?? {}).map(([n, h]): [Seg[], RawConnection] => [["hosts", n], h])];
   for (const [base, c] of connections) {
     local(c.identityFile, [...base, "identityFile"]);

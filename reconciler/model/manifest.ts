@@ -126,6 +126,8 @@ export interface Settings {
   readonly logFile?: string;
   /** Where `tsync watch` serves /metrics and /healthz; absent: off. */
   readonly metrics?: { readonly host: string; readonly port: number };
+  /** Directory of the source hash cache (scan/hash-cache.ts), false for none; absent: the default (defaultHashCacheDir). */
+  readonly hashCache?: string | false;
 }
 
 export interface Manifest {

@@ -4,6 +4,7 @@ import type { Manifest } from "../model/manifest.js";
 import type { Transport } from "../transport/types.js";
 import { LocalTransport } from "../transport/local/local-transport.js";
 import { SshTransport } from "../transport/ssh/ssh-transport.js";
+import { defaultHashCacheDir } from "../scan/hash-cache.js";
 import pLimit, { type LimitFunction } from "p-limit";
 
 export class Fleet {
@@ -15,6 +16,12 @@ export class Fleet {
 
   constructor(private readonly manifest: Manifest) {
     this.limit = pLimit(manifest.settings.maxProcesses);
+  }
+
+  /** The directory of the source hash cache (settings.hashCache); undefined when turned off. */
+  get hashCacheDir(): string | undefined {
+    const dir = this.manifest.settings.hashCache;
+    return dir === false ? undefined : (dir ?? defaultHashCacheDir());
   }
 
   /** The transport for a named host, or the local machine when `host` is undefined. */

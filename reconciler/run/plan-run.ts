@@ -44,6 +44,8 @@ export interface PlanOptions {
   readonly onProgress?: (event: PlanProgress) => void;
   /** Host names rendered `down` (drifted: down); default: derived from this plan's target states. */
   readonly down?: ReadonlySet<string>;
+  /** Told about trouble that does not change the plan (an unusable hash cache being rebuilt). */
+  readonly onWarning?: (message: string) => void;
   readonly signal?: AbortSignal;
 }
 
@@ -78,9 +80,10 @@ function problemsOf(snap: Snapshot, side: "source" | "target"): TargetPlan["prob
   return toListing(snap).problems().map((p) => ({ side, ...p }));
 }
 
-function scanOptions(sync: Sync, opts: PlanOptions, trees: number): ScanOptions {
+function scanOptions(sync: Sync, opts: PlanOptions, trees: number, hashCache?: string): ScanOptions {
   const p = targetRules(sync).preserve;
   return {
+    ...(hashCache !== undefined ? { hashCache: { dir: hashCache, ...(opts.onWarning ? { warn: opts.onWarning } : {}) } } : {}),
     exclude: makeMatcher(sync.rules.exclude),
     owners: p.owner || p.group,
     ...(p.hardlinks ? { links: true } : {}),
@@ -110,10 +113,44 @@ function startTargetScan(sync: Sync, target: Location, fleet: Fleet, opts: PlanO
   })().catch((error: unknown) => ({ error }));
 }
 
+/** The source of one sync run, shared by its targets. */
+interface SourceSide {
+  readonly snap: Snapshot;
+  /** Hashes of source files, each file hashed at most once per run whatever the number of targets. */
+  readonly hash: (paths: readonly RelPath[]) => Promise<Map<RelPath, string>>;
+}
+
+/**
+ * The source's hash(), memoized for one run: the targets ask for the same files (the same files need
+ * a hash against every target in sync, and a copy source is proven once per target), and used to
+ * read each of them once per target.
+ */
+function sharedHashes(transport: Transport, root: string, signal: AbortSignal | undefined): SourceSide["hash"] {
+  const memo = new Map<RelPath, Promise<string | undefined>>();
+  return async (paths) => {
+    const missing = [...new Set(paths)].filter((p) => !memo.has(p));
+    if (missing.length > 0) {
+      const batch = transport.hash(root, missing, signal);
+      for (const p of missing) {
+        const one = batch.then((m) => m.get(p));
+        // Awaited by whoever asks for p; a failed batch must not also be an unhandled rejection.
+        one.catch(() => {});
+        memo.set(p, one);
+      }
+    }
+    const out = new Map<RelPath, string>();
+    for (const p of paths) {
+      const h = await memo.get(p)!;
+      if (h !== undefined) out.set(p, h);
+    }
+    return out;
+  };
+}
+
 async function planOneTarget(
   sync: Sync,
   target: Location,
-  source: { snap: Snapshot; transport: Transport },
+  source: SourceSide,
   fleet: Fleet,
   opts: PlanOptions,
   scanned: Promise<TargetScan | { error: unknown }>,
@@ -133,7 +170,7 @@ async function planOneTarget(
     const need = pathsNeedingHash(src, dst, rules);
     if (need.length > 0) {
       const [hs, hd] = await Promise.all([
-        step(opts, sync.name, "source", "hash", () => source.transport.hash(sync.source.path, need, opts.signal), (m) => m.size),
+        step(opts, sync.name, "source", "hash", () => source.hash(need), (m) => m.size),
         fleet.limit(() => step(opts, sync.name, formatLocation(target), "hash", () => t.hash(root, need, opts.signal), (m) => m.size)),
       ]);
       src = withHashes(src, hs);
@@ -143,14 +180,14 @@ async function planOneTarget(
     if (opts.hashContent) {
       const unhashed = changes.filter(writesFile).filter((c) => c.after.hash === undefined).map((c) => c.path);
       if (unhashed.length > 0) {
-        src = withHashes(src, await source.transport.hash(sync.source.path, unhashed, opts.signal));
+        src = withHashes(src, await source.hash(unhashed));
         changes = planSync(src, dst, rules);
       }
     }
     const guesses = unprovenCopies(changes);
     if (guesses.sources.length > 0) {
       const [hs, hd] = await Promise.all([
-        step(opts, sync.name, "source", "hash", () => source.transport.hash(sync.source.path, guesses.sources, opts.signal), (m) => m.size),
+        step(opts, sync.name, "source", "hash", () => source.hash(guesses.sources), (m) => m.size),
         fleet.limit(() => step(opts, sync.name, formatLocation(target), "hash", () => t.hash(root, guesses.donors, opts.signal), (m) => m.size)),
       ]);
       changes = proveCopies(changes, hs, hd);
@@ -188,12 +225,12 @@ export async function planSyncTargets(sync: Sync, fleet: Fleet, opts: PlanOption
   // The source and every target snapshot are held at once: each scan gets its share of the heap.
   const trees = 1 + targets.length;
   const scans = targets.map((t) => startTargetScan(sync, t, fleet, opts, trees));
-  let source: { snap: Snapshot; transport: Transport };
+  let source: SourceSide;
   try {
     const transport = fleet.transport(sync.source.host);
-    const snap = await fleet.limit(() => step(opts, sync.name, "source", "scan", () => transport.scan(sync.source.path, scanOptions(sync, opts, trees)), (m) => m.size));
+    const snap = await fleet.limit(() => step(opts, sync.name, "source", "scan", () => transport.scan(sync.source.path, scanOptions(sync, opts, trees, fleet.hashCacheDir)), (m) => m.size));
     if (!snap.has("" as RelPath) && !opts.only) throw new Error(`source ${formatLocation(sync.source)} does not exist`);
-    source = { snap, transport };
+    source = { snap, hash: sharedHashes(transport, sync.source.path, opts.signal) };
   } catch (err) {
     const error = `source ${formatLocation(sync.source)}: ${errorMessage(err)}`;
     return targets.map((target) => ({ sync: sync.name, target, state: "unreachable", changes: [], error, ...errorHint(err), problems: [] }));

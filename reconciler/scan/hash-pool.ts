@@ -2,7 +2,8 @@
 // created on demand, kept for the next batch, and unref'd while idle so they never hold the process
 // open. Two workers: hashing is read-bound and the machines this runs on have few cores to spare.
 import { Worker } from "node:worker_threads";
-import { WORKER_MARK, type HashRecord, type HashRequest } from "./hash-worker.js";
+import { WORKER_MARK, type HashRecord, type HashReply, type HashRequest } from "./hash-worker.js";
+import type { RecordBatch } from "./hash-cache-file.js";
 
 const POOL_SIZE = 2;
 /** Paths per message: large enough to amortize messaging, small enough to spread work and abort soon. */
@@ -11,7 +12,7 @@ const BATCH = 64;
 interface Job {
   readonly req: HashRequest;
   readonly signal: AbortSignal | undefined;
-  resolve(records: HashRecord[]): void;
+  resolve(reply: HashReply): void;
   reject(err: unknown): void;
 }
 
@@ -38,7 +39,7 @@ function spawn(): Slot {
     if (job !== undefined) fn(job);
     pump();
   };
-  worker.on("message", (records: HashRecord[]) => settle((job) => job.resolve(records)));
+  worker.on("message", (reply: HashReply) => settle((job) => job.resolve(reply)));
   worker.on("error", (err) => {
     retire(slot);
     settle((job) => job.reject(err));
@@ -68,7 +69,7 @@ function pump(): void {
   }
 }
 
-function run(req: HashRequest, signal: AbortSignal | undefined): Promise<HashRecord[]> {
+function run(req: HashRequest, signal: AbortSignal | undefined): Promise<HashReply> {
   return new Promise((resolve, reject) => {
     const job: Job = { req, signal, resolve, reject };
     const onAbort = () => {
@@ -94,12 +95,28 @@ function run(req: HashRequest, signal: AbortSignal | undefined): Promise<HashRec
   });
 }
 
+/** Files hashed by this process so far: bytes read, or taken from the persistent cache (tests, bench). */
+export const hashStats = { read: 0, cached: 0 };
+
 /** Hash `paths` (RelPaths) under `root` in the pool; files that fail or change while read are left out. */
 export async function hashRecords(root: string, paths: readonly string[], signal?: AbortSignal): Promise<HashRecord[]> {
+  return (await hashWithCache(root, paths, undefined, signal)).records;
+}
+
+/** hashRecords, consulting `cache` (HashRequest.cache) and returning the records to save it with. */
+export async function hashWithCache(root: string, paths: readonly string[], cache: HashRequest["cache"], signal?: AbortSignal): Promise<{ records: HashRecord[]; batches: RecordBatch[] }> {
   signal?.throwIfAborted();
-  const batches: Promise<HashRecord[]>[] = [];
-  for (let i = 0; i < paths.length; i += BATCH) batches.push(run({ root, paths: paths.slice(i, i + BATCH) }, signal));
-  return (await Promise.all(batches)).flat();
+  const replies: Promise<HashReply>[] = [];
+  for (let i = 0; i < paths.length; i += BATCH) replies.push(run({ root, paths: paths.slice(i, i + BATCH), ...(cache ? { cache } : {}) }, signal));
+  const records: HashRecord[] = [];
+  const batches: RecordBatch[] = [];
+  for (const r of await Promise.all(replies)) {
+    hashStats.read += r.read;
+    hashStats.cached += r.cached;
+    for (const rec of r.records) records.push(rec);
+    if (r.batch) batches.push(r.batch);
+  }
+  return { records, batches };
 }
 
 /** Stop the pool's workers (tests, shutdown). The next hash starts new ones. */

@@ -4,11 +4,28 @@
 import { createHash } from "node:crypto";
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, type BigIntStats } from "node:fs";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
+import { lookupRecord, newBatch, putRecord, type HashTable, type RecordBatch } from "./hash-cache-file.js";
 
 export interface HashRequest {
   readonly root: string;
   /** RelPaths (latin1 of the name bytes). */
   readonly paths: readonly string[];
+  /** The persistent cache to consult (hash-cache.ts), and the records to return for saving it. */
+  readonly cache?: {
+    readonly table: HashTable;
+    /** Only files whose ctime is before this (ns since the epoch) get a record: older ones are not racy. */
+    readonly storeBeforeNs: bigint;
+  };
+}
+
+export interface HashReply {
+  readonly records: HashRecord[];
+  /** Cache records of the files hashed or found in the cache (with HashRequest.cache). */
+  readonly batch?: RecordBatch;
+  /** Files whose bytes were read. */
+  readonly read: number;
+  /** Files whose hash came from the cache. */
+  readonly cached: number;
 }
 
 /** [path, BLAKE2b-512 hex, size, mtimeMs] of each file hashed; paths that failed are left out. */
@@ -34,6 +51,16 @@ function unchanged(a: BigIntStats, b: BigIntStats): boolean {
  * tests that change the file mid-read. Throws on I/O errors.
  */
 export function hashFileSync(abs: Buffer, afterChunk?: () => void): HashedFile | undefined {
+  const got = digestFileSync(abs, afterChunk);
+  return got && { hash: got.digest.toString("hex"), size: Number(got.st.size), mtimeMs: mtimeMsOf(got.st) };
+}
+
+/** mtimeMs exactly as fs.Stats computes it (sec * 1e3 + nsec / 1e6), from bigint stats. */
+function mtimeMsOf(st: BigIntStats): number {
+  return Number(st.mtimeNs / 1_000_000_000n) * 1e3 + Number(st.mtimeNs % 1_000_000_000n) / 1e6;
+}
+
+function digestFileSync(abs: Buffer, afterChunk?: () => void): { digest: Buffer; st: BigIntStats } | undefined {
   // O_NOFOLLOW: a symlink swapped in is not followed; O_NONBLOCK: opening a FIFO does not hang.
   const fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
@@ -48,31 +75,52 @@ export function hashFileSync(abs: Buffer, afterChunk?: () => void): HashedFile |
     const after = fstatSync(fd, { bigint: true });
     const there = lstatSync(abs, { bigint: true });
     if (!unchanged(before, after) || !unchanged(after, there)) return undefined;
-    const st = fstatSync(fd);
-    return { hash: digest.digest("hex"), size: st.size, mtimeMs: st.mtimeMs };
+    return { digest: digest.digest(), st: after };
   } finally {
     closeSync(fd);
   }
 }
 
-export function hashBatch(req: HashRequest): HashRecord[] {
+export function hashBatch(req: HashRequest): HashReply {
   const root = Buffer.from(req.root, "utf8");
   const sep = req.root.endsWith("/") ? "" : "/";
-  const out: HashRecord[] = [];
+  const records: HashRecord[] = [];
+  const cache = req.cache;
+  const words = cache ? newBatch(req.paths.length) : undefined;
+  let stored = 0;
+  let read = 0;
+  let cached = 0;
   for (const p of req.paths) {
     try {
-      const got = hashFileSync(Buffer.concat([root, Buffer.from(sep), Buffer.from(p, "latin1")]));
-      if (got !== undefined) out.push([p, got.hash, got.size, got.mtimeMs]);
+      const abs = Buffer.concat([root, Buffer.from(sep), Buffer.from(p, "latin1")]);
+      let digest: Uint8Array | undefined;
+      let st: BigIntStats | undefined;
+      if (cache) {
+        st = lstatSync(abs, { bigint: true });
+        digest = st.isFile() ? lookupRecord(cache.table, st) : undefined;
+        if (digest !== undefined) cached++;
+      }
+      if (digest === undefined) {
+        read++;
+        const got = digestFileSync(abs);
+        if (got === undefined) continue;
+        ({ digest, st } = got);
+      }
+      if (words && st!.ctimeNs < cache!.storeBeforeNs) putRecord(words, stored++, st!, digest);
+      records.push([p, Buffer.from(digest.buffer, digest.byteOffset, digest.length).toString("hex"), Number(st!.size), mtimeMsOf(st!)]);
     } catch {
       // Unreadable or vanished: left out; the caller treats the content as unknown.
     }
   }
-  return out;
+  return { records, read, cached, ...(words ? { batch: { words, count: stored } } : {}) };
 }
 
 export const WORKER_MARK = "tsync-hash-worker";
 
 if (!isMainThread && parentPort !== null && workerData === WORKER_MARK) {
   const port = parentPort;
-  port.on("message", (req: HashRequest) => port.postMessage(hashBatch(req)));
+  port.on("message", (req: HashRequest) => {
+    const reply = hashBatch(req);
+    port.postMessage(reply, reply.batch ? [reply.batch.words.buffer as ArrayBuffer] : []);
+  });
 }

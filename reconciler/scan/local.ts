@@ -8,6 +8,7 @@ import { DIR, FILE, Listing, ListingBuilder, PROBLEM, SYMLINK, type Rec } from "
 import { TransportError } from "../model/errors.js";
 import type { ScanOptions } from "./options.js";
 import { hashRecords } from "./hash-pool.js";
+import { hashTreeFiles } from "./hash-cache.js";
 import { tooManyEntries } from "./limits.js";
 
 /**
@@ -212,15 +213,16 @@ export async function scanLocal(root: string, opts: ScanOptions): Promise<Snapsh
   }
   await walker.drain();
   const listing = walker.out.finish();
-  return opts.hash === "all" ? await attachHashes(root, listing, opts.signal) : listing;
+  return opts.hash === "all" ? await attachHashes(root, listing, opts) : listing;
 }
 
 /** Hash every file of `snap` and set each hash whose file still had the size and mtime scanned. */
-async function attachHashes(root: string, snap: Listing, signal: AbortSignal | undefined): Promise<Listing> {
+async function attachHashes(root: string, snap: Listing, opts: ScanOptions): Promise<Listing> {
   const files: RelPath[] = [];
   for (let i = 0; i < snap.size; i++) if (snap.kinds[i] === FILE) files.push(snap.paths[i]!);
   const hashes = new Map<RelPath, string>();
-  for (const [p, hash, size, mtimeMs] of await hashRecords(root, files, signal)) {
+  const hashOpts = { whole: opts.only === undefined || opts.only.includes(ROOT), ...(opts.hashCache ? { cache: opts.hashCache } : {}), ...(opts.signal ? { signal: opts.signal } : {}) };
+  for (const [p, hash, size, mtimeMs] of await hashTreeFiles(root, files, hashOpts)) {
     const i = snap.indexOf(p);
     if (i >= 0 && snap.kinds[i] === FILE && snap.sizes[i] === size && snap.mtimes[i] === mtimeMs) hashes.set(p as RelPath, hash);
   }

@@ -1,5 +1,6 @@
 // What a scan of one tree reads: excludes, owners, hashes, and optionally only some paths.
 import type { Matcher, RelPath } from "../model/paths.js";
+import type { HashCacheOptions } from "./hash-cache-file.js";
 
 export interface ScanOptions {
   readonly exclude: Matcher;
@@ -17,5 +18,11 @@ export interface ScanOptions {
   readonly only?: readonly RelPath[];
   /** Stop with an error naming the count once the tree has more entries than this (limits.ts). */
   readonly maxEntries?: number;
+  /**
+   * With hash "all", a local scan takes unchanged files' hashes from this persistent cache
+   * (scan/hash-cache.ts) and rewrites it after a whole-tree scan. Set for sources only: a deep plan
+   * reads every target file's bytes. Remote scans ignore it.
+   */
+  readonly hashCache?: HashCacheOptions;
   readonly signal?: AbortSignal;
 }

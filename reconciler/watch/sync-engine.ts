@@ -16,7 +16,7 @@ import { writesFile } from "../model/change.js";
  * `manifest` and `fleet` may be getters: after a SIGHUP reload the daemon's new runners plan and
  * apply against the new manifest's syncs and hosts, not the ones the process started with.
  */
-export function createSyncEngine(manifest: Manifest | (() => Manifest), fleet: Fleet | (() => Fleet), signal?: AbortSignal): SyncEngine {
+export function createSyncEngine(manifest: Manifest | (() => Manifest), fleet: Fleet | (() => Fleet), signal?: AbortSignal, warn?: (message: string) => void): SyncEngine {
   const m = typeof manifest === "function" ? manifest : () => manifest;
   const f = typeof fleet === "function" ? fleet : () => fleet;
   return {
@@ -30,6 +30,7 @@ export function createSyncEngine(manifest: Manifest | (() => Manifest), fleet: F
         ...(opts.targets ? { locations: opts.targets } : {}),
         deep: opts.deep ?? false,
         ...(partialPercent ? { allowMassDelete: true } : {}),
+        ...(warn ? { onWarning: (msg: string) => warn(`sync ${sync.name}: ${msg}`) } : {}),
         ...(signal ? { signal } : {}),
       });
       return partialPercent ? Promise.all(plans.map((tp) => checkWholeTarget(sync, tp, f()))) : plans;

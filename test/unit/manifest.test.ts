@@ -431,3 +431,22 @@ test("a target path ~/DIR on a host is below its login directory: kept as writte
   const nested = parseManifest(`${hosts}syncs:\n  a: { source: /srv/a, targets: ["www-01:~/site"] }\n  b: { source: /srv/b, targets: ["www-01:~/site/uploads", "www-02:~/site/uploads"] }\n`, "t.yaml");
   assert.deepEqual(nested.diagnostics.map((d) => [d.code, d.path]), [["overlapping-targets", "syncs.b.targets[0]"]]);
 });
+
+test("settings.hashCache: a directory resolved like other local paths, false for none, absent for the default", async () => {
+  const { Fleet } = await import("../../reconciler/run/fleet.js");
+  const at = (settings: string) => parseManifest(`version: 1\nsettings: ${settings}\nsyncs: {}\n`, "/etc/tsync/tsync.yaml");
+  const dir = (settings: string) => new Fleet(at(settings).manifest!).hashCacheDir;
+  assert.equal(dir("{ hashCache: cache }"), "/etc/tsync/cache");
+  assert.equal(dir("{ hashCache: false }"), undefined);
+  const saved = process.env.XDG_CACHE_HOME;
+  try {
+    process.env.XDG_CACHE_HOME = "/var/cache/x";
+    assert.equal(dir("{}"), "/var/cache/x/tsync");
+    process.env.XDG_CACHE_HOME = "relative/ignored";
+    assert.equal(dir("{}"), join(homedir(), ".cache", "tsync"));
+  } finally {
+    if (saved === undefined) delete process.env.XDG_CACHE_HOME;
+    else process.env.XDG_CACHE_HOME = saved;
+  }
+  assert.deepEqual(at("{ hashCache: true }").diagnostics.map(formatDiagnostic), ["/etc/tsync/tsync.yaml:2:24: settings.hashCache: must be false or a path to a directory"]);
+});

@@ -1,0 +1,37 @@
+// Hashing a tree's files through the persistent hash cache (hash-cache-file.ts): the cache is read
+// only when a hash starts, the workers take each file's hash from it when the file's whole key still
+// matches and read the file otherwise, and a hash of the whole tree writes the cache anew (so files
+// deleted since drop out). A partial hash only reads it: rewriting a whole cache for a few files
+// would cost more than it saves.
+import { homedir } from "node:os";
+import { posix } from "node:path";
+import type { HashRecord } from "./hash-worker.js";
+import { DEFAULT_RACY_MS, loadHashCache, saveHashCache, type HashCacheOptions } from "./hash-cache-file.js";
+import { hashRecords, hashWithCache } from "./hash-pool.js";
+
+export type { HashCacheOptions } from "./hash-cache-file.js";
+
+/** Where the cache lives unless settings.hashCache says: the XDG cache directory. */
+export function defaultHashCacheDir(): string {
+  const xdg = process.env.XDG_CACHE_HOME;
+  // The XDG spec: a relative $XDG_CACHE_HOME is invalid and ignored.
+  return xdg !== undefined && xdg.startsWith("/") ? posix.join(xdg, "tsync") : posix.join(homedir(), ".cache", "tsync");
+}
+
+export interface TreeHashOptions {
+  readonly cache?: HashCacheOptions;
+  /** `paths` are every file of the tree (after excludes): the cache is replaced by what was hashed. */
+  readonly whole: boolean;
+  readonly signal?: AbortSignal;
+}
+
+/** [path, hash, size, mtimeMs] of each file of `paths` under `root` that could be hashed. */
+export async function hashTreeFiles(root: string, paths: readonly string[], opts: TreeHashOptions): Promise<HashRecord[]> {
+  const cache = opts.cache;
+  if (cache === undefined) return hashRecords(root, paths, opts.signal);
+  const storeBeforeNs = BigInt(Date.now() - (cache.racyMs ?? DEFAULT_RACY_MS)) * 1_000_000n;
+  // The old table is not held past the hashing: the save below holds the new records only.
+  const { records, batches } = await hashWithCache(root, paths, { table: loadHashCache(cache, root), storeBeforeNs }, opts.signal);
+  if (opts.whole) saveHashCache(cache, root, batches);
+  return records;
+}
