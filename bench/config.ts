@@ -24,7 +24,7 @@ export interface BenchConfig {
 }
 
 const USAGE = `usage: npm run bench -- [--quick | --huge] [--reps N] [--profile | --no-profile] [--keep] [--out FILE] [--only item,...]
-items: initial, plan, deep, changes, audit, live, burst, scale, rss`;
+items: initial, plan, floor, deep, changes, audit, live, burst, rss, shared, many, scale`;
 
 export function parseConfig(argv: readonly string[]): BenchConfig {
   const { values } = parseArgs({

@@ -13,7 +13,7 @@ import { writeFileAtomic } from "./atomic-write.js";
 import type { Snapshot } from "../../model/snapshot.js";
 import { APPLY_COMMAND } from "../apply/helper.js";
 import { applyOverStream, type HelperProcess, type StreamApplyOptions } from "../apply/stream.js";
-import type { ApplyResult, ContentSource, SourceFile, Transport } from "../types.js";
+import { wholeFile, type ApplyResult, type ContentSource, type SourceFile, type Transport } from "../types.js";
 import type { ScanOptions } from "../../scan/options.js";
 
 const HOST = "local";
@@ -129,7 +129,7 @@ export class LocalTransport implements Transport {
           closeSync(fd);
         }
         if (why) throw new SourceChangedError(why);
-        return { stream: Readable.from([buf.subarray(0, n)]) };
+        return wholeFile(buf.subarray(0, n));
       },
     };
   }
