@@ -37,6 +37,14 @@ export function makeBig(root: string, bytes: number): DataSet {
   return { name, src, files: 1, bytes, describe: `one ${bytes >> 20} MiB file` };
 }
 
+/** Files of 1–40 KiB (log-uniform), the shape a new user tries first (issue 13). */
+export function makeMixed(root: string, files: number): DataSet {
+  const name = `mixed-${files / 1000}k`;
+  const src = join(root, "src", name);
+  const r = genTree(src, { files, dirs: Math.max(1, Math.round(files / 10)), size: [1024, 40 * 1024], seed: 0x13, mtime: MTIME });
+  return { name, src, files, bytes: r.bytes, describe: `${files} files (1–40 KiB) in ${files / 10} dirs` };
+}
+
 export function makeScale(root: string, files: number): DataSet {
   const name = `scale-${files >= 1e6 ? files / 1e6 + "M" : files / 1000 + "k"}`;
   const src = join(root, "src", name);

@@ -4,10 +4,11 @@ import { execFileSync } from "node:child_process";
 import { resolve } from "node:path";
 import { parseConfig } from "./config.js";
 import type { Ctx } from "./context.js";
-import { makeBig, makeScale, makeSmall, makeWordpress, type DataSet } from "./datasets.js";
+import { makeBig, makeMixed, makeScale, makeSmall, makeWordpress, type DataSet } from "./datasets.js";
 import { deepAudit, initialSync, noChangePlan, place, scalePoint, smallChange, type Placed } from "./items-batch.js";
 import { liveItems, rssItem } from "./items-live.js";
 import { hugeSeries } from "./items-huge.js";
+import { listingFloor, manyTargets, sharedHost } from "./items-oneshot.js";
 import { environment, writeHugeSection, writeResults } from "./report.js";
 import { renderTextTable } from "./stats.js";
 import { expectCode, tsync } from "./procs.js";
@@ -57,11 +58,18 @@ async function standard(sets: DataSet[]): Promise<void> {
   // Initial sync also leaves every target in sync for the items after it.
   for (const p of [wp, small, big]) await (want("initial") ? initialSync(ctx, p) : prime(ctx, p));
   if (want("plan")) for (const p of [wp, small]) await noChangePlan(ctx, p, false);
+  if (want("floor")) for (const p of [wp, small]) await listingFloor(ctx, p.set, p.tsyncTargets, p.manifest);
   if (want("deep")) for (const p of [wp, small]) await noChangePlan(ctx, p, true);
   if (want("changes")) await smallChange(ctx, small);
   if (want("audit")) await deepAudit(ctx, small);
   if (want("live") || want("burst")) await liveItems(ctx, wp, { latency: want("live"), burst: want("burst") });
   if (want("rss")) await rssItem(ctx, small, small.rsyncTargets);
+  if (want("shared")) {
+    const mixed = makeMixed(w.dir, 3000);
+    sets.push(mixed);
+    await sharedHost(ctx, mixed);
+  }
+  if (want("many")) await manyTargets(ctx, wp.set);
 
   if (want("scale") || (want("rss") && cfg.rssScale.length > 0)) {
     const points: { files: number; tsync: number; anchor: number }[] = [];

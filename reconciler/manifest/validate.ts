@@ -2,19 +2,18 @@
 // positioned line. The schema avoids oneOf/anyOf (if/then/else and type unions instead) so a single
 // mistake yields a single ajv error; what noise remains is dropped here.
 
-import { Ajv2020 } from "ajv/dist/2020.js";
 import type { ErrorObject } from "ajv";
 import schema from "../../schemas/manifest.schema.json" with { type: "json" };
+import generated from "./manifest-validator.generated.js";
 import type { Diagnostic } from "../model/diagnostics.js";
 import { closest, diagnosticAt, formatKeyPath, type Seg, type SourceDoc } from "./position.js";
 
 export const manifestSchema: unknown = schema;
 
+// Compiled at build time (tools/gen-manifest-validator.ts; a unit test keeps it equal to the schema).
 // verbose: errors carry their parentSchema, where the schema's `errorMessage` (the text editors such as
 // yaml-language-server show too) lives.
-const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
-ajv.addKeyword({ keyword: "errorMessage", schemaType: "string" });
-const validateFn = ajv.compile(schema);
+const validateFn = generated as ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
 
 /** Schema diagnostics for `data` (the document as plain JS), positioned in `src`. */
 export function validateSchema(data: unknown, src: SourceDoc): Diagnostic[] {

@@ -4,7 +4,8 @@ import type { Location, Manifest, Sync } from "../model/manifest.js";
 import { formatLocation } from "../model/manifest.js";
 import type { Plan, TargetPlan, NginxPlan } from "../model/plan.js";
 import type { Change } from "../model/change.js";
-import type { ApplyProblem } from "../transport/types.js";
+import type { ApplyProblem, ContentSource } from "../transport/types.js";
+import { sendCounts, sharedContent } from "./shared-content.js";
 import type { Fleet } from "./fleet.js";
 import { applyNginx, planNginx } from "../nginx/deploy.js";
 import { downHosts } from "../nginx/routing.js";
@@ -90,9 +91,10 @@ function planFresh(sync: Sync, fleet: Fleet, locations: readonly Location[], opt
 
 /**
  * `fresh`: the plan this saved target is checked against, when the caller made it for several
- * targets at once (one source scan per sync); made here otherwise.
+ * targets at once (one source scan per sync); made here otherwise. `content`: the sync's source
+ * content shared by the targets applied together (sharedContent); the source's own otherwise.
  */
-export async function applyTarget(manifest: Manifest, fleet: Fleet, tp: TargetPlan, opts: RunApplyOptions = {}, fresh?: Promise<TargetPlan | undefined>): Promise<TargetOutcome> {
+export async function applyTarget(manifest: Manifest, fleet: Fleet, tp: TargetPlan, opts: RunApplyOptions = {}, fresh?: Promise<TargetPlan | undefined>, content?: ContentSource): Promise<TargetOutcome> {
   const where = formatLocation(tp.target);
   const sync = manifest.syncs.find((x) => x.name === tp.sync);
   // A saved plan names its own targets: only the manifest's may be touched (the digest binds the
@@ -136,7 +138,7 @@ export async function applyTarget(manifest: Manifest, fleet: Fleet, tp: TargetPl
     // Counted as the plan counts them (implied touches of parents are not shown there).
     let shownDone = 0;
     const result = await fleet.limit(() =>
-      target.apply(probe.path, tp.changes, source.contentSource(sync.source.path), {
+      target.apply(probe.path, tp.changes, content ?? source.contentSource(sync.source.path), {
         onProgress: (c: Change, b: number) => {
           if (!isImplied(c)) shownDone++;
           opts.onProgress?.(tp, c, b);
@@ -213,7 +215,13 @@ function freshPlans(manifest: Manifest, fleet: Fleet, plan: Plan, opts: RunApply
 
 export async function applyPlan(manifest: Manifest, fleet: Fleet, plan: Plan, opts: RunApplyOptions = {}): Promise<ApplyReport> {
   const fresh = opts.saved ? freshPlans(manifest, fleet, plan, opts) : undefined;
-  const targets = await Promise.all(plan.targets.map((tp) => applyTarget(manifest, fleet, tp, opts, fresh?.(tp))));
+  // Each source file is read once for all the targets of its sync that get it.
+  const shared = new Map<string, ContentSource>();
+  for (const sync of manifest.syncs) {
+    const tps = plan.targets.filter((tp) => tp.sync === sync.name && tp.changes.length > 0);
+    if (tps.length > 1) shared.set(sync.name, sharedContent(fleet.transport(sync.source.host).contentSource(sync.source.path), sendCounts(tps.flatMap((tp) => tp.changes))));
+  }
+  const targets = await Promise.all(plan.targets.map((tp) => applyTarget(manifest, fleet, tp, opts, fresh?.(tp), shared.get(tp.sync))));
   const nginx = await applyNginxStep(manifest, fleet, plan, targets, opts.saved !== undefined);
   const ok =
     targets.every((t) => (t.status === "in-sync" || t.status === "applied") && !t.hooks?.some((h) => !h.ok)) &&

@@ -1,6 +1,6 @@
 // The small interface between the reconciler and a machine holding trees. Implemented for local paths
 // (transport/local/) and SSH (transport/ssh/); tests of the pure core use a fake.
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import type { Change } from "../model/change.js";
 import type { RelPath } from "../model/paths.js";
 import type { Snapshot } from "../model/snapshot.js";
@@ -23,6 +23,21 @@ export interface SourceFile {
   readonly stream: Readable;
   /** Fewer blocks allocated than its size: runs of zero blocks are sent as holes, not bytes. */
   readonly sparse?: boolean;
+  /**
+   * The whole file, already read and checked unchanged while read (small files): the same bytes as
+   * `stream`, which a sender may then skip, and which several targets' sends may share.
+   */
+  readonly bytes?: Buffer;
+}
+
+/** A SourceFile of bytes already read whole; its stream is made only if someone asks for it. */
+export function wholeFile(bytes: Buffer): SourceFile {
+  return {
+    bytes,
+    get stream() {
+      return Readable.from([bytes]);
+    },
+  };
 }
 
 export interface ApplyOptions {

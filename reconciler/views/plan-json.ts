@@ -2,8 +2,8 @@
 // valid UTF-8 travels as base64 beside its lossy text, so a saved plan round-trips exactly.
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { Ajv2020 } from "ajv/dist/2020.js";
-import addFormats from "ajv-formats";
+import { createRequire } from "node:module";
+import type { Ajv2020 } from "ajv/dist/2020.js";
 import { CHANGE_KINDS, kindFromWire, type Change } from "../model/change.js";
 import type { Entry } from "../model/snapshot.js";
 import type { Plan, TargetPlan, NginxPlan } from "../model/plan.js";
@@ -159,14 +159,20 @@ function checkSignature(j: Json, file: string, key: Buffer): void {
 
 type Validator = ((doc: unknown) => boolean) & { errors?: { instancePath: string; message?: string }[] | null };
 
-/** A checker for schemas/`name` (which may $ref the schemas in `refs`): undefined or the first problem. Compiled on first use. */
+/**
+ * A checker for schemas/`name` (which may $ref the schemas in `refs`): undefined or the first problem.
+ * ajv is loaded and the schema compiled on first use: only `apply PLANFILE` needs it, and loading
+ * ajv costs every plan and apply a tenth of a second otherwise.
+ */
 export function schemaChecker(name: string, refs: readonly string[] = []): (doc: unknown) => string | undefined {
   let validator: Validator | undefined;
   return (doc) => {
     if (!validator) {
       const read = (n: string) => JSON.parse(readFileSync(new URL(`../../../schemas/${n}`, import.meta.url), "utf8"));
-      const ajv = new Ajv2020({ allErrors: false, strict: false });
-      (addFormats as unknown as { default: (a: Ajv2020) => void }).default(ajv);
+      const require = createRequire(import.meta.url);
+      const { Ajv2020: Ajv } = require("ajv/dist/2020.js") as typeof import("ajv/dist/2020.js");
+      const ajv = new Ajv({ allErrors: false, strict: false });
+      (require("ajv-formats") as { default: (a: Ajv2020) => void }).default(ajv);
       for (const r of refs) ajv.addSchema(read(r));
       validator = ajv.compile(read(name)) as Validator;
     }

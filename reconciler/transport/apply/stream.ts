@@ -148,8 +148,9 @@ async function sendContent(
   let why: string | undefined;
   try {
     const file = await content.open(c.path);
-    stream = file.stream;
-    for await (const raw of stream) {
+    // A small file read whole is one chunk; no stream needs to be made for it.
+    const chunks: Iterable<Buffer> | Readable = file.bytes ? [file.bytes] : (stream = file.stream);
+    for await (const raw of chunks) {
       const chunk: Buffer = Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
       if (chunk.length === 0) continue; // a zero-length frame means "end of file"
       if (signal?.aborted) { why = "apply aborted"; break; }

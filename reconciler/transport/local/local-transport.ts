@@ -13,7 +13,7 @@ import { writeFileAtomic } from "./atomic-write.js";
 import type { Snapshot } from "../../model/snapshot.js";
 import { APPLY_COMMAND } from "../apply/helper.js";
 import { applyOverStream, type HelperProcess, type StreamApplyOptions } from "../apply/stream.js";
-import { STDERR_TAIL_BYTES, type ApplyResult, type ContentSource, type ExecOptions, type ExecResult, type RootProbe, type SourceFile, type Transport } from "../types.js";
+import { STDERR_TAIL_BYTES, wholeFile, type ApplyResult, type ContentSource, type ExecOptions, type ExecResult, type RootProbe, type SourceFile, type Transport } from "../types.js";
 import { keepTail } from "../tail.js";
 import type { ScanOptions } from "../../scan/options.js";
 import { ownerIds } from "../owner-ids.js";
@@ -153,7 +153,7 @@ export class LocalTransport implements Transport {
           closeSync(fd);
         }
         if (why) throw new SourceChangedError(why);
-        return { stream: Readable.from([buf.subarray(0, n)]) };
+        return wholeFile(buf.subarray(0, n));
       },
     };
   }
