@@ -2,18 +2,18 @@
 // one local and one SSH target, as a web master with one replica would run it; the anchors are rsync to
 // the same two targets and lsyncd on its own twin pair. Then the growth between the sizes, and what 10M
 // files would need at that growth. One daemon at a time: the tree is too big to watch twice at once.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { alternate, type Ctx } from "./context.js";
 import { makeScale, type DataSet } from "./datasets.js";
 import { CLI, expectCode, peakRssMb, timed, type Daemon } from "./procs.js";
-import { startLsyncd } from "./lsyncd.js";
+import { startLsyncd, writeLsyncdConfig } from "./lsyncd.js";
 import { quantile, summarize, type Row, type Summary } from "./stats.js";
-import { startWatch } from "./items-live.js";
+import { sizeIs, startWatch } from "./items-live.js";
 import { pollUntil } from "./verify.js";
-import { targetPath, type World } from "./world.js";
+import { targetPath, writeManifest, type World } from "./world.js";
 
 /** Where one tool keeps its two copies: a local directory and a directory on node-1. */
 interface Pair {
@@ -59,50 +59,9 @@ async function rsyncPair(w: World, src: string, p: Pair, flags: readonly string[
 }
 
 function writeHugeManifest(w: World, name: string, src: string, p: Pair): string {
-  const file = join(w.dir, `${name}.yaml`);
-  writeFileSync(
-    file,
-    [
-      "version: 1",
-      w.fleet.manifestHosts(),
-      "settings:",
-      "  maxProcesses: 5",
-      `  statusFile: ${join(w.dir, `${name}.status`)}`,
-      "syncs:",
-      "  site:",
-      `    source: ${src}`,
-      "    targets:",
-      `      - ${p.local}`,
-      `      - ${w.hostNames[0]}:${p.remote}`,
-      "    delay: 1s",
-      // A quick audit every 3 minutes (croner's seconds field): the bench times the first one, then
-      // takes the live samples right after it, so no audit runs under them.
-      '    audit: { quick: "0 */3 * * * *" }',
-      "",
-    ].join("\n"),
-  );
-  return file;
-}
-
-function writePairLsyncdConfig(w: World, name: string, src: string, p: Pair): string {
-  const file = join(w.dir, `${name}.lsyncd.lua`);
-  const lua = (s: string) => JSON.stringify(s);
-  const rsync = `rsync = { links = true, times = true, perms = true, owner = true, group = true, update = true, rsh = ${lua(w.rsh)} }`;
-  writeFileSync(
-    file,
-    [
-      "settings {",
-      `  logfile = ${lua(join(w.dir, `${name}.lsyncd.log`))},`,
-      `  statusFile = ${lua(join(w.dir, `${name}.lsyncd.status`))},`,
-      "  nodaemon = true,",
-      "  maxProcesses = 5,",
-      "}",
-      `sync { default.rsync, source = ${lua(src)}, target = ${lua(p.local)}, delay = 1, ${rsync} }`,
-      `sync { default.rsync, source = ${lua(src)}, target = ${lua(`${w.hostNames[0]}:${p.remote}`)}, delay = 1, ${rsync} }`,
-      "",
-    ].join("\n"),
-  );
-  return file;
+  // A quick audit every 3 minutes (croner's seconds field): the bench times the first one, then
+  // takes the live samples right after it, so no audit runs under them.
+  return writeManifest(w, { name, source: src, targets: [p.local, `${w.hostNames[0]}:${p.remote}`], locations: true, extra: ['audit: { quick: "0 */3 * * * *" }'] });
 }
 
 /** `samples` new 2 KiB files, one at a time: write → full size on both halves of the pair. */
@@ -119,14 +78,6 @@ async function liveSamples(src: string, p: Pair, tag: string, samples: number): 
     await sleep(300);
   }
   return out;
-}
-
-function sizeIs(f: string, size: number): boolean {
-  try {
-    return statSync(f).size === size;
-  } catch {
-    return false;
-  }
 }
 
 async function watchPoint(ctx: Ctx, set: DataSet, manifest: string, tp: Pair): Promise<{ mb: number; readyMs: number; auditMs: number; live: number[] }> {
@@ -151,7 +102,7 @@ async function firstAudit(d: Daemon): Promise<number> {
 
 async function lsyncdPoint(ctx: Ctx, set: DataSet, lp: Pair): Promise<{ mb: number; readyMs: number; live: number[] }> {
   const t0 = performance.now();
-  const d = await startLsyncd(writePairLsyncdConfig(ctx.w, `${set.name}-huge`, set.src, lp), 2, 3 * 60 * 60_000);
+  const d = await startLsyncd(writeLsyncdConfig(ctx.w, `${set.name}-huge`, set.src, [lp.local, `${ctx.w.hostNames[0]}:${lp.remote}`], true), 2, 3 * 60 * 60_000);
   const readyMs = performance.now() - t0;
   ctx.log(`  lsyncd startup done in ${(readyMs / 1000).toFixed(1)} s`);
   try {

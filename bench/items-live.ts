@@ -26,7 +26,7 @@ export async function startWatch(manifest: string, timeoutMs: number, nodeFlags:
   return { d, readyMs: performance.now() - t0 };
 }
 
-function sizeIs(f: string, size: number): boolean {
+export function sizeIs(f: string, size: number): boolean {
   try {
     return statSync(f).size === size;
   } catch {

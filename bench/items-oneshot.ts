@@ -1,6 +1,6 @@
 // Issue 13's one-shot shapes: the listing floor of a no-change plan, several targets on one host with
 // files of mixed size, and 16 targets on 4 hosts with maxProcesses 5 (checking one SSH login per host).
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import pLimit from "p-limit";
 import { alternate, type Ctx } from "./context.js";
@@ -9,7 +9,7 @@ import { addRow } from "./items-batch.js";
 import { expectCode, timed, timedAll, tsync } from "./procs.js";
 import { summarize, type Row } from "./stats.js";
 import { verifyTargets } from "./verify.js";
-import type { World } from "./world.js";
+import { writeManifest, type World } from "./world.js";
 
 /** One target: which of the world's hosts (index) and the path there. */
 interface Spot {
@@ -24,12 +24,7 @@ function spots(w: World, set: string, who: string, hosts: readonly number[]): Sp
 }
 
 function manifest(w: World, name: string, src: string, targets: readonly Spot[]): string {
-  const file = join(w.dir, `${name}.yaml`);
-  writeFileSync(
-    file,
-    ["version: 1", w.fleet.manifestHosts(), "settings:", "  maxProcesses: 5", `  statusFile: ${join(w.dir, `${name}.status`)}`, "syncs:", "  site:", `    source: ${src}`, "    targets:", ...targets.map((t) => `      - ${w.hostNames[t.host]}:${t.path}`), "    delay: 1s", ""].join("\n"),
-  );
-  return file;
+  return writeManifest(w, { name, source: src, targets: targets.map((t) => `${w.hostNames[t.host]}:${t.path}`), locations: true });
 }
 
 /** rsync to every target, at most `inFlight` at once (lsyncd's maxProcesses); returns ms. */

@@ -7,13 +7,14 @@ import { startDaemon, type Daemon } from "./procs.js";
 
 const lua = (s: string) => JSON.stringify(s); // a JSON string literal is a valid Lua string literal for our paths
 
-export function writeLsyncdConfig(w: World, name: string, source: string, targets: readonly string[]): string {
+/** lsyncd syncing `source` to node-i:targets[i] (or, with `locations`, to each target as written: a local path or `node-1:/path`). */
+export function writeLsyncdConfig(w: World, name: string, source: string, targets: readonly string[], locations = false): string {
   const file = join(w.dir, `${name}.lsyncd.lua`);
   const syncs = targets.map(
     (t, i) => `sync {
   default.rsync,
   source = ${lua(source)},
-  target = ${lua(`${w.hostNames[i]}:${t}`)},
+  target = ${lua(locations ? t : `${w.hostNames[i]}:${t}`)},
   delay = 1,
   rsync = { links = true, times = true, perms = true, owner = true, group = true, update = true,
             rsh = ${lua(w.rsh)} },

@@ -87,7 +87,9 @@ export function targetPaths(w: World, set: string, who: string): string[] {
 export interface ManifestOptions {
   readonly name: string;
   readonly source: string;
+  /** Paths on node-1..n in order, or (`locations`) target entries as written: a local path, `node-1:/path`. */
   readonly targets: readonly string[];
+  readonly locations?: boolean;
   /** Extra sync keys, one YAML line each (indented by the writer). */
   readonly extra?: readonly string[];
 }
@@ -109,7 +111,7 @@ export function writeManifest(w: World, o: ManifestOptions): string {
       "  site:",
       `    source: ${o.source}`,
       "    targets:",
-      ...o.targets.map((t, i) => `      - ${w.hostNames[i]}:${t}`),
+      ...o.targets.map((t, i) => `      - ${o.locations ? t : `${w.hostNames[i]}:${t}`}`),
       "    delay: 1s",
       ...(o.extra ?? []).map((l) => "    " + l),
       "",
