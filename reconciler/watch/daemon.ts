@@ -13,6 +13,7 @@ import { SourceWatcher, type SourceWatcherHooks } from "./source-watcher.js";
 import { STATUS_FORMAT_VERSION, StatusWriter, type StatusDoc, type WatcherMode } from "./status.js";
 import { SyncRunner, currentEpoch, type AuditScheduler, type Log, type TargetSelector } from "./sync-runner.js";
 import { matchesPause, type PauseStore } from "./pauses.js";
+import { reclaimMemory } from "./reclaim.js";
 
 export type { AuditScheduler, Log, LogLevel } from "./sync-runner.js";
 
@@ -48,6 +49,8 @@ export interface DaemonOptions {
   readonly pid?: number;
   /** Where `tsync pause` is remembered across restarts; absent: only in memory. */
   readonly pauses?: PauseStore;
+  /** After each full plan: default a full garbage collection (reclaim.ts). */
+  readonly reclaim?: () => void;
 }
 
 export interface WaitRequest {
@@ -161,6 +164,7 @@ export function runDaemon(opts: DaemonOptions): Daemon {
     random: opts.random ?? Math.random,
     signal: opts.signal,
     pausedSince,
+    reclaim: opts.reclaim ?? reclaimMemory,
   };
   const makeWatcher =
     opts.watchSource ??

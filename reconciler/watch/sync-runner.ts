@@ -31,6 +31,11 @@ export interface RunnerDeps {
   readonly signal?: AbortSignal;
   /** When the target was paused (`tsync pause`), or undefined: a paused target is sent nothing. */
   readonly pausedSince?: (loc: Location) => number | undefined;
+  /**
+   * Called after each full plan (initial, retry, rescan, catch-up, audit) once its listings are
+   * dropped: a full garbage collection (reclaim.ts), so the next one starts from the live heap.
+   */
+  readonly reclaim?: () => void;
 }
 
 /** Which targets a `tsync wait` (or another question) is about. */
@@ -418,11 +423,15 @@ export class SyncRunner {
   /** Full plan + apply of `targets` (initial, retry, polling rescan). */
   async #full(why: string, targets: readonly TargetRt[]): Promise<void> {
     if (targets.length === 0) return;
-    const cover = this.#cover();
-    const plans = await this.#plan({}, targets);
-    if (!plans) return;
-    const outs = await Promise.all(plans.map((tp) => this.#applyOne(tp, true, cover)));
-    this.#report(why, outs, cover.takenAt);
+    try {
+      const cover = this.#cover();
+      const plans = await this.#plan({}, targets);
+      if (!plans) return;
+      const outs = await Promise.all(plans.map((tp) => this.#applyOne(tp, true, cover)));
+      this.#report(why, outs, cover.takenAt);
+    } finally {
+      this.d.reclaim?.();
+    }
   }
 
   async #batch(paths: RelPath[]): Promise<void> {
@@ -451,53 +460,61 @@ export class SyncRunner {
   /** One audit run: plan (deep: hash everything); drift is healed or only reported per `onDrift`. */
   audit(kind: "quick" | "deep"): Promise<void> {
     return this.#queue.run(async () => {
-      const cover = this.#cover();
-      const at = cover.takenAt;
-      const targets = this.#healthy();
-      const plans = targets.length ? await this.#plan({ deep: kind === "deep" }, targets) : [];
-      if (!plans) {
-        this.#lastAudit = { at: iso(at)!, kind, drift: 0, result: "failed", error: "plan failed" };
-        return;
+      try {
+        await this.#audit(kind);
+      } finally {
+        this.d.reclaim?.();
       }
-      const drifted = plans.filter((tp) => tp.state !== "unreachable" && !tp.refused && tp.changes.length > 0);
-      const drift = drifted.reduce((n, tp) => n + tp.changes.length, 0);
-      for (const tp of drifted) {
-        const list = tp.changes.slice(0, 5).map((c) => `${c.kind} ${shown(c.path)}`).join(", ");
-        const more = tp.changes.length > 5 ? `, … ${tp.changes.length - 5} more` : "";
-        this.#say("warn", `audit ${kind}: ${formatLocation(tp.target)} drifted: ${list}${more}`);
-        for (const c of tp.changes) this.#say("debug", `audit ${kind}: ${formatLocation(tp.target)}: ${c.kind} ${shown(c.path)}`);
-      }
-      let result: AuditStatus["result"] = drift === 0 ? "in-sync" : "reported";
-      for (const tp of drifted) {
-        const t = this.#byLocation(tp.target);
-        if (t) t.totals.driftFound += tp.changes.length;
-      }
-      if (this.sync.onDrift === "heal") {
-        const outs = await Promise.all(plans.map((tp) => this.#applyOne(tp, true, cover)));
-        for (const [i, tp] of plans.entries()) {
-          const t = this.#byLocation(tp.target);
-          if (t && outs[i]!.ok && drifted.includes(tp)) t.totals.driftHealed += tp.changes.length;
-        }
-        if (drift > 0) result = outs.every((o) => o.ok) ? "healed" : "failed";
-      } else {
-        for (const tp of plans) {
-          const t = this.#byLocation(tp.target);
-          if (!t || tp.state === "unreachable" || tp.refused) {
-            if (tp.state === "unreachable" || tp.refused) await this.#applyOne(tp, false, cover); // records the failure
-            continue;
-          }
-          t.drift = tp.changes.length;
-          this.#noteProblems(t, tp, true);
-          t.phase = this.#phase(t);
-        }
-      }
-      const unreachable = plans.filter((tp) => tp.state === "unreachable").length;
-      if (result === "in-sync" && unreachable > 0) result = "failed";
-      const durationMs = this.d.clock.now() - at;
-      this.#lastAudit = { at: iso(at)!, kind, drift, result, durationMs, ...(unreachable ? { error: `${plural(unreachable, "target")} unreachable` } : {}) };
-      this.#say(drift || unreachable ? "warn" : "info", `audit ${kind}: ${plural(drift, "change")} of drift on ${drifted.length}/${plans.length} targets: ${result} in ${durationMs} ms`);
-      this.d.notify(true);
     });
+  }
+
+  async #audit(kind: "quick" | "deep"): Promise<void> {
+    const cover = this.#cover();
+    const at = cover.takenAt;
+    const targets = this.#healthy();
+    const plans = targets.length ? await this.#plan({ deep: kind === "deep" }, targets) : [];
+    if (!plans) {
+      this.#lastAudit = { at: iso(at)!, kind, drift: 0, result: "failed", error: "plan failed" };
+      return;
+    }
+    const drifted = plans.filter((tp) => tp.state !== "unreachable" && !tp.refused && tp.changes.length > 0);
+    const drift = drifted.reduce((n, tp) => n + tp.changes.length, 0);
+    for (const tp of drifted) {
+      const list = tp.changes.slice(0, 5).map((c) => `${c.kind} ${shown(c.path)}`).join(", ");
+      const more = tp.changes.length > 5 ? `, … ${tp.changes.length - 5} more` : "";
+      this.#say("warn", `audit ${kind}: ${formatLocation(tp.target)} drifted: ${list}${more}`);
+      for (const c of tp.changes) this.#say("debug", `audit ${kind}: ${formatLocation(tp.target)}: ${c.kind} ${shown(c.path)}`);
+    }
+    let result: AuditStatus["result"] = drift === 0 ? "in-sync" : "reported";
+    for (const tp of drifted) {
+      const t = this.#byLocation(tp.target);
+      if (t) t.totals.driftFound += tp.changes.length;
+    }
+    if (this.sync.onDrift === "heal") {
+      const outs = await Promise.all(plans.map((tp) => this.#applyOne(tp, true, cover)));
+      for (const [i, tp] of plans.entries()) {
+        const t = this.#byLocation(tp.target);
+        if (t && outs[i]!.ok && drifted.includes(tp)) t.totals.driftHealed += tp.changes.length;
+      }
+      if (drift > 0) result = outs.every((o) => o.ok) ? "healed" : "failed";
+    } else {
+      for (const tp of plans) {
+        const t = this.#byLocation(tp.target);
+        if (!t || tp.state === "unreachable" || tp.refused) {
+          if (tp.state === "unreachable" || tp.refused) await this.#applyOne(tp, false, cover); // records the failure
+          continue;
+        }
+        t.drift = tp.changes.length;
+        this.#noteProblems(t, tp, true);
+        t.phase = this.#phase(t);
+      }
+    }
+    const unreachable = plans.filter((tp) => tp.state === "unreachable").length;
+    if (result === "in-sync" && unreachable > 0) result = "failed";
+    const durationMs = this.d.clock.now() - at;
+    this.#lastAudit = { at: iso(at)!, kind, drift, result, durationMs, ...(unreachable ? { error: `${plural(unreachable, "target")} unreachable` } : {}) };
+    this.#say(drift || unreachable ? "warn" : "info", `audit ${kind}: ${plural(drift, "change")} of drift on ${drifted.length}/${plans.length} targets: ${result} in ${durationMs} ms`);
+    this.d.notify(true);
   }
 
   /** Stop taking events and timers; the running job finishes; waiting jobs are skipped. */

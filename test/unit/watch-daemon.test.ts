@@ -145,6 +145,7 @@ function rig(opts: { sync?: Partial<Sync>; reload?: () => Manifest | Diagnostic[
     },
     writeStatus: async (f, data) => void (files.get(f) ?? files.set(f, []).get(f)!).push(JSON.parse(data)),
     pid: 4242,
+    reclaim: () => void order.push("reclaim"),
     ...(opts.reload ? { reload: opts.reload } : {}),
     ...(opts.pauses ? { pauses: opts.pauses } : {}),
   });
@@ -278,6 +279,25 @@ test("audit with onDrift heal: drift on a target is found and fixed, and logged"
   await r.crons[1]!.run();
   assert.deepEqual(r.engine.plans().at(-1), { op: "plan", deep: true, targets: [K1, K2] });
   assert.equal(r.d.status().syncs[0]!.lastAudit!.result, "in-sync");
+  r.ac.abort();
+  await r.d.done;
+});
+
+test("memory: each full plan (initial, audit, even a failed one) is followed by one collection; a live batch is not", async () => {
+  const r = rig();
+  await r.d.ready;
+  assert.deepEqual(r.order, ["watch", "plan", "reclaim"]);
+  r.engine.source.set(relPath("index.php"), "v2");
+  r.watchers[0]!.emit("index.php");
+  await r.clock.tick(100);
+  assert.deepEqual(r.order.slice(3), ["plan"], "a batch's listings are small: no collection");
+  await r.crons[0]!.run();
+  assert.deepEqual(r.order.slice(4), ["plan", "reclaim"]);
+  r.engine.plan = async () => {
+    throw new Error("boom");
+  };
+  await r.crons[0]!.run();
+  assert.deepEqual(r.order.slice(6), ["reclaim"], "a plan that threw still leaves garbage behind");
   r.ac.abort();
   await r.d.done;
 });
