@@ -85,6 +85,17 @@ test("a missing source is one error for its sync, not every target 'unreachable'
   assert.ok(!existsSync(t1) && !existsSync(t2), "nothing was written for the sync whose source is missing");
 });
 
+test("--sync and --target naming nothing in the manifest are errors listing what there is, never an empty run", async () => {
+  const w = world();
+  const sync = await runTsync(["plan", "-f", w.manifest, "--sync", "nosuch"]);
+  assert.equal(sync.code, 1, sync.stdout + sync.stderr);
+  assert.equal(sync.stderr, `--sync nosuch: no such sync in ${w.manifest} (have: site)\n`);
+  const target = await runTsync(["apply", "--yes", "-f", w.manifest, "--target", "www-09"]);
+  assert.equal(target.code, 1, target.stdout + target.stderr);
+  assert.equal(target.stderr, `--target www-09: no such host in ${w.manifest} (have: local)\n`);
+  assert.ok(!existsSync(w.dst), "nothing applied");
+});
+
 test("regression (issue 18 item 5): a FIFO where the source has a file fails plan, apply and the next plan", async () => {
   const w = world();
   mkdirSync(w.dst);
