@@ -201,7 +201,7 @@ export function connectFailure(ep: Endpoint, err: unknown, auth: Auth, readyTime
     case "ECONNREFUSED": return fail(ep, "ssh-refused", "connection refused");
     case "EHOSTUNREACH": case "ENETUNREACH": return fail(ep, "ssh-unreachable", "host unreachable");
     case "ENOTFOUND": case "EAI_AGAIN": return fail(ep, "ssh-unreachable", `cannot resolve ${ep.hostname}${ep.hostname === ep.alias ? " (nor is it a Host alias of the ssh config read)" : ""}`);
-    case "ECONNRESET": return fail(ep, "ssh-closed", "connection reset during the SSH handshake");
+    case "ECONNRESET": return fail(ep, "ssh-closed", "connection closed during the SSH handshake");
   }
   if (e.level === "client-authentication") return fail(ep, "ssh-auth", `authentication failed for user ${ep.user} (${auth.describe})`);
   if (e.level === "client-timeout" || e.code === "ETIMEDOUT" || /timed out/i.test(msg)) return fail(ep, "ssh-timeout", `timed out (no SSH handshake within ${readyTimeoutMs / 1000} s)`);

@@ -1,9 +1,10 @@
-// One verified SSH connection per host (node-ssh over ssh2), with raw Buffer exec/spawn on its channels.
+// One verified SSH connection per host (ssh2), with raw Buffer exec/spawn on its channels.
 // Failures become one-line TransportError/HostKeyError messages naming the host and its address.
 import { constants as osConstants } from "node:os";
 import { PassThrough, Transform, type Duplex, type Readable, type TransformCallback, type Writable } from "node:stream";
 import { buffer } from "node:stream/consumers";
-import { NodeSSH } from "node-ssh";
+import ssh2 from "ssh2";
+import type { ConnectConfig, ServerHostKeyAlgorithm } from "ssh2";
 import { TransportError, errorMessage } from "../../model/errors.js";
 import type { Host } from "../../model/manifest.js";
 import { readKnownHosts, knownKeyTypes, verifyHostKey } from "./hostkeys.js";
@@ -34,7 +35,7 @@ export interface RemoteProcess {
   readonly done: Promise<number>;
 }
 
-// The parts of ssh2's Client and ClientChannel we use (node-ssh exposes the Client untyped here).
+// The parts of ssh2's Client and ClientChannel we use, typed for raw Buffers.
 interface Channel extends Readable {
   stderr: Readable;
   end(data?: Buffer): this;
@@ -131,25 +132,38 @@ async function dial(ep: Endpoint, opts: Required<ConnectOptions>, sock?: Duplex)
       return false;
     }
   };
-  const ssh = new NodeSSH();
+  const config: ConnectConfig = {
+    host: ep.hostname,
+    port: ep.port,
+    username: ep.user,
+    ...(sock ? { sock: sock as ConnectConfig["sock"] } : {}),
+    hostVerifier,
+    authHandler: auth.methods as ConnectConfig["authHandler"],
+    readyTimeout: opts.readyTimeoutMs,
+    keepaliveInterval: opts.keepaliveIntervalMs,
+    keepaliveCountMax: opts.keepaliveCountMax,
+    algorithms: { serverHostKey: [...new Set([...known.flatMap((t) => (t === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [t])).filter((t) => HOST_KEY_ALGOS.includes(t)), ...HOST_KEY_ALGOS])] as ServerHostKeyAlgorithm[] },
+  };
+  const client = new ssh2.Client();
   try {
-    await ssh.connect({
-      host: ep.hostname,
-      port: ep.port,
-      username: ep.user,
-      ...(sock ? { sock } : {}),
-      hostVerifier,
-      authHandler: auth.methods,
-      readyTimeout: opts.readyTimeoutMs,
-      keepaliveInterval: opts.keepaliveIntervalMs,
-      keepaliveCountMax: opts.keepaliveCountMax,
-      algorithms: { serverHostKey: [...new Set([...known.flatMap((t) => (t === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [t])).filter((t) => HOST_KEY_ALGOS.includes(t)), ...HOST_KEY_ALGOS])] },
-    } as Parameters<NodeSSH["connect"]>[0]);
+    await new Promise<void>((resolve, reject) => {
+      // Closed before 'ready' without an error event: the server hung up mid-handshake (not a timeout;
+      // ssh2's readyTimeout reports those as level "client-timeout").
+      const closed = () => reject(Object.assign(new Error("connection closed during the SSH handshake"), { code: "ECONNRESET" }));
+      client.on("error", reject);
+      client.once("close", closed);
+      client.once("ready", () => {
+        client.removeListener("error", reject);
+        client.removeListener("close", closed);
+        resolve();
+      });
+      client.connect(config);
+    });
   } catch (err) {
-    ssh.dispose();
+    client.end();
     throw refusal ?? connectFailure(ep, err, auth, opts.readyTimeoutMs);
   }
-  return ssh.connection as unknown as Client;
+  return client as unknown as Client;
 }
 
 /** A TCP stream to `to` opened by the jump host `via` (sshd's direct-tcpip). */
