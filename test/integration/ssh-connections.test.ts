@@ -39,4 +39,17 @@ describe("several targets on one host", () => {
       assert.equal(p.code, 0, p.stdout + p.stderr);
       assert.deepEqual(logins().map((n, i) => n - mid[i]!), [1, 1], "plan: SSH logins per host");
     }));
+
+  test("apply to 12 targets on 2 hosts prints no Node warning (one abort listener per running channel)", () =>
+    check(async () => {
+      const src = join(dir, "src12");
+      genTree(src, { files: 20, dirs: 2, size: 512, seed: 12, mtime: 1_700_000_000 });
+      const targets = ADDRS.flatMap((_, h) => Array.from({ length: 6 }, (_, k) => ({ host: `node-${h + 1}`, path: join(dir, `t12-${h}-${k}`) })));
+      const file = join(dir, "tsync12.yaml");
+      writeFileSync(file, ["version: 1", fleet.manifestHosts(), "settings:", "  maxProcesses: 12", "syncs:", "  site:", `    source: ${src}`, "    targets:", ...targets.map((t) => `      - ${t.host}:${t.path}`), ""].join("\n"));
+      const r = await runTsync(["apply", "--yes", "-q", "-f", file]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.doesNotMatch(r.stderr, /\(node:\d+\)|Warning/, "stderr");
+      for (const t of targets) await assertTreesEqual(src, t.path);
+    }));
 });
