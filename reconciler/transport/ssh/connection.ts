@@ -3,13 +3,13 @@
 import { constants as osConstants } from "node:os";
 import { PassThrough, Transform, type Duplex, type Readable, type TransformCallback, type Writable } from "node:stream";
 import { buffer } from "node:stream/consumers";
-import ssh2 from "ssh2";
 import type { ConnectConfig, ServerHostKeyAlgorithm } from "ssh2";
 import { TransportError, errorMessage } from "../../model/errors.js";
 import type { Host } from "../../model/manifest.js";
 import { readKnownHosts, knownKeyTypes, verifyHostKey } from "./hostkeys.js";
 import { authMethods, connectFailure, fail, hostKeyFailure, hostLabel } from "./auth.js";
 import { resolveEndpoint, type Endpoint } from "./config.js";
+import { ssh2 } from "./ssh2-lib.js";
 
 export { hostLabel } from "./auth.js";
 
@@ -144,7 +144,7 @@ async function dial(ep: Endpoint, opts: Required<ConnectOptions>, sock?: Duplex)
     keepaliveCountMax: opts.keepaliveCountMax,
     algorithms: { serverHostKey: [...new Set([...known.flatMap((t) => (t === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [t])).filter((t) => HOST_KEY_ALGOS.includes(t)), ...HOST_KEY_ALGOS])] as ServerHostKeyAlgorithm[] },
   };
-  const client = new ssh2.Client();
+  const client = new (ssh2().Client)();
   try {
     await new Promise<void>((resolve, reject) => {
       // Closed before 'ready' without an error event: the server hung up mid-handshake (not a timeout;
