@@ -121,6 +121,10 @@ export function mapRecorded(rec: Recorded, file: string, source: string, opts: M
     const m = /^(?:([^@]*)@)?(.*)$/.exec(spec)!;
     const address = m[2]!.replace(/^\[(.*)\]$/, "$1");
     if (address === "") return { error: `host ${JSON.stringify(spec)} names no machine` };
+    // "$host", "${env.X}", "{{HOST}}", "%HOST%": left for a script or a template tool to fill in; lsyncd
+    // would hand it to ssh as written, which resolves no such machine.
+    if (/\$\{?[A-Za-z_]|\{\{|\}\}|^%[A-Za-z_]+%$/.test(address))
+      return { error: `host ${JSON.stringify(spec)} is a template placeholder, not a machine (something is meant to replace it before lsyncd reads the file); import the filled-in config` };
     const c: Conn = { ...(m[1] ? { user: m[1] } : {}), ...conn };
     let h = hostByAddress.get(address);
     if (!h) {
@@ -149,7 +153,7 @@ export function mapRecorded(rec: Recorded, file: string, source: string, opts: M
       warn(line, `cannot translate custom action '${k}'${where}`);
     }
     if (!layer) {
-      skip(line, `sync{} does not build on default.rsync, default.rsyncssh or default.direct${customs.length ? ` (its own ${customs.join(", ")})` : ""}`);
+      skip(line, `sync{} does not build on default.rsync, default.rsyncssh or default.direct${customs.length ? ` but runs its own ${actionsText(customs, cfg)}; tsync replicates files and runs no per-event commands` : ""}`);
       continue;
     }
     for (const k of Object.keys(cfg)) {
@@ -311,6 +315,17 @@ export function mapRecorded(rec: Recorded, file: string, source: string, opts: M
 }
 
 const ARCHIVE_KEYS: PreserveKey[] = ["perms", "times", "owner", "group"];
+
+/** `onCreate, onModify = "php ... ^sourcePathname", action (function at line 10)`: keys sharing a value once. */
+function actionsText(keys: readonly string[], cfg: Record<string, LuaValue>): string {
+  const byValue = new Map<string, string[]>();
+  for (const k of keys) {
+    const v = cfg[k]!;
+    const shown = typeof v === "string" ? ` = ${JSON.stringify(v.length > 40 ? `${v.slice(0, 37)}...` : v)}` : funcAt(v);
+    byValue.set(shown, [...(byValue.get(shown) ?? []), k]);
+  }
+  return [...byValue].map(([shown, ks]) => `${ks.join(", ")}${shown}`).join("; ");
+}
 
 function funcAt(v: LuaValue): string {
   return typeof v === "object" && v.t === "function" && v.line > 0 ? ` (function at line ${v.line})` : "";
