@@ -65,7 +65,9 @@ local function enc(v, depth, seen)
   end
   if tv == "function" then
     local i = dbg.getinfo(v, "S")
-    return sfmt('{"t":"function","line":%d}', (i and i.linedefined > 0) and i.linedefined or 0)
+    -- Lines only for functions in the config itself (one from a file it loaded has that file's lines).
+    local own = i and i.source == CHUNK and i.linedefined > 0
+    return sfmt('{"t":"function","line":%d,"last":%d}', own and i.linedefined or 0, own and i.lastlinedefined or 0)
   end
   if tv == "table" then
     local d = defaultNames[v]

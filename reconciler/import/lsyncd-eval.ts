@@ -20,7 +20,8 @@ export interface LuaTable {
   /** Values at string keys (other keys are dropped). */
   readonly map: Readonly<Record<string, LuaValue>>;
 }
-export interface LuaFunction { readonly t: "function"; readonly line: number }
+/** `line`..`last`: where the config defines it (0: elsewhere, a built-in or a loaded file). */
+export interface LuaFunction { readonly t: "function"; readonly line: number; readonly last: number }
 /** One of lsyncd's layer tables (`default.rsync` ...), recognised by identity. */
 export interface LuaDefault { readonly t: "default"; readonly name: "rsync" | "rsyncssh" | "direct" }
 /** A cycle, a too-deep table, userdata, NaN/inf. */

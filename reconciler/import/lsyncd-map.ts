@@ -147,10 +147,22 @@ export function mapRecorded(rec: Recorded, file: string, source: string, opts: M
     const { map: cfg, layers } = flatten(call.value);
     const layer = layers[0];
     const customs = CUSTOM.filter((k) => cfg[k] !== undefined);
-    for (const k of customs) {
-      const v = cfg[k]!;
-      const where = typeof v === "object" && v.t === "function" && v.line > 0 ? ` (function at line ${v.line})` : "";
-      warn(line, `cannot translate custom action '${k}'${where}`);
+    // An action that never hands the event to the layer's (default.rsync.action(inlet)) transfers
+    // nothing the way the layer would: importing it as the layer would change what it does.
+    const action = layer ? cfg.action : undefined;
+    if (layer && action !== undefined && !delegates(action, source)) {
+      skip(line, `custom ${actionsText(["action"], cfg)} replaces default.${layer}'s own and never calls it (no default.${layer}.action or default.action in it), so lsyncd does not transfer there as default.${layer} does; tsync cannot run it`);
+      continue;
+    }
+    // On a default.* layer: action/prepare/collect/full replace the layer's own (which tsync does);
+    // on* handlers are never called, as the layer's action handles every event itself (default.lua's
+    // action, the one that calls them, is replaced by the layer's).
+    if (layer) for (const k of customs) {
+      if (k === "onMove" && cfg[k] === true) continue;
+      if (k.startsWith("on"))
+        warn(line, `${actionsText([k], cfg)}: lsyncd never calls it (default.${layer}'s action handles every event), and tsync does not either`);
+      else
+        warn(line, `custom ${actionsText([k], cfg)} replaces default.${layer}'s own and is not translated: tsync does what default.${layer} does; a command it runs after a transfer goes in the sync's onChange: [{ run: ... }]`);
     }
     if (!layer) {
       skip(line, `sync{} does not build on default.rsync, default.rsyncssh or default.direct${customs.length ? ` but runs its own ${actionsText(customs, cfg)}; tsync replicates files and runs no per-event commands` : ""}`);
@@ -315,6 +327,13 @@ export function mapRecorded(rec: Recorded, file: string, source: string, opts: M
 }
 
 const ARCHIVE_KEYS: PreserveKey[] = ["perms", "times", "owner", "group"];
+
+/** Whether a function defined in the config mentions a layer's action, i.e. may hand events to it. */
+function delegates(v: LuaValue, source: string): boolean {
+  if (typeof v !== "object" || v.t !== "function" || v.line === 0) return false;
+  const body = source.split("\n").slice(v.line - 1, v.last).join("\n").replace(/--[^\n]*/g, "");
+  return /\bdefault\s*\.\s*(?:(?:rsync|rsyncssh|direct)\s*\.\s*)?action\b/.test(body);
+}
 
 /** `onCreate, onModify = "php ... ^sourcePathname", action (function at line 10)`: keys sharing a value once. */
 function actionsText(keys: readonly string[], cfg: Record<string, LuaValue>): string {

@@ -188,6 +188,10 @@ export function translateRsyncTable(t: LuaTable): Translated<RsyncMeaning> {
   }
   const extra = t.map._extra;
   if (isTable(extra)) rsyncArgs(extra.arr.map(String), out);
+  // lsyncd's FAQ runs a command before or after each transfer by naming a wrapper script as the binary.
+  const binary = t.map.binary;
+  if (typeof binary === "string" && !/(^|\/)rsync$/.test(binary))
+    out.warnings.push(`rsync binary '${binary}' is not rsync: lsyncd runs it in rsync's place (the lsyncd FAQ's way to run a command before or after each transfer) and tsync does not; a command it runs after a transfer goes in the sync's onChange: [{ run: ... }]`);
   return dedupe(out);
 }
 

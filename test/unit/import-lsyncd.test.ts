@@ -390,6 +390,17 @@ test("issue 15: template placeholders as hosts and custom actions are refused in
   ]);
 });
 
+test("issue 15: on a default.* layer, an action that hands events to the layer's imports with a warning naming onChange; on* handlers lsyncd never calls say so", async () => {
+  const post = await imp(`sync{ default.rsync, source = "/a", target = "h:/b",\n  action = function(inlet)\n    -- run the post command, then rsync\n    return default.rsync.action(inlet)\n  end }`);
+  assert.deepEqual(post.errors, []);
+  assert.deepEqual(post.warnings, ["c.lua:1: custom action (function at line 2) replaces default.rsync's own and is not translated: tsync does what default.rsync does; a command it runs after a transfer goes in the sync's onChange: [{ run: ... }]"]);
+  // Only a mention in code counts, not one in a comment.
+  const commented = await imp(`sync{ default.rsync, source = "/a", target = "h:/b",\n  action = function(inlet)\n    -- was: default.rsync.action(inlet)\n    spawn(inlet.getEvent(), "/bin/true")\n  end }`);
+  assert.match(commented.errors[0]!, /^c\.lua:1: custom action \(function at line 2\) replaces default\.rsync's own and never calls it .*; sync skipped$/);
+  const on = await imp(`sync{ default.rsyncssh, source = "/a", host = "h", targetdir = "/b", onCreate = "touch ^target", onMove = true }`);
+  assert.deepEqual(on.warnings, [`c.lua:1: onCreate = "touch ^target": lsyncd never calls it (default.rsyncssh's action handles every event), and tsync does not either`]);
+});
+
 test("issue 15: a first line starting with # is skipped, as lsyncd's loadfile does", async () => {
   const r = await imp(`#!/usr/bin/lsyncd\nsync{ default.rsync, source = "/a", target = "/b" }`);
   assert.deepEqual(r.errors, []);
@@ -410,6 +421,8 @@ const extra: [string, string, Partial<{ preserve: string[]; delete: boolean; exc
   ["--delete with delete = false deletes", `delete = false, rsync = { _extra = { "--delete" } }`, { delete: true }, /--delete in the rsync options makes every lsyncd transfer delete despite delete = false/],
   ["--delete-excluded is a warned difference", `rsync = { _extra = { "--delete-excluded" } }`, {}, /delete-excluded has no tsync equivalent/],
   ["--chmod is a warned difference", `rsync = { _extra = { "--chmod=D755,F644" } }`, {}, /rsync chmod 'D755,F644' has no tsync equivalent/],
+  ["a binary that is not rsync (a wrapper running a command) is a warned difference", `rsync = { binary = "/usr/local/bin/rsync-then-reload.sh" }`, {}, /rsync binary '\/usr\/local\/bin\/rsync-then-reload\.sh' is not rsync: lsyncd runs it in rsync's place .* onChange/],
+  ["binary = /usr/bin/rsync is no difference", `rsync = { binary = "/usr/bin/rsync" }`, {}],
   ["chown becomes chown:", `rsync = { chown = "www-data:www-data" }`, { chown: "www-data:www-data" }],
   ["the last --chown wins", `rsync = { _extra = { "--chown=a:b", "--chown=:web" } }`, { chown: ":web" }],
   ["a --chown tsync cannot say is a warned difference", `rsync = { _extra = { "--chown=a:b:c" } }`, {}, /rsync chown 'a:b:c' is not USER:GROUP, USER or :GROUP and is not translated/],
