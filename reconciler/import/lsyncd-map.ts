@@ -221,6 +221,7 @@ export function mapRecorded(rec: Recorded, file: string, source: string, opts: M
     const rsh = typeof rsyncTable.map.rsh === "string" ? rsyncTable.map.rsh : meanings.find((m) => m.rsh !== undefined)?.rsh;
     if (rsh !== undefined) conn = { ...conn, ...take(line, translateSshArgs(rsh.split(/\s+/).filter(Boolean)), comments[""]) };
     if (layer === "rsyncssh" && isTable(cfg.ssh)) conn = { ...conn, ...take(line, translateSshTable(cfg.ssh), comments[""]) };
+    if (meanings.some((m) => m.sudo)) conn = { ...conn, sudo: true };
 
     const target = targetOf(layer, cfg, (spec) => hostFor(line, spec, conn), (p) => local(p, "target", line));
     if (typeof target !== "string") {
@@ -289,7 +290,7 @@ export function mapRecorded(rec: Recorded, file: string, source: string, opts: M
     const chown = meanings.map((m) => m.chown).filter((c) => c !== undefined).pop();
     const protect = take(line, translateRules(meanings.flatMap((m) => m.protect).map((pattern) => ({ include: false, pattern }))), comments.exclude);
     const draftSync: SyncDraft = {
-      name: "", source: src, targets: [target], exclude, delete: del, preserve: (["perms", "times", "owner", "group"] as const).filter((k) => preserve.has(k)),
+      name: "", source: src, targets: [target], exclude, delete: del, preserve: (["perms", "times", "owner", "group", "hardlinks"] as const).filter((k) => preserve.has(k)),
       ...(chown !== undefined ? { chown } : {}), protect,
       delay: formatDelay(delaySeconds), lines: [line], comments,
     };

@@ -401,6 +401,15 @@ test("issue 15: on a default.* layer, an action that hands events to the layer's
   assert.deepEqual(on.warnings, [`c.lua:1: onCreate = "touch ^target": lsyncd never calls it (default.rsyncssh's action handles every event), and tsync does not either`]);
 });
 
+test("issue 15: rsync_path = \"sudo rsync\" becomes the host's sudo: true; another sudo command line stays a warning", async () => {
+  const r = await imp(`sync{ default.rsyncssh, source = "/a", host = "deploy@h", targetdir = "/b", rsync = { archive = true, rsync_path = "sudo /usr/bin/rsync" } }`);
+  assert.deepEqual([r.errors, r.warnings], [[], []]);
+  assert.equal(parseManifest(r.yaml!, "imported.yaml").manifest!.hosts.get("node-1")!.sudo, true);
+  const other = await imp(`sync{ default.rsync, source = "/a", target = "h:/b", rsync = { _extra = { "--rsync-path=sudo -u www rsync" } } }`);
+  assert.match(other.warnings[0]!, /rsync-path 'sudo -u www rsync' runs the receiving side under sudo in a way tsync does not translate/);
+  assert.doesNotMatch(other.yaml!, /sudo: true/);
+});
+
 test("issue 15: a first line starting with # is skipped, as lsyncd's loadfile does", async () => {
   const r = await imp(`#!/usr/bin/lsyncd\nsync{ default.rsync, source = "/a", target = "/b" }`);
   assert.deepEqual(r.errors, []);
@@ -423,6 +432,8 @@ const extra: [string, string, Partial<{ preserve: string[]; delete: boolean; exc
   ["--chmod is a warned difference", `rsync = { _extra = { "--chmod=D755,F644" } }`, {}, /rsync chmod 'D755,F644' has no tsync equivalent/],
   ["a binary that is not rsync (a wrapper running a command) is a warned difference", `rsync = { binary = "/usr/local/bin/rsync-then-reload.sh" }`, {}, /rsync binary '\/usr\/local\/bin\/rsync-then-reload\.sh' is not rsync: lsyncd runs it in rsync's place .* onChange/],
   ["binary = /usr/bin/rsync is no difference", `rsync = { binary = "/usr/bin/rsync" }`, {}],
+  ["hard_links / -H become preserve hardlinks; sparse is what tsync does anyway", `rsync = { archive = true, hard_links = true, sparse = true }`, { preserve: ["perms", "times", "owner", "group", "hardlinks"] }],
+  ["-aHS then --no-H keeps no hard links", `rsync = { _extra = { "-aHS", "--no-H" } }`, { preserve: ["perms", "times", "owner", "group"] }],
   ["chown becomes chown:", `rsync = { chown = "www-data:www-data" }`, { chown: "www-data:www-data" }],
   ["the last --chown wins", `rsync = { _extra = { "--chown=a:b", "--chown=:web" } }`, { chown: ":web" }],
   ["a --chown tsync cannot say is a warned difference", `rsync = { _extra = { "--chown=a:b:c" } }`, {}, /rsync chown 'a:b:c' is not USER:GROUP, USER or :GROUP and is not translated/],
