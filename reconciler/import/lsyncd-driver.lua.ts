@@ -1,7 +1,8 @@
 // The Lua side of the lsyncd importer: runs an lsyncd config in a fresh environment whose globals are
 // recorders, under an instruction budget, and returns everything recorded as one JSON string.
 // Kept in Lua (not JS callbacks) so identity (`sync{ default.rsync, ... }`) and call-time snapshots are
-// exact, and the JS side only ever receives plain data.
+// exact, and the JS side only ever receives plain data. The one way back to JS is reading files
+// (__tsync_read, __tsync_list: strings in, strings out; lsyncd-files.ts decides what may be read).
 //
 // Errors carry the chunk name "CONF"; the JS side replaces it with the real file name, because Lua
 // truncates long chunk names in messages.
@@ -263,6 +264,13 @@ env.require = function(name)
   local pkg = env.package
   local loaded = type(pkg) == "table" and type(pkg.loaded) == "table" and pkg.loaded or {}
   if loaded[name] ~= nil then return loaded[name] end
+  local preload = type(pkg) == "table" and type(pkg.preload) == "table" and pkg.preload[name]
+  if preload then
+    local r = preload(name, ":preload:")
+    if r == nil then r = true end
+    loaded[name] = r
+    return r
+  end
   local tried = {}
   local searchPath = type(pkg) == "table" and type(pkg.path) == "string" and pkg.path or LUA_DEFAULT_PATH
   for template in string.gmatch(searchPath, "[^;]+") do

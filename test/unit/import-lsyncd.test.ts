@@ -346,6 +346,8 @@ test("issue 15: readdir, dofile, require and io.open read files below --base, re
       `f:close()`,
       `for d in io.lines("dirs.txt") do sync{ default.rsync, source = d, target = hosts[1] .. ":" .. d } end`,
     ].join("\n");
+    const preloaded = await importLsyncd(`package.preload.paths = function() return { src = "/p" } end\nsync{ default.direct, source = require("paths").src, target = "/q" }`, "c.lua", { base });
+    assert.deepEqual([preloaded.errors, preloaded.warnings], [[], []]);
     const r = await importLsyncd(conf, "c.lua", { base });
     assert.deepEqual(r.errors, []);
     const m = parseManifest(r.yaml!, "imported.yaml").manifest!;
