@@ -13,7 +13,7 @@ import { planManifest } from "../../reconciler/run/plan-run.js";
 import { applyPlan } from "../../reconciler/run/apply-run.js";
 import { ssh2 } from "../../reconciler/transport/ssh/ssh2-lib.js";
 
-const ssh2Loaded = () => Object.keys(createRequire(import.meta.url).cache).some((f) => f.includes("/node_modules/ssh2/"));
+const ssh2Loaded = () => Object.keys(createRequire(import.meta.url).cache).some((f) => /\/node_modules\/(ssh2|node-ssh)\//.test(f));
 
 test("plan and apply to local targets do not load ssh2; the first SSH use does", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "tsync-lazy-ssh2-"));

@@ -208,6 +208,8 @@ export function connectFailure(ep: Endpoint, err: unknown, auth: Auth, readyTime
     case "ENOTFOUND": case "EAI_AGAIN": return fail(ep, "ssh-unreachable", `cannot resolve ${ep.hostname}${ep.hostname === ep.alias ? " (nor is it a Host alias of the ssh config read)" : ""}`);
     case "ECONNRESET": return fail(ep, "ssh-closed", "connection closed during the SSH handshake");
   }
+  // node-ssh's word for a connection closed before "ready" that ssh2 reported no error for: the server hung up.
+  if (msg === "No response from server") return fail(ep, "ssh-closed", "connection closed during the SSH handshake");
   if (e.level === "client-authentication") return fail(ep, "ssh-auth", `authentication failed for user ${ep.user} (${auth.describe})`);
   if (e.level === "client-timeout" || e.code === "ETIMEDOUT" || /timed out/i.test(msg)) return fail(ep, "ssh-timeout", `timed out (no SSH handshake within ${readyTimeoutMs / 1000} s)`);
   return fail(ep, "ssh-connect", msg.split("\n")[0]!);

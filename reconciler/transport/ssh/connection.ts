@@ -1,4 +1,4 @@
-// One verified SSH connection per host (ssh2), with raw Buffer exec/spawn on its channels.
+// One verified SSH connection per host (node-ssh over ssh2), with raw Buffer exec/spawn on its channels.
 // Failures become one-line TransportError/HostKeyError messages naming the host and its address.
 import { constants as osConstants } from "node:os";
 import { PassThrough, Transform, type Duplex, type Readable, type TransformCallback, type Writable } from "node:stream";
@@ -9,7 +9,8 @@ import type { Host } from "../../model/manifest.js";
 import { readKnownHosts, knownKeyTypes, verifyHostKey } from "./hostkeys.js";
 import { authMethods, connectFailure, fail, hostKeyFailure, hostLabel } from "./auth.js";
 import { resolveEndpoint, type Endpoint } from "./config.js";
-import { ssh2 } from "./ssh2-lib.js";
+import { nodeSsh } from "./ssh2-lib.js";
+import type { NodeSSH } from "node-ssh";
 
 export { hostLabel } from "./auth.js";
 
@@ -144,26 +145,16 @@ async function dial(ep: Endpoint, opts: Required<ConnectOptions>, sock?: Duplex)
     keepaliveCountMax: opts.keepaliveCountMax,
     algorithms: { serverHostKey: [...new Set([...known.flatMap((t) => (t === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [t])).filter((t) => HOST_KEY_ALGOS.includes(t)), ...HOST_KEY_ALGOS])] as ServerHostKeyAlgorithm[] },
   };
-  const client = new (ssh2().Client)();
+  // node-ssh makes the connection (and rejects when the server hangs up before "ready"); the raw ssh2
+  // Client it holds does the Buffer exec/spawn below.
+  const ssh = new (nodeSsh().NodeSSH)();
   try {
-    await new Promise<void>((resolve, reject) => {
-      // Closed before 'ready' without an error event: the server hung up mid-handshake (not a timeout;
-      // ssh2's readyTimeout reports those as level "client-timeout").
-      const closed = () => reject(Object.assign(new Error("connection closed during the SSH handshake"), { code: "ECONNRESET" }));
-      client.on("error", reject);
-      client.once("close", closed);
-      client.once("ready", () => {
-        client.removeListener("error", reject);
-        client.removeListener("close", closed);
-        resolve();
-      });
-      client.connect(config);
-    });
+    await ssh.connect(config as Parameters<NodeSSH["connect"]>[0]);
   } catch (err) {
-    client.end();
+    ssh.dispose();
     throw refusal ?? connectFailure(ep, err, auth, opts.readyTimeoutMs);
   }
-  return client as unknown as Client;
+  return ssh.connection as unknown as Client;
 }
 
 /** A TCP stream to `to` opened by the jump host `via` (sshd's direct-tcpip). */
