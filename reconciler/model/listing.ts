@@ -44,10 +44,37 @@ export interface Rec {
   readonly link?: string;
 }
 
+/** Tree order of two paths held as bytes: a[af, at) against b[bf, bt). */
+function compareBytes(a: Uint8Array, af: number, at: number, b: Uint8Array, bf: number, bt: number): number {
+  const n = Math.min(at - af, bt - bf);
+  let k = 0;
+  while (k < n && a[af + k] === b[bf + k]) k++;
+  if (k === n) return at - af - (bt - bf);
+  const x = a[af + k]!;
+  const y = b[bf + k]!;
+  return x === 0x2f ? -1 : y === 0x2f ? 1 : x - y;
+}
+
+/** Plain byte order of two ranges (siblings share their parent's prefix, so this is name order). */
+function byteOrder(a: Uint8Array, af: number, at: number, bf: number, bt: number): number {
+  const n = Math.min(at - af, bt - bf);
+  for (let k = 0; k < n; k++) {
+    const d = a[af + k]! - a[bf + k]!;
+    if (d !== 0) return d;
+  }
+  return at - af - (bt - bf);
+}
+
 export class Listing implements ReadonlyMap<RelPath, Entry> {
   /** @internal use ListingBuilder or toListing. */
   constructor(
-    readonly paths: readonly RelPath[],
+    /**
+     * Every path's bytes, back to back in tree order; path i is names[offs[i], offs[i+1]). A JS string
+     * per path cost 40–100 B of heap each (a walk's `dir + "/" + name` is two cons strings, a find
+     * record's `slice(2)` a sliced one); as bytes a path costs its length plus 4.
+     */
+    readonly names: Buffer,
+    readonly offs: Uint32Array,
     readonly kinds: Uint8Array,
     readonly modes: Uint16Array,
     readonly mtimes: Float64Array,
@@ -62,23 +89,45 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
   ) {}
 
   get size(): number {
-    return this.paths.length;
+    return this.kinds.length;
+  }
+
+  /** The path at index i (a new string each call: callers ask only where they need one). */
+  pathAt(i: number): RelPath {
+    return this.names.toString("latin1", this.offs[i]!, this.offs[i + 1]!) as RelPath;
+  }
+
+  /** Tree order of path i against the string p. */
+  private compareTo(i: number, p: string): number {
+    const a = this.names;
+    const from = this.offs[i]!;
+    const len = this.offs[i + 1]! - from;
+    const n = Math.min(len, p.length);
+    let k = 0;
+    while (k < n && a[from + k] === p.charCodeAt(k)) k++;
+    if (k === n) return len - p.length;
+    const x = a[from + k]!;
+    const y = p.charCodeAt(k);
+    return x === 0x2f ? -1 : y === 0x2f ? 1 : x - y;
   }
 
   /** Index of `p`, or -1. */
   indexOf(p: string): number {
-    const a = this.paths;
     let lo = 0;
-    let hi = a.length - 1;
+    let hi = this.size - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
-      const x = a[mid]!;
-      const c = compareTree(x, p);
+      const c = this.compareTo(mid, p);
       if (c === 0) return mid;
       if (c < 0) lo = mid + 1;
       else hi = mid - 1;
     }
     return -1;
+  }
+
+  /** Tree order of this listing's path i against `other`'s path j (for a merge of two listings). */
+  compareAt(i: number, other: Listing, j: number): number {
+    return compareBytes(this.names, this.offs[i]!, this.offs[i + 1]!, other.names, other.offs[j]!, other.offs[j + 1]!);
   }
 
   /** The Entry at index i, with exactly the fields a scan of it reads (none set to undefined). */
@@ -113,15 +162,15 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
   }
 
   *entries(): MapIterator<[RelPath, Entry]> {
-    for (let i = 0; i < this.paths.length; i++) yield [this.paths[i]!, this.entryAt(i)];
+    for (let i = 0; i < this.size; i++) yield [this.pathAt(i), this.entryAt(i)];
   }
 
-  keys(): MapIterator<RelPath> {
-    return this.paths[Symbol.iterator]() as MapIterator<RelPath>;
+  *keys(): MapIterator<RelPath> {
+    for (let i = 0; i < this.size; i++) yield this.pathAt(i);
   }
 
   *values(): MapIterator<Entry> {
-    for (let i = 0; i < this.paths.length; i++) yield this.entryAt(i);
+    for (let i = 0; i < this.size; i++) yield this.entryAt(i);
   }
 
   [Symbol.iterator](): MapIterator<[RelPath, Entry]> {
@@ -129,7 +178,14 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
   }
 
   forEach(fn: (value: Entry, key: RelPath, map: ReadonlyMap<RelPath, Entry>) => void): void {
-    for (let i = 0; i < this.paths.length; i++) fn(this.entryAt(i), this.paths[i]!, this);
+    for (let i = 0; i < this.size; i++) fn(this.entryAt(i), this.pathAt(i), this);
+  }
+
+  /** The paths of the entries of this kind, in tree order. */
+  pathsOfKind(kind: number): RelPath[] {
+    const out: RelPath[] = [];
+    for (let i = 0; i < this.size; i++) if (this.kinds[i] === kind) out.push(this.pathAt(i));
+    return out;
   }
 
   /** The same listing with these file hashes set (paths that are not files here are ignored). */
@@ -150,14 +206,14 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
       if (i >= 0 && this.kinds[i] === FILE) out.set(i, v);
     }
     const [hashes, links] = side === "hashes" ? [out, this.links] : [this.hashes, out];
-    return new Listing(this.paths, this.kinds, this.modes, this.mtimes, this.sizes, this.texts, hashes, links, this.uids, this.gids);
+    return new Listing(this.names, this.offs, this.kinds, this.modes, this.mtimes, this.sizes, this.texts, hashes, links, this.uids, this.gids);
   }
 
   /** The listing without the entries at these indexes (a copy; `this` when there are none). */
   without(drop: ReadonlySet<number>): Listing {
     if (drop.size === 0) return this;
     const b = new ListingBuilder();
-    for (let i = 0; i < this.paths.length; i++) if (!drop.has(i)) b.add(this.paths[i]!, this.recAt(i));
+    for (let i = 0; i < this.size; i++) if (!drop.has(i)) b.add(this.pathAt(i), this.recAt(i));
     return b.finish();
   }
 
@@ -178,7 +234,7 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
   /** Problem entries, in byte order. */
   problems(): { path: RelPath; error: string }[] {
     const out: { path: RelPath; error: string }[] = [];
-    for (const [i, error] of this.texts) if (this.kinds[i] === PROBLEM) out.push({ path: this.paths[i]!, error });
+    for (const [i, error] of this.texts) if (this.kinds[i] === PROBLEM) out.push({ path: this.pathAt(i), error });
     return out.sort((a, b) => compareRel(a.path, b.path));
   }
 }
@@ -213,10 +269,16 @@ export function toListing(snap: Snapshot): Listing {
 
 /**
  * Collects records in any order (a walk's or find's), then sorts them once into a Listing. While it
- * builds, the numbers sit in growable typed arrays, so a million records cost no object each.
+ * builds, the paths sit as bytes in one growing buffer and the numbers in growable typed arrays, so a
+ * million records cost no object each.
  */
 export class ListingBuilder {
-  private paths: RelPath[] = [];
+  private names = Buffer.allocUnsafe(64 * 1024);
+  /** Bytes used in `names`. */
+  private used = 0;
+  /** Path i is names[offs[i], offs[i+1]). */
+  private offs = new Uint32Array(1025);
+  private n = 0;
   private kinds = new Uint8Array(1024);
   private modes = new Uint16Array(1024);
   private mtimes = new Float64Array(1024);
@@ -236,12 +298,12 @@ export class ListingBuilder {
 
   /** Records added and not dropped. */
   get count(): number {
-    return this.paths.length - this.dropped;
+    return this.n - this.dropped;
   }
 
   private grow(): void {
     const n = this.kinds.length * 2;
-    const re = <T extends Uint8Array | Uint16Array | Float64Array>(a: T, make: (n: number) => T): T => {
+    const re = <T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(a: T, make: (n: number) => T): T => {
       const b = make(n);
       b.set(a);
       return b;
@@ -250,18 +312,30 @@ export class ListingBuilder {
     this.modes = re(this.modes, (k) => new Uint16Array(k));
     this.mtimes = re(this.mtimes, (k) => new Float64Array(k));
     this.sizes = re(this.sizes, (k) => new Float64Array(k));
-    const parents = new Int32Array(n);
-    parents.set(this.parents);
-    this.parents = parents;
+    this.parents = re(this.parents, (k) => new Int32Array(k));
+    const offs = new Uint32Array(n + 1);
+    offs.set(this.offs);
+    this.offs = offs;
     if (this.uids) this.uids = re(this.uids, (k) => new Float64Array(k).fill(NaN));
     if (this.gids) this.gids = re(this.gids, (k) => new Float64Array(k).fill(NaN));
   }
 
+  /** Appends the path's bytes (a RelPath is one code unit per byte). */
+  private addName(p: string): void {
+    if (this.used + p.length > this.names.length) {
+      const b = Buffer.allocUnsafe(Math.max(this.names.length * 2, this.used + p.length));
+      this.names.copy(b, 0, 0, this.used);
+      this.names = b;
+    }
+    this.used += this.names.write(p, this.used, "latin1");
+  }
+
   /** Appends a record; returns its index (for set/drop while the walk goes on). */
   add(p: RelPath, r: Rec): number {
-    const i = this.paths.length;
+    const i = this.n++;
     if (i === this.kinds.length) this.grow();
-    this.paths.push(p);
+    this.addName(p);
+    this.offs[i + 1] = this.used;
     this.kinds[i] = r.kind;
     this.modes[i] = r.mode;
     this.mtimes[i] = r.mtimeMs;
@@ -301,15 +375,21 @@ export class ListingBuilder {
     this.dropped++;
   }
 
+  private samePath(a: number, b: number): boolean {
+    const o = this.offs;
+    return byteOrder(this.names, o[a]!, o[a + 1]!, o[b]!, o[b + 1]!) === 0;
+  }
+
   /** The records in tree order (indexes into the builder's arrays), duplicates still in. */
   private order(): Uint32Array {
-    const paths = this.paths;
-    const n = paths.length;
+    const n = this.n;
+    const names = this.names;
+    const o = this.offs;
     const order = new Uint32Array(n);
     for (let i = 0; i < n; i++) order[i] = i;
-    if (!this.structured || (n > 0 && paths[0] !== "")) {
+    if (!this.structured || (n > 0 && o[1] !== 0)) {
       // A typed array's sort with a comparator is stable: equal paths keep their order.
-      return order.sort((a, b) => compareTree(paths[a]!, paths[b]!));
+      return order.sort((a, b) => compareBytes(names, o[a]!, o[a + 1]!, names, o[b]!, o[b + 1]!));
     }
     // Children of each directory, grouped by parent (a counting sort keeps the order they came in).
     const first = new Int32Array(n + 1);
@@ -322,13 +402,14 @@ export class ListingBuilder {
     const next = first.slice();
     const children = new Uint32Array(Math.max(0, n - 1));
     for (let i = 1; i < n; i++) children[next[this.parents[i]!]!++] = i;
-    // Siblings by name: their paths share the parent's prefix, so plain string order is name order.
+    // Siblings by name: their paths share the parent's prefix, so plain byte order is name order.
+    const cmp = (a: number, b: number) => byteOrder(names, o[a]!, o[a + 1]!, o[b]!, o[b + 1]!);
     for (let d = 0; d < n; d++) {
       const from = first[d]!;
       const to = first[d + 1]!;
       let sorted = true;
-      for (let k = from + 1; k < to && sorted; k++) if (!(paths[children[k - 1]!]! <= paths[children[k]!]!)) sorted = false;
-      if (!sorted) children.subarray(from, to).sort((a, b) => (paths[a]! < paths[b]! ? -1 : paths[a]! > paths[b]! ? 1 : 0));
+      for (let k = from + 1; k < to && sorted; k++) if (cmp(children[k - 1]!, children[k]!) > 0) sorted = false;
+      if (!sorted) children.subarray(from, to).sort(cmp);
     }
     // Preorder walk from the root, without recursion (a tree may be deep).
     let out = 0;
@@ -343,18 +424,23 @@ export class ListingBuilder {
 
   /** The Listing in tree order; a path added twice keeps its last record. The builder is spent. */
   finish(): Listing {
-    const paths = this.paths;
-    const n = paths.length;
+    const n = this.n;
     const order = this.order();
-    const keep: number[] = [];
+    this.dirs.clear();
+    // Kept records, in order, written over the front of `order` (k only moves ahead of m).
+    let m = 0;
+    let bytes = 0;
     for (let k = 0; k < n; k++) {
       const i = order[k]!;
-      if (k + 1 < n && paths[order[k + 1]!] === paths[i]) continue;
-      if (this.kinds[i] !== DROPPED) keep.push(i);
+      if (k + 1 < n && this.samePath(order[k + 1]!, i)) continue;
+      if (this.kinds[i] === DROPPED) continue;
+      order[m++] = i;
+      bytes += this.offs[i + 1]! - this.offs[i]!;
     }
-    const m = keep.length;
+    const names = Buffer.allocUnsafeSlow(bytes);
+    const offs = new Uint32Array(m + 1);
     const out = {
-      paths: new Array<RelPath>(m), kinds: new Uint8Array(m), modes: new Uint16Array(m), mtimes: new Float64Array(m), sizes: new Float64Array(m),
+      kinds: new Uint8Array(m), modes: new Uint16Array(m), mtimes: new Float64Array(m), sizes: new Float64Array(m),
       uids: this.uids ? new Float64Array(m) : undefined, gids: this.gids ? new Float64Array(m) : undefined,
       texts: new Map<number, string>(), hashes: new Map<number, string>(), links: new Map<number, string>(),
     };
@@ -363,9 +449,13 @@ export class ListingBuilder {
       const v = from.get(i);
       if (v !== undefined) to.set(j, v);
     };
+    let at = 0;
     for (let j = 0; j < m; j++) {
-      const i = keep[j]!;
-      out.paths[j] = paths[i]!;
+      const i = order[j]!;
+      const from = this.offs[i]!;
+      const to = this.offs[i + 1]!;
+      for (let k = from; k < to; k++) names[at++] = this.names[k]!;
+      offs[j + 1] = at;
       out.kinds[j] = this.kinds[i]!;
       out.modes[j] = this.modes[i]!;
       out.mtimes[j] = this.mtimes[i]!;
@@ -376,7 +466,8 @@ export class ListingBuilder {
       side(this.hashes, out.hashes, i, j);
       side(this.links, out.links, i, j);
     }
-    this.paths = [];
-    return new Listing(out.paths, out.kinds, out.modes, out.mtimes, out.sizes, out.texts, out.hashes, out.links, out.uids, out.gids);
+    this.names = Buffer.alloc(0);
+    this.n = 0;
+    return new Listing(names, offs, out.kinds, out.modes, out.mtimes, out.sizes, out.texts, out.hashes, out.links, out.uids, out.gids);
   }
 }

@@ -218,8 +218,7 @@ export async function scanLocal(root: string, opts: ScanOptions): Promise<Snapsh
 
 /** Hash every file of `snap` and set each hash whose file still had the size and mtime scanned. */
 async function attachHashes(root: string, snap: Listing, opts: ScanOptions): Promise<Listing> {
-  const files: RelPath[] = [];
-  for (let i = 0; i < snap.size; i++) if (snap.kinds[i] === FILE) files.push(snap.paths[i]!);
+  const files = snap.pathsOfKind(FILE);
   const hashes = new Map<RelPath, string>();
   const hashOpts = { whole: opts.only === undefined || opts.only.includes(ROOT), ...(opts.hashCache ? { cache: opts.hashCache } : {}), ...(opts.signal ? { signal: opts.signal } : {}) };
   for (const [p, hash, size, mtimeMs] of await hashTreeFiles(root, files, hashOpts)) {

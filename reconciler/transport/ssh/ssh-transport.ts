@@ -223,13 +223,13 @@ export class SshTransport implements Transport {
     if (above !== undefined && above.size > 0) {
       // Ancestors listed alone: only those the main listing lacks (a partial scan, so small).
       const b = new ListingBuilder();
-      for (let i = 0; i < above.size; i++) if (!listed.has(above.paths[i]!)) b.add(above.paths[i]!, above.recAt(i));
-      for (let i = 0; i < listed.size; i++) b.add(listed.paths[i]!, listed.recAt(i));
+      for (let i = 0; i < above.size; i++) if (!listed.has(above.pathAt(i))) b.add(above.pathAt(i), above.recAt(i));
+      for (let i = 0; i < listed.size; i++) b.add(listed.pathAt(i), listed.recAt(i));
       snapshot = b.finish();
     }
     if (links !== undefined) snapshot = snapshot.withLinks(links);
     if (opts.hash !== "all") return snapshot;
-    const files = snapshot.paths.filter((_, i) => snapshot.kinds[i] === FILE);
+    const files = snapshot.pathsOfKind(FILE);
     return snapshot.withHashes(await this.hash(root, files, opts.signal));
   }
 
