@@ -56,10 +56,10 @@ function compareBytes(a: Uint8Array, af: number, at: number, b: Uint8Array, bf: 
 }
 
 /** Plain byte order of two ranges (siblings share their parent's prefix, so this is name order). */
-function byteOrder(a: Uint8Array, af: number, at: number, bf: number, bt: number): number {
+function plainOrder(a: Uint8Array, af: number, at: number, b: Uint8Array, bf: number, bt: number): number {
   const n = Math.min(at - af, bt - bf);
   for (let k = 0; k < n; k++) {
-    const d = a[af + k]! - a[bf + k]!;
+    const d = a[af + k]! - b[bf + k]!;
     if (d !== 0) return d;
   }
   return at - af - (bt - bf);
@@ -267,30 +267,65 @@ export function toListing(snap: Snapshot): Listing {
   return b.finish();
 }
 
+/** Records per chunk of the builder's arrays. */
+const SHIFT = 14;
+const CHUNK = 1 << SHIFT;
+const MASK = CHUNK - 1;
+/** Bytes per chunk of the builder's path bytes (a longer path gets a chunk of its own). */
+const NAME_SHIFT = 20;
+const NAME_CHUNK = 1 << NAME_SHIFT;
+
+/** A growable column in fixed-size chunks: growing never copies, and never holds twice what it needs. */
+class Column<T extends Uint8Array | Uint16Array | Int32Array | Uint32Array | Float64Array> {
+  readonly chunks: T[] = [];
+  constructor(private readonly make: (n: number) => T) {}
+  set(i: number, v: number): void {
+    const c = i >>> SHIFT;
+    while (c >= this.chunks.length) this.chunks.push(this.make(CHUNK));
+    this.chunks[c]![i & MASK] = v;
+  }
+  get(i: number): number {
+    return this.chunks[i >>> SHIFT]![i & MASK]!;
+  }
+  /** The values at `order[0..m)` as one exact array; the column is emptied. */
+  gather(order: Uint32Array, m: number, out: T): T {
+    const ch = this.chunks;
+    for (let j = 0; j < m; j++) {
+      const i = order[j]!;
+      out[j] = ch[i >>> SHIFT]![i & MASK]!;
+    }
+    ch.length = 0;
+    return out;
+  }
+}
+
 /**
  * Collects records in any order (a walk's or find's), then sorts them once into a Listing. While it
- * builds, the paths sit as bytes in one growing buffer and the numbers in growable typed arrays, so a
- * million records cost no object each.
+ * builds, the paths sit as bytes in chunks and the numbers in chunked typed arrays, so a million
+ * records cost no object each, and finish() turns one column at a time into the listing's, freeing
+ * the builder's as it goes: the peak is the records once plus one column, not twice everything.
  */
 export class ListingBuilder {
-  private names = Buffer.allocUnsafe(64 * 1024);
-  /** Bytes used in `names`. */
-  private used = 0;
-  /** Path i is names[offs[i], offs[i+1]). */
-  private offs = new Uint32Array(1025);
+  private readonly names: Buffer[] = [];
+  /** Bytes used in the last names chunk. */
+  private used = NAME_CHUNK;
+  /** Where each path's bytes start: names[pos >>> NAME_SHIFT] at pos & (NAME_CHUNK - 1); and their length. */
+  private readonly starts = new Column((n) => new Uint32Array(n));
+  private readonly lens = new Column((n) => new Uint32Array(n));
   private n = 0;
-  private kinds = new Uint8Array(1024);
-  private modes = new Uint16Array(1024);
-  private mtimes = new Float64Array(1024);
-  private sizes = new Float64Array(1024);
-  private uids: Float64Array | undefined;
-  private gids: Float64Array | undefined;
+  private readonly kinds = new Column((n) => new Uint8Array(n));
+  private readonly modes = new Column((n) => new Uint16Array(n));
+  private readonly mtimes = new Column((n) => new Float64Array(n));
+  private readonly sizes = new Column((n) => new Float64Array(n));
+  private readonly uids = new Column((n) => new Float64Array(n).fill(NaN));
+  private readonly gids = new Column((n) => new Float64Array(n).fill(NaN));
+  private hasOwners = false;
   private readonly texts = new Map<number, string>();
   private readonly hashes = new Map<number, string>();
   private readonly links = new Map<number, string>();
   private dropped = 0;
   /** Each record's parent record (-1: the root, or no parent seen before it). */
-  private parents = new Int32Array(1024);
+  private readonly parents = new Column((n) => new Int32Array(n));
   /** Index of every directory record by path, for its children's parents. */
   private readonly dirs = new Map<string, number>();
   /** False once a record came without its parent before it, or twice: finish() then sorts by comparing. */
@@ -301,57 +336,43 @@ export class ListingBuilder {
     return this.n - this.dropped;
   }
 
-  private grow(): void {
-    const n = this.kinds.length * 2;
-    const re = <T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(a: T, make: (n: number) => T): T => {
-      const b = make(n);
-      b.set(a);
-      return b;
-    };
-    this.kinds = re(this.kinds, (k) => new Uint8Array(k));
-    this.modes = re(this.modes, (k) => new Uint16Array(k));
-    this.mtimes = re(this.mtimes, (k) => new Float64Array(k));
-    this.sizes = re(this.sizes, (k) => new Float64Array(k));
-    this.parents = re(this.parents, (k) => new Int32Array(k));
-    const offs = new Uint32Array(n + 1);
-    offs.set(this.offs);
-    this.offs = offs;
-    if (this.uids) this.uids = re(this.uids, (k) => new Float64Array(k).fill(NaN));
-    if (this.gids) this.gids = re(this.gids, (k) => new Float64Array(k).fill(NaN));
-  }
-
-  /** Appends the path's bytes (a RelPath is one code unit per byte). */
-  private addName(p: string): void {
-    if (this.used + p.length > this.names.length) {
-      const b = Buffer.allocUnsafe(Math.max(this.names.length * 2, this.used + p.length));
-      this.names.copy(b, 0, 0, this.used);
-      this.names = b;
+  /** Appends the path's bytes (a RelPath is one code unit per byte); returns where they start. */
+  private addName(p: string): number {
+    if (this.used + p.length > (this.names.at(-1)?.length ?? 0)) {
+      // A path longer than a chunk gets one of its own, at the next chunk's position.
+      this.names.push(Buffer.allocUnsafeSlow(Math.max(NAME_CHUNK, p.length)));
+      this.used = 0;
     }
-    this.used += this.names.write(p, this.used, "latin1");
+    const k = this.names.length - 1;
+    const at = this.used;
+    this.used += this.names[k]!.write(p, at, "latin1");
+    return k * NAME_CHUNK + at;
   }
 
   /** Appends a record; returns its index (for set/drop while the walk goes on). */
   add(p: RelPath, r: Rec): number {
     const i = this.n++;
-    if (i === this.kinds.length) this.grow();
-    this.addName(p);
-    this.offs[i + 1] = this.used;
-    this.kinds[i] = r.kind;
-    this.modes[i] = r.mode;
-    this.mtimes[i] = r.mtimeMs;
-    this.sizes[i] = r.size;
-    if (r.uid !== undefined) (this.uids ??= new Float64Array(this.kinds.length).fill(NaN))[i] = r.uid;
-    if (r.gid !== undefined) (this.gids ??= new Float64Array(this.kinds.length).fill(NaN))[i] = r.gid;
+    this.starts.set(i, this.addName(p));
+    this.lens.set(i, p.length);
+    this.kinds.set(i, r.kind);
+    this.modes.set(i, r.mode);
+    this.mtimes.set(i, r.mtimeMs);
+    this.sizes.set(i, r.size);
+    if (r.uid !== undefined || r.gid !== undefined || this.hasOwners) {
+      this.hasOwners = true;
+      this.uids.set(i, r.uid ?? NaN);
+      this.gids.set(i, r.gid ?? NaN);
+    }
     if (r.text !== undefined) this.texts.set(i, r.text);
     if (r.hash !== undefined) this.hashes.set(i, r.hash);
     if (r.link !== undefined) this.links.set(i, r.link);
     if (p === "") {
-      this.parents[i] = -1;
+      this.parents.set(i, -1);
       if (i !== 0) this.structured = false;
     } else if (this.structured) {
       const parent = this.dirs.get(parentOf(p));
       if (parent === undefined) this.structured = false;
-      else this.parents[i] = parent;
+      else this.parents.set(i, parent);
     }
     if (r.kind === DIR && this.structured) {
       if (this.dirs.has(p)) this.structured = false;
@@ -362,7 +383,7 @@ export class ListingBuilder {
 
   /** Turns record i into a problem (a directory found unreadable after its own entry was taken). */
   setProblem(i: number, error: string): void {
-    this.kinds[i] = PROBLEM;
+    this.kinds.set(i, PROBLEM);
     this.texts.set(i, error);
     this.hashes.delete(i);
     this.links.delete(i);
@@ -370,30 +391,36 @@ export class ListingBuilder {
 
   /** Forgets record i (a directory that vanished before it could be read). */
   drop(i: number): void {
-    if (this.kinds[i] === DROPPED) return;
-    this.kinds[i] = DROPPED;
+    if (this.kinds.get(i) === DROPPED) return;
+    this.kinds.set(i, DROPPED);
     this.dropped++;
   }
 
-  private samePath(a: number, b: number): boolean {
-    const o = this.offs;
-    return byteOrder(this.names, o[a]!, o[a + 1]!, o[b]!, o[b + 1]!) === 0;
+  /** Tree order (or, `plain`, byte order) of records a and b. */
+  private compare(a: number, b: number, plain: boolean): number {
+    const sa = this.starts.get(a);
+    const sb = this.starts.get(b);
+    const x = this.names[sa >>> NAME_SHIFT]!;
+    const y = this.names[sb >>> NAME_SHIFT]!;
+    const fa = sa & (NAME_CHUNK - 1);
+    const fb = sb & (NAME_CHUNK - 1);
+    const ta = fa + this.lens.get(a);
+    const tb = fb + this.lens.get(b);
+    return plain ? plainOrder(x, fa, ta, y, fb, tb) : compareBytes(x, fa, ta, y, fb, tb);
   }
 
   /** The records in tree order (indexes into the builder's arrays), duplicates still in. */
   private order(): Uint32Array {
     const n = this.n;
-    const names = this.names;
-    const o = this.offs;
     const order = new Uint32Array(n);
     for (let i = 0; i < n; i++) order[i] = i;
-    if (!this.structured || (n > 0 && o[1] !== 0)) {
+    if (!this.structured || (n > 0 && this.lens.get(0) !== 0)) {
       // A typed array's sort with a comparator is stable: equal paths keep their order.
-      return order.sort((a, b) => compareBytes(names, o[a]!, o[a + 1]!, names, o[b]!, o[b + 1]!));
+      return order.sort((a, b) => this.compare(a, b, false));
     }
     // Children of each directory, grouped by parent (a counting sort keeps the order they came in).
     const first = new Int32Array(n + 1);
-    for (let i = 1; i < n; i++) first[this.parents[i]!]++;
+    for (let i = 1; i < n; i++) first[this.parents.get(i)]++;
     for (let i = 0, sum = 0; i <= n; i++) {
       const c = first[i]!;
       first[i] = sum;
@@ -401,9 +428,10 @@ export class ListingBuilder {
     }
     const next = first.slice();
     const children = new Uint32Array(Math.max(0, n - 1));
-    for (let i = 1; i < n; i++) children[next[this.parents[i]!]!++] = i;
+    for (let i = 1; i < n; i++) children[next[this.parents.get(i)]!++] = i;
+    this.parents.chunks.length = 0;
     // Siblings by name: their paths share the parent's prefix, so plain byte order is name order.
-    const cmp = (a: number, b: number) => byteOrder(names, o[a]!, o[a + 1]!, o[b]!, o[b + 1]!);
+    const cmp = (a: number, b: number) => this.compare(a, b, true);
     for (let d = 0; d < n; d++) {
       const from = first[d]!;
       const to = first[d + 1]!;
@@ -432,42 +460,46 @@ export class ListingBuilder {
     let bytes = 0;
     for (let k = 0; k < n; k++) {
       const i = order[k]!;
-      if (k + 1 < n && this.samePath(order[k + 1]!, i)) continue;
-      if (this.kinds[i] === DROPPED) continue;
+      if (k + 1 < n && this.compare(order[k + 1]!, i, true) === 0) continue;
+      if (this.kinds.get(i) === DROPPED) continue;
       order[m++] = i;
-      bytes += this.offs[i + 1]! - this.offs[i]!;
+      bytes += this.lens.get(i);
     }
     const names = Buffer.allocUnsafeSlow(bytes);
     const offs = new Uint32Array(m + 1);
-    const out = {
-      kinds: new Uint8Array(m), modes: new Uint16Array(m), mtimes: new Float64Array(m), sizes: new Float64Array(m),
-      uids: this.uids ? new Float64Array(m) : undefined, gids: this.gids ? new Float64Array(m) : undefined,
-      texts: new Map<number, string>(), hashes: new Map<number, string>(), links: new Map<number, string>(),
-    };
-    const side = (from: Map<number, string>, to: Map<number, string>, i: number, j: number) => {
-      if (from.size === 0) return;
-      const v = from.get(i);
-      if (v !== undefined) to.set(j, v);
-    };
     let at = 0;
     for (let j = 0; j < m; j++) {
       const i = order[j]!;
-      const from = this.offs[i]!;
-      const to = this.offs[i + 1]!;
-      for (let k = from; k < to; k++) names[at++] = this.names[k]!;
+      const s = this.starts.get(i);
+      const from = s & (NAME_CHUNK - 1);
+      const to = from + this.lens.get(i);
+      const chunk = this.names[s >>> NAME_SHIFT]!;
+      for (let k = from; k < to; k++) names[at++] = chunk[k]!;
       offs[j + 1] = at;
-      out.kinds[j] = this.kinds[i]!;
-      out.modes[j] = this.modes[i]!;
-      out.mtimes[j] = this.mtimes[i]!;
-      out.sizes[j] = this.sizes[i]!;
-      if (out.uids) out.uids[j] = this.uids![i]!;
-      if (out.gids) out.gids[j] = this.gids![i]!;
-      side(this.texts, out.texts, i, j);
-      side(this.hashes, out.hashes, i, j);
-      side(this.links, out.links, i, j);
     }
-    this.names = Buffer.alloc(0);
+    this.names.length = 0;
+    this.starts.chunks.length = 0;
+    this.lens.chunks.length = 0;
+    const remap = (from: Map<number, string>): Map<number, string> => {
+      const to = new Map<number, string>();
+      if (from.size === 0) return to;
+      for (let j = 0; j < m; j++) {
+        const v = from.get(order[j]!);
+        if (v !== undefined) to.set(j, v);
+      }
+      return to;
+    };
+    const listing = new Listing(
+      names, offs,
+      this.kinds.gather(order, m, new Uint8Array(m)),
+      this.modes.gather(order, m, new Uint16Array(m)),
+      this.mtimes.gather(order, m, new Float64Array(m)),
+      this.sizes.gather(order, m, new Float64Array(m)),
+      remap(this.texts), remap(this.hashes), remap(this.links),
+      this.hasOwners ? this.uids.gather(order, m, new Float64Array(m)) : undefined,
+      this.hasOwners ? this.gids.gather(order, m, new Float64Array(m)) : undefined,
+    );
     this.n = 0;
-    return new Listing(names, offs, out.kinds, out.modes, out.mtimes, out.sizes, out.texts, out.hashes, out.links, out.uids, out.gids);
+    return listing;
   }
 }
