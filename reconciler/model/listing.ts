@@ -275,28 +275,13 @@ const MASK = CHUNK - 1;
 const NAME_SHIFT = 20;
 const NAME_CHUNK = 1 << NAME_SHIFT;
 
-/** A growable column in fixed-size chunks: growing never copies, and never holds twice what it needs. */
-class Column<T extends Uint8Array | Uint16Array | Int32Array | Uint32Array | Float64Array> {
-  readonly chunks: T[] = [];
-  constructor(private readonly make: (n: number) => T) {}
-  set(i: number, v: number): void {
-    const c = i >>> SHIFT;
-    while (c >= this.chunks.length) this.chunks.push(this.make(CHUNK));
-    this.chunks[c]![i & MASK] = v;
+/** The values at `order[0..m)` of a chunked column as one exact array. */
+function gather<T extends Uint8Array | Uint16Array | Float64Array>(chunks: readonly T[], order: Uint32Array, m: number, out: T): T {
+  for (let j = 0; j < m; j++) {
+    const i = order[j]!;
+    out[j] = chunks[i >>> SHIFT]![i & MASK]!;
   }
-  get(i: number): number {
-    return this.chunks[i >>> SHIFT]![i & MASK]!;
-  }
-  /** The values at `order[0..m)` as one exact array; the column is emptied. */
-  gather(order: Uint32Array, m: number, out: T): T {
-    const ch = this.chunks;
-    for (let j = 0; j < m; j++) {
-      const i = order[j]!;
-      out[j] = ch[i >>> SHIFT]![i & MASK]!;
-    }
-    ch.length = 0;
-    return out;
-  }
+  return out;
 }
 
 /**
@@ -310,22 +295,23 @@ export class ListingBuilder {
   /** Bytes used in the last names chunk. */
   private used = NAME_CHUNK;
   /** Where each path's bytes start: names[pos >>> NAME_SHIFT] at pos & (NAME_CHUNK - 1); and their length. */
-  private readonly starts = new Column((n) => new Uint32Array(n));
-  private readonly lens = new Column((n) => new Uint32Array(n));
+  // Columns as chunks of CHUNK records each, one typed-array type per field (so each access site
+  // sees one type). Every column has the same number of chunks, except the owners (made on first use).
+  private starts: Uint32Array[] = [];
+  private lens: Uint32Array[] = [];
   private n = 0;
-  private readonly kinds = new Column((n) => new Uint8Array(n));
-  private readonly modes = new Column((n) => new Uint16Array(n));
-  private readonly mtimes = new Column((n) => new Float64Array(n));
-  private readonly sizes = new Column((n) => new Float64Array(n));
-  private readonly uids = new Column((n) => new Float64Array(n).fill(NaN));
-  private readonly gids = new Column((n) => new Float64Array(n).fill(NaN));
+  private kinds: Uint8Array[] = [];
+  private modes: Uint16Array[] = [];
+  private mtimes: Float64Array[] = [];
+  private sizes: Float64Array[] = [];
+  private parents: Int32Array[] = [];
+  private uids: Float64Array[] = [];
+  private gids: Float64Array[] = [];
   private hasOwners = false;
   private readonly texts = new Map<number, string>();
   private readonly hashes = new Map<number, string>();
   private readonly links = new Map<number, string>();
   private dropped = 0;
-  /** Each record's parent record (-1: the root, or no parent seen before it). */
-  private readonly parents = new Column((n) => new Int32Array(n));
   /** Index of every directory record by path, for its children's parents. */
   private readonly dirs = new Map<string, number>();
   /** False once a record came without its parent before it, or twice: finish() then sorts by comparing. */
@@ -352,27 +338,42 @@ export class ListingBuilder {
   /** Appends a record; returns its index (for set/drop while the walk goes on). */
   add(p: RelPath, r: Rec): number {
     const i = this.n++;
-    this.starts.set(i, this.addName(p));
-    this.lens.set(i, p.length);
-    this.kinds.set(i, r.kind);
-    this.modes.set(i, r.mode);
-    this.mtimes.set(i, r.mtimeMs);
-    this.sizes.set(i, r.size);
+    const c = i >>> SHIFT;
+    const o = i & MASK;
+    if (c === this.kinds.length) {
+      this.starts.push(new Uint32Array(CHUNK));
+      this.lens.push(new Uint32Array(CHUNK));
+      this.kinds.push(new Uint8Array(CHUNK));
+      this.modes.push(new Uint16Array(CHUNK));
+      this.mtimes.push(new Float64Array(CHUNK));
+      this.sizes.push(new Float64Array(CHUNK));
+      this.parents.push(new Int32Array(CHUNK));
+    }
+    this.starts[c]![o] = this.addName(p);
+    this.lens[c]![o] = p.length;
+    this.kinds[c]![o] = r.kind;
+    this.modes[c]![o] = r.mode;
+    this.mtimes[c]![o] = r.mtimeMs;
+    this.sizes[c]![o] = r.size;
     if (r.uid !== undefined || r.gid !== undefined || this.hasOwners) {
       this.hasOwners = true;
-      this.uids.set(i, r.uid ?? NaN);
-      this.gids.set(i, r.gid ?? NaN);
+      while (this.uids.length <= c) {
+        this.uids.push(new Float64Array(CHUNK).fill(NaN));
+        this.gids.push(new Float64Array(CHUNK).fill(NaN));
+      }
+      this.uids[c]![o] = r.uid ?? NaN;
+      this.gids[c]![o] = r.gid ?? NaN;
     }
     if (r.text !== undefined) this.texts.set(i, r.text);
     if (r.hash !== undefined) this.hashes.set(i, r.hash);
     if (r.link !== undefined) this.links.set(i, r.link);
     if (p === "") {
-      this.parents.set(i, -1);
+      this.parents[c]![o] = -1;
       if (i !== 0) this.structured = false;
     } else if (this.structured) {
       const parent = this.dirs.get(parentOf(p));
       if (parent === undefined) this.structured = false;
-      else this.parents.set(i, parent);
+      else this.parents[c]![o] = parent;
     }
     if (r.kind === DIR && this.structured) {
       if (this.dirs.has(p)) this.structured = false;
@@ -383,7 +384,7 @@ export class ListingBuilder {
 
   /** Turns record i into a problem (a directory found unreadable after its own entry was taken). */
   setProblem(i: number, error: string): void {
-    this.kinds.set(i, PROBLEM);
+    this.kinds[i >>> SHIFT]![i & MASK] = PROBLEM;
     this.texts.set(i, error);
     this.hashes.delete(i);
     this.links.delete(i);
@@ -391,21 +392,37 @@ export class ListingBuilder {
 
   /** Forgets record i (a directory that vanished before it could be read). */
   drop(i: number): void {
-    if (this.kinds.get(i) === DROPPED) return;
-    this.kinds.set(i, DROPPED);
+    if (this.kindAt(i) === DROPPED) return;
+    this.kinds[i >>> SHIFT]![i & MASK] = DROPPED;
     this.dropped++;
+  }
+
+  private kindAt(i: number): number {
+    return this.kinds[i >>> SHIFT]![i & MASK]!;
+  }
+
+  private lenAt(i: number): number {
+    return this.lens[i >>> SHIFT]![i & MASK]!;
+  }
+
+  private startAt(i: number): number {
+    return this.starts[i >>> SHIFT]![i & MASK]!;
+  }
+
+  private parentAt(i: number): number {
+    return this.parents[i >>> SHIFT]![i & MASK]!;
   }
 
   /** Tree order (or, `plain`, byte order) of records a and b. */
   private compare(a: number, b: number, plain: boolean): number {
-    const sa = this.starts.get(a);
-    const sb = this.starts.get(b);
+    const sa = this.startAt(a);
+    const sb = this.startAt(b);
     const x = this.names[sa >>> NAME_SHIFT]!;
     const y = this.names[sb >>> NAME_SHIFT]!;
     const fa = sa & (NAME_CHUNK - 1);
     const fb = sb & (NAME_CHUNK - 1);
-    const ta = fa + this.lens.get(a);
-    const tb = fb + this.lens.get(b);
+    const ta = fa + this.lenAt(a);
+    const tb = fb + this.lenAt(b);
     return plain ? plainOrder(x, fa, ta, y, fb, tb) : compareBytes(x, fa, ta, y, fb, tb);
   }
 
@@ -414,13 +431,13 @@ export class ListingBuilder {
     const n = this.n;
     const order = new Uint32Array(n);
     for (let i = 0; i < n; i++) order[i] = i;
-    if (!this.structured || (n > 0 && this.lens.get(0) !== 0)) {
+    if (!this.structured || (n > 0 && this.lenAt(0) !== 0)) {
       // A typed array's sort with a comparator is stable: equal paths keep their order.
       return order.sort((a, b) => this.compare(a, b, false));
     }
     // Children of each directory, grouped by parent (a counting sort keeps the order they came in).
     const first = new Int32Array(n + 1);
-    for (let i = 1; i < n; i++) first[this.parents.get(i)]++;
+    for (let i = 1; i < n; i++) first[this.parentAt(i)]++;
     for (let i = 0, sum = 0; i <= n; i++) {
       const c = first[i]!;
       first[i] = sum;
@@ -428,8 +445,8 @@ export class ListingBuilder {
     }
     const next = first.slice();
     const children = new Uint32Array(Math.max(0, n - 1));
-    for (let i = 1; i < n; i++) children[next[this.parents.get(i)]!++] = i;
-    this.parents.chunks.length = 0;
+    for (let i = 1; i < n; i++) children[next[this.parentAt(i)]!++] = i;
+    this.parents = [];
     // Siblings by name: their paths share the parent's prefix, so plain byte order is name order.
     const cmp = (a: number, b: number) => this.compare(a, b, true);
     for (let d = 0; d < n; d++) {
@@ -461,25 +478,25 @@ export class ListingBuilder {
     for (let k = 0; k < n; k++) {
       const i = order[k]!;
       if (k + 1 < n && this.compare(order[k + 1]!, i, true) === 0) continue;
-      if (this.kinds.get(i) === DROPPED) continue;
+      if (this.kindAt(i) === DROPPED) continue;
       order[m++] = i;
-      bytes += this.lens.get(i);
+      bytes += this.lenAt(i);
     }
     const names = Buffer.allocUnsafeSlow(bytes);
     const offs = new Uint32Array(m + 1);
     let at = 0;
     for (let j = 0; j < m; j++) {
       const i = order[j]!;
-      const s = this.starts.get(i);
+      const s = this.startAt(i);
       const from = s & (NAME_CHUNK - 1);
-      const to = from + this.lens.get(i);
+      const to = from + this.lenAt(i);
       const chunk = this.names[s >>> NAME_SHIFT]!;
       for (let k = from; k < to; k++) names[at++] = chunk[k]!;
       offs[j + 1] = at;
     }
     this.names.length = 0;
-    this.starts.chunks.length = 0;
-    this.lens.chunks.length = 0;
+    this.starts = [];
+    this.lens = [];
     const remap = (from: Map<number, string>): Map<number, string> => {
       const to = new Map<number, string>();
       if (from.size === 0) return to;
@@ -489,16 +506,20 @@ export class ListingBuilder {
       }
       return to;
     };
-    const listing = new Listing(
-      names, offs,
-      this.kinds.gather(order, m, new Uint8Array(m)),
-      this.modes.gather(order, m, new Uint16Array(m)),
-      this.mtimes.gather(order, m, new Float64Array(m)),
-      this.sizes.gather(order, m, new Float64Array(m)),
-      remap(this.texts), remap(this.hashes), remap(this.links),
-      this.hasOwners ? this.uids.gather(order, m, new Float64Array(m)) : undefined,
-      this.hasOwners ? this.gids.gather(order, m, new Float64Array(m)) : undefined,
-    );
+    // One column at a time, each dropped once gathered.
+    const kinds = gather(this.kinds, order, m, new Uint8Array(m));
+    this.kinds = [];
+    const modes = gather(this.modes, order, m, new Uint16Array(m));
+    this.modes = [];
+    const mtimes = gather(this.mtimes, order, m, new Float64Array(m));
+    this.mtimes = [];
+    const sizes = gather(this.sizes, order, m, new Float64Array(m));
+    this.sizes = [];
+    const uids = this.hasOwners ? gather(this.uids, order, m, new Float64Array(m).fill(NaN)) : undefined;
+    const gids = this.hasOwners ? gather(this.gids, order, m, new Float64Array(m).fill(NaN)) : undefined;
+    this.uids = [];
+    this.gids = [];
+    const listing = new Listing(names, offs, kinds, modes, mtimes, sizes, remap(this.texts), remap(this.hashes), remap(this.links), uids, gids);
     this.n = 0;
     return listing;
   }
