@@ -209,6 +209,13 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
     return new Listing(this.names, this.offs, this.kinds, this.modes, this.mtimes, this.sizes, this.texts, hashes, links, this.uids, this.gids);
   }
 
+  /** The same listing with these texts (symlink targets or problem errors) replaced, by index. */
+  withTexts(texts: ReadonlyMap<number, string>): Listing {
+    if (texts.size === 0) return this;
+    const out = new Map([...this.texts, ...texts]);
+    return new Listing(this.names, this.offs, this.kinds, this.modes, this.mtimes, this.sizes, out, this.hashes, this.links, this.uids, this.gids);
+  }
+
   /** The listing without the entries at these indexes (a copy; `this` when there are none). */
   without(drop: ReadonlySet<number>): Listing {
     if (drop.size === 0) return this;

@@ -42,6 +42,12 @@ export function listCommand(root: string, opts: { only: boolean; shallow?: boole
   ].join("\n");
 }
 
+/** Whether find's complaints (exit status 1) are all of entries that vanished while it walked: a live tree's normal state. */
+export function onlyVanished(stderr: Buffer): boolean {
+  const lines = stderr.toString("utf8").split("\n").filter((l) => l.trim() !== "");
+  return lines.every((l) => l.endsWith(": No such file or directory"));
+}
+
 /** stdin for `listCommand(..., {only: true})` and `hashCommand`: `./path\0` per path. */
 export function pathsInput(paths: readonly RelPath[]): Buffer {
   return Buffer.concat(paths.flatMap((p) => [Buffer.from("./"), Buffer.from(p, "latin1"), Buffer.from([0])]));
@@ -64,7 +70,8 @@ export interface ListingOptions {
 export type ListingResult =
   | { readonly kind: "ok"; readonly snapshot: Listing }
   | { readonly kind: "no-root" }
-  | { readonly kind: "bad"; readonly error: string };
+  /** tooMany: over maxEntries (the error is limits.ts's message). */
+  | { readonly kind: "bad"; readonly error: string; readonly tooMany?: true };
 
 const SPECIAL: Record<string, string> = { b: "block device", c: "character device", p: "fifo", s: "socket", D: "door" };
 
@@ -174,8 +181,9 @@ export class ListingParser {
         ends[f] = end;
         pos = end + 1;
       }
-      if (opts.maxEntries !== undefined && this.records >= opts.maxEntries) {
-        this.records++;
+      // Entries kept, not records read: excluded and staging records do not count toward the limit.
+      if (opts.maxEntries !== undefined && this.builder.count >= opts.maxEntries) {
+        this.records = this.builder.count + 1;
         this.overNuls = 0;
         return pos + this.parse(body.subarray(pos));
       }
@@ -214,7 +222,7 @@ export class ListingParser {
     if (this.bad !== undefined) return { kind: "bad", error: this.bad };
     if (this.state === "marker") return { kind: "bad", error: "no listing in the remote output" };
     if (this.state === "no-root") return { kind: "no-root" };
-    if (this.overNuls >= 0) return { kind: "bad", error: tooManyEntries(this.records + Math.floor(this.overNuls / FIELD_COUNT), this.opts.maxEntries!) };
+    if (this.overNuls >= 0) return { kind: "bad", error: tooManyEntries(this.records + Math.floor(this.overNuls / FIELD_COUNT), this.opts.maxEntries!), tooMany: true };
     // A complete listing ends with the NUL after the 8th field of its last record.
     if (this.carry.length > 0) return { kind: "bad", error: "truncated listing" };
     return { kind: "ok", snapshot: this.builder.finish() };
