@@ -17,7 +17,7 @@
 // under rootMetadata: false an existing root's own metadata is not planned either.
 import type { Change } from "../model/change.js";
 import { compareFiles, metaDiff } from "./compare.js";
-import { timesEqual } from "../model/snapshot.js";
+import { STAGING_DIR, timesEqual } from "../model/snapshot.js";
 import { makeMatcher } from "./ignore.js";
 import type { Preserve, SyncRules } from "../model/manifest.js";
 import { ancestorsOf, compareRel, depthOf, type RelPath } from "../model/paths.js";
@@ -45,8 +45,13 @@ function prepare(source: Snapshot, target: Snapshot, rules: SyncRules): View {
   const protect = (p: RelPath) => {
     for (const a of ancestorsOf(p)) keep.add(a);
   };
+  // With no exclude patterns the matcher (ignore.ts) excludes the staging directory alone: only
+  // paths below it, and problems, need their string then (a large tree has none of either).
+  const anyPath = rules.exclude.length > 0;
+  const asked = (L: Listing, i: number) => anyPath || L.kinds[i] === PROBLEM || L.isInside(i, STAGING_DIR);
   const srcDrop = new Set<number>();
   for (let i = 0; i < S.size; i++) {
+    if (!asked(S, i)) continue;
     const p = S.pathAt(i);
     if (excluded(p, S.kinds[i] === DIR)) srcDrop.add(i);
     else if (S.kinds[i] === PROBLEM) frozen.add(p);
@@ -54,6 +59,7 @@ function prepare(source: Snapshot, target: Snapshot, rules: SyncRules): View {
   const src = S.without(srcDrop);
   const dstDrop = new Set<number>();
   for (let j = 0; j < T.size; j++) {
+    if (!asked(T, j)) continue;
     const p = T.pathAt(j);
     if (excluded(p, T.kinds[j] === DIR)) {
       dstDrop.add(j);

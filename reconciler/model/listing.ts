@@ -111,6 +111,15 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
     return x === 0x2f ? -1 : y === 0x2f ? 1 : x - y;
   }
 
+  /** Whether path i is `dir` or below it (compared as bytes, no string made). */
+  isInside(i: number, dir: string): boolean {
+    const from = this.offs[i]!;
+    const len = this.offs[i + 1]! - from;
+    if (len < dir.length || (len > dir.length && this.names[from + dir.length] !== 0x2f)) return false;
+    for (let k = 0; k < dir.length; k++) if (this.names[from + k] !== dir.charCodeAt(k)) return false;
+    return true;
+  }
+
   /** Index of `p`, or -1. */
   indexOf(p: string): number {
     let lo = 0;
