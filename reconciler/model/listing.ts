@@ -332,6 +332,9 @@ export class ListingBuilder {
   private readonly dirs = new Map<string, number>();
   /** False once a record came without its parent before it, or twice: finish() then sorts by comparing. */
   private structured = true;
+  /** The parent directory of the last record that needed a lookup, and its index. */
+  private lastParent = "";
+  private lastParentIndex = -1;
 
   /** Records added and not dropped. */
   get count(): number {
@@ -387,9 +390,21 @@ export class ListingBuilder {
       this.parents[c]![o] = -1;
       if (i !== 0) this.structured = false;
     } else if (this.structured) {
-      const parent = this.dirs.get(parentOf(p));
-      if (parent === undefined) this.structured = false;
-      else this.parents[c]![o] = parent;
+      // Most records are a sibling of the one before: the same parent, found without a lookup.
+      const q = this.lastParent;
+      const L = q.length;
+      if (this.lastParentIndex >= 0 && (L === 0 ? p.indexOf("/") < 0 : p.length > L + 1 && p.charCodeAt(L) === 0x2f && p.startsWith(q) && p.indexOf("/", L + 1) < 0)) {
+        this.parents[c]![o] = this.lastParentIndex;
+      } else {
+        const dir = parentOf(p);
+        const parent = this.dirs.get(dir);
+        if (parent === undefined) this.structured = false;
+        else {
+          this.parents[c]![o] = parent;
+          this.lastParent = dir;
+          this.lastParentIndex = parent;
+        }
+      }
     }
     if (r.kind === DIR && this.structured) {
       if (this.dirs.has(p)) this.structured = false;

@@ -84,9 +84,22 @@ export function parseMtime(s: string): number {
   return sec < 0 ? sec * 1e3 - nsec / 1e6 : sec * 1e3 + nsec / 1e6;
 }
 
-function toRel(p: string): RelPath | undefined {
-  if (p === ".") return "" as RelPath;
-  return p.startsWith("./") ? (p.slice(2) as RelPath) : undefined;
+/** The record's `./path` (or `.`) in body[from, to) as a RelPath; undefined when it is neither. */
+function relAt(body: Buffer, from: number, to: number): RelPath | undefined {
+  if (to - from === 1 && body[from] === 0x2e) return "" as RelPath;
+  if (to - from < 3 || body[from] !== 0x2e || body[from + 1] !== 0x2f) return undefined;
+  return body.toString("latin1", from + 2, to) as RelPath;
+}
+
+/** parseMtime of body[from, to) without a string: the same integers, so the same double. */
+function mtimeAt(body: Buffer, from: number, to: number): number {
+  let dot = from;
+  while (dot < to && body[dot] !== 0x2e) dot++;
+  if (body[from] === 0x2d || dot === to) return parseMtime(body.toString("latin1", from, to));
+  const sec = parseUint(body, from, dot, 10);
+  let nsec = 0;
+  for (let k = 0; k < 9; k++) nsec = nsec * 10 + (dot + 1 + k < to ? body[dot + 1 + k]! - 0x30 : 0);
+  return sec * 1e3 + nsec / 1e6;
 }
 
 function wanted(p: RelPath, only: readonly RelPath[] | undefined): boolean {
@@ -168,6 +181,8 @@ export class ListingParser {
   private parse(body: Buffer): number {
     const opts = this.opts;
     const ends = this.ends;
+    // No patterns: nothing but the staging directory (skipped below) is excluded.
+    const filtering = opts.exclude.patterns !== 0;
     let pos = 0;
     if (this.overNuls >= 0) {
       for (let k = body.indexOf(0); k >= 0; k = body.indexOf(0, k + 1)) this.overNuls++;
@@ -189,7 +204,7 @@ export class ListingParser {
       }
       const record = this.records++;
       const type = ends[0]! - start === 1 ? String.fromCharCode(body[start]!) : body.toString("latin1", start, ends[0]!);
-      const path = toRel(body.toString("latin1", ends[6]! + 1, ends[7]!));
+      const path = relAt(body, ends[6]! + 1, ends[7]!);
       if (path === undefined) {
         this.bad = `unexpected path in listing at record ${record}`;
         return body.length;
@@ -197,7 +212,7 @@ export class ListingParser {
       if (path === STAGING_DIR || path.startsWith(STAGING_DIR + "/")) continue;
       if (!wanted(path, opts.only)) continue;
       const isDir = type === "d" || type === "X";
-      if (path !== "" && (this.blocked(parentOf(path)) || (isDir ? this.excludedDir(path) : opts.exclude(path, false)))) continue;
+      if (path !== "" && filtering && (this.blocked(parentOf(path)) || (isDir ? this.excludedDir(path) : opts.exclude(path, false)))) continue;
       if (type === "X") {
         this.builder.add(path, { kind: PROBLEM, mode: 0, mtimeMs: 0, size: 0, text: "permission denied: directory cannot be listed" });
         continue;
@@ -208,9 +223,9 @@ export class ListingParser {
         continue;
       }
       const mode = parseUint(body, ends[0]! + 1, ends[1]!, 8) & 0o7777;
-      const mtimeMs = parseMtime(body.toString("latin1", ends[2]! + 1, ends[3]!));
+      const mtimeMs = mtimeAt(body, ends[2]! + 1, ends[3]!);
       const own = opts.owners ? { uid: Number(body.toString("latin1", ends[3]! + 1, ends[4]!)), gid: Number(body.toString("latin1", ends[4]! + 1, ends[5]!)) } : undefined;
-      const size = kind === FILE ? Number(body.toString("latin1", ends[1]! + 1, ends[2]!)) : 0;
+      const size = kind === FILE ? parseUint(body, ends[1]! + 1, ends[2]!, 10) : 0;
       const text = kind === SYMLINK ? body.toString("latin1", ends[5]! + 1, ends[6]!) : undefined;
       this.builder.add(path, { kind, mode, mtimeMs, size, ...(text !== undefined ? { text } : {}), ...own });
     }
