@@ -35,7 +35,7 @@ function checkNarrowing(manifest: Manifest, opts: GlobalOptions): void {
   }
   for (const t of opts.target ?? []) {
     if (t !== "local" && !manifest.hosts.has(t)) {
-      err(`--target ${t}: no such host in ${manifest.file} (have: ${[...manifest.hosts.keys()].join(", ")}, local)`);
+      err(`--target ${t}: no such host in ${manifest.file} (have: ${[...manifest.hosts.keys(), "local"].join(", ")})`);
       throw new Exit(EXIT.error);
     }
   }

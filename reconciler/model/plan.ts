@@ -36,6 +36,8 @@ export interface TargetPlan {
   readonly error?: string;
   /** What to do about `error` when known (a changed host key: the `ssh-keygen -R` command). */
   readonly hint?: string;
+  /** "source": the target was never contacted because the sync's source could not be read (`error` says why, the same for every target of the sync). */
+  readonly cause?: "source";
   /** Set when a safety check refuses this target's plan (maxDelete); apply will not touch it. */
   readonly refused?: string;
   /** Paths that could not be read on either side: reported, never acted on. */

@@ -229,11 +229,14 @@ export async function planSyncTargets(sync: Sync, fleet: Fleet, opts: PlanOption
   try {
     const transport = fleet.transport(sync.source.host);
     const snap = await fleet.limit(() => step(opts, sync.name, "source", "scan", () => transport.scan(sync.source.path, scanOptions(sync, opts, trees, fleet.hashCacheDir)), (m) => m.size));
-    if (!snap.has("" as RelPath) && !opts.only) throw new Error(`source ${formatLocation(sync.source)} does not exist`);
+    if (!snap.has("" as RelPath) && !opts.only) {
+      const error = `source ${formatLocation(sync.source)} does not exist`;
+      return targets.map((target) => ({ sync: sync.name, target, state: "unreachable", cause: "source", changes: [], error, problems: [] }));
+    }
     source = { snap, hash: sharedHashes(transport, sync.source.path, opts.signal) };
   } catch (err) {
     const error = `source ${formatLocation(sync.source)}: ${errorMessage(err)}`;
-    return targets.map((target) => ({ sync: sync.name, target, state: "unreachable", changes: [], error, ...errorHint(err), problems: [] }));
+    return targets.map((target) => ({ sync: sync.name, target, state: "unreachable", cause: "source", changes: [], error, ...errorHint(err), problems: [] }));
   }
   return Promise.all(targets.map((t, i) => planOneTarget(sync, t, source, fleet, opts, scans[i]!)));
 }

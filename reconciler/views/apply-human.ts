@@ -27,9 +27,18 @@ function outcomeLine(o: TargetOutcome, paint: Paint): string {
   }
 }
 
+/** A sync whose source could not be read: its error once, with the targets it left alone (as the plan shows it). */
+function sourceFailureLines(o: TargetOutcome, all: readonly TargetOutcome[], paint: Paint): string[] {
+  const same = all.filter((x) => x.plan.sync === o.plan.sync && x.plan.cause === "source" && x.status === "unreachable");
+  if (same[0] !== o) return [];
+  return [`${o.plan.sync}: ${paint("red", "error")}: ${escapeText(o.error ?? "")}`, `  not applied: ${same.map((x) => escapeText(targetLabel(x.plan))).join(", ")}`];
+}
+
 export function renderApplyHuman(report: ApplyReport, opts: { readonly color: boolean; readonly nginxPath?: string }): string {
   const paint = painter(opts.color);
-  const lines = report.targets.flatMap((o) => [outcomeLine(o, paint), ...hookLines(o, paint)]);
+  const lines = report.targets.flatMap((o) =>
+    o.plan.cause === "source" && o.status === "unreachable" ? sourceFailureLines(o, report.targets, paint) : [outcomeLine(o, paint), ...hookLines(o, paint)],
+  );
   const n = report.nginx;
   if (n) {
     const bad = n.status === "failed" || n.status === "refused";

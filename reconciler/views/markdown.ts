@@ -16,7 +16,7 @@ export interface MarkdownOptions {
 }
 
 function state(t: TargetPlan): string {
-  if (t.state === "unreachable") return "❌ unreachable";
+  if (t.state === "unreachable") return t.cause === "source" ? "❌ source failed" : "❌ unreachable";
   if (t.refused !== undefined) return "⛔ refused";
   if (t.state === "drifted") return "⚠️ drifted";
   return t.problems.length > 0 ? "❌ problems" : "✅ in sync";
@@ -33,7 +33,7 @@ function details(summary: string, body: string): string {
 function targetDetails(t: TargetPlan, maxLines: number): string | undefined {
   const where = `${t.sync} → ${formatLocation(t.target)}`;
   const problems = t.problems.map((p) => `! unreadable on ${p.side}: ${p.path === "" ? "." : displayPath(p.path)}: ${p.error}`);
-  if (t.state === "unreachable") return details(`${where}: unreachable`, fenced(t.error ?? "unreachable", "text"));
+  if (t.state === "unreachable") return details(`${where}: ${t.cause === "source" ? "not planned, source failed" : "unreachable"}`, fenced(t.error ?? "unreachable", "text"));
   if (t.state === "in-sync" && problems.length === 0) return undefined;
   const counts = formatCounts(countChanges(t.changes));
   const head = t.refused !== undefined ? `${where}: refused (${counts})` : t.state === "drifted" ? `${where}: ${counts}` : `${where}: problems apply cannot fix`;

@@ -63,12 +63,27 @@ function colorDiffLine(l: string, paint: Paint): string {
   return l;
 }
 
+/**
+ * A sync whose source could not be read is one failure, not one per target: its first target prints the
+ * error once with every target it left unplanned, the others print nothing.
+ */
+function renderSourceFailure(t: TargetPlan, all: readonly TargetPlan[], paint: Paint): string[] {
+  const same = all.filter((o) => o.sync === t.sync && o.cause === "source");
+  if (same[0] !== t) return [];
+  return [
+    `${paint("bold", t.sync)}: ${paint("red", "error")}: ${escapeText(t.error ?? "")}`,
+    ...(t.hint !== undefined ? [`  hint: ${escapeText(t.hint)}`] : []),
+    `  not planned: ${same.map((o) => escapeText(targetLabel(o))).join(", ")}`,
+  ];
+}
+
 export function renderPlanHuman(plan: Plan, opts: RenderOptions): string {
   const paint = painter(opts.color);
   const out: string[] = [];
+  const lines = (t: TargetPlan) => (t.cause === "source" ? renderSourceFailure(t, plan.targets, paint) : renderTarget(t, paint, opts));
   if (!opts.quiet) {
     // One line at a time: spreading a target's lines into push() overflows the stack past ~120k changes.
-    for (const t of plan.targets) for (const l of renderTarget(t, paint, opts)) out.push(l);
+    for (const t of plan.targets) for (const l of lines(t)) out.push(l);
     const n = plan.nginx;
     if (n) {
       const where = `nginx ${n.host ? `${n.host}:` : ""}${n.path}`;
@@ -84,7 +99,7 @@ export function renderPlanHuman(plan: Plan, opts: RenderOptions): string {
   } else {
     // -q drops the changes, never which target failed and why (the summary only counts them).
     for (const t of plan.targets) {
-      if (t.state === "unreachable") out.push(...renderTarget(t, paint, opts));
+      if (t.state === "unreachable") out.push(...lines(t));
       else if (t.refused) out.push(`${paint("bold", t.sync)}: ${formatLocation(t.target)} ${paint("red", "refused")}: ${t.refused}`);
     }
     if (plan.nginx?.error) out.push(`${paint("bold", `nginx ${plan.nginx.host ? `${plan.nginx.host}:` : ""}${plan.nginx.path}`)} ${paint("red", "error")}: ${plan.nginx.error}`);

@@ -14,7 +14,10 @@ function notes(plan: Plan): string[] {
   const out: string[] = [];
   if (s.nginxChanged) out.push("nginx config changes");
   if (plan.nginx?.error !== undefined) out.push("nginx config could not be rendered or read");
-  if (s.unreachable > 0) out.push(`${s.unreachable} unreachable`);
+  // A target left unplanned because its source failed was never contacted: not "unreachable".
+  const unplanned = plan.targets.filter((t) => t.cause === "source").length;
+  if (s.unreachable > unplanned) out.push(`${s.unreachable - unplanned} unreachable`);
+  if (unplanned > 0) out.push(`${targets(unplanned)} not planned: source failed`);
   if (s.refused > 0) out.push(`${s.refused} refused`);
   const problems = plan.targets.reduce((n, t) => n + t.problems.length, 0);
   if (problems > 0) out.push(`${problems} path${problems === 1 ? "" : "s"} apply cannot fix on ${targets(s.problems)}`);

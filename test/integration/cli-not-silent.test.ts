@@ -64,6 +64,38 @@ test("regression (issue 18 item 4): a source root that is a regular file fails t
   assert.match(plan.stdout, new RegExp(`source ${w.src}: local: cannot list ${w.src}: cannot enter the root directory \\(it is a regular file\\)`));
 });
 
+test("a missing source is one error for its sync, not every target 'unreachable'; the other syncs still run", async () => {
+  const w = world();
+  const dir = join(w.src, "..");
+  const [gone, t1, t2] = ["gone", "t1", "t2"].map((n) => join(dir, n));
+  const manifest = join(dir, "two.yaml");
+  writeFileSync(manifest, ["version: 1", "syncs:", "  lost:", `    source: ${gone}`, `    targets: [${t1}, ${t2}]`, "  site:", `    source: ${w.src}`, `    targets: [${w.dst}]`, ""].join("\n"));
+  const plan = await runTsync(["plan", "-f", manifest, "--detailed-exitcode"]);
+  assert.equal(plan.code, 1, plan.stdout + plan.stderr);
+  assert.equal(plan.stdout.split(`source ${gone} does not exist`).length - 1, 1, "said once, not once per target:\n" + plan.stdout);
+  assert.match(plan.stdout, new RegExp(`^lost: error: source ${gone} does not exist\n  not planned: ${t1}, ${t2}$`, "m"));
+  assert.doesNotMatch(plan.stdout, /unreachable/, "the targets were never contacted");
+  assert.match(plan.stdout, /^Plan: 2 to add, 0 to change, 0 to delete on 1 target; 2 targets not planned: source failed\.$/m);
+  const json = JSON.parse((await runTsync(["plan", "-f", manifest, "--json"])).stdout) as { targets: { sync: string; state: string; cause?: string }[] };
+  assert.deepEqual(json.targets.map((t) => [t.sync, t.state, t.cause]), [["lost", "unreachable", "source"], ["lost", "unreachable", "source"], ["site", "drifted", undefined]]);
+  const apply = await runTsync(["apply", "-f", manifest, "--yes"]);
+  assert.equal(apply.code, 1, apply.stdout + apply.stderr);
+  assert.match(apply.stdout, new RegExp(`^lost: error: source ${gone} does not exist\n  not applied: ${t1}, ${t2}$`, "m"));
+  assert.match(apply.stdout, new RegExp(`^site: ${w.dst} applied 2 change\\(s\\)`, "m"));
+  assert.ok(!existsSync(t1) && !existsSync(t2), "nothing was written for the sync whose source is missing");
+});
+
+test("--sync and --target naming nothing in the manifest are errors listing what there is, never an empty run", async () => {
+  const w = world();
+  const sync = await runTsync(["plan", "-f", w.manifest, "--sync", "nosuch"]);
+  assert.equal(sync.code, 1, sync.stdout + sync.stderr);
+  assert.equal(sync.stderr, `--sync nosuch: no such sync in ${w.manifest} (have: site)\n`);
+  const target = await runTsync(["apply", "--yes", "-f", w.manifest, "--target", "www-09"]);
+  assert.equal(target.code, 1, target.stdout + target.stderr);
+  assert.equal(target.stderr, `--target www-09: no such host in ${w.manifest} (have: local)\n`);
+  assert.ok(!existsSync(w.dst), "nothing applied");
+});
+
 test("regression (issue 18 item 5): a FIFO where the source has a file fails plan, apply and the next plan", async () => {
   const w = world();
   mkdirSync(w.dst);

@@ -11,7 +11,7 @@ import { after, before, test } from "node:test";
 import { runTsync } from "../support/cli.js";
 import { startSshdFleet, type Fleet } from "../support/sshd.js";
 import { assertTreesEqual } from "../support/trees.js";
-import { startWatch, waitFor } from "../support/watch.js";
+import { startWatch, waitFor, watchManifest } from "../support/watch.js";
 
 const ADDRS = ["127.0.0.61", "127.0.0.62"];
 // A non-root login for sudo: true (sshd reads authorized_keys as the user: a readable copy).
@@ -72,26 +72,9 @@ function rig(name: string, hooks: string[], extra: string[] = []): Rig {
   const file = join(base, "tsync.yaml");
   const statusFile = join(base, "status.json");
   const logFile = join(base, "tsync.log");
-  writeFileSync(
-    file,
-    [
-      "version: 1",
-      fleet.manifestHosts(),
-      "settings:",
-      `  statusFile: ${statusFile}`,
-      `  logFile: ${logFile}`,
-      "syncs:",
-      "  site:",
-      `    source: ${src}`,
-      `    targets: [node-1:${targets[0]}, node-2:${targets[1]}, ${targets[2]}]`,
-      '    audit: { quick: "off" }',
-      "    delay: 200ms",
-      "    onChange:",
-      ...hooks.map((h) => `      - ${h}`),
-      ...extra.map((l) => `    ${l}`),
-      "",
-    ].join("\n"),
-  );
+  const sync = ['audit: { quick: "off" }', "delay: 200ms", "onChange:", ...hooks.map((h) => `  - ${h}`), ...extra];
+  const mapped = [`node-1:${targets[0]}`, `node-2:${targets[1]}`, targets[2]!];
+  writeFileSync(file, watchManifest({ hosts: fleet.manifestHosts(), statusFile, logFile, source: src, targets: mapped, sync }));
   return { src, file, targets, logs, statusFile, logFile };
 }
 

@@ -9,7 +9,7 @@ import type { Fleet } from "../support/sshd.js";
 import { sshdSuite } from "../support/suite.js";
 import { runTsync } from "../support/cli.js";
 import { assertTreesEqual, treeDifferences } from "../support/trees.js";
-import { startWatch, waitFor, type WatchProcess } from "../support/watch.js";
+import { startWatch, waitFor, watchManifest, type WatchProcess } from "../support/watch.js";
 import { freePort } from "../support/processes.js";
 import parsePrometheus from "parse-prometheus-text-format";
 import type { StatusDoc } from "../../reconciler/watch/status.js";
@@ -28,24 +28,8 @@ function rig(name: string, settings: string[] = []) {
   const statusFile = join(base, "status.json");
   const logFile = join(base, "tsync.log");
   const file = join(base, "tsync.yaml");
-  writeFileSync(
-    file,
-    [
-      "version: 1",
-      fleet.manifestHosts(),
-      "settings:",
-      `  statusFile: ${statusFile}`,
-      `  logFile: ${logFile}`,
-      ...settings.map((l) => `  ${l}`),
-      "syncs:",
-      "  site:",
-      `    source: ${src}`,
-      `    targets: [node-1:${targets[0]}, node-2:${targets[1]}]`,
-      '    audit: { quick: "off" }',
-      "    delay: 2s", // a slow batch: wait must not rely on it
-      "",
-    ].join("\n"),
-  );
+  const sync = ['audit: { quick: "off" }', "delay: 2s"]; // a slow batch: wait must not rely on it
+  writeFileSync(file, watchManifest({ hosts: fleet.manifestHosts(), statusFile, logFile, settings, source: src, targets: [`node-1:${targets[0]}`, `node-2:${targets[1]}`], sync }));
   return { src, targets, statusFile, logFile, file };
 }
 

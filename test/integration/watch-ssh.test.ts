@@ -2,7 +2,6 @@
 // 127.0.0.2–5, each change verified with independent tools (find + sha256sum, test/support/trees.ts).
 // Every wait polls for convergence against a deadline; nothing sleeps a fixed time to "let it settle".
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -12,7 +11,7 @@ import { after, before, describe, test } from "node:test";
 import { watch as chokidarWatch } from "chokidar";
 import type { Fleet as SshdFleet } from "../support/sshd.js";
 import { sshdSuite } from "../support/suite.js";
-import { CLI, runTsync } from "../support/cli.js";
+import { runTsync } from "../support/cli.js";
 import { treeDifferences, type ListOptions } from "../support/trees.js";
 import { loadManifest } from "../../reconciler/manifest/load.js";
 import { Fleet } from "../../reconciler/run/fleet.js";
@@ -23,6 +22,7 @@ import { SshPool } from "../../reconciler/transport/ssh/connection.js";
 import { realClock } from "../../reconciler/watch/clock.js";
 import { makeMatcher } from "../../reconciler/core/ignore.js";
 import type { StatusDoc } from "../../reconciler/watch/status.js";
+import { startWatch as startWatchProcess, waitFor, watchManifest, type WatchProcess } from "../support/watch.js";
 
 const ADDRS = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"];
 // Times equal as tsync defines it (within 2 µs), not rounded to ms: rounding flaked on copies 0.1 µs
@@ -53,31 +53,9 @@ function rig(name: string, syncExtra: string[], topExtra: string[] = []): Rig {
   const statusFile = join(dir, name, "status.json");
   const logFile = join(dir, name, "tsync.log");
   const file = join(dir, name, "tsync.yaml");
-  writeFileSync(
-    file,
-    [
-      "version: 1",
-      fleet.manifestHosts(),
-      "settings:",
-      `  statusFile: ${statusFile}`,
-      `  logFile: ${logFile}`,
-      "syncs:",
-      "  site:",
-      `    source: ${src}`,
-      "    targets:",
-      ...targets.map((t, i) => `      - node-${i + 1}:${t}`),
-      ...syncExtra.map((l) => "    " + l),
-      ...topExtra,
-      "",
-    ].join("\n"),
-  );
+  const mapped = targets.map((t, i) => `node-${i + 1}:${t}`);
+  writeFileSync(file, watchManifest({ hosts: fleet.manifestHosts(), statusFile, logFile, source: src, targets: mapped, sync: syncExtra, top: topExtra }));
   return { name, src, file, targets, statusFile, logFile };
-}
-
-interface Daemon {
-  readonly child: ChildProcess;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  output(): string;
 }
 
 function log(r: Rig): string {
@@ -89,17 +67,6 @@ function readStatusDoc(r: Rig): StatusDoc | undefined {
     return JSON.parse(readFileSync(r.statusFile, "utf8")) as StatusDoc;
   } catch {
     return undefined;
-  }
-}
-
-/** Polls `fn` until it returns something truthy; on timeout fails with `why()` (the current difference). */
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, why?: () => Promise<string> | string, intervalMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}${why ? `\n${await why()}` : ""}`);
-    await sleep(intervalMs);
   }
 }
 
@@ -121,35 +88,10 @@ async function converged(r: Rig, what: string, timeoutMs = 15_000, targets = r.t
   }, 100);
 }
 
-async function startWatch(r: Rig, args: string[] = []): Promise<Daemon> {
-  const child = spawn(process.execPath, [CLI, "watch", "-f", r.file, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
-  let out = "";
-  child.stdout!.on("data", (b: Buffer) => (out += b.toString()));
-  child.stderr!.on("data", (b: Buffer) => (out += b.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
-  const d = { child, exited, output: () => out };
-  await waitFor(
-    `${r.name}: the daemon to be running`,
-    async () => {
-      if (child.exitCode !== null) assert.fail(`watch exited with ${child.exitCode}: ${out}\n${log(r)}`);
-      return readStatusDoc(r)?.state === "running";
-    },
-    20_000,
-    () => `${out}\n${log(r)}`,
-  );
-  return d;
-}
+type Daemon = WatchProcess;
 
-async function stopWatch(d: Daemon, r: Rig): Promise<void> {
-  if (d.child.exitCode !== null || d.child.signalCode !== null) return;
-  d.child.kill("SIGTERM");
-  const res = await Promise.race([d.exited, sleep(20_000).then(() => undefined)]);
-  if (!res) {
-    d.child.kill("SIGKILL");
-    assert.fail(`${r.name}: watch did not stop within 20 s of SIGTERM\n${log(r).split("\n").slice(-20).join("\n")}`);
-  }
-  assert.equal(res.code, 0, `${r.name}: watch exit status after SIGTERM: ${JSON.stringify(res)}\n${d.output()}`);
-}
+const startWatch = (r: Rig, args: string[] = []): Promise<Daemon> => startWatchProcess(r.file, r, args);
+const stopWatch = (d: Daemon): Promise<void> => d.stop();
 
 const linesAfter = (text: string, offset: number) => text.slice(offset).split("\n").filter(Boolean);
 
@@ -175,7 +117,7 @@ describe("tsync watch, live sync (no audits) to 4 SSH targets", () => {
     d = await startWatch(r, ["-v"]);
   });
   after(async () => {
-    if (d && d.child.exitCode === null) await stopWatch(d, r).catch(() => d.child.kill("SIGKILL"));
+    if (d && d.child.exitCode === null) await stopWatch(d).catch(() => d.child.kill("SIGKILL"));
   });
 
   test("the initial apply converges every target, and the status says so", () =>
@@ -427,7 +369,7 @@ describe("tsync watch audits on 4 SSH targets", () => {
         }, 5_000);
         assert.equal(st.syncs[0]!.targets[1]!.drift, 0);
       } finally {
-        await stopWatch(d, r);
+        await stopWatch(d);
       }
     }));
 
@@ -480,7 +422,7 @@ describe("tsync watch audits on 4 SSH targets", () => {
         assert.ok(seen.every((l) => !/audit quick: node-3:.*page-3\.html/.test(l)), `a quick audit saw what only hashing can:\n${seen.join("\n")}`);
         assert.equal(readFileSync(sneaky, "utf8").includes("PAGE 3"), true, "report mode leaves the target alone");
       } finally {
-        await stopWatch(d, r);
+        await stopWatch(d);
       }
     }));
 });

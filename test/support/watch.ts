@@ -37,6 +37,37 @@ function readJson(file: string): StatusDoc | undefined {
   }
 }
 
+/** A watch test's manifest: the fleet's `hosts` lines, status and log files, and one sync, "site". */
+export function watchManifest(o: {
+  readonly hosts: string;
+  readonly statusFile: string;
+  readonly logFile: string;
+  readonly settings?: readonly string[];
+  readonly source: string;
+  readonly targets: readonly string[];
+  /** More keys of the sync, one per line, unindented. */
+  readonly sync?: readonly string[];
+  /** More top-level sections (nginx:), as written. */
+  readonly top?: readonly string[];
+}): string {
+  return [
+    "version: 1",
+    o.hosts,
+    "settings:",
+    `  statusFile: ${o.statusFile}`,
+    `  logFile: ${o.logFile}`,
+    ...(o.settings ?? []).map((l) => `  ${l}`),
+    "syncs:",
+    "  site:",
+    `    source: ${o.source}`,
+    "    targets:",
+    ...o.targets.map((t) => `      - ${t}`),
+    ...(o.sync ?? []).map((l) => `    ${l}`),
+    ...(o.top ?? []),
+    "",
+  ].join("\n");
+}
+
 export async function startWatch(manifest: string, files: { statusFile: string; logFile: string }, args: readonly string[] = []): Promise<WatchProcess> {
   const child = spawn(process.execPath, [CLI, "watch", "-f", manifest, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
   let out = "";

@@ -168,6 +168,7 @@ const summaries: [string, Plan, string][] = [
   ["clean", clean, "No changes. 2 targets in sync."],
   ["one target", plan([target("s", "h", "/p", {})]), "No changes. 1 target in sync."],
   ["in sync but one unreachable", plan([target("s", "a", "/p", {}), target("s", "b", "/p", { state: "unreachable", error: "b: timeout" })]), "No changes. 1 target in sync; 1 unreachable."],
+  ["source failed, one host down", plan([target("s", "a", "/p", { state: "unreachable", cause: "source", error: "source /src does not exist" }), target("s", "b", "/p", { state: "unreachable", cause: "source", error: "source /src does not exist" }), target("t", "c", "/p", { state: "unreachable", error: "c: timeout" })]), "No changes. 0 targets in sync; 1 unreachable; 2 targets not planned: source failed."],
   ["nginx only", plan([target("s", "a", "/p", {})], nginxChanged), "Plan: 0 to add, 0 to change, 0 to delete; nginx config changes."],
   // Issue 18 item 5: nothing to change, but a FIFO where the source has a file is not "in sync".
   ["problems only", plan([target("s", "a", "/p", {}), target("s", "b", "/p", { problems: [{ side: "target", path: p("pipe"), error: "is a FIFO, not a file, directory or symlink" }] })]), "No changes. 1 target in sync; 1 path apply cannot fix on 1 target."],
