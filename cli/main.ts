@@ -112,7 +112,8 @@ common(importCmd.command("lsyncd"))
   .option("--force", "overwrite the -o file when it exists")
   .option("--strict", "exit 1 when anything could not be translated exactly (warnings)")
   .option("--name <address=name>", "name the host at ADDRESS (repeatable); default node-1, node-2, ...", collect)
-  .option("--base <dir>", "directory relative sources and targets resolve against (lsyncd's working directory); default: the config's directory")
+  .option("--base <dir>", "lsyncd's working directory: relative sources and targets resolve against it, and the config may read files below it (readdir, dofile, require, io.open); default: the config's directory")
+  .option("--env <name=value>", "what os.getenv(NAME) returns to the config, e.g. the value its container sets (repeatable); default: tsync's own environment", collect)
   .addHelpText("after", "\nExample:\n  tsync import lsyncd /etc/lsyncd/lsyncd.conf.lua -o tsync.yaml && tsync plan")
   .action(run(async (file: string, opts: ImportCommandOptions) => (await import("./commands/import.js")).importLsyncdCommand(file, opts)));
 

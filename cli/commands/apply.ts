@@ -1,4 +1,5 @@
 // tsync apply [PLANFILE]: converge every target (or exactly a saved plan), then nginx.
+import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import { Fleet } from "../../reconciler/run/fleet.js";
@@ -66,6 +67,8 @@ function loadSavedPlan(file: string, manifest: Manifest, opts: ApplyCommandOptio
  */
 function onInterrupt(): { signal: AbortSignal; by: string; off(): void } {
   const ac = new AbortController();
+  // Every running remote command listens on it (one per target at least): not a leak past Node's 10.
+  setMaxListeners(0, ac.signal);
   const state = { signal: ac.signal, by: "", off: () => {} };
   const handler = (sig: NodeJS.Signals) => {
     if (ac.signal.aborted) process.exit(130);

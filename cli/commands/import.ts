@@ -11,6 +11,21 @@ export interface ImportCommandOptions extends GlobalOptions {
   force?: boolean;
   name?: string[];
   base?: string;
+  env?: string[];
+}
+
+/** --env NAME=VALUE: what os.getenv(NAME) gives the config, over the environment tsync runs in. */
+function parseEnv(pairs: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const p of pairs) {
+    const i = p.indexOf("=");
+    if (i <= 0) {
+      err(`--env ${p}: expected NAME=VALUE, e.g. --env SYNC_HOST=www-02`);
+      throw new Exit(EXIT.error);
+    }
+    env[p.slice(0, i)] = p.slice(i + 1);
+  }
+  return env;
 }
 
 function parseNames(pairs: readonly string[]): Record<string, string> {
@@ -45,7 +60,7 @@ export async function importLsyncdCommand(file: string, opts: ImportCommandOptio
       return { error: (e as NodeJS.ErrnoException).code ?? errorMessage(e) };
     }
   };
-  const r = await importLsyncd(source, file, { names: parseNames(opts.name ?? []), base, env: process.env, readFile });
+  const r = await importLsyncd(source, file, { names: parseNames(opts.name ?? []), base, env: { ...process.env, ...parseEnv(opts.env ?? []) }, readFile });
   for (const w of r.warnings) err(`warning: ${w}`);
   for (const e of r.errors) err(`error: ${e}`);
   if (r.errors.length > 0 || !r.yaml) throw new Exit(EXIT.error);

@@ -1,13 +1,10 @@
 // tsync plan: compare source and every target, print what apply would do; changes nothing.
+// The other output formats and --diff (the `diff` package) are loaded only when asked for.
 import { writeFileAtomic } from "../../reconciler/transport/local/atomic-write.js";
 import { errorMessage } from "../../reconciler/model/errors.js";
 import { Fleet } from "../../reconciler/run/fleet.js";
 import { planManifest } from "../../reconciler/run/plan-run.js";
-import { signPlanJson, toPlanJson } from "../../reconciler/views/plan-json.js";
 import { renderPlanHuman } from "../../reconciler/views/plan-human.js";
-import { textDiffs } from "../../reconciler/run/text-diff.js";
-import { renderJunit } from "../../reconciler/views/junit.js";
-import { renderMarkdown } from "../../reconciler/views/markdown.js";
 import type { Plan } from "../../reconciler/model/plan.js";
 import { requireManifest } from "../manifest.js";
 import { out, err, useColor, Exit, EXIT, type GlobalOptions } from "../output.js";
@@ -62,13 +59,16 @@ export async function planCommand(opts: PlanCommandOptions): Promise<void> {
     });
     progress?.done();
     // Every plan document may be applied later, so each is signed when there is a key.
-    const doc = () => (key ? signPlanJson(toPlanJson(plan), key) : toPlanJson(plan));
-    if (opts.out) await writePlanFile(opts.out, doc());
-    if (format === "json") out(JSON.stringify(doc(), null, 2));
-    else if (format === "junit") out(renderJunit(plan));
-    else if (format === "markdown") out(renderMarkdown(plan));
+    const doc = async () => {
+      const { signPlanJson, toPlanJson } = await import("../../reconciler/views/plan-json.js");
+      return key ? signPlanJson(toPlanJson(plan), key) : toPlanJson(plan);
+    };
+    if (opts.out) await writePlanFile(opts.out, await doc());
+    if (format === "json") out(JSON.stringify(await doc(), null, 2));
+    else if (format === "junit") out((await import("../../reconciler/views/junit.js")).renderJunit(plan));
+    else if (format === "markdown") out((await import("../../reconciler/views/markdown.js")).renderMarkdown(plan));
     else {
-      const diffs = opts.diff ? await textDiffs(manifest, fleet, plan) : undefined;
+      const diffs = opts.diff ? await (await import("../../reconciler/run/text-diff.js")).textDiffs(manifest, fleet, plan) : undefined;
       out(renderPlanHuman(plan, { color: useColor(opts), quiet: opts.quiet ?? false, verbose: opts.verbose ?? false, ...(diffs ? { diffs } : {}) }));
       if (opts.out) err(`Saved the plan to ${opts.out}; apply exactly it with: tsync apply ${opts.out}`);
     }

@@ -1,6 +1,7 @@
 // tsync watch: the daemon. Initial apply, then live batches from inotify events plus scheduled audits;
 // SIGTERM/SIGINT stop it cleanly, SIGHUP reloads the manifest (a bad one is reported and ignored) and
 // reopens the log file (logrotate's postrotate can simply `systemctl reload`).
+import { setMaxListeners } from "node:events";
 import { openSync, createWriteStream, type WriteStream } from "node:fs";
 import { Fleet } from "../../reconciler/run/fleet.js";
 import { createSyncEngine } from "../../reconciler/watch/sync-engine.js";
@@ -86,6 +87,8 @@ export async function watchCommand(opts: GlobalOptions): Promise<void> {
   let current = { manifest: first, fleet: new Fleet(first) };
   const retired: Fleet[] = [];
   const stop = new AbortController();
+  // Every running remote command listens on it (one per target at least): not a leak past Node's 10.
+  setMaxListeners(0, stop.signal);
   const daemon = runDaemon({
     manifest: first,
     ...(pauses ? { pauses } : {}),

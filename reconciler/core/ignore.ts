@@ -24,7 +24,7 @@ export function makeMatcher(patterns: readonly string[]): Matcher {
   const build = (): Ignore => ignore({ ignoreCase: false }).add(rules);
   let ig = build();
   let asked = 0;
-  return (path: RelPath, isDir: boolean): boolean => {
+  const matcher = (path: RelPath, isDir: boolean): boolean => {
     if (path === "") return false;
     if (path === STAGING_DIR || path.startsWith(STAGING_DIR + "/")) return true;
     if (rules.length === 0) return false;
@@ -35,4 +35,5 @@ export function makeMatcher(patterns: readonly string[]): Matcher {
     // A trailing slash tells `ignore` the path is a directory, so dir-only patterns (`cache/`) apply.
     return ig.ignores(isDir ? path + "/" : path);
   };
+  return Object.assign(matcher, { patterns: rules.length });
 }

@@ -17,12 +17,12 @@
 // under rootMetadata: false an existing root's own metadata is not planned either.
 import type { Change } from "../model/change.js";
 import { compareFiles, metaDiff } from "./compare.js";
-import { timesEqual } from "../model/snapshot.js";
+import { STAGING_DIR, timesEqual } from "../model/snapshot.js";
 import { makeMatcher } from "./ignore.js";
 import type { Preserve, SyncRules } from "../model/manifest.js";
 import { ancestorsOf, compareRel, depthOf, type RelPath } from "../model/paths.js";
 import type { DirEntry, Entry, FileEntry, Snapshot } from "../model/snapshot.js";
-import { compareTree, DIR, FILE, PROBLEM, SYMLINK, toListing, type Listing } from "../model/listing.js";
+import { DIR, FILE, PROBLEM, SYMLINK, toListing, type Listing } from "../model/listing.js";
 
 interface View {
   readonly src: Listing;
@@ -45,16 +45,22 @@ function prepare(source: Snapshot, target: Snapshot, rules: SyncRules): View {
   const protect = (p: RelPath) => {
     for (const a of ancestorsOf(p)) keep.add(a);
   };
+  // With no exclude patterns the matcher (ignore.ts) excludes the staging directory alone: only
+  // paths below it, and problems, need their string then (a large tree has none of either).
+  const anyPath = rules.exclude.length > 0;
+  const asked = (L: Listing, i: number) => anyPath || L.kinds[i] === PROBLEM || L.isInside(i, STAGING_DIR);
   const srcDrop = new Set<number>();
   for (let i = 0; i < S.size; i++) {
-    const p = S.paths[i]!;
+    if (!asked(S, i)) continue;
+    const p = S.pathAt(i);
     if (excluded(p, S.kinds[i] === DIR)) srcDrop.add(i);
     else if (S.kinds[i] === PROBLEM) frozen.add(p);
   }
   const src = S.without(srcDrop);
   const dstDrop = new Set<number>();
   for (let j = 0; j < T.size; j++) {
-    const p = T.paths[j]!;
+    if (!asked(T, j)) continue;
+    const p = T.pathAt(j);
     if (excluded(p, T.kinds[j] === DIR)) {
       dstDrop.add(j);
       protect(p);
@@ -81,7 +87,7 @@ function prepare(source: Snapshot, target: Snapshot, rules: SyncRules): View {
 function guardProtected(dst: Listing, src: Listing, patterns: readonly string[], frozen: Set<RelPath>, keep: Set<RelPath>): void {
   const isProtected = makeMatcher(patterns);
   for (let j = 0; j < dst.size; j++) {
-    const p = dst.paths[j]!;
+    const p = dst.pathAt(j);
     const kind = dst.kinds[j];
     if (p === "" || kind === PROBLEM || !isProtected(p, kind === DIR)) continue;
     keep.add(p);
@@ -92,22 +98,26 @@ function guardProtected(dst: Listing, src: Listing, patterns: readonly string[],
 }
 
 /**
- * Walks both listings in tree order at once (each is sorted so): `visit(p, i, j)` once per path of
- * either side, with its index on each side or -1.
+ * Walks both listings in tree order at once (each is sorted so): `visit(i, j)` once per path of
+ * either side, with its index on each side or -1. Paths are compared as bytes; a visitor makes the
+ * path's string (pathOf) only where it needs one, which a large tree in sync mostly does not.
  */
-function merge(src: Listing, dst: Listing, visit: (p: RelPath, i: number, j: number) => void): void {
-  const a = src.paths;
-  const b = dst.paths;
+function merge(src: Listing, dst: Listing, visit: (i: number, j: number) => void): void {
+  const n = src.size;
+  const m = dst.size;
   let i = 0;
   let j = 0;
-  while (i < a.length || j < b.length) {
-    const x = a[i];
-    const y = b[j];
-    if (x !== undefined && x === y) visit(x, i++, j++);
-    else if (y === undefined || (x !== undefined && compareTree(x, y) < 0)) visit(x!, i++, -1);
-    else visit(y, -1, j++);
+  while (i < n && j < m) {
+    const c = src.compareAt(i, dst, j);
+    if (c === 0) visit(i++, j++);
+    else if (c < 0) visit(i++, -1);
+    else visit(-1, j++);
   }
+  while (i < n) visit(i++, -1);
+  while (j < m) visit(-1, j++);
 }
+
+const pathOf = (src: Listing, dst: Listing, i: number, j: number): RelPath => (i >= 0 ? src.pathAt(i) : dst.pathAt(j));
 
 /**
  * The verdict of compareFiles (compare.ts) on two listed files, from the packed fields: "same" only
@@ -189,9 +199,11 @@ export function planSync(source: Snapshot, target: Snapshot, rules: SyncRules): 
     else if (s.kind === "symlink") writes.push({ kind: "symlink", path: p, ...b, after: shape(s, preserve) });
   };
 
-  merge(src, dst, (p, i, j) => {
-    if (within(p, frozen)) return;
-    if (replaced.size > 0 && p !== "" && within(p, replaced) && !replaced.has(p)) {
+  merge(src, dst, (i, j) => {
+    // Only a path under a frozen or replaced one needs its string before the packed fields decide.
+    let p = frozen.size > 0 || replaced.size > 0 ? pathOf(src, dst, i, j) : undefined;
+    if (p !== undefined && within(p, frozen)) return;
+    if (p !== undefined && replaced.size > 0 && p !== "" && within(p, replaced) && !replaced.has(p)) {
       if (j >= 0) removals.push(removal(p, dst.entryAt(j)));
       return;
     }
@@ -201,6 +213,7 @@ export function planSync(source: Snapshot, target: Snapshot, rules: SyncRules): 
       // The common case of a large tree in sync, decided on the packed fields.
       if (sk === FILE && tk === FILE && quickSame(src, i, dst, j, preserve)) return;
       if (sk === SYMLINK && tk === SYMLINK && src.texts.get(i) === dst.texts.get(j)) return;
+      p ??= src.pathAt(i);
       const s = src.entryAt(i);
       const t = dst.entryAt(j);
       if (s.kind === "file" && t.kind === "file") {
@@ -225,9 +238,10 @@ export function planSync(source: Snapshot, target: Snapshot, rules: SyncRules): 
         place(p, s, t);
       }
     } else if (i >= 0) {
-      place(p, src.entryAt(i), undefined);
-    } else if (rules.delete && p !== "" && !keep.has(p)) {
-      extras.push(removal(p, dst.entryAt(j)));
+      place(p ?? src.pathAt(i), src.entryAt(i), undefined);
+    } else if (rules.delete) {
+      p ??= dst.pathAt(j);
+      if (p !== "" && !keep.has(p)) extras.push(removal(p, dst.entryAt(j)));
     }
   });
 
@@ -294,7 +308,7 @@ function copyDonors(dst: Listing, sizes: ReadonlySet<number>, frozen: ReadonlySe
   // Only files of a size some create needs: a few candidates, not an object per target file.
   for (let j = 0; j < dst.size; j++) {
     if (dst.kinds[j] !== FILE || !sizes.has(dst.sizes[j]!) || (dst.modes[j]! & 0o400) === 0) continue;
-    const p = dst.paths[j]!;
+    const p = dst.pathAt(j);
     if (rewritten.has(p) || within(p, frozen)) continue;
     out.push({ path: p, entry: dst.entryAt(j) as FileEntry, moved: moved.has(p) });
   }
@@ -381,7 +395,7 @@ function withHardLinks(
 ): { writes: Change[]; followers: Set<RelPath> } {
   const groups = new Map<string, RelPath[]>();
   for (const [i, link] of src.links) {
-    const p = src.paths[i]!;
+    const p = src.pathAt(i);
     if (src.kinds[i] !== FILE || within(p, frozen)) continue;
     const g = groups.get(link);
     if (g) g.push(p);
@@ -420,9 +434,10 @@ export function pathsNeedingHash(source: Snapshot, target: Snapshot, rules: Sync
   const { src, dst, frozen } = prepare(source, target, rules);
   const preserve = rules.preserve;
   const out: RelPath[] = [];
-  merge(src, dst, (p, i, j) => {
+  merge(src, dst, (i, j) => {
     if (i < 0 || j < 0 || src.kinds[i] !== FILE || dst.kinds[j] !== FILE || src.sizes[i] !== dst.sizes[j]) return;
     if (preserve.times && timesEqual(src.mtimes[i]!, dst.mtimes[j]!) && !src.hashes.has(i) && !dst.hashes.has(j)) return;
+    const p = src.pathAt(i);
     if (within(p, frozen)) return;
     if (compareFiles(src.entryAt(i) as FileEntry, dst.entryAt(j) as FileEntry, preserve) === "unknown") out.push(p);
   });

@@ -1,14 +1,17 @@
 // The Lua side of the lsyncd importer: runs an lsyncd config in a fresh environment whose globals are
 // recorders, under an instruction budget, and returns everything recorded as one JSON string.
 // Kept in Lua (not JS callbacks) so identity (`sync{ default.rsync, ... }`) and call-time snapshots are
-// exact, and the JS side only ever receives plain data.
+// exact, and the JS side only ever receives plain data. The one way back to JS is reading files
+// (__tsync_read, __tsync_list: strings in, strings out; lsyncd-files.ts decides what may be read).
 //
 // Errors carry the chunk name "CONF"; the JS side replaces it with the real file name, because Lua
 // truncates long chunk names in messages.
 
 export const DRIVER = String.raw`
 local src, budget, memoryMib, envText = __tsync_src, __tsync_budget, __tsync_memory_mib, __tsync_env
+local hostRead, hostList, readBase = __tsync_read, __tsync_list, __tsync_base
 __tsync_src, __tsync_budget, __tsync_memory_mib, __tsync_env = nil, nil, nil, nil
+__tsync_read, __tsync_list, __tsync_base = nil, nil, nil
 local dbg = debug
 local sfmt, ssub, sgsub, tconcat, tpack, tunpack = string.format, string.sub, string.gsub, table.concat, table.pack, table.unpack
 local mtype, huge, gc, tsort, ipairs = math.type, math.huge, collectgarbage, table.sort, ipairs
@@ -18,6 +21,8 @@ local cocreate, coresume = coroutine.create, coroutine.resume
 local CHUNK = "=CONF"
 local steps, exhausted, lastline = 0, false, 0
 local fatal, notes, syncs, settingsCalls = {}, {}, {}, {}
+-- What a later error may be down to (an unset variable, a file not there): the first is added to it.
+local hints = {}
 
 local function curline(level)
   for l = level + 1, level + 30 do
@@ -61,7 +66,9 @@ local function enc(v, depth, seen)
   end
   if tv == "function" then
     local i = dbg.getinfo(v, "S")
-    return sfmt('{"t":"function","line":%d}', (i and i.linedefined > 0) and i.linedefined or 0)
+    -- Lines only for functions in the config itself (one from a file it loaded has that file's lines).
+    local own = i and i.source == CHUNK and i.linedefined > 0
+    return sfmt('{"t":"function","line":%d,"last":%d}', own and i.linedefined or 0, own and i.lastlinedefined or 0)
   end
   if tv == "table" then
     local d = defaultNames[v]
@@ -104,6 +111,12 @@ end
 
 local function note(msg) notes[#notes + 1] = '{"line":' .. curline(2) .. ',"message":' .. str(msg) .. '}' end
 
+local function refuse(msg)
+  local m = "CONF:" .. curline(2) .. ": " .. msg
+  fatal[#fatal + 1] = str(m)
+  error(m, 0)
+end
+
 -- NAME=VALUE lines, "%XX" escaping "%", "=", newline and NUL (see lsyncd-eval.ts).
 local environ = {}
 local function unescape(s) return (sgsub(s, "%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end)) end
@@ -123,6 +136,14 @@ local function guardedCreate(f)
 end
 local function guardedResume(co, ...) return rethrowIfExhausted(tpack(coresume(co, ...))) end
 
+local pathFromEnv
+local LUA_DEFAULT_PATH = "/usr/local/share/lua/5.4/?.lua;/usr/local/share/lua/5.4/?/init.lua;/usr/local/lib/lua/5.4/?.lua;/usr/local/lib/lua/5.4/?/init.lua;/usr/share/lua/5.4/?.lua;/usr/share/lua/5.4/?/init.lua;./?.lua;./?/init.lua"
+do
+  local fromEnv = environ["LUA_PATH_5_4"] or environ["LUA_PATH"]
+  pathFromEnv = fromEnv and (environ["LUA_PATH_5_4"] and "LUA_PATH_5_4" or "LUA_PATH")
+  if fromEnv then LUA_DEFAULT_PATH = (sgsub(fromEnv, ";;", ";" .. LUA_DEFAULT_PATH .. ";")) end
+end
+
 local default = { rsync = {}, rsyncssh = {}, direct = {} }
 for name, t in next, default do defaultNames[t] = name end
 
@@ -138,17 +159,15 @@ local env = {
   log = function() end, print = function() end,
   lsyncd = {
     log = function() end,
-    readdir = unsupported("lsyncd.readdir", "lists a directory; the importer does no file I/O"),
     realdir = unsupported("lsyncd.realdir", "resolves a path on disk; the importer does no file I/O"),
     exec = unsupported("lsyncd.exec", "runs a program"),
     terminate = unsupported("lsyncd.terminate", "stops lsyncd"),
   },
-  readdir = unsupported("readdir", "lists a directory; the importer does no file I/O"),
   spawn = unsupported("spawn", "runs a program"), spawnShell = unsupported("spawnShell", "runs a shell command"),
   terminate = unsupported("terminate", "stops lsyncd"), alarm = unsupported("alarm", "schedules a timer"),
   observefd = unsupported("observefd", "watches a file descriptor"), nonobservefd = unsupported("nonobservefd", "stops watching a file descriptor"),
-  -- lsyncd opens Lua's package library; configs read and extend package.path before require (refused).
-  package = { path = "/usr/share/lua/5.4/?.lua;./?.lua", cpath = "", config = "/\n;\n?\n!\n-\n", loaded = {}, preload = {} },
+  -- lsyncd opens Lua's package library (LUA_PATH sets package.path); configs extend it before require.
+  package = { path = LUA_DEFAULT_PATH, cpath = "", config = "/\n;\n?\n!\n-\n", loaded = {}, preload = {} },
   assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, select = select,
   tonumber = tonumber, tostring = tostring, type = type, rawequal = rawequal, rawget = rawget,
   rawlen = rawlen, rawset = rawset, setmetatable = setmetatable, getmetatable = getmetatable,
@@ -175,6 +194,7 @@ local env = {
       local v = environ[tostring(name)]
       if v == nil then
         note("os.getenv('" .. tostring(name) .. "') is not set where tsync import runs; the config saw nil")
+        hints[#hints + 1] = "os.getenv('" .. tostring(name) .. "') was not set when importing; pass --env " .. tostring(name) .. "=VALUE"
       else
         note("os.getenv('" .. tostring(name) .. "') was read from the environment tsync import runs in; lsyncd reads its own")
       end
@@ -183,24 +203,172 @@ local env = {
     execute = forbid("os.execute"), remove = forbid("os.remove"), rename = forbid("os.rename"),
     exit = forbid("os.exit"), tmpname = forbid("os.tmpname"), setlocale = forbid("os.setlocale"),
   },
-  io = setmetatable({}, { __index = function(_, k) return forbid("io." .. tostring(k)) end }),
-  require = function(name)
-    local msg = "CONF:" .. curline(1) .. ": require('" .. tostring(name) .. "') loads another file, which the importer does not do; paste that module into the config"
-    fatal[#fatal + 1] = str(msg)
-    error(msg, 0)
-  end, dofile = forbid("dofile"), loadfile = forbid("loadfile"),
   load = forbid("load"), loadstring = forbid("loadstring"), collectgarbage = function() return 0 end,
 }
 env._G = env
+-- Reading files, as lsyncd's Lua can while it loads the config: readdir, dofile, loadfile, require and
+-- io.open/io.lines for reading. The host answers only below --base (lsyncd-files.ts); each read is a
+-- warning, as lsyncd reads its own machine's files, and a missing file is a clear error at its line.
+local function hostAnswer(fn, path)
+  if not fn then return nil, "the importer was given no directory to read (--base)" end
+  local a = fn(path)
+  if ssub(a, 1, 1) == "+" then return ssub(a, 2) end
+  return nil, ssub(a, 2)
+end
+local function readText(what, path)
+  if type(path) ~= "string" then refuse(what .. " expects a file name, got " .. type(path)) end
+  local text, why = hostAnswer(hostRead, path)
+  if text then note(what .. "('" .. path .. "') read the file where tsync import runs; lsyncd reads its own at startup") end
+  return text, why
+end
+local function loadText(text, path)
+  -- Shown as "FILE:LINE:" in errors, after the line of the config that loaded it.
+  local f, lerr = load(text, "=" .. path, "t", env)
+  if not f then refuse(lerr) end
+  return f
+end
+
+local function lsReaddir(path)
+  if type(path) ~= "string" then refuse("readdir expects a directory name, got " .. type(path)) end
+  local listing, why = hostAnswer(hostList, path)
+  if not listing then
+    -- lsyncd's readdir returns nothing for a directory it cannot open.
+    note("readdir('" .. path .. "') found no directory (" .. why .. "); the config saw nil")
+    hints[#hints + 1] = "readdir('" .. path .. "'): " .. why
+    return nil
+  end
+  note("readdir('" .. path .. "') listed the directory where tsync import runs; lsyncd lists its own at startup")
+  local t = {}
+  for name, dir in string.gmatch(listing, "([^\t\n]*)\t([01])\n") do t[name] = dir == "1" end
+  return t
+end
+env.readdir = lsReaddir
+env.lsyncd.readdir = lsReaddir
+
+env.loadfile = function(path, mode, fenv)
+  if path == nil then return forbid("loadfile() from stdin")() end
+  local text, why = readText("loadfile", path)
+  if not text then return nil, path .. ": " .. why end
+  local f, lerr = load(text, "=" .. path, "t", fenv or env)
+  if not f then return nil, lerr end
+  return f
+end
+env.dofile = function(path)
+  if path == nil then return forbid("dofile() from stdin")() end
+  local text, why = readText("dofile", path)
+  if not text then refuse("dofile('" .. tostring(path) .. "'): " .. why) end
+  return loadText(text, path)()
+end
+env.require = function(name)
+  name = tostring(name)
+  local pkg = env.package
+  local loaded = type(pkg) == "table" and type(pkg.loaded) == "table" and pkg.loaded or {}
+  if loaded[name] ~= nil then return loaded[name] end
+  local preload = type(pkg) == "table" and type(pkg.preload) == "table" and pkg.preload[name]
+  if preload then
+    local r = preload(name, ":preload:")
+    if r == nil then r = true end
+    loaded[name] = r
+    return r
+  end
+  local tried = {}
+  local searchPath = type(pkg) == "table" and type(pkg.path) == "string" and pkg.path or LUA_DEFAULT_PATH
+  for template in string.gmatch(searchPath, "[^;]+") do
+    local file = (sgsub(template, "%?", (sgsub(name, "%.", "/"))))
+    local text = hostAnswer(hostRead, file)
+    if text then
+      note("require('" .. name .. "') read " .. file .. " where tsync import runs" ..
+        (pathFromEnv and (" (package.path from " .. pathFromEnv .. ")") or "") .. "; lsyncd reads its own at startup")
+      local r = loadText(text, file)(name, file)
+      if r == nil then r = true end
+      loaded[name] = r
+      return r
+    end
+    tried[#tried + 1] = file
+  end
+  -- Name the paths below --base (where the module would have to be); the system's Lua paths only by count.
+  local below, outside = {}, 0
+  for _, f in ipairs(tried) do
+    if readBase and (ssub(f, 1, 1) ~= "/" or ssub(f, 1, #readBase + 1) == readBase .. "/") then below[#below + 1] = f else outside = outside + 1 end
+  end
+  refuse("require('" .. name .. "') found no file where tsync import runs (package.path gives " ..
+    (#below > 0 and tconcat(below, ", ") or "nothing") .. (readBase and (" below --base " .. readBase) or "") ..
+    (outside > 0 and (", and " .. outside .. " path(s) outside it, which the importer does not read") or "") .. ")")
+end
+
+-- A read-only file object: what configs do with io.open(path):read("*a") and io.lines(path).
+local function fileObject(text)
+  local pos, closed = 1, false
+  local obj = {}
+  local function readOne(fmt)
+    if type(fmt) == "number" then
+      if pos > #text then return nil end
+      local s = ssub(text, pos, pos + fmt - 1); pos = pos + #s; return s
+    end
+    fmt = sgsub(tostring(fmt or "l"), "^%*", "")
+    local c = ssub(fmt, 1, 1)
+    if c == "a" then local s = ssub(text, pos); pos = #text + 1; return s end
+    if pos > #text then return nil end
+    if c == "l" or c == "L" then
+      local nl = string.find(text, "\n", pos, true)
+      local stop = nl or #text
+      local s = ssub(text, pos, c == "L" and stop or (nl and nl - 1 or stop)); pos = stop + 1; return s
+    end
+    if c == "n" then
+      local s, e = string.find(text, "^%s*[-+]?[%d%.xXa-fA-FeEpP]+", pos)
+      if not s then return nil end
+      pos = e + 1; return tonumber(ssub(text, s, e))
+    end
+    error("bad argument #1 to 'read' (invalid format)", 2)
+  end
+  function obj.read(self, ...)
+    if closed then error("attempt to use a closed file", 2) end
+    local n = select("#", ...)
+    if n == 0 then return readOne("l") end
+    local out = {}
+    for i = 1, n do out[i] = readOne((select(i, ...))); if out[i] == nil then return tunpack(out, 1, i) end end
+    return tunpack(out, 1, n)
+  end
+  function obj.lines(self, ...)
+    local fmts = tpack(...)
+    return function() return obj.read(self, tunpack(fmts, 1, fmts.n)) end
+  end
+  function obj.close() closed = true; return true end
+  function obj.seek(self, whence, off)
+    whence, off = whence or "cur", off or 0
+    local b = whence == "set" and 1 or whence == "end" and #text + 1 or pos
+    pos = math.max(1, b + off); return pos - 1
+  end
+  obj.write = forbid("writing a file")
+  obj.flush, obj.setvbuf = function() return obj end, function() return true end
+  return setmetatable(obj, { __index = function(_, k) return forbid("file:" .. tostring(k)) end, __name = "FILE*" })
+end
+env.io = setmetatable({
+  open = function(path, mode)
+    mode = mode or "r"
+    if mode ~= "r" and mode ~= "rb" then
+      return forbid("io.open(..., '" .. tostring(mode) .. "') (writing a file)")()
+    end
+    local text, why = readText("io.open", path)
+    if not text then
+      hints[#hints + 1] = "io.open('" .. tostring(path) .. "'): " .. why
+      return nil, tostring(path) .. ": " .. why, 2
+    end
+    return fileObject(text)
+  end,
+  lines = function(path, ...)
+    if path == nil then return forbid("io.lines() from stdin")() end
+    local text, why = readText("io.lines", path)
+    if not text then refuse("io.lines('" .. tostring(path) .. "'): " .. why) end
+    local f = fileObject(text)
+    return f:lines(...)
+  end,
+  close = function(f) if f then return f:close() end return true end,
+}, { __index = function(_, k) return forbid("io." .. tostring(k)) end })
 
 local function result(errmsg, limit)
-  -- A config that fails after reading an unset variable (assert(os.getenv "X")) says which one.
-  if errmsg then
-    for _, n in ipairs(notes) do
-      local var = string.match(n, "os%.getenv%('([^']*)'%) is not set")
-      if var then errmsg = errmsg .. " (os.getenv('" .. var .. "') was not set when importing)"; break end
-    end
-  end
+  -- A config that fails after reading an unset variable (assert(os.getenv "X")) or a missing file says which.
+  if errmsg and hints[1] then errmsg = errmsg .. " (" .. hints[1] .. ")" end
   local settingsAssigned = "null"
   if not rawequal(rawget(env, "settings"), settingsObj) then
     settingsAssigned = enc(rawget(env, "settings"), 0, {})

@@ -10,6 +10,7 @@
 
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
 import { DRIVER } from "./lsyncd-driver.lua.js";
+import { makeReader, type ReadScope } from "./lsyncd-files.js";
 
 export type LuaValue = string | number | boolean | LuaTable | LuaFunction | LuaDefault | LuaOpaque;
 export interface LuaTable {
@@ -19,7 +20,8 @@ export interface LuaTable {
   /** Values at string keys (other keys are dropped). */
   readonly map: Readonly<Record<string, LuaValue>>;
 }
-export interface LuaFunction { readonly t: "function"; readonly line: number }
+/** `line`..`last`: where the config defines it (0: elsewhere, a built-in or a loaded file). */
+export interface LuaFunction { readonly t: "function"; readonly line: number; readonly last: number }
 /** One of lsyncd's layer tables (`default.rsync` ...), recognised by identity. */
 export interface LuaDefault { readonly t: "default"; readonly name: "rsync" | "rsyncssh" | "direct" }
 /** A cycle, a too-deep table, userdata, NaN/inf. */
@@ -49,7 +51,7 @@ export interface EvalLimits {
 }
 export const DEFAULT_LIMITS: EvalLimits = { steps: 50_000_000, memoryMiB: 64, timeoutMs: 5_000 };
 
-interface Job { readonly source: string; readonly limits: EvalLimits; readonly env: string }
+interface Job { readonly source: string; readonly limits: EvalLimits; readonly env: string; readonly files: ReadScope | null }
 type Raw = {
   error: string | null;
   fatal: string[];
@@ -101,10 +103,12 @@ export function evaluateLsyncd(
   file: string,
   limits: Partial<EvalLimits> = {},
   env: Readonly<Record<string, string | undefined>> = {},
+  /** What readdir, dofile, require and io.open may read; absent: nothing (each is refused by name). */
+  files?: ReadScope,
 ): Promise<EvalResult> {
   const lim: EvalLimits = { ...DEFAULT_LIMITS, ...limits };
   // Lua's loadfile (lsyncd's) skips a first line starting with "#" (a shebang); keep the line count.
-  const job: Job = { source: source.replace(/^#[^\n]*/, ""), limits: lim, env: encodeEnv(env) };
+  const job: Job = { source: source.replace(/^#[^\n]*/, ""), limits: lim, env: encodeEnv(env), files: files ?? null };
   const run = queue.then(() => runOne(job, file));
   queue = run;
   return run;
@@ -167,6 +171,12 @@ async function runJob(factory: Factory, job: Job): Promise<string> {
     engine.global.set("__tsync_budget", job.limits.steps);
     engine.global.set("__tsync_memory_mib", job.limits.memoryMiB);
     engine.global.set("__tsync_env", job.env);
+    if (job.files) {
+      const reader = makeReader(job.files);
+      engine.global.set("__tsync_read", reader.read);
+      engine.global.set("__tsync_list", reader.list);
+      engine.global.set("__tsync_base", job.files.base);
+    }
     return String(await engine.doString(DRIVER));
   } finally {
     engine.global.close();

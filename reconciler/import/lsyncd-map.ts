@@ -121,6 +121,10 @@ export function mapRecorded(rec: Recorded, file: string, source: string, opts: M
     const m = /^(?:([^@]*)@)?(.*)$/.exec(spec)!;
     const address = m[2]!.replace(/^\[(.*)\]$/, "$1");
     if (address === "") return { error: `host ${JSON.stringify(spec)} names no machine` };
+    // "$host", "${env.X}", "{{HOST}}", "%HOST%": left for a script or a template tool to fill in; lsyncd
+    // would hand it to ssh as written, which resolves no such machine.
+    if (/\$\{?[A-Za-z_]|\{\{|\}\}|^%[A-Za-z_]+%$/.test(address))
+      return { error: `host ${JSON.stringify(spec)} is a template placeholder, not a machine (something is meant to replace it before lsyncd reads the file); import the filled-in config` };
     const c: Conn = { ...(m[1] ? { user: m[1] } : {}), ...conn };
     let h = hostByAddress.get(address);
     if (!h) {
@@ -143,13 +147,25 @@ export function mapRecorded(rec: Recorded, file: string, source: string, opts: M
     const { map: cfg, layers } = flatten(call.value);
     const layer = layers[0];
     const customs = CUSTOM.filter((k) => cfg[k] !== undefined);
-    for (const k of customs) {
-      const v = cfg[k]!;
-      const where = typeof v === "object" && v.t === "function" && v.line > 0 ? ` (function at line ${v.line})` : "";
-      warn(line, `cannot translate custom action '${k}'${where}`);
+    // An action that never hands the event to the layer's (default.rsync.action(inlet)) transfers
+    // nothing the way the layer would: importing it as the layer would change what it does.
+    const action = layer ? cfg.action : undefined;
+    if (layer && action !== undefined && !delegates(action, source)) {
+      skip(line, `custom ${actionsText(["action"], cfg)} replaces default.${layer}'s own and never calls it (no default.${layer}.action or default.action in it), so lsyncd does not transfer there as default.${layer} does; tsync cannot run it`);
+      continue;
+    }
+    // On a default.* layer: action/prepare/collect/full replace the layer's own (which tsync does);
+    // on* handlers are never called, as the layer's action handles every event itself (default.lua's
+    // action, the one that calls them, is replaced by the layer's).
+    if (layer) for (const k of customs) {
+      if (k === "onMove" && cfg[k] === true) continue;
+      if (k.startsWith("on"))
+        warn(line, `${actionsText([k], cfg)}: lsyncd never calls it (default.${layer}'s action handles every event), and tsync does not either`);
+      else
+        warn(line, `custom ${actionsText([k], cfg)} replaces default.${layer}'s own and is not translated: tsync does what default.${layer} does; a command it runs after a transfer goes in the sync's onChange: [{ run: ... }]`);
     }
     if (!layer) {
-      skip(line, `sync{} does not build on default.rsync, default.rsyncssh or default.direct${customs.length ? ` (its own ${customs.join(", ")})` : ""}`);
+      skip(line, `sync{} does not build on default.rsync, default.rsyncssh or default.direct${customs.length ? ` but runs its own ${actionsText(customs, cfg)}; tsync replicates files and runs no per-event commands` : ""}`);
       continue;
     }
     for (const k of Object.keys(cfg)) {
@@ -205,6 +221,7 @@ export function mapRecorded(rec: Recorded, file: string, source: string, opts: M
     const rsh = typeof rsyncTable.map.rsh === "string" ? rsyncTable.map.rsh : meanings.find((m) => m.rsh !== undefined)?.rsh;
     if (rsh !== undefined) conn = { ...conn, ...take(line, translateSshArgs(rsh.split(/\s+/).filter(Boolean)), comments[""]) };
     if (layer === "rsyncssh" && isTable(cfg.ssh)) conn = { ...conn, ...take(line, translateSshTable(cfg.ssh), comments[""]) };
+    if (meanings.some((m) => m.sudo)) conn = { ...conn, sudo: true };
 
     const target = targetOf(layer, cfg, (spec) => hostFor(line, spec, conn), (p) => local(p, "target", line));
     if (typeof target !== "string") {
@@ -273,7 +290,7 @@ export function mapRecorded(rec: Recorded, file: string, source: string, opts: M
     const chown = meanings.map((m) => m.chown).filter((c) => c !== undefined).pop();
     const protect = take(line, translateRules(meanings.flatMap((m) => m.protect).map((pattern) => ({ include: false, pattern }))), comments.exclude);
     const draftSync: SyncDraft = {
-      name: "", source: src, targets: [target], exclude, delete: del, preserve: (["perms", "times", "owner", "group"] as const).filter((k) => preserve.has(k)),
+      name: "", source: src, targets: [target], exclude, delete: del, preserve: (["perms", "times", "owner", "group", "hardlinks"] as const).filter((k) => preserve.has(k)),
       ...(chown !== undefined ? { chown } : {}), protect,
       delay: formatDelay(delaySeconds), lines: [line], comments,
     };
@@ -311,6 +328,24 @@ export function mapRecorded(rec: Recorded, file: string, source: string, opts: M
 }
 
 const ARCHIVE_KEYS: PreserveKey[] = ["perms", "times", "owner", "group"];
+
+/** Whether a function defined in the config mentions a layer's action, i.e. may hand events to it. */
+function delegates(v: LuaValue, source: string): boolean {
+  if (typeof v !== "object" || v.t !== "function" || v.line === 0) return false;
+  const body = source.split("\n").slice(v.line - 1, v.last).join("\n").replace(/--[^\n]*/g, "");
+  return /\bdefault\s*\.\s*(?:(?:rsync|rsyncssh|direct)\s*\.\s*)?action\b/.test(body);
+}
+
+/** `onCreate, onModify = "php ... ^sourcePathname", action (function at line 10)`: keys sharing a value once. */
+function actionsText(keys: readonly string[], cfg: Record<string, LuaValue>): string {
+  const byValue = new Map<string, string[]>();
+  for (const k of keys) {
+    const v = cfg[k]!;
+    const shown = typeof v === "string" ? ` = ${JSON.stringify(v.length > 40 ? `${v.slice(0, 37)}...` : v)}` : funcAt(v);
+    byValue.set(shown, [...(byValue.get(shown) ?? []), k]);
+  }
+  return [...byValue].map(([shown, ks]) => `${ks.join(", ")}${shown}`).join("; ");
+}
 
 function funcAt(v: LuaValue): string {
   return typeof v === "object" && v.t === "function" && v.line > 0 ? ` (function at line ${v.line})` : "";

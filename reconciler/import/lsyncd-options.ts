@@ -5,7 +5,7 @@
 
 import type { LuaTable, LuaValue } from "./lsyncd-eval.js";
 
-export type PreserveKey = "perms" | "times" | "owner" | "group";
+export type PreserveKey = "perms" | "times" | "owner" | "group" | "hardlinks";
 export interface Translated<T> { value: T; warnings: string[]; notes: string[] }
 
 export interface Conn {
@@ -14,6 +14,8 @@ export interface Conn {
   identityFile?: string;
   knownHosts?: string;
   hostKeyChecking?: "accept-new";
+  /** rsync's --rsync-path="sudo rsync": tsync's remote side runs under sudo -n. */
+  sudo?: boolean;
 }
 
 const PRESERVE_FLAG: Record<string, PreserveKey> = { p: "perms", t: "times", o: "owner", g: "group" };
@@ -49,6 +51,8 @@ export interface RsyncMeaning {
   rsh?: string;
   /** `--chown=USER:GROUP` (the last one wins, as in rsync). */
   chown?: string;
+  /** `--rsync-path="sudo rsync"`: the receiving side runs as root. */
+  sudo?: boolean;
   /** `--filter='P PATTERN'` / `protect PATTERN` rules (rsync pattern syntax, not yet translated). */
   protect: string[];
   /** Set when the options cannot be translated without changing what is copied. */
@@ -68,8 +72,10 @@ function rsyncOption(name: string, value: string | undefined, out: Translated<Rs
   const m = out.value;
   const no = /^no_(.+)$/.exec(name)?.[1];
   if (no !== undefined) {
-    const key = ({ p: "perms", t: "times", o: "owner", g: "group" } as Record<string, string>)[no] ?? no;
-    if ((ARCHIVE as string[]).includes(key)) m.preserve.delete(key as PreserveKey);
+    const key = ({ p: "perms", t: "times", o: "owner", g: "group", H: "hard_links" } as Record<string, string>)[no] ?? no;
+    if (key === "hard_links") m.preserve.delete("hardlinks");
+    else if (key === "sparse") return;
+    else if ((ARCHIVE as string[]).includes(key)) m.preserve.delete(key as PreserveKey);
     else if (!SILENT_KEYS.has(key) && key !== "d" && key !== "r" && key !== "l") rsyncOption(`no-${key}`, undefined, out);
     return;
   }
@@ -78,6 +84,10 @@ function rsyncOption(name: string, value: string | undefined, out: Translated<Rs
   switch (name) {
     case "archive":
       return ARCHIVE.forEach((k) => m.preserve.add(k));
+    case "hard_links":
+      return void m.preserve.add("hardlinks");
+    case "sparse":
+      return; // tsync keeps a sparse file's holes on the targets, as rsync -S does
     case "update":
       return void out.warnings.push("rsync option 'update' (-u) has no tsync equivalent: targets are made equal to the source even where a target file is newer");
     case "compress":
@@ -119,7 +129,12 @@ function rsyncOption(name: string, value: string | undefined, out: Translated<Rs
       }
       return void out.warnings.push(`rsync chown '${value ?? ""}' is not USER:GROUP, USER or :GROUP and is not translated: set the owner on the targets yourself`);
     case "rsync_path":
-      if (value !== undefined && /\bsudo\b/.test(value)) return void out.warnings.push(`rsync-path '${value}' runs the receiving side under sudo; tsync writes as the ssh user`);
+      // "sudo rsync" (sudo -n, sudo -u root ... are other commands): tsync's own sudo is sudo -n.
+      if (value !== undefined && /^\s*(?:\S*\/)?sudo\s+(?:\S*\/)?rsync\s*$/.test(value)) {
+        m.sudo = true;
+        return void out.notes.push(`lsyncd: rsync-path '${value}' → sudo: true (tsync runs its remote side under sudo -n: the user needs NOPASSWD, as rsync's did without a terminal)`);
+      }
+      if (value !== undefined && /\bsudo\b/.test(value)) return void out.warnings.push(`rsync-path '${value}' runs the receiving side under sudo in a way tsync does not translate (tsync's sudo: true is "sudo -n"); tsync writes as the ssh user`);
       return void out.notes.push(`rsync-path ignored: tsync does not run rsync on the target`);
     case "remove_source_files":
       return void out.warnings.push("rsync remove-source-files (lsyncd moves files off the source) has no tsync equivalent: tsync never changes the source");
@@ -188,6 +203,10 @@ export function translateRsyncTable(t: LuaTable): Translated<RsyncMeaning> {
   }
   const extra = t.map._extra;
   if (isTable(extra)) rsyncArgs(extra.arr.map(String), out);
+  // lsyncd's FAQ runs a command before or after each transfer by naming a wrapper script as the binary.
+  const binary = t.map.binary;
+  if (typeof binary === "string" && !/(^|\/)rsync$/.test(binary))
+    out.warnings.push(`rsync binary '${binary}' is not rsync: lsyncd runs it in rsync's place (the lsyncd FAQ's way to run a command before or after each transfer) and tsync does not; a command it runs after a transfer goes in the sync's onChange: [{ run: ... }]`);
   return dedupe(out);
 }
 

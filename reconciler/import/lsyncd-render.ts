@@ -6,7 +6,7 @@ import type { ManifestDraft } from "./lsyncd-map.js";
 import type { Conn } from "./lsyncd-options.js";
 
 export const SCHEMA_URL = "https://github.com/tsync/tsync/schemas/manifest.schema.json";
-const CONN_KEYS = ["user", "port", "identityFile", "knownHosts", "hostKeyChecking"] as const;
+const CONN_KEYS = ["user", "port", "identityFile", "knownHosts", "hostKeyChecking", "sudo"] as const;
 
 export function renderManifest(d: ManifestDraft, file: string): string {
   // A connection setting every host shares goes to `defaults` once.

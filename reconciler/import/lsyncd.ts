@@ -20,6 +20,8 @@ export interface ImportOptions {
   names?: Record<string, string>;
   /** Absolute directory relative sources and local targets resolve against (lsyncd's working directory). */
   base?: string;
+  /** Where the filesystem the config reads is on this machine: "/" (default) or a folder standing for it (tests). */
+  fsRoot?: string;
   /** What the config's os.getenv() reads (read-only); absent: every variable is unset. */
   env?: Readonly<Record<string, string | undefined>>;
   /** Reads the files lsyncd reads at startup (excludeFrom, filterFrom); absent: none is read, with a warning. */
@@ -28,11 +30,16 @@ export interface ImportOptions {
 }
 
 export async function importLsyncd(luaSource: string, file: string, opts: ImportOptions = {}): Promise<ImportResult> {
-  const evaluated = await evaluateLsyncd(luaSource, file, opts.limits, opts.env);
+  // The config may read files below base (lsyncd's working directory), as lsyncd would at startup.
+  const files = opts.base !== undefined ? { base: opts.base, root: opts.fsRoot ?? "/" } : undefined;
+  const evaluated = await evaluateLsyncd(luaSource, file, opts.limits, opts.env, files);
   if (!evaluated.ok) return { warnings: [], errors: [evaluated.error] };
   const { draft, warnings, skipped } = mapRecorded(evaluated.recorded, file, luaSource, { names: opts.names, base: opts.base, ...(opts.readFile ? { readFile: opts.readFile } : {}) });
   if (draft.syncs.length === 0) {
-    const none = evaluated.recorded.syncs.length === 0 ? `${file}: the config calls sync{} nowhere, so there is nothing to import` : `${file}: no sync{} could be translated`;
+    // A loop over an environment variable (TARGETS="a,b") calls sync{} as often as the value says.
+    const vars = [...new Set(evaluated.recorded.notes.map((n) => /^os\.getenv\('([^']*)'\)/.exec(n.message)?.[1]).filter((v) => v !== undefined))];
+    const read = vars.length ? ` (it read ${vars.map((v) => `os.getenv('${v}')`).join(", ")}, which may decide that; pass ${vars.map((v) => `--env ${v}=VALUE`).join(" ")})` : "";
+    const none = evaluated.recorded.syncs.length === 0 ? `${file}: the config calls sync{} nowhere, so there is nothing to import${read}` : `${file}: no sync{} could be translated`;
     return { warnings, errors: skipped.length ? skipped : [none] };
   }
   const yaml = renderManifest(draft, file);

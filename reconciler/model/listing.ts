@@ -44,10 +44,37 @@ export interface Rec {
   readonly link?: string;
 }
 
+/** Tree order of two paths held as bytes: a[af, at) against b[bf, bt). */
+function compareBytes(a: Uint8Array, af: number, at: number, b: Uint8Array, bf: number, bt: number): number {
+  const n = Math.min(at - af, bt - bf);
+  let k = 0;
+  while (k < n && a[af + k] === b[bf + k]) k++;
+  if (k === n) return at - af - (bt - bf);
+  const x = a[af + k]!;
+  const y = b[bf + k]!;
+  return x === 0x2f ? -1 : y === 0x2f ? 1 : x - y;
+}
+
+/** Plain byte order of two ranges (siblings share their parent's prefix, so this is name order). */
+function plainOrder(a: Uint8Array, af: number, at: number, b: Uint8Array, bf: number, bt: number): number {
+  const n = Math.min(at - af, bt - bf);
+  for (let k = 0; k < n; k++) {
+    const d = a[af + k]! - b[bf + k]!;
+    if (d !== 0) return d;
+  }
+  return at - af - (bt - bf);
+}
+
 export class Listing implements ReadonlyMap<RelPath, Entry> {
   /** @internal use ListingBuilder or toListing. */
   constructor(
-    readonly paths: readonly RelPath[],
+    /**
+     * Every path's bytes, back to back in tree order; path i is names[offs[i], offs[i+1]). A JS string
+     * per path cost 40–100 B of heap each (a walk's `dir + "/" + name` is two cons strings, a find
+     * record's `slice(2)` a sliced one); as bytes a path costs its length plus 4.
+     */
+    readonly names: Buffer,
+    readonly offs: Uint32Array,
     readonly kinds: Uint8Array,
     readonly modes: Uint16Array,
     readonly mtimes: Float64Array,
@@ -62,23 +89,54 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
   ) {}
 
   get size(): number {
-    return this.paths.length;
+    return this.kinds.length;
+  }
+
+  /** The path at index i (a new string each call: callers ask only where they need one). */
+  pathAt(i: number): RelPath {
+    return this.names.toString("latin1", this.offs[i]!, this.offs[i + 1]!) as RelPath;
+  }
+
+  /** Tree order of path i against the string p. */
+  private compareTo(i: number, p: string): number {
+    const a = this.names;
+    const from = this.offs[i]!;
+    const len = this.offs[i + 1]! - from;
+    const n = Math.min(len, p.length);
+    let k = 0;
+    while (k < n && a[from + k] === p.charCodeAt(k)) k++;
+    if (k === n) return len - p.length;
+    const x = a[from + k]!;
+    const y = p.charCodeAt(k);
+    return x === 0x2f ? -1 : y === 0x2f ? 1 : x - y;
+  }
+
+  /** Whether path i is `dir` or below it (compared as bytes, no string made). */
+  isInside(i: number, dir: string): boolean {
+    const from = this.offs[i]!;
+    const len = this.offs[i + 1]! - from;
+    if (len < dir.length || (len > dir.length && this.names[from + dir.length] !== 0x2f)) return false;
+    for (let k = 0; k < dir.length; k++) if (this.names[from + k] !== dir.charCodeAt(k)) return false;
+    return true;
   }
 
   /** Index of `p`, or -1. */
   indexOf(p: string): number {
-    const a = this.paths;
     let lo = 0;
-    let hi = a.length - 1;
+    let hi = this.size - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
-      const x = a[mid]!;
-      const c = compareTree(x, p);
+      const c = this.compareTo(mid, p);
       if (c === 0) return mid;
       if (c < 0) lo = mid + 1;
       else hi = mid - 1;
     }
     return -1;
+  }
+
+  /** Tree order of this listing's path i against `other`'s path j (for a merge of two listings). */
+  compareAt(i: number, other: Listing, j: number): number {
+    return compareBytes(this.names, this.offs[i]!, this.offs[i + 1]!, other.names, other.offs[j]!, other.offs[j + 1]!);
   }
 
   /** The Entry at index i, with exactly the fields a scan of it reads (none set to undefined). */
@@ -113,15 +171,15 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
   }
 
   *entries(): MapIterator<[RelPath, Entry]> {
-    for (let i = 0; i < this.paths.length; i++) yield [this.paths[i]!, this.entryAt(i)];
+    for (let i = 0; i < this.size; i++) yield [this.pathAt(i), this.entryAt(i)];
   }
 
-  keys(): MapIterator<RelPath> {
-    return this.paths[Symbol.iterator]() as MapIterator<RelPath>;
+  *keys(): MapIterator<RelPath> {
+    for (let i = 0; i < this.size; i++) yield this.pathAt(i);
   }
 
   *values(): MapIterator<Entry> {
-    for (let i = 0; i < this.paths.length; i++) yield this.entryAt(i);
+    for (let i = 0; i < this.size; i++) yield this.entryAt(i);
   }
 
   [Symbol.iterator](): MapIterator<[RelPath, Entry]> {
@@ -129,7 +187,14 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
   }
 
   forEach(fn: (value: Entry, key: RelPath, map: ReadonlyMap<RelPath, Entry>) => void): void {
-    for (let i = 0; i < this.paths.length; i++) fn(this.entryAt(i), this.paths[i]!, this);
+    for (let i = 0; i < this.size; i++) fn(this.entryAt(i), this.pathAt(i), this);
+  }
+
+  /** The paths of the entries of this kind, in tree order. */
+  pathsOfKind(kind: number): RelPath[] {
+    const out: RelPath[] = [];
+    for (let i = 0; i < this.size; i++) if (this.kinds[i] === kind) out.push(this.pathAt(i));
+    return out;
   }
 
   /** The same listing with these file hashes set (paths that are not files here are ignored). */
@@ -150,14 +215,21 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
       if (i >= 0 && this.kinds[i] === FILE) out.set(i, v);
     }
     const [hashes, links] = side === "hashes" ? [out, this.links] : [this.hashes, out];
-    return new Listing(this.paths, this.kinds, this.modes, this.mtimes, this.sizes, this.texts, hashes, links, this.uids, this.gids);
+    return new Listing(this.names, this.offs, this.kinds, this.modes, this.mtimes, this.sizes, this.texts, hashes, links, this.uids, this.gids);
+  }
+
+  /** The same listing with these texts (symlink targets or problem errors) replaced, by index. */
+  withTexts(texts: ReadonlyMap<number, string>): Listing {
+    if (texts.size === 0) return this;
+    const out = new Map([...this.texts, ...texts]);
+    return new Listing(this.names, this.offs, this.kinds, this.modes, this.mtimes, this.sizes, out, this.hashes, this.links, this.uids, this.gids);
   }
 
   /** The listing without the entries at these indexes (a copy; `this` when there are none). */
   without(drop: ReadonlySet<number>): Listing {
     if (drop.size === 0) return this;
     const b = new ListingBuilder();
-    for (let i = 0; i < this.paths.length; i++) if (!drop.has(i)) b.add(this.paths[i]!, this.recAt(i));
+    for (let i = 0; i < this.size; i++) if (!drop.has(i)) b.add(this.pathAt(i), this.recAt(i));
     return b.finish();
   }
 
@@ -178,7 +250,7 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
   /** Problem entries, in byte order. */
   problems(): { path: RelPath; error: string }[] {
     const out: { path: RelPath; error: string }[] = [];
-    for (const [i, error] of this.texts) if (this.kinds[i] === PROBLEM) out.push({ path: this.paths[i]!, error });
+    for (const [i, error] of this.texts) if (this.kinds[i] === PROBLEM) out.push({ path: this.pathAt(i), error });
     return out.sort((a, b) => compareRel(a.path, b.path));
   }
 }
@@ -211,73 +283,128 @@ export function toListing(snap: Snapshot): Listing {
   return b.finish();
 }
 
+/** Records per chunk of the builder's arrays. */
+const SHIFT = 14;
+const CHUNK = 1 << SHIFT;
+const MASK = CHUNK - 1;
+/** Bytes per chunk of the builder's path bytes (a longer path gets a chunk of its own). */
+const NAME_SHIFT = 20;
+const NAME_CHUNK = 1 << NAME_SHIFT;
+
+/** The values at `order[0..m)` of a chunked column as one exact array. */
+function gather<T extends Uint8Array | Uint16Array | Float64Array>(chunks: readonly T[], order: Uint32Array, m: number, out: T): T {
+  for (let j = 0; j < m; j++) {
+    const i = order[j]!;
+    out[j] = chunks[i >>> SHIFT]![i & MASK]!;
+  }
+  return out;
+}
+
 /**
  * Collects records in any order (a walk's or find's), then sorts them once into a Listing. While it
- * builds, the numbers sit in growable typed arrays, so a million records cost no object each.
+ * builds, the paths sit as bytes in chunks and the numbers in chunked typed arrays, so a million
+ * records cost no object each, and finish() turns one column at a time into the listing's, freeing
+ * the builder's as it goes: the peak is the records once plus one column, not twice everything.
  */
 export class ListingBuilder {
-  private paths: RelPath[] = [];
-  private kinds = new Uint8Array(1024);
-  private modes = new Uint16Array(1024);
-  private mtimes = new Float64Array(1024);
-  private sizes = new Float64Array(1024);
-  private uids: Float64Array | undefined;
-  private gids: Float64Array | undefined;
+  private readonly names: Buffer[] = [];
+  /** Bytes used in the last names chunk. */
+  private used = NAME_CHUNK;
+  /** Where each path's bytes start: names[pos >>> NAME_SHIFT] at pos & (NAME_CHUNK - 1); and their length. */
+  // Columns as chunks of CHUNK records each, one typed-array type per field (so each access site
+  // sees one type). Every column has the same number of chunks, except the owners (made on first use).
+  private starts: Uint32Array[] = [];
+  private lens: Uint32Array[] = [];
+  private n = 0;
+  private kinds: Uint8Array[] = [];
+  private modes: Uint16Array[] = [];
+  private mtimes: Float64Array[] = [];
+  private sizes: Float64Array[] = [];
+  private parents: Int32Array[] = [];
+  private uids: Float64Array[] = [];
+  private gids: Float64Array[] = [];
+  private hasOwners = false;
   private readonly texts = new Map<number, string>();
   private readonly hashes = new Map<number, string>();
   private readonly links = new Map<number, string>();
   private dropped = 0;
-  /** Each record's parent record (-1: the root, or no parent seen before it). */
-  private parents = new Int32Array(1024);
   /** Index of every directory record by path, for its children's parents. */
   private readonly dirs = new Map<string, number>();
   /** False once a record came without its parent before it, or twice: finish() then sorts by comparing. */
   private structured = true;
+  /** The parent directory of the last record that needed a lookup, and its index. */
+  private lastParent = "";
+  private lastParentIndex = -1;
 
   /** Records added and not dropped. */
   get count(): number {
-    return this.paths.length - this.dropped;
+    return this.n - this.dropped;
   }
 
-  private grow(): void {
-    const n = this.kinds.length * 2;
-    const re = <T extends Uint8Array | Uint16Array | Float64Array>(a: T, make: (n: number) => T): T => {
-      const b = make(n);
-      b.set(a);
-      return b;
-    };
-    this.kinds = re(this.kinds, (k) => new Uint8Array(k));
-    this.modes = re(this.modes, (k) => new Uint16Array(k));
-    this.mtimes = re(this.mtimes, (k) => new Float64Array(k));
-    this.sizes = re(this.sizes, (k) => new Float64Array(k));
-    const parents = new Int32Array(n);
-    parents.set(this.parents);
-    this.parents = parents;
-    if (this.uids) this.uids = re(this.uids, (k) => new Float64Array(k).fill(NaN));
-    if (this.gids) this.gids = re(this.gids, (k) => new Float64Array(k).fill(NaN));
+  /** Appends the path's bytes (a RelPath is one code unit per byte); returns where they start. */
+  private addName(p: string): number {
+    if (this.used + p.length > (this.names.at(-1)?.length ?? 0)) {
+      // A path longer than a chunk gets one of its own, at the next chunk's position.
+      this.names.push(Buffer.allocUnsafeSlow(Math.max(NAME_CHUNK, p.length)));
+      this.used = 0;
+    }
+    const k = this.names.length - 1;
+    const at = this.used;
+    this.used += this.names[k]!.write(p, at, "latin1");
+    return k * NAME_CHUNK + at;
   }
 
   /** Appends a record; returns its index (for set/drop while the walk goes on). */
   add(p: RelPath, r: Rec): number {
-    const i = this.paths.length;
-    if (i === this.kinds.length) this.grow();
-    this.paths.push(p);
-    this.kinds[i] = r.kind;
-    this.modes[i] = r.mode;
-    this.mtimes[i] = r.mtimeMs;
-    this.sizes[i] = r.size;
-    if (r.uid !== undefined) (this.uids ??= new Float64Array(this.kinds.length).fill(NaN))[i] = r.uid;
-    if (r.gid !== undefined) (this.gids ??= new Float64Array(this.kinds.length).fill(NaN))[i] = r.gid;
+    const i = this.n++;
+    const c = i >>> SHIFT;
+    const o = i & MASK;
+    if (c === this.kinds.length) {
+      this.starts.push(new Uint32Array(CHUNK));
+      this.lens.push(new Uint32Array(CHUNK));
+      this.kinds.push(new Uint8Array(CHUNK));
+      this.modes.push(new Uint16Array(CHUNK));
+      this.mtimes.push(new Float64Array(CHUNK));
+      this.sizes.push(new Float64Array(CHUNK));
+      this.parents.push(new Int32Array(CHUNK));
+    }
+    this.starts[c]![o] = this.addName(p);
+    this.lens[c]![o] = p.length;
+    this.kinds[c]![o] = r.kind;
+    this.modes[c]![o] = r.mode;
+    this.mtimes[c]![o] = r.mtimeMs;
+    this.sizes[c]![o] = r.size;
+    if (r.uid !== undefined || r.gid !== undefined || this.hasOwners) {
+      this.hasOwners = true;
+      while (this.uids.length <= c) {
+        this.uids.push(new Float64Array(CHUNK).fill(NaN));
+        this.gids.push(new Float64Array(CHUNK).fill(NaN));
+      }
+      this.uids[c]![o] = r.uid ?? NaN;
+      this.gids[c]![o] = r.gid ?? NaN;
+    }
     if (r.text !== undefined) this.texts.set(i, r.text);
     if (r.hash !== undefined) this.hashes.set(i, r.hash);
     if (r.link !== undefined) this.links.set(i, r.link);
     if (p === "") {
-      this.parents[i] = -1;
+      this.parents[c]![o] = -1;
       if (i !== 0) this.structured = false;
     } else if (this.structured) {
-      const parent = this.dirs.get(parentOf(p));
-      if (parent === undefined) this.structured = false;
-      else this.parents[i] = parent;
+      // Most records are a sibling of the one before: the same parent, found without a lookup.
+      const q = this.lastParent;
+      const L = q.length;
+      if (this.lastParentIndex >= 0 && (L === 0 ? p.indexOf("/") < 0 : p.length > L + 1 && p.charCodeAt(L) === 0x2f && p.startsWith(q) && p.indexOf("/", L + 1) < 0)) {
+        this.parents[c]![o] = this.lastParentIndex;
+      } else {
+        const dir = parentOf(p);
+        const parent = this.dirs.get(dir);
+        if (parent === undefined) this.structured = false;
+        else {
+          this.parents[c]![o] = parent;
+          this.lastParent = dir;
+          this.lastParentIndex = parent;
+        }
+      }
     }
     if (r.kind === DIR && this.structured) {
       if (this.dirs.has(p)) this.structured = false;
@@ -288,7 +415,7 @@ export class ListingBuilder {
 
   /** Turns record i into a problem (a directory found unreadable after its own entry was taken). */
   setProblem(i: number, error: string): void {
-    this.kinds[i] = PROBLEM;
+    this.kinds[i >>> SHIFT]![i & MASK] = PROBLEM;
     this.texts.set(i, error);
     this.hashes.delete(i);
     this.links.delete(i);
@@ -296,24 +423,52 @@ export class ListingBuilder {
 
   /** Forgets record i (a directory that vanished before it could be read). */
   drop(i: number): void {
-    if (this.kinds[i] === DROPPED) return;
-    this.kinds[i] = DROPPED;
+    if (this.kindAt(i) === DROPPED) return;
+    this.kinds[i >>> SHIFT]![i & MASK] = DROPPED;
     this.dropped++;
+  }
+
+  private kindAt(i: number): number {
+    return this.kinds[i >>> SHIFT]![i & MASK]!;
+  }
+
+  private lenAt(i: number): number {
+    return this.lens[i >>> SHIFT]![i & MASK]!;
+  }
+
+  private startAt(i: number): number {
+    return this.starts[i >>> SHIFT]![i & MASK]!;
+  }
+
+  private parentAt(i: number): number {
+    return this.parents[i >>> SHIFT]![i & MASK]!;
+  }
+
+  /** Tree order (or, `plain`, byte order) of records a and b. */
+  private compare(a: number, b: number, plain: boolean): number {
+    const sa = this.startAt(a);
+    const sb = this.startAt(b);
+    const x = this.names[sa >>> NAME_SHIFT]!;
+    const y = this.names[sb >>> NAME_SHIFT]!;
+    const fa = sa & (NAME_CHUNK - 1);
+    const fb = sb & (NAME_CHUNK - 1);
+    const ta = fa + this.lenAt(a);
+    const tb = fb + this.lenAt(b);
+    return plain ? plainOrder(x, fa, ta, y, fb, tb) : compareBytes(x, fa, ta, y, fb, tb);
   }
 
   /** The records in tree order (indexes into the builder's arrays), duplicates still in. */
   private order(): Uint32Array {
-    const paths = this.paths;
-    const n = paths.length;
+    const n = this.n;
     const order = new Uint32Array(n);
     for (let i = 0; i < n; i++) order[i] = i;
-    if (!this.structured || (n > 0 && paths[0] !== "")) {
+    if (!this.structured || (n > 0 && this.lenAt(0) !== 0)) {
       // A typed array's sort with a comparator is stable: equal paths keep their order.
-      return order.sort((a, b) => compareTree(paths[a]!, paths[b]!));
+      return order.sort((a, b) => this.compare(a, b, false));
     }
     // Children of each directory, grouped by parent (a counting sort keeps the order they came in).
     const first = new Int32Array(n + 1);
-    for (let i = 1; i < n; i++) first[this.parents[i]!]++;
+    for (let i = 1; i < n; i++) first[this.parentAt(i)]++;
     for (let i = 0, sum = 0; i <= n; i++) {
       const c = first[i]!;
       first[i] = sum;
@@ -321,14 +476,16 @@ export class ListingBuilder {
     }
     const next = first.slice();
     const children = new Uint32Array(Math.max(0, n - 1));
-    for (let i = 1; i < n; i++) children[next[this.parents[i]!]!++] = i;
-    // Siblings by name: their paths share the parent's prefix, so plain string order is name order.
+    for (let i = 1; i < n; i++) children[next[this.parentAt(i)]!++] = i;
+    this.parents = [];
+    // Siblings by name: their paths share the parent's prefix, so plain byte order is name order.
+    const cmp = (a: number, b: number) => this.compare(a, b, true);
     for (let d = 0; d < n; d++) {
       const from = first[d]!;
       const to = first[d + 1]!;
       let sorted = true;
-      for (let k = from + 1; k < to && sorted; k++) if (!(paths[children[k - 1]!]! <= paths[children[k]!]!)) sorted = false;
-      if (!sorted) children.subarray(from, to).sort((a, b) => (paths[a]! < paths[b]! ? -1 : paths[a]! > paths[b]! ? 1 : 0));
+      for (let k = from + 1; k < to && sorted; k++) if (cmp(children[k - 1]!, children[k]!) > 0) sorted = false;
+      if (!sorted) children.subarray(from, to).sort(cmp);
     }
     // Preorder walk from the root, without recursion (a tree may be deep).
     let out = 0;
@@ -343,40 +500,58 @@ export class ListingBuilder {
 
   /** The Listing in tree order; a path added twice keeps its last record. The builder is spent. */
   finish(): Listing {
-    const paths = this.paths;
-    const n = paths.length;
+    const n = this.n;
     const order = this.order();
-    const keep: number[] = [];
+    this.dirs.clear();
+    // Kept records, in order, written over the front of `order` (k only moves ahead of m).
+    let m = 0;
+    let bytes = 0;
     for (let k = 0; k < n; k++) {
       const i = order[k]!;
-      if (k + 1 < n && paths[order[k + 1]!] === paths[i]) continue;
-      if (this.kinds[i] !== DROPPED) keep.push(i);
+      if (k + 1 < n && this.compare(order[k + 1]!, i, true) === 0) continue;
+      if (this.kindAt(i) === DROPPED) continue;
+      order[m++] = i;
+      bytes += this.lenAt(i);
     }
-    const m = keep.length;
-    const out = {
-      paths: new Array<RelPath>(m), kinds: new Uint8Array(m), modes: new Uint16Array(m), mtimes: new Float64Array(m), sizes: new Float64Array(m),
-      uids: this.uids ? new Float64Array(m) : undefined, gids: this.gids ? new Float64Array(m) : undefined,
-      texts: new Map<number, string>(), hashes: new Map<number, string>(), links: new Map<number, string>(),
-    };
-    const side = (from: Map<number, string>, to: Map<number, string>, i: number, j: number) => {
-      if (from.size === 0) return;
-      const v = from.get(i);
-      if (v !== undefined) to.set(j, v);
-    };
+    const names = Buffer.allocUnsafeSlow(bytes);
+    const offs = new Uint32Array(m + 1);
+    let at = 0;
     for (let j = 0; j < m; j++) {
-      const i = keep[j]!;
-      out.paths[j] = paths[i]!;
-      out.kinds[j] = this.kinds[i]!;
-      out.modes[j] = this.modes[i]!;
-      out.mtimes[j] = this.mtimes[i]!;
-      out.sizes[j] = this.sizes[i]!;
-      if (out.uids) out.uids[j] = this.uids![i]!;
-      if (out.gids) out.gids[j] = this.gids![i]!;
-      side(this.texts, out.texts, i, j);
-      side(this.hashes, out.hashes, i, j);
-      side(this.links, out.links, i, j);
+      const i = order[j]!;
+      const s = this.startAt(i);
+      const from = s & (NAME_CHUNK - 1);
+      const to = from + this.lenAt(i);
+      const chunk = this.names[s >>> NAME_SHIFT]!;
+      for (let k = from; k < to; k++) names[at++] = chunk[k]!;
+      offs[j + 1] = at;
     }
-    this.paths = [];
-    return new Listing(out.paths, out.kinds, out.modes, out.mtimes, out.sizes, out.texts, out.hashes, out.links, out.uids, out.gids);
+    this.names.length = 0;
+    this.starts = [];
+    this.lens = [];
+    const remap = (from: Map<number, string>): Map<number, string> => {
+      const to = new Map<number, string>();
+      if (from.size === 0) return to;
+      for (let j = 0; j < m; j++) {
+        const v = from.get(order[j]!);
+        if (v !== undefined) to.set(j, v);
+      }
+      return to;
+    };
+    // One column at a time, each dropped once gathered.
+    const kinds = gather(this.kinds, order, m, new Uint8Array(m));
+    this.kinds = [];
+    const modes = gather(this.modes, order, m, new Uint16Array(m));
+    this.modes = [];
+    const mtimes = gather(this.mtimes, order, m, new Float64Array(m));
+    this.mtimes = [];
+    const sizes = gather(this.sizes, order, m, new Float64Array(m));
+    this.sizes = [];
+    const uids = this.hasOwners ? gather(this.uids, order, m, new Float64Array(m).fill(NaN)) : undefined;
+    const gids = this.hasOwners ? gather(this.gids, order, m, new Float64Array(m).fill(NaN)) : undefined;
+    this.uids = [];
+    this.gids = [];
+    const listing = new Listing(names, offs, kinds, modes, mtimes, sizes, remap(this.texts), remap(this.hashes), remap(this.links), uids, gids);
+    this.n = 0;
+    return listing;
   }
 }

@@ -92,4 +92,5 @@ export function displayPath(p: string): string {
 }
 
 /** Decides whether a path is excluded (gitignore semantics, see core/ignore.ts). */
-export type Matcher = (path: RelPath, isDir: boolean) => boolean;
+/** `patterns`: how many exclude patterns it holds, when known (0: it matches the staging directory alone). */
+export type Matcher = ((path: RelPath, isDir: boolean) => boolean) & { readonly patterns?: number };

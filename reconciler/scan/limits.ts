@@ -3,10 +3,11 @@
 import { getHeapStatistics } from "node:v8";
 
 /**
- * Heap bytes per entry, with headroom: a scanned listing (model/listing.ts) holds 61 B per entry
- * (measured: heapUsed after gc around scanLocal of a 330,000-entry tree; a Map of objects held 183 B),
- * and while it is built the builder's growable arrays and the sort's index arrays hold about as much
- * again, plus the one path string and the Stats of the record in hand.
+ * Bytes per entry, with headroom: a scanned listing (model/listing.ts) holds its path's bytes plus
+ * 23 B (offset, kind, mode, mtime, size), ~48 B at a typical path length, in buffers beside the JS
+ * heap; while it is built the builder's chunked columns hold about as much again, plus the index
+ * arrays of its sort. The heap limit stands for the process's memory budget (a Map of objects held
+ * 183 B per entry on the heap itself).
  */
 const BYTES_PER_ENTRY = 160;
 

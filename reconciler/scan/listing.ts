@@ -42,6 +42,12 @@ export function listCommand(root: string, opts: { only: boolean; shallow?: boole
   ].join("\n");
 }
 
+/** Whether find's complaints (exit status 1) are all of entries that vanished while it walked: a live tree's normal state. */
+export function onlyVanished(stderr: Buffer): boolean {
+  const lines = stderr.toString("utf8").split("\n").filter((l) => l.trim() !== "");
+  return lines.every((l) => l.endsWith(": No such file or directory"));
+}
+
 /** stdin for `listCommand(..., {only: true})` and `hashCommand`: `./path\0` per path. */
 export function pathsInput(paths: readonly RelPath[]): Buffer {
   return Buffer.concat(paths.flatMap((p) => [Buffer.from("./"), Buffer.from(p, "latin1"), Buffer.from([0])]));
@@ -64,7 +70,8 @@ export interface ListingOptions {
 export type ListingResult =
   | { readonly kind: "ok"; readonly snapshot: Listing }
   | { readonly kind: "no-root" }
-  | { readonly kind: "bad"; readonly error: string };
+  /** tooMany: over maxEntries (the error is limits.ts's message). */
+  | { readonly kind: "bad"; readonly error: string; readonly tooMany?: true };
 
 const SPECIAL: Record<string, string> = { b: "block device", c: "character device", p: "fifo", s: "socket", D: "door" };
 
@@ -77,9 +84,22 @@ export function parseMtime(s: string): number {
   return sec < 0 ? sec * 1e3 - nsec / 1e6 : sec * 1e3 + nsec / 1e6;
 }
 
-function toRel(p: string): RelPath | undefined {
-  if (p === ".") return "" as RelPath;
-  return p.startsWith("./") ? (p.slice(2) as RelPath) : undefined;
+/** The record's `./path` (or `.`) in body[from, to) as a RelPath; undefined when it is neither. */
+function relAt(body: Buffer, from: number, to: number): RelPath | undefined {
+  if (to - from === 1 && body[from] === 0x2e) return "" as RelPath;
+  if (to - from < 3 || body[from] !== 0x2e || body[from + 1] !== 0x2f) return undefined;
+  return body.toString("latin1", from + 2, to) as RelPath;
+}
+
+/** parseMtime of body[from, to) without a string: the same integers, so the same double. */
+function mtimeAt(body: Buffer, from: number, to: number): number {
+  let dot = from;
+  while (dot < to && body[dot] !== 0x2e) dot++;
+  if (body[from] === 0x2d || dot === to) return parseMtime(body.toString("latin1", from, to));
+  const sec = parseUint(body, from, dot, 10);
+  let nsec = 0;
+  for (let k = 0; k < 9; k++) nsec = nsec * 10 + (dot + 1 + k < to ? body[dot + 1 + k]! - 0x30 : 0);
+  return sec * 1e3 + nsec / 1e6;
 }
 
 function wanted(p: RelPath, only: readonly RelPath[] | undefined): boolean {
@@ -161,6 +181,8 @@ export class ListingParser {
   private parse(body: Buffer): number {
     const opts = this.opts;
     const ends = this.ends;
+    // No patterns: nothing but the staging directory (skipped below) is excluded.
+    const filtering = opts.exclude.patterns !== 0;
     let pos = 0;
     if (this.overNuls >= 0) {
       for (let k = body.indexOf(0); k >= 0; k = body.indexOf(0, k + 1)) this.overNuls++;
@@ -174,14 +196,15 @@ export class ListingParser {
         ends[f] = end;
         pos = end + 1;
       }
-      if (opts.maxEntries !== undefined && this.records >= opts.maxEntries) {
-        this.records++;
+      // Entries kept, not records read: excluded and staging records do not count toward the limit.
+      if (opts.maxEntries !== undefined && this.builder.count >= opts.maxEntries) {
+        this.records = this.builder.count + 1;
         this.overNuls = 0;
         return pos + this.parse(body.subarray(pos));
       }
       const record = this.records++;
       const type = ends[0]! - start === 1 ? String.fromCharCode(body[start]!) : body.toString("latin1", start, ends[0]!);
-      const path = toRel(body.toString("latin1", ends[6]! + 1, ends[7]!));
+      const path = relAt(body, ends[6]! + 1, ends[7]!);
       if (path === undefined) {
         this.bad = `unexpected path in listing at record ${record}`;
         return body.length;
@@ -189,7 +212,7 @@ export class ListingParser {
       if (path === STAGING_DIR || path.startsWith(STAGING_DIR + "/")) continue;
       if (!wanted(path, opts.only)) continue;
       const isDir = type === "d" || type === "X";
-      if (path !== "" && (this.blocked(parentOf(path)) || (isDir ? this.excludedDir(path) : opts.exclude(path, false)))) continue;
+      if (path !== "" && filtering && (this.blocked(parentOf(path)) || (isDir ? this.excludedDir(path) : opts.exclude(path, false)))) continue;
       if (type === "X") {
         this.builder.add(path, { kind: PROBLEM, mode: 0, mtimeMs: 0, size: 0, text: "permission denied: directory cannot be listed" });
         continue;
@@ -200,9 +223,9 @@ export class ListingParser {
         continue;
       }
       const mode = parseUint(body, ends[0]! + 1, ends[1]!, 8) & 0o7777;
-      const mtimeMs = parseMtime(body.toString("latin1", ends[2]! + 1, ends[3]!));
+      const mtimeMs = mtimeAt(body, ends[2]! + 1, ends[3]!);
       const own = opts.owners ? { uid: Number(body.toString("latin1", ends[3]! + 1, ends[4]!)), gid: Number(body.toString("latin1", ends[4]! + 1, ends[5]!)) } : undefined;
-      const size = kind === FILE ? Number(body.toString("latin1", ends[1]! + 1, ends[2]!)) : 0;
+      const size = kind === FILE ? parseUint(body, ends[1]! + 1, ends[2]!, 10) : 0;
       const text = kind === SYMLINK ? body.toString("latin1", ends[5]! + 1, ends[6]!) : undefined;
       this.builder.add(path, { kind, mode, mtimeMs, size, ...(text !== undefined ? { text } : {}), ...own });
     }
@@ -214,7 +237,7 @@ export class ListingParser {
     if (this.bad !== undefined) return { kind: "bad", error: this.bad };
     if (this.state === "marker") return { kind: "bad", error: "no listing in the remote output" };
     if (this.state === "no-root") return { kind: "no-root" };
-    if (this.overNuls >= 0) return { kind: "bad", error: tooManyEntries(this.records + Math.floor(this.overNuls / FIELD_COUNT), this.opts.maxEntries!) };
+    if (this.overNuls >= 0) return { kind: "bad", error: tooManyEntries(this.records + Math.floor(this.overNuls / FIELD_COUNT), this.opts.maxEntries!), tooMany: true };
     // A complete listing ends with the NUL after the 8th field of its last record.
     if (this.carry.length > 0) return { kind: "bad", error: "truncated listing" };
     return { kind: "ok", snapshot: this.builder.finish() };

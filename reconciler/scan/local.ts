@@ -10,6 +10,7 @@ import type { ScanOptions } from "./options.js";
 import { hashRecords } from "./hash-pool.js";
 import { hashTreeFiles } from "./hash-cache.js";
 import { tooManyEntries } from "./limits.js";
+import { findLocal } from "./local-find.js";
 
 /**
  * Entries walked between two yields to the event loop. The walk uses synchronous calls: per-entry
@@ -173,6 +174,21 @@ class Walker {
   }
 }
 
+/**
+ * The walker's words for a path find listed as a problem (an unlistable directory, a special file):
+ * lstat's or readdir's error, or what kind of file it is; undefined when it reads fine by now.
+ */
+function describeProblem(root: string, p: RelPath): string | undefined {
+  const abs = absBytes(root, p);
+  try {
+    const st = lstatSync(abs);
+    if (st.isDirectory()) readdirSync(abs);
+    return st.isFile() || st.isDirectory() || st.isSymbolicLink() ? undefined : `is ${specialKind(st)}, not a file, directory or symlink`;
+  } catch (err) {
+    return problemText(err);
+  }
+}
+
 /** The listed paths without those already inside another listed directory (or the root). */
 function outermost(only: readonly RelPath[]): RelPath[] {
   const sorted = [...new Set(only)].sort(compareRel);
@@ -202,7 +218,15 @@ export async function scanLocal(root: string, opts: ScanOptions): Promise<Snapsh
   // an entry made both roots "differ in kind", which the planner leaves alone: "in sync" forever.
   // The same words as an SSH listing of such a root.
   if (!st.isDirectory()) throw new TransportError("local", "scan", `cannot list ${root}: cannot enter the root directory (it is ${st.isFile() ? "a regular file" : specialKind(st)})`);
-  const only = opts.only === undefined ? [ROOT] : outermost(opts.only);
+  const whole = opts.only === undefined || opts.only.includes(ROOT);
+  if (whole) {
+    const found = await findLocal(root, opts, (p) => describeProblem(root, p));
+    if (found !== "unenterable") {
+      const listing = found === "gone" ? new ListingBuilder().finish() : found;
+      return opts.hash === "all" ? await attachHashes(root, listing, opts) : listing;
+    }
+  }
+  const only = whole ? [ROOT] : outermost(opts.only!);
   const rootIndex = walker.out.add(ROOT, walker.entry(ROOT, st)!);
   for (const p of only) {
     if (p === ROOT) walker.enqueue(ROOT, rootIndex);
@@ -218,8 +242,7 @@ export async function scanLocal(root: string, opts: ScanOptions): Promise<Snapsh
 
 /** Hash every file of `snap` and set each hash whose file still had the size and mtime scanned. */
 async function attachHashes(root: string, snap: Listing, opts: ScanOptions): Promise<Listing> {
-  const files: RelPath[] = [];
-  for (let i = 0; i < snap.size; i++) if (snap.kinds[i] === FILE) files.push(snap.paths[i]!);
+  const files = snap.pathsOfKind(FILE);
   const hashes = new Map<RelPath, string>();
   const hashOpts = { whole: opts.only === undefined || opts.only.includes(ROOT), ...(opts.hashCache ? { cache: opts.hashCache } : {}), ...(opts.signal ? { signal: opts.signal } : {}) };
   for (const [p, hash, size, mtimeMs] of await hashTreeFiles(root, files, hashOpts)) {

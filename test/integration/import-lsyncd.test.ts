@@ -108,6 +108,21 @@ test("the CLI resolves relative sources against the config's directory, or --bas
   assert.match(r.stderr, /warning: .*lsyncd\.conf\.lua:1: os\.getenv\('TSYNC_TEST_DEST'\) was read from the environment/);
   const based = await runTsync(["import", "lsyncd", lua, "--base", "/data"], { env: { TSYNC_TEST_DEST: "b" } });
   assert.match(based.stdout, /source: \/data\/public\n/);
+  // --env gives the value the config's own machine (its container) has, over tsync's environment.
+  const given = await runTsync(["import", "lsyncd", lua, "--env", "TSYNC_TEST_DEST=from_flag"], { env: { TSYNC_TEST_DEST: "b" } });
+  assert.equal(given.code, 0, given.stderr);
+  assert.match(given.stdout, /address: from_flag/);
+  const bad = await runTsync(["import", "lsyncd", lua, "--env", "NOEQUALS"]);
+  assert.deepEqual([bad.code, bad.stderr], [1, "--env NOEQUALS: expected NAME=VALUE, e.g. --env SYNC_HOST=www-02\n"]);
+  // The config reads files below the config's directory (lsyncd's working directory), as lsyncd would.
+  mkdirSync(join(conf, "conf.d"));
+  writeFileSync(join(conf, "conf.d", "www.lua"), `sync{ default.rsync, source = "/var/www", target = "web1:/var/www" }\n`);
+  const included = join(conf, "include.conf.lua");
+  writeFileSync(included, `for name in pairs(readdir("${conf}/conf.d")) do dofile("${conf}/conf.d/" .. name) end\n`);
+  const inc = await runTsync(["import", "lsyncd", included]);
+  assert.equal(inc.code, 0, inc.stderr);
+  assert.match(inc.stdout, /source: \/var\/www\n/);
+  assert.match(inc.stderr, /warning: .*include\.conf\.lua:1: dofile\('.*\/conf\.d\/www\.lua'\) read the file where tsync import runs/);
 });
 
 test("targets relative to the login directory (user@host:dir, rsyncssh targetdir ~/dir) land below the target's login directory, not tsync's home", async () => {

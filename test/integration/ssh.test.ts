@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { closeSync, createReadStream, existsSync, ftruncateSync, linkSync, openSync, writeSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buffer } from "node:stream/consumers";
@@ -264,6 +265,20 @@ test("a frozen (SIGSTOPped) sshd fails within the keepalive bound instead of han
   }
   const ok = await SshConnection.open(host(3));
   await ok.close();
+});
+
+test("a server that hangs up mid-handshake is reported as closed at once, not as a timeout", async () => {
+  // An SSH banner, then the TCP connection ends: ssh2 closes without an error event.
+  const server = createServer((s) => s.end("SSH-2.0-OpenSSH_9.2\r\n"));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.9", r));
+  try {
+    const port = (server.address() as AddressInfo).port;
+    const e = await rejects(SshConnection.open(host(0, { address: "127.0.0.9", port, hostKeyChecking: "accept-new" })));
+    assert.equal(e.message, `node-1 (127.0.0.9:${port}): connection closed during the SSH handshake`);
+    assert.equal(e.code, "ssh-closed");
+  } finally {
+    server.close();
+  }
 });
 
 test("an aborted command is signalled on the host, not left running", async () => {

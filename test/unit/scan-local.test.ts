@@ -1,7 +1,7 @@
 // The local scanner on real temporary trees (tmpfs or disk): byte names, symlinks, problems, excludes.
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -262,4 +262,21 @@ test("timesEqual: times set through utimes and scanned back compare equal; 2.5 Â
 
 test("scanLocal: an aborted signal rejects", async () => {
   await assert.rejects(scanLocal(root, opts({ signal: AbortSignal.abort() })), { name: "AbortError" });
+});
+
+test("scanLocal: a whole tree is listed by find and gives the same entries as the in-process walk", async (t) => {
+  dir(relPath("linked"));
+  put(relPath("linked/one"), "same inode");
+  linkSync(join(root, "linked/one"), join(root, "linked/two"));
+  t.after(() => rmSync(join(root, "linked"), { recursive: true, force: true }));
+  // The walk covers a partial scan; listing every top-level name makes it the whole tree again.
+  const found = await scanLocal(root, opts({ owners: true, links: true, exclude: makeMatcher(["*.log", "cache/"]) }));
+  const tops = [...found.keys()].filter((p) => p !== "" && !p.includes("/"));
+  const walked = await scanLocal(root, opts({ owners: true, links: true, exclude: makeMatcher(["*.log", "cache/"]), only: tops }));
+  assert.ok(found.size > 20);
+  assert.deepEqual(new Map(found), new Map(walked));
+  assert.equal(kind(found, "a/keep.log"), undefined);
+  assert.equal(kind(found, "wp-content/cache"), undefined);
+  const link = (found.get(relPath("linked/two")) as { link?: string }).link;
+  assert.ok(link !== undefined && link === (found.get(relPath("linked/one")) as { link?: string }).link);
 });

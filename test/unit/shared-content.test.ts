@@ -1,5 +1,5 @@
-// Issue 13: an apply to several targets reads each small source file once (sharedContent), without
-// sharing what it must not: a torn read, a large file's stream, more than the byte budget.
+// Issue 13: an apply to several targets reads each source file once (sharedContent), without sharing
+// what it must not: a torn read, a sparse file's stream, a file over the size limit, more than the budget.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Readable } from "node:stream";
@@ -12,14 +12,18 @@ import { wholeFile, type ContentSource, type SourceFile } from "../../reconciler
 const p = (s: string) => s as RelPath;
 
 /** A source whose opens are counted; `fail` paths throw as a file changed while read does. */
-function counting(files: Record<string, Buffer | "stream">, fail = new Set<string>()) {
+function counting(files: Record<string, Buffer | "stream" | "sparse" | "torn">, fail = new Set<string>()) {
   const opens = new Map<string, number>();
   const src: ContentSource = {
     async open(path): Promise<SourceFile> {
       opens.set(path, (opens.get(path) ?? 0) + 1);
       if (fail.has(path)) throw new SourceChangedError(`${path}: changed while read`);
       const f = files[path]!;
-      return f === "stream" ? { stream: Readable.from([Buffer.from("big")]) } : wholeFile(f);
+      if (f === "torn") {
+        // As the local source streams a file that changed while read: its bytes, then the failure.
+        return { stream: Readable.from((async function* () { yield Buffer.from("bi"); throw new SourceChangedError(`${path}: changed while read`); })()) };
+      }
+      return f === "stream" ? { stream: Readable.from([Buffer.from("bi"), Buffer.from("g")]) } : f === "sparse" ? { stream: Readable.from([Buffer.from("hole")]), sparse: true } : wholeFile(f);
     },
   };
   return { src, opens };
@@ -48,12 +52,34 @@ test("a torn first read is never shared: each target reads (and checks) the file
   assert.equal(opens.get("a"), 3);
 });
 
-test("files read as streams and files past the byte budget are read per target", async () => {
-  const { src, opens } = counting({ big: "stream", a: Buffer.alloc(10), b: Buffer.alloc(10) });
-  const shared = sharedContent(src, new Map([[p("big"), 2], [p("a"), 2], [p("b"), 2]]), 15);
-  // Every first reader before every second one: a is held (10 bytes), b would make 20 > 15.
-  for (let i = 0; i < 2; i++) for (const path of ["big", "a", "b"]) await read(await shared.open(p(path)));
-  assert.deepEqual(Object.fromEntries(opens), { big: 2, a: 1, b: 2 });
+test("a streamed file is read whole once and shared; sparse files, files over the limit and past the budget are read per target", async () => {
+  const { src, opens } = counting({ big: "stream", huge: "stream", holes: "sparse", a: Buffer.alloc(10), b: Buffer.alloc(10) });
+  const shared = sharedContent(src, new Map(["big", "huge", "holes", "a", "b"].map((x) => [p(x), 2])), 15, 2);
+  // Limits of 15 bytes held and 2 bytes a file; every first reader before every second one: huge (3
+  // bytes) is over the file limit, holes is sparse, a is held (10 bytes), b would make 20 > 15.
+  const got: Record<string, string[]> = {};
+  for (let i = 0; i < 2; i++) for (const path of ["huge", "holes", "a", "b"]) (got[path] ??= []).push(await read(await shared.open(p(path))));
+  assert.deepEqual(Object.fromEntries(opens), { huge: 2, holes: 2, a: 1, b: 2 });
+  assert.deepEqual(got.huge, ["big", "big"], "a file given back mid-read still streams whole");
+  assert.deepEqual(got.holes, ["hole", "hole"]);
+  const wide = sharedContent(src, new Map([[p("big"), 3], [p("holes"), 3]]));
+  const all = await Promise.all([1, 2, 3].map(() => wide.open(p("big"))));
+  assert.deepEqual(await Promise.all(all.map(read)), ["big", "big", "big"]);
+  assert.equal(opens.get("big"), 1);
+  assert.ok(all.every((f) => f.bytes?.toString() === "big"), "shared as bytes");
+  // A sparse file, however small, keeps its stream and its holes for every target.
+  const sparse = await Promise.all([1, 2, 3].map(() => wide.open(p("holes"))));
+  assert.ok(sparse.every((f) => f.sparse === true && f.bytes === undefined));
+});
+
+test("a streamed file torn while its first reader reads it fails for that reader; the others read it themselves", async () => {
+  const { src, opens } = counting({ t: "torn" });
+  const shared = sharedContent(src, new Map([[p("t"), 2]]));
+  const f1 = await shared.open(p("t"));
+  await assert.rejects(read(f1), SourceChangedError);
+  const f2 = await shared.open(p("t"));
+  await assert.rejects(read(f2), SourceChangedError);
+  assert.equal(opens.get("t"), 2);
 });
 
 test("sendCounts counts creates and updates that send content, not copies made on the target", () => {

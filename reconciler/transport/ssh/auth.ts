@@ -5,13 +5,11 @@
 import { readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import ssh2 from "ssh2";
 import type { ParsedKey } from "ssh2";
 import { HostKeyError, TransportError, errorMessage } from "../../model/errors.js";
 import type { Endpoint } from "./config.js";
 import type { HostKeyVerdict } from "./hostkeys.js";
-
-const { OpenSSHAgent, utils } = ssh2;
+import { ssh2 } from "./ssh2-lib.js";
 
 /** `www-01 (10.0.1.21:22)`, or with an ssh config alias `www-01 (web1 → 10.0.1.21:22)`. */
 export function hostLabel(ep: Endpoint): string {
@@ -88,7 +86,7 @@ export function readKeyFile(path: string, passphrase?: string): KeyFile {
     return { kind: "problem", path, missing: code === "ENOENT", problem: `cannot read identity file ${path}: ${code ?? errorMessage(err)}` };
   }
   const text = data.toString("latin1");
-  const parsed = utils.parseKey(data, passphrase);
+  const parsed = ssh2().utils.parseKey(data, passphrase);
   if (parsed instanceof Error) {
     if (/no passphrase given/i.test(parsed.message)) {
       const pub = opensshPublicBlob(text) ?? publicBlobBeside(path);
@@ -114,17 +112,24 @@ interface AgentKey {
 }
 
 async function agentKeys(sock: string): Promise<AgentKey[] | Error> {
-  return await new Promise((resolve) => new OpenSSHAgent(sock).getIdentities((err, keys) => resolve(err ?? (keys as AgentKey[] | undefined) ?? [])));
+  return await new Promise((resolve) => new (ssh2().OpenSSHAgent)(sock).getIdentities((err, keys) => resolve(err ?? (keys as AgentKey[] | undefined) ?? [])));
 }
 
+type Order = (keys: AgentKey[]) => AgentKey[];
+type Agent = InstanceType<ReturnType<typeof ssh2>["OpenSSHAgent"]>;
+let OrderedAgent: (new (sock: string, order: Order) => Agent) | undefined;
+
 /** The agent, offering the identities we want first (or only them): ssh2 tries its keys in the order given. */
-class OrderedAgent extends OpenSSHAgent {
-  constructor(sock: string, private readonly order: (keys: AgentKey[]) => AgentKey[]) {
-    super(sock);
-  }
-  override getIdentities(cb: (err: Error | undefined, keys?: ParsedKey[]) => void): void {
-    super.getIdentities((err, keys) => (err ? cb(err) : cb(undefined, this.order((keys ?? []) as AgentKey[]) as ParsedKey[])));
-  }
+function orderedAgent(sock: string, order: Order): Agent {
+  OrderedAgent ??= class extends ssh2().OpenSSHAgent {
+    constructor(sock: string, private readonly order: Order) {
+      super(sock);
+    }
+    override getIdentities(cb: (err: Error | undefined, keys?: ParsedKey[]) => void): void {
+      super.getIdentities((err, keys) => (err ? cb(err) : cb(undefined, this.order((keys ?? []) as AgentKey[]) as ParsedKey[])));
+    }
+  };
+  return new OrderedAgent(sock, order);
 }
 
 const DEFAULT_KEYS = ["id_ed25519", "id_ecdsa", "id_rsa"];
@@ -172,7 +177,7 @@ export async function authMethods(ep: Endpoint): Promise<Auth | TransportError> 
     const only = ep.identitiesOnly && named;
     const offered = only ? held.filter(isWanted).length : held.length;
     if (offered > 0) {
-      methods.push({ type: "agent", username, agent: new OrderedAgent(sock, (keys) => (only ? keys.filter(isWanted) : [...keys.filter(isWanted), ...keys.filter((k) => !isWanted(k))])) });
+      methods.push({ type: "agent", username, agent: orderedAgent(sock, (keys) => (only ? keys.filter(isWanted) : [...keys.filter(isWanted), ...keys.filter((k) => !isWanted(k))])) });
       tried.unshift(`ssh-agent (${offered} key${offered === 1 ? "" : "s"})`);
     }
   }
@@ -201,8 +206,10 @@ export function connectFailure(ep: Endpoint, err: unknown, auth: Auth, readyTime
     case "ECONNREFUSED": return fail(ep, "ssh-refused", "connection refused");
     case "EHOSTUNREACH": case "ENETUNREACH": return fail(ep, "ssh-unreachable", "host unreachable");
     case "ENOTFOUND": case "EAI_AGAIN": return fail(ep, "ssh-unreachable", `cannot resolve ${ep.hostname}${ep.hostname === ep.alias ? " (nor is it a Host alias of the ssh config read)" : ""}`);
-    case "ECONNRESET": return fail(ep, "ssh-closed", "connection reset during the SSH handshake");
+    case "ECONNRESET": return fail(ep, "ssh-closed", "connection closed during the SSH handshake");
   }
+  // node-ssh's word for a connection closed before "ready" that ssh2 reported no error for: the server hung up.
+  if (msg === "No response from server") return fail(ep, "ssh-closed", "connection closed during the SSH handshake");
   if (e.level === "client-authentication") return fail(ep, "ssh-auth", `authentication failed for user ${ep.user} (${auth.describe})`);
   if (e.level === "client-timeout" || e.code === "ETIMEDOUT" || /timed out/i.test(msg)) return fail(ep, "ssh-timeout", `timed out (no SSH handshake within ${readyTimeoutMs / 1000} s)`);
   return fail(ep, "ssh-connect", msg.split("\n")[0]!);

@@ -3,12 +3,14 @@
 import { constants as osConstants } from "node:os";
 import { PassThrough, Transform, type Duplex, type Readable, type TransformCallback, type Writable } from "node:stream";
 import { buffer } from "node:stream/consumers";
-import { NodeSSH } from "node-ssh";
+import type { ConnectConfig, ServerHostKeyAlgorithm } from "ssh2";
 import { TransportError, errorMessage } from "../../model/errors.js";
 import type { Host } from "../../model/manifest.js";
 import { readKnownHosts, knownKeyTypes, verifyHostKey } from "./hostkeys.js";
 import { authMethods, connectFailure, fail, hostKeyFailure, hostLabel } from "./auth.js";
 import { resolveEndpoint, type Endpoint } from "./config.js";
+import { nodeSsh } from "./ssh2-lib.js";
+import type { NodeSSH } from "node-ssh";
 
 export { hostLabel } from "./auth.js";
 
@@ -34,7 +36,7 @@ export interface RemoteProcess {
   readonly done: Promise<number>;
 }
 
-// The parts of ssh2's Client and ClientChannel we use (node-ssh exposes the Client untyped here).
+// The parts of ssh2's Client and ClientChannel we use, typed for raw Buffers.
 interface Channel extends Readable {
   stderr: Readable;
   end(data?: Buffer): this;
@@ -131,20 +133,23 @@ async function dial(ep: Endpoint, opts: Required<ConnectOptions>, sock?: Duplex)
       return false;
     }
   };
-  const ssh = new NodeSSH();
+  const config: ConnectConfig = {
+    host: ep.hostname,
+    port: ep.port,
+    username: ep.user,
+    ...(sock ? { sock: sock as ConnectConfig["sock"] } : {}),
+    hostVerifier,
+    authHandler: auth.methods as ConnectConfig["authHandler"],
+    readyTimeout: opts.readyTimeoutMs,
+    keepaliveInterval: opts.keepaliveIntervalMs,
+    keepaliveCountMax: opts.keepaliveCountMax,
+    algorithms: { serverHostKey: [...new Set([...known.flatMap((t) => (t === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [t])).filter((t) => HOST_KEY_ALGOS.includes(t)), ...HOST_KEY_ALGOS])] as ServerHostKeyAlgorithm[] },
+  };
+  // node-ssh makes the connection (and rejects when the server hangs up before "ready"); the raw ssh2
+  // Client it holds does the Buffer exec/spawn below.
+  const ssh = new (nodeSsh().NodeSSH)();
   try {
-    await ssh.connect({
-      host: ep.hostname,
-      port: ep.port,
-      username: ep.user,
-      ...(sock ? { sock } : {}),
-      hostVerifier,
-      authHandler: auth.methods,
-      readyTimeout: opts.readyTimeoutMs,
-      keepaliveInterval: opts.keepaliveIntervalMs,
-      keepaliveCountMax: opts.keepaliveCountMax,
-      algorithms: { serverHostKey: [...new Set([...known.flatMap((t) => (t === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [t])).filter((t) => HOST_KEY_ALGOS.includes(t)), ...HOST_KEY_ALGOS])] },
-    } as Parameters<NodeSSH["connect"]>[0]);
+    await ssh.connect(config as Parameters<NodeSSH["connect"]>[0]);
   } catch (err) {
     ssh.dispose();
     throw refusal ?? connectFailure(ep, err, auth, opts.readyTimeoutMs);

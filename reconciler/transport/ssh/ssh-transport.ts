@@ -6,7 +6,7 @@ import type { Change } from "../../model/change.js";
 import { SourceChangedError, TransportError } from "../../model/errors.js";
 import type { Host } from "../../model/manifest.js";
 import { ancestorsOf, displayPath, isInside, ROOT, type RelPath } from "../../model/paths.js";
-import { hashCommand, linksCommand, listCommand, parseHashes, parseLinks, ListingParser, pathsInput, shq, afterMarker } from "../../scan/listing.js";
+import { hashCommand, linksCommand, listCommand, onlyVanished, parseHashes, parseLinks, ListingParser, pathsInput, shq, afterMarker } from "../../scan/listing.js";
 import type { Snapshot } from "../../model/snapshot.js";
 import { FILE, ListingBuilder, toListing, type Listing } from "../../model/listing.js";
 import { APPLY_COMMAND } from "../apply/helper.js";
@@ -40,11 +40,6 @@ const TIMEOUT_LINE = /^timeout: sending signal \w+ to command .*$\n?/gm;
 const printfMarker = (m: string) => `printf '${m.replace("\0", "\\0")}'`;
 
 /** Exit 1 from find/xargs because paths vanished mid-walk is a normal race, not a failure. */
-function onlyVanished(stderr: Buffer): boolean {
-  const lines = stderr.toString("utf8").split("\n").filter((l) => l.trim() !== "");
-  return lines.every((l) => l.endsWith(": No such file or directory"));
-}
-
 function firstLine(b: Buffer): string {
   return b.toString("utf8").trim().split("\n").filter(Boolean).pop() ?? "";
 }
@@ -223,13 +218,13 @@ export class SshTransport implements Transport {
     if (above !== undefined && above.size > 0) {
       // Ancestors listed alone: only those the main listing lacks (a partial scan, so small).
       const b = new ListingBuilder();
-      for (let i = 0; i < above.size; i++) if (!listed.has(above.paths[i]!)) b.add(above.paths[i]!, above.recAt(i));
-      for (let i = 0; i < listed.size; i++) b.add(listed.paths[i]!, listed.recAt(i));
+      for (let i = 0; i < above.size; i++) if (!listed.has(above.pathAt(i))) b.add(above.pathAt(i), above.recAt(i));
+      for (let i = 0; i < listed.size; i++) b.add(listed.pathAt(i), listed.recAt(i));
       snapshot = b.finish();
     }
     if (links !== undefined) snapshot = snapshot.withLinks(links);
     if (opts.hash !== "all") return snapshot;
-    const files = snapshot.paths.filter((_, i) => snapshot.kinds[i] === FILE);
+    const files = snapshot.pathsOfKind(FILE);
     return snapshot.withHashes(await this.hash(root, files, opts.signal));
   }
 
