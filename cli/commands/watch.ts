@@ -18,6 +18,7 @@ import { notifySystemd, readinessStatus } from "../notify.js";
 import { controlSocketFor, serveControl, type ControlServer } from "../../reconciler/watch/control.js";
 import { filePauseStore, pauseFileFor } from "../../reconciler/watch/pauses.js";
 import { serveMetrics, type MetricsServer } from "../../reconciler/watch/metrics.js";
+import { holdYoungGeneration } from "../../reconciler/watch/reclaim.js";
 
 /** Opened synchronously so that a log file we cannot write is one line and exit 1, not a crash. */
 function openLog(file: string): WriteStream | string {
@@ -31,6 +32,9 @@ function openLog(file: string): WriteStream | string {
 }
 
 export async function watchCommand(opts: GlobalOptions): Promise<void> {
+  // A V8 setting for the whole process, which this command owns (reclaim.ts): set before the manifest
+  // loads and the walk starts, not inside runDaemon, which tests call in their own processes too.
+  holdYoungGeneration();
   const first = requireManifest(opts);
   const logFile = first.settings.logFile;
   let logStream: WriteStream | undefined;

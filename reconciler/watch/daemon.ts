@@ -13,7 +13,7 @@ import { SourceWatcher, type SourceWatcherHooks } from "./source-watcher.js";
 import { STATUS_FORMAT_VERSION, StatusWriter, type StatusDoc, type WatcherMode } from "./status.js";
 import { SyncRunner, currentEpoch, type AuditScheduler, type Log, type TargetSelector } from "./sync-runner.js";
 import { matchesPause, type PauseStore } from "./pauses.js";
-import { holdYoungGeneration, reclaimMemory } from "./reclaim.js";
+import { reclaimMemory } from "./reclaim.js";
 
 export type { AuditScheduler, Log, LogLevel } from "./sync-runner.js";
 
@@ -122,7 +122,6 @@ function isDiagnostics(x: Manifest | readonly Diagnostic[]): x is readonly Diagn
 }
 
 export function runDaemon(opts: DaemonOptions): Daemon {
-  holdYoungGeneration();
   const clock = opts.clock ?? realClock;
   const log = opts.log;
   const startedAt = new Date(clock.now()).toISOString();
