@@ -1,7 +1,8 @@
-// The compact form of a Snapshot (issue 12): one sorted array of paths and packed metadata in typed
-// arrays, instead of one Map slot and one object per path. A scan of a million entries held ~183 B per
-// entry as a Map of objects; this holds the path string plus 19 B (kind, mode, mtime, size), with
-// the rare fields (symlink targets, problem texts, hashes, hard-link ids, owners) in side tables.
+// The compact form of a Snapshot (issue 12): entries in tree order, each its name under its parent's
+// index, with packed metadata in typed arrays, instead of one Map slot and one object per path. A
+// scan of a million entries held ~183 B per entry as a Map of objects; this holds ~38 B (name ~11 B,
+// parent and name offset 8 B, kind, mode, mtime, size 19 B), with the rare fields (symlink targets,
+// problem texts, hashes, hard-link ids, owners) in side tables.
 // It is a ReadonlyMap<RelPath, Entry>, so every caller of a Snapshot works unchanged (get() is a
 // binary search, iteration builds each Entry as it goes); the planner reads it by index instead.
 //
@@ -66,15 +67,29 @@ function plainOrder(a: Uint8Array, af: number, at: number, b: Uint8Array, bf: nu
 }
 
 export class Listing implements ReadonlyMap<RelPath, Entry> {
+  /** Scratch for one path's bytes at a time (load). */
+  private buf: Buffer = Buffer.allocUnsafe(256);
+  /** A second scratch, for comparing two paths of this same listing. */
+  private spare: Buffer | undefined;
+  /** The last path loaded and its listed ancestors, root-most first, and where each ends in buf. */
+  private chain = new Int32Array(32);
+  private chainEnds = new Uint32Array(32);
+  private depth = 0;
+
   /** @internal use ListingBuilder or toListing. */
   constructor(
     /**
-     * Every path's bytes, back to back in tree order; path i is names[offs[i], offs[i+1]). A JS string
-     * per path cost 40–100 B of heap each (a walk's `dir + "/" + name` is two cons strings, a find
-     * record's `slice(2)` a sliced one); as bytes a path costs its length plus 4.
+     * Each path's bytes after its parent's and the "/" (a name, ~10 B), back to back in tree order;
+     * entry i's are names[offs[i], offs[i+1]). Whole paths averaged 46 B at a million entries; three
+     * listings of names instead of paths held ~110 MB less (issue 12).
      */
     readonly names: Buffer,
     readonly offs: Uint32Array,
+    /**
+     * The index of the nearest ancestor this listing has, other than the root; -1 when there is none
+     * (the root's children). A partial listing may lack ancestors: its names then hold "/".
+     */
+    readonly parents: Int32Array,
     readonly kinds: Uint8Array,
     readonly modes: Uint16Array,
     readonly mtimes: Float64Array,
@@ -92,31 +107,92 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
     return this.kinds.length;
   }
 
+  /**
+   * Puts path i's bytes at the start of `buf` and returns their length. The chain remembers the last
+   * path's ancestors, so reading in tree order copies one name per entry, and any other order walks up
+   * only to the first ancestor the chain shares.
+   */
+  private load(i: number): number {
+    const { chain, parents } = this;
+    let d = this.depth;
+    // Tree order mostly asks for the same path again, a child of the last, or a sibling of it.
+    if (d > 0 && chain[d - 1] === i) return this.chainEnds[d - 1]!;
+    const p = parents[i]!;
+    if (p < 0) d = 0;
+    else if (d > 0 && chain[d - 1] === p) {
+      // the last path's child
+    } else if (d > 1 && chain[d - 2] === p) d--;
+    else {
+      // Any other order: up from i to the first ancestor on the chain, then down again.
+      while (d > 0 && !this.isAncestor(chain[d - 1]!, i)) d--;
+      if (d === 0 || chain[d - 1] !== p) {
+        this.depth = d;
+        this.load(p);
+        d = this.depth;
+      }
+    }
+    return this.push(d, i);
+  }
+
+  /** Whether entry a is a listed ancestor of entry i. */
+  private isAncestor(a: number, i: number): boolean {
+    for (let q = this.parents[i]!; q >= 0; q = this.parents[q]!) if (q === a) return true;
+    return false;
+  }
+
+  /** Appends entry i's name to the chain's first d paths; returns the new path's length. */
+  private push(d: number, i: number): number {
+    const from = this.offs[i]!;
+    const to = this.offs[i + 1]!;
+    let at = d > 0 ? this.chainEnds[d - 1]! : 0;
+    if (at + 1 + to - from > this.buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(2 * this.buf.length, at + 1 + to - from));
+      this.buf.copy(bigger, 0, 0, at);
+      this.buf = bigger;
+    }
+    if (d === this.chain.length) {
+      const chain = new Int32Array(2 * d);
+      chain.set(this.chain);
+      this.chain = chain;
+      const ends = new Uint32Array(2 * d);
+      ends.set(this.chainEnds);
+      this.chainEnds = ends;
+    }
+    const buf = this.buf;
+    const names = this.names;
+    if (d > 0) buf[at++] = 0x2f;
+    for (let b = from; b < to; b++) buf[at++] = names[b]!;
+    this.chain[d] = i;
+    this.chainEnds[d] = at;
+    this.depth = d + 1;
+    return at;
+  }
+
   /** The path at index i (a new string each call: callers ask only where they need one). */
   pathAt(i: number): RelPath {
-    return this.names.toString("latin1", this.offs[i]!, this.offs[i + 1]!) as RelPath;
+    const len = this.load(i);
+    return this.buf.toString("latin1", 0, len) as RelPath;
   }
 
   /** Tree order of path i against the string p. */
   private compareTo(i: number, p: string): number {
-    const a = this.names;
-    const from = this.offs[i]!;
-    const len = this.offs[i + 1]! - from;
+    const len = this.load(i);
+    const a = this.buf;
     const n = Math.min(len, p.length);
     let k = 0;
-    while (k < n && a[from + k] === p.charCodeAt(k)) k++;
+    while (k < n && a[k] === p.charCodeAt(k)) k++;
     if (k === n) return len - p.length;
-    const x = a[from + k]!;
+    const x = a[k]!;
     const y = p.charCodeAt(k);
     return x === 0x2f ? -1 : y === 0x2f ? 1 : x - y;
   }
 
   /** Whether path i is `dir` or below it (compared as bytes, no string made). */
   isInside(i: number, dir: string): boolean {
-    const from = this.offs[i]!;
-    const len = this.offs[i + 1]! - from;
-    if (len < dir.length || (len > dir.length && this.names[from + dir.length] !== 0x2f)) return false;
-    for (let k = 0; k < dir.length; k++) if (this.names[from + k] !== dir.charCodeAt(k)) return false;
+    const len = this.load(i);
+    const a = this.buf;
+    if (len < dir.length || (len > dir.length && a[dir.length] !== 0x2f)) return false;
+    for (let k = 0; k < dir.length; k++) if (a[k] !== dir.charCodeAt(k)) return false;
     return true;
   }
 
@@ -136,7 +212,15 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
 
   /** Tree order of this listing's path i against `other`'s path j (for a merge of two listings). */
   compareAt(i: number, other: Listing, j: number): number {
-    return compareBytes(this.names, this.offs[i]!, this.offs[i + 1]!, other.names, other.offs[j]!, other.offs[j + 1]!);
+    const la = this.load(i);
+    let a = this.buf;
+    if (other === this) {
+      if (this.spare === undefined || this.spare.length < la) this.spare = Buffer.allocUnsafe(Math.max(256, la));
+      this.buf.copy(this.spare, 0, 0, la);
+      a = this.spare;
+    }
+    const lb = other.load(j);
+    return compareBytes(a, 0, la, other.buf, 0, lb);
   }
 
   /** The Entry at index i, with exactly the fields a scan of it reads (none set to undefined). */
@@ -215,14 +299,14 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
       if (i >= 0 && this.kinds[i] === FILE) out.set(i, v);
     }
     const [hashes, links] = side === "hashes" ? [out, this.links] : [this.hashes, out];
-    return new Listing(this.names, this.offs, this.kinds, this.modes, this.mtimes, this.sizes, this.texts, hashes, links, this.uids, this.gids);
+    return new Listing(this.names, this.offs, this.parents, this.kinds, this.modes, this.mtimes, this.sizes, this.texts, hashes, links, this.uids, this.gids);
   }
 
   /** The same listing with these texts (symlink targets or problem errors) replaced, by index. */
   withTexts(texts: ReadonlyMap<number, string>): Listing {
     if (texts.size === 0) return this;
     const out = new Map([...this.texts, ...texts]);
-    return new Listing(this.names, this.offs, this.kinds, this.modes, this.mtimes, this.sizes, out, this.hashes, this.links, this.uids, this.gids);
+    return new Listing(this.names, this.offs, this.parents, this.kinds, this.modes, this.mtimes, this.sizes, out, this.hashes, this.links, this.uids, this.gids);
   }
 
   /** The listing without the entries at these indexes (a copy; `this` when there are none). */
@@ -287,7 +371,7 @@ export function toListing(snap: Snapshot): Listing {
 const SHIFT = 14;
 const CHUNK = 1 << SHIFT;
 const MASK = CHUNK - 1;
-/** Bytes per chunk of the builder's path bytes (a longer path gets a chunk of its own). */
+/** Bytes per chunk of the builder's name bytes (a longer name gets a chunk of its own). */
 const NAME_SHIFT = 20;
 const NAME_CHUNK = 1 << NAME_SHIFT;
 
@@ -300,27 +384,37 @@ function gather<T extends Uint8Array | Uint16Array | Float64Array>(chunks: reado
   return out;
 }
 
+/** Every record's whole path as bytes (for sorting records that did not come as a walk). */
+interface Whole {
+  readonly bytes: Buffer;
+  readonly offs: Float64Array;
+}
+
 /**
  * Collects records in any order (a walk's or find's), then sorts them once into a Listing. While it
- * builds, the paths sit as bytes in chunks and the numbers in chunked typed arrays, so a million
+ * builds, the names sit as bytes in chunks and the numbers in chunked typed arrays, so a million
  * records cost no object each, and finish() turns one column at a time into the listing's, freeing
  * the builder's as it goes: the peak is the records once plus one column, not twice everything.
+ *
+ * A record whose parent directory came before it (a walk, find's output) keeps only its name and
+ * its parent's index; any other keeps its whole path, and then finish() sorts by whole paths.
  */
 export class ListingBuilder {
   private readonly names: Buffer[] = [];
   /** Bytes used in the last names chunk. */
   private used = NAME_CHUNK;
-  /** Where each path's bytes start: names[pos >>> NAME_SHIFT] at pos & (NAME_CHUNK - 1); and their length. */
   // Columns as chunks of CHUNK records each, one typed-array type per field (so each access site
   // sees one type). Every column has the same number of chunks, except the owners (made on first use).
+  /** Where each record's name starts: names[pos >>> NAME_SHIFT] at pos & (NAME_CHUNK - 1); and its length. */
   private starts: Uint32Array[] = [];
   private lens: Uint32Array[] = [];
+  /** The parent directory's record (the root's children: the root's, 0), or -1: the name is the whole path. */
+  private parents: Int32Array[] = [];
   private n = 0;
   private kinds: Uint8Array[] = [];
   private modes: Uint16Array[] = [];
   private mtimes: Float64Array[] = [];
   private sizes: Float64Array[] = [];
-  private parents: Int32Array[] = [];
   private uids: Float64Array[] = [];
   private gids: Float64Array[] = [];
   private hasOwners = false;
@@ -341,17 +435,54 @@ export class ListingBuilder {
     return this.n - this.dropped;
   }
 
-  /** Appends the path's bytes (a RelPath is one code unit per byte); returns where they start. */
-  private addName(p: string): number {
-    if (this.used + p.length > (this.names.at(-1)?.length ?? 0)) {
-      // A path longer than a chunk gets one of its own, at the next chunk's position.
-      this.names.push(Buffer.allocUnsafeSlow(Math.max(NAME_CHUNK, p.length)));
+  /** Appends p's bytes from `from` on (a RelPath is one code unit per byte); returns where they start. */
+  private addName(p: string, from: number): number {
+    const len = p.length - from;
+    if (this.used + len > (this.names.at(-1)?.length ?? 0)) {
+      // A name longer than a chunk gets one of its own, at the next chunk's position.
+      this.names.push(Buffer.allocUnsafeSlow(Math.max(NAME_CHUNK, len)));
       this.used = 0;
     }
     const k = this.names.length - 1;
+    const chunk = this.names[k]!;
     const at = this.used;
-    this.used += this.names[k]!.write(p, at, "latin1");
+    // A name is ~10 bytes: copied by hand, it needs no substring and no call into C++.
+    if (len < 64) for (let b = 0; b < len; b++) chunk[at + b] = p.charCodeAt(from + b);
+    else chunk.write(from === 0 ? p : p.slice(from), at, "latin1");
+    this.used += len;
     return k * NAME_CHUNK + at;
+  }
+
+  /**
+   * The parent record of p when the walk has given it, else -1 (and the builder is no longer
+   * structured); lastParent is then the parent's path.
+   */
+  private parentOf(p: RelPath, i: number): number {
+    if (p === "") {
+      if (i !== 0) this.unstructure();
+      return -1;
+    }
+    if (!this.structured) return -1;
+    // Most records are a sibling of the one before: the same parent, found without a lookup.
+    const q = this.lastParent;
+    const L = q.length;
+    if (this.lastParentIndex >= 0 && (L === 0 ? p.indexOf("/") < 0 : p.length > L + 1 && p.charCodeAt(L) === 0x2f && p.startsWith(q) && p.indexOf("/", L + 1) < 0)) {
+      return this.lastParentIndex;
+    }
+    const dir = parentOf(p);
+    const parent = this.dirs.get(dir);
+    if (parent === undefined) {
+      this.unstructure();
+      return -1;
+    }
+    this.lastParent = dir;
+    this.lastParentIndex = parent;
+    return parent;
+  }
+
+  private unstructure(): void {
+    this.structured = false;
+    this.dirs.clear();
   }
 
   /** Appends a record; returns its index (for set/drop while the walk goes on). */
@@ -362,14 +493,17 @@ export class ListingBuilder {
     if (c === this.kinds.length) {
       this.starts.push(new Uint32Array(CHUNK));
       this.lens.push(new Uint32Array(CHUNK));
+      this.parents.push(new Int32Array(CHUNK));
       this.kinds.push(new Uint8Array(CHUNK));
       this.modes.push(new Uint16Array(CHUNK));
       this.mtimes.push(new Float64Array(CHUNK));
       this.sizes.push(new Float64Array(CHUNK));
-      this.parents.push(new Int32Array(CHUNK));
     }
-    this.starts[c]![o] = this.addName(p);
-    this.lens[c]![o] = p.length;
+    const parent = this.parentOf(p, i);
+    const from = parent < 0 || this.lastParent.length === 0 ? 0 : this.lastParent.length + 1;
+    this.parents[c]![o] = parent;
+    this.starts[c]![o] = this.addName(p, from);
+    this.lens[c]![o] = p.length - from;
     this.kinds[c]![o] = r.kind;
     this.modes[c]![o] = r.mode;
     this.mtimes[c]![o] = r.mtimeMs;
@@ -386,28 +520,8 @@ export class ListingBuilder {
     if (r.text !== undefined) this.texts.set(i, r.text);
     if (r.hash !== undefined) this.hashes.set(i, r.hash);
     if (r.link !== undefined) this.links.set(i, r.link);
-    if (p === "") {
-      this.parents[c]![o] = -1;
-      if (i !== 0) this.structured = false;
-    } else if (this.structured) {
-      // Most records are a sibling of the one before: the same parent, found without a lookup.
-      const q = this.lastParent;
-      const L = q.length;
-      if (this.lastParentIndex >= 0 && (L === 0 ? p.indexOf("/") < 0 : p.length > L + 1 && p.charCodeAt(L) === 0x2f && p.startsWith(q) && p.indexOf("/", L + 1) < 0)) {
-        this.parents[c]![o] = this.lastParentIndex;
-      } else {
-        const dir = parentOf(p);
-        const parent = this.dirs.get(dir);
-        if (parent === undefined) this.structured = false;
-        else {
-          this.parents[c]![o] = parent;
-          this.lastParent = dir;
-          this.lastParentIndex = parent;
-        }
-      }
-    }
     if (r.kind === DIR && this.structured) {
-      if (this.dirs.has(p)) this.structured = false;
+      if (this.dirs.has(p)) this.unstructure();
       else this.dirs.set(p, i);
     }
     return i;
@@ -444,27 +558,54 @@ export class ListingBuilder {
     return this.parents[i >>> SHIFT]![i & MASK]!;
   }
 
-  /** Tree order (or, `plain`, byte order) of records a and b. */
-  private compare(a: number, b: number, plain: boolean): number {
+  /** Byte order of the names of records a and b. */
+  private compareNames(a: number, b: number): number {
     const sa = this.startAt(a);
     const sb = this.startAt(b);
-    const x = this.names[sa >>> NAME_SHIFT]!;
-    const y = this.names[sb >>> NAME_SHIFT]!;
     const fa = sa & (NAME_CHUNK - 1);
     const fb = sb & (NAME_CHUNK - 1);
-    const ta = fa + this.lenAt(a);
-    const tb = fb + this.lenAt(b);
-    return plain ? plainOrder(x, fa, ta, y, fb, tb) : compareBytes(x, fa, ta, y, fb, tb);
+    return plainOrder(this.names[sa >>> NAME_SHIFT]!, fa, fa + this.lenAt(a), this.names[sb >>> NAME_SHIFT]!, fb, fb + this.lenAt(b));
+  }
+
+  /** Every record's whole path: a parent's comes before its children's, so one pass in index order. */
+  private whole(): Whole {
+    const n = this.n;
+    const offs = new Float64Array(n + 1);
+    const lens = new Float64Array(n);
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const p = this.parentAt(i);
+      const own = this.lenAt(i);
+      lens[i] = p < 0 || lens[p] === 0 ? own : lens[p]! + 1 + own;
+      total += lens[i]!;
+    }
+    const bytes = Buffer.allocUnsafeSlow(total);
+    for (let i = 0, at = 0; i < n; i++) {
+      offs[i] = at;
+      const p = this.parentAt(i);
+      if (p >= 0 && lens[p] !== 0) {
+        bytes.copy(bytes, at, offs[p]!, offs[p]! + lens[p]!);
+        at += lens[p]!;
+        bytes[at++] = 0x2f;
+      }
+      const s = this.startAt(i);
+      const from = s & (NAME_CHUNK - 1);
+      this.names[s >>> NAME_SHIFT]!.copy(bytes, at, from, from + this.lenAt(i));
+      at += this.lenAt(i);
+    }
+    offs[n] = total;
+    return { bytes, offs };
   }
 
   /** The records in tree order (indexes into the builder's arrays), duplicates still in. */
-  private order(): Uint32Array {
+  private order(whole: Whole | undefined): Uint32Array {
     const n = this.n;
     const order = new Uint32Array(n);
     for (let i = 0; i < n; i++) order[i] = i;
-    if (!this.structured || (n > 0 && this.lenAt(0) !== 0)) {
+    if (whole !== undefined) {
+      const { bytes, offs } = whole;
       // A typed array's sort with a comparator is stable: equal paths keep their order.
-      return order.sort((a, b) => this.compare(a, b, false));
+      return order.sort((a, b) => compareBytes(bytes, offs[a]!, offs[a + 1]!, bytes, offs[b]!, offs[b + 1]!));
     }
     // Children of each directory, grouped by parent (a counting sort keeps the order they came in).
     const first = new Int32Array(n + 1);
@@ -477,9 +618,7 @@ export class ListingBuilder {
     const next = first.slice();
     const children = new Uint32Array(Math.max(0, n - 1));
     for (let i = 1; i < n; i++) children[next[this.parentAt(i)]!++] = i;
-    this.parents = [];
-    // Siblings by name: their paths share the parent's prefix, so plain byte order is name order.
-    const cmp = (a: number, b: number) => this.compare(a, b, true);
+    const cmp = (a: number, b: number) => this.compareNames(a, b);
     for (let d = 0; d < n; d++) {
       const from = first[d]!;
       const to = first[d + 1]!;
@@ -498,36 +637,33 @@ export class ListingBuilder {
     return order;
   }
 
+  /** Whether records a and b have the same path. */
+  private samePath(a: number, b: number, whole: Whole | undefined): boolean {
+    if (whole === undefined) return this.parentAt(a) === this.parentAt(b) && this.compareNames(a, b) === 0;
+    const { bytes, offs } = whole;
+    return plainOrder(bytes, offs[a]!, offs[a + 1]!, bytes, offs[b]!, offs[b + 1]!) === 0;
+  }
+
   /** The Listing in tree order; a path added twice keeps its last record. The builder is spent. */
   finish(): Listing {
     const n = this.n;
-    const order = this.order();
+    // A walk's records are ordered by their parents and names; any other, by whole paths.
+    const whole = this.structured && (n === 0 || (this.lenAt(0) === 0 && this.parentAt(0) < 0)) ? undefined : this.whole();
+    const order = this.order(whole);
     this.dirs.clear();
     // Kept records, in order, written over the front of `order` (k only moves ahead of m).
     let m = 0;
-    let bytes = 0;
     for (let k = 0; k < n; k++) {
       const i = order[k]!;
-      if (k + 1 < n && this.compare(order[k + 1]!, i, true) === 0) continue;
+      if (k + 1 < n && this.samePath(order[k + 1]!, i, whole)) continue;
       if (this.kindAt(i) === DROPPED) continue;
       order[m++] = i;
-      bytes += this.lenAt(i);
     }
-    const names = Buffer.allocUnsafeSlow(bytes);
-    const offs = new Uint32Array(m + 1);
-    let at = 0;
-    for (let j = 0; j < m; j++) {
-      const i = order[j]!;
-      const s = this.startAt(i);
-      const from = s & (NAME_CHUNK - 1);
-      const to = from + this.lenAt(i);
-      const chunk = this.names[s >>> NAME_SHIFT]!;
-      for (let k = from; k < to; k++) names[at++] = chunk[k]!;
-      offs[j + 1] = at;
-    }
+    const { names, offs, parents } = whole === undefined ? this.linkWalked(order, m) : linkSorted(whole, order, m);
     this.names.length = 0;
     this.starts = [];
     this.lens = [];
+    this.parents = [];
     const remap = (from: Map<number, string>): Map<number, string> => {
       const to = new Map<number, string>();
       if (from.size === 0) return to;
@@ -550,8 +686,92 @@ export class ListingBuilder {
     const gids = this.hasOwners ? gather(this.gids, order, m, new Float64Array(m).fill(NaN)) : undefined;
     this.uids = [];
     this.gids = [];
-    const listing = new Listing(names, offs, kinds, modes, mtimes, sizes, remap(this.texts), remap(this.hashes), remap(this.links), uids, gids);
+    const listing = new Listing(names, offs, parents, kinds, modes, mtimes, sizes, remap(this.texts), remap(this.hashes), remap(this.links), uids, gids);
     this.n = 0;
     return listing;
   }
+
+  /**
+   * Names and parents of the kept records `order[0..m)` of a walk: each keeps its name under its
+   * parent's new index. A record whose parent was not kept (a directory dropped after its children
+   * were added) is named from the nearest kept ancestor instead.
+   */
+  private linkWalked(order: Uint32Array, m: number): { names: Buffer; offs: Uint32Array; parents: Int32Array } {
+    const at = new Int32Array(this.n).fill(-1);
+    const parents = new Int32Array(m);
+    const longer = new Map<number, string>();
+    let bytes = 0;
+    for (let j = 0; j < m; j++) {
+      const i = order[j]!;
+      at[i] = j;
+      let p = this.parentAt(i);
+      if (p > 0 && at[p]! < 0) {
+        const parts = [this.nameAt(i)];
+        for (; p > 0 && at[p]! < 0; p = this.parentAt(p)) parts.unshift(this.nameAt(p));
+        longer.set(j, parts.join("/"));
+      }
+      parents[j] = p > 0 ? at[p]! : -1;
+      bytes += longer.get(j)?.length ?? this.lenAt(i);
+    }
+    const names = Buffer.allocUnsafeSlow(bytes);
+    const offs = new Uint32Array(m + 1);
+    let to = 0;
+    for (let j = 0; j < m; j++) {
+      const i = order[j]!;
+      const l = longer.get(j);
+      if (l !== undefined) to += names.write(l, to, "latin1");
+      else {
+        const s = this.startAt(i);
+        const from = s & (NAME_CHUNK - 1);
+        const chunk = this.names[s >>> NAME_SHIFT]!;
+        for (let k = from, end = from + this.lenAt(i); k < end; k++) names[to++] = chunk[k]!;
+      }
+      offs[j + 1] = to;
+    }
+    return { names, offs, parents };
+  }
+
+  private nameAt(i: number): string {
+    const s = this.startAt(i);
+    const from = s & (NAME_CHUNK - 1);
+    return this.names[s >>> NAME_SHIFT]!.toString("latin1", from, from + this.lenAt(i));
+  }
+}
+
+/**
+ * Names and parents of the kept records `order[0..m)`, sorted by whole paths: a stack of the entries
+ * that are ancestors of the current one (tree order puts every ancestor before its subtree) gives
+ * each its nearest listed ancestor, and its name is the rest of its path.
+ */
+function linkSorted(whole: Whole, order: Uint32Array, m: number): { names: Buffer; offs: Uint32Array; parents: Int32Array } {
+  const { bytes, offs: w } = whole;
+  const parents = new Int32Array(m);
+  const cut = new Float64Array(m);
+  const stack: number[] = [];
+  let total = 0;
+  const inside = (a: number, b: number) => {
+    // Whether whole path a is a proper ancestor of b.
+    const la = w[a + 1]! - w[a]!;
+    const lb = w[b + 1]! - w[b]!;
+    if (la === 0 || la >= lb || bytes[w[b]! + la] !== 0x2f) return false;
+    return plainOrder(bytes, w[a]!, w[a + 1]!, bytes, w[b]!, w[b]! + la) === 0;
+  };
+  for (let j = 0; j < m; j++) {
+    const i = order[j]!;
+    while (stack.length > 0 && !inside(order[stack.at(-1)!]!, i)) stack.pop();
+    const p = stack.at(-1) ?? -1;
+    parents[j] = p;
+    cut[j] = p < 0 ? 0 : w[order[p]! + 1]! - w[order[p]!]! + 1;
+    total += w[i + 1]! - w[i]! - cut[j]!;
+    stack.push(j);
+  }
+  const names = Buffer.allocUnsafeSlow(total);
+  const offs = new Uint32Array(m + 1);
+  let to = 0;
+  for (let j = 0; j < m; j++) {
+    const i = order[j]!;
+    to += bytes.copy(names, to, w[i]! + cut[j]!, w[i + 1]!);
+    offs[j + 1] = to;
+  }
+  return { names, offs, parents };
 }

@@ -79,3 +79,59 @@ test("listing: withHashes sets hashes on files only, leaving the original as it 
   assert.deepEqual(h.get("" as RelPath), { kind: "dir", mode: 0o755, mtimeMs: T });
   assert.equal((l.get("f" as RelPath) as { hash?: string }).hash, undefined);
 });
+
+/** Every path of `l` read back in `order` (pathAt, indexOf, isInside, compareAt), checked against `want`. */
+function readBack(l: ReturnType<typeof toListing>, want: readonly string[], order: readonly number[], what: string): void {
+  for (const i of order) {
+    assert.equal(l.pathAt(i), want[i], `${what}: pathAt(${i})`);
+    assert.equal(l.indexOf(want[i]!), i, `${what}: indexOf ${JSON.stringify(want[i])}`);
+    const j = order[(i * 7) % order.length]!;
+    assert.equal(Math.sign(l.compareAt(i, l, j)), Math.sign(compareTree(want[i]!, want[j]!)), `${what}: compareAt(${i}, ${j})`);
+    const dir = want[j]!;
+    assert.equal(l.isInside(i, dir), want[i] === dir || want[i]!.startsWith(dir + "/"), `${what}: isInside(${i}, ${JSON.stringify(dir)})`);
+  }
+}
+
+test("listing: paths stored as names under their parents read back in any order, from walks and from partial listings", () => {
+  for (let seed = 1; seed <= 60; seed++) {
+    const recs = walkTree(seed);
+    const r = rng(seed * 13);
+    // A partial listing: some directories' entries missing, so their children hang off an older ancestor or none.
+    const partial = recs.filter(([p, e]) => p === "" || e.kind !== "dir" || r() < 0.5);
+    for (const [what, set] of [["walk", recs], ["partial", partial]] as const) {
+      const l = toListing(new Map(set));
+      const want = set.map(([p]) => p as string).sort(compareTree);
+      const n = want.length;
+      const forward = [...Array(n).keys()];
+      readBack(l, want, forward, `seed ${seed} ${what} forward`);
+      readBack(l, want, [...forward].reverse(), `seed ${seed} ${what} backward`);
+      readBack(l, want, [...forward].sort(() => r() - 0.5), `seed ${seed} ${what} shuffled`);
+    }
+  }
+});
+
+test("listing builder: children of a directory dropped after them, deep trees and long names keep their whole paths", () => {
+  const b = new ListingBuilder();
+  const dir = { kind: 1, mode: 0o755, mtimeMs: T, size: 0 };
+  const file = { kind: 0, mode: 0o644, mtimeMs: T, size: 1 };
+  b.add("" as RelPath, dir);
+  const d = b.add("d" as RelPath, dir);
+  b.add("d/e" as RelPath, dir);
+  b.add("d/e/f" as RelPath, file);
+  b.drop(d);
+  const long = "n".repeat(300);
+  let deep = "";
+  for (let k = 0; k < 3000; k++) {
+    deep = deep === "" ? `x${k % 10}` : `${deep}/x${k % 10}`;
+    b.add(deep as RelPath, dir);
+  }
+  b.add(`${deep}/${long}` as RelPath, file);
+  const l = b.finish();
+  const want = ["", ...Array.from({ length: 3000 }, (_, k) => Array.from({ length: k + 1 }, (_, q) => `x${q % 10}`).join("/")), `${deep}/${long}`, "d/e", "d/e/f"].sort(compareTree);
+  assert.deepEqual([...l.keys()], want);
+  for (const p of ["d/e/f", "d/e", `${deep}/${long}`, "x0/x1/x2"]) {
+    assert.equal(l.indexOf(p), want.indexOf(p), p.slice(0, 20));
+    assert.equal(l.pathAt(want.indexOf(p)), p);
+  }
+  assert.equal(l.indexOf("d"), -1);
+});
