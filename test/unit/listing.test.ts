@@ -11,6 +11,7 @@ import {
   parseHashes,
   parseListing,
   parseMtime,
+  ListingParser,
   pathsInput,
   shq,
   type ListingOptions,
@@ -125,4 +126,21 @@ test("listCommand: missing root is distinguished from an unreadable one", () => 
   writeFileSync(join(dir, "a-file"), "");
   const notDir = spawnSync("bash", ["-c", listCommand(join(dir, "a-file"), { only: false, timeoutSec: 5 })]);
   assert.equal(notDir.status, 3);
+});
+
+test("ListingParser: output cut into chunks of any size, the marker and records split anywhere, parses as a whole", () => {
+  const long = rec("f", "644", "7", "500", "", "./" + "n".repeat(5000));
+  const whole = Buffer.concat([Buffer.from("motd noise\n"), out(dRoot, fA, dW, fWc, lEtc, long)]);
+  const want = parseListing(whole, none);
+  assert.equal(want.kind, "ok");
+  for (const size of [1, 2, 3, 7, 11, 64, 4095, 4096, 4097, 9000]) {
+    const p = new ListingParser(none);
+    for (let at = 0; at < whole.length; at += size) p.push(whole.subarray(at, at + size));
+    const got = p.end();
+    assert.equal(got.kind, "ok", `chunks of ${size}`);
+    if (got.kind === "ok" && want.kind === "ok") assert.deepEqual(new Map(got.snapshot), new Map(want.snapshot), `chunks of ${size}`);
+  }
+  const noRoot = new ListingParser(none);
+  for (const b of Buffer.from("TSYNC-LIST\0TSYNC-NOROOT\0", "latin1")) noRoot.push(Buffer.from([b]));
+  assert.deepEqual(noRoot.end(), { kind: "no-root" });
 });
