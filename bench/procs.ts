@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-export const CLI = fileURLToPath(new URL("../cli/main.js", import.meta.url));
+export const CLI = fileURLToPath(new URL("../tsync.js", import.meta.url));
 
 export interface Ran {
   readonly code: number | null;
@@ -31,7 +31,7 @@ export function timed(cmd: string, args: readonly string[], opts: { timeoutMs?: 
   });
 }
 
-/** The tsync CLI as users run it: `node dist/cli/main.js ...`. Extra node flags (e.g. --cpu-prof) go first. */
+/** The tsync CLI as users run it (package.json "bin"): `node dist/tsync.js ...`. Extra node flags (e.g. --cpu-prof) go first. */
 export function tsync(args: readonly string[], nodeFlags: readonly string[] = []): Promise<Ran> {
   return timed(process.execPath, [...nodeFlags, CLI, ...args]);
 }

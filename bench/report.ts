@@ -114,7 +114,7 @@ export function writeResults(file: string, ctx: Ctx, env: Record<string, string>
   if (notes.length > 0) parts.push("## Notes", "", ...notes, "");
   if (huge !== "") parts.push(huge, "");
   if (ctx.profiles.length > 0) {
-    parts.push("## Profiles of the misses (`node --cpu-prof dist/cli/main.js ...`, self time)", "");
+    parts.push("## Profiles of the misses (`node --cpu-prof dist/tsync.js ...`, self time)", "");
     for (const { title, p } of ctx.profiles) parts.push(renderProfile(title, p), "");
   }
   const analysis = new URL("../../bench/ANALYSIS.md", import.meta.url);

@@ -2,11 +2,11 @@
 // config). It asks nothing, never overwrites a file, and writes nothing that does not validate.
 import { closeSync, existsSync, openSync, writeSync } from "node:fs";
 import { resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseManifest } from "../../reconciler/manifest/load.js";
 import { parseStarterLocation, starterManifest, type StarterLocation } from "../../reconciler/manifest/starter.js";
 import { formatDiagnostic, hasErrors } from "../../reconciler/model/diagnostics.js";
 import { errorMessage } from "../../reconciler/model/errors.js";
+import { packageFile } from "../../reconciler/model/package-files.js";
 import { TOOL } from "../../reconciler/model/version.js";
 import { err, out, Exit, EXIT, type GlobalOptions } from "../output.js";
 
@@ -17,7 +17,7 @@ export interface InitCommandOptions extends Pick<GlobalOptions, "manifest" | "qu
   fromLsyncd?: string;
 }
 
-const SCHEMA = fileURLToPath(new URL("../../../schemas/manifest.schema.json", import.meta.url));
+const SCHEMA = packageFile("schemas/manifest.schema.json");
 
 function location(flag: string, spec: string): StarterLocation {
   const l = parseStarterLocation(spec);

@@ -9,6 +9,7 @@
 //   and keeps any VM abort away from the caller's process.
 
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
+import { packageFile } from "../model/package-files.js";
 import { DRIVER } from "./lsyncd-driver.lua.js";
 import { makeReader, type ReadScope } from "./lsyncd-files.js";
 
@@ -79,7 +80,9 @@ let queue: Promise<unknown> = Promise.resolve();
 const START_TIMEOUT_MS = 60_000;
 
 function startPool(): Pool {
-  const worker = new Worker(new URL(import.meta.url), { workerData: { tsyncLsyncdEval: true }, resourceLimits: { maxOldGenerationSizeMb: 256 } });
+  // This module is also the worker's entry (the block at its end); by its path in dist/, as the
+  // bundle the CLI runs is one file with every module in it.
+  const worker = new Worker(packageFile("dist/reconciler/import/lsyncd-eval.js"), { workerData: { tsyncLsyncdEval: true }, resourceLimits: { maxOldGenerationSizeMb: 256 } });
   let readyResolve!: () => void;
   const ready = new Promise<void>((r) => (readyResolve = r));
   const p: Pool = { worker, ready };

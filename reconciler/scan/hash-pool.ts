@@ -2,6 +2,7 @@
 // created on demand, kept for the next batch, and unref'd while idle so they never hold the process
 // open. Two workers: hashing is read-bound and the machines this runs on have few cores to spare.
 import { Worker } from "node:worker_threads";
+import { packageFile } from "../model/package-files.js";
 import { WORKER_MARK, type HashRecord, type HashReply, type HashRequest } from "./hash-worker.js";
 import type { RecordBatch } from "./hash-cache-file.js";
 
@@ -30,7 +31,7 @@ function retire(slot: Slot): void {
 }
 
 function spawn(): Slot {
-  const worker = new Worker(new URL("./hash-worker.js", import.meta.url), { workerData: WORKER_MARK });
+  const worker = new Worker(packageFile("dist/reconciler/scan/hash-worker.js"), { workerData: WORKER_MARK });
   const slot: Slot = { worker, job: undefined };
   const settle = (fn: (job: Job) => void) => {
     const job = slot.job;

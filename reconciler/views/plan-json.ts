@@ -12,6 +12,7 @@ import type { RelPath } from "../model/paths.js";
 import { toBytes } from "../model/paths.js";
 import { TsyncError } from "../model/errors.js";
 import { TOOL } from "../model/version.js";
+import { packageFile } from "../model/package-files.js";
 
 export const FORMAT_VERSION = 1;
 
@@ -169,7 +170,7 @@ export function schemaChecker(name: string, refs: readonly string[] = []): (doc:
   let validator: Validator | undefined;
   return (doc) => {
     if (!validator) {
-      const read = (n: string) => JSON.parse(readFileSync(new URL(`../../../schemas/${n}`, import.meta.url), "utf8"));
+      const read = (n: string) => JSON.parse(readFileSync(packageFile(`schemas/${n}`), "utf8"));
       const require = createRequire(import.meta.url);
       const { Ajv2020: Ajv } = require("ajv/dist/2020.js") as typeof import("ajv/dist/2020.js");
       const ajv = new Ajv({ allErrors: false, strict: false });

@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const CLI = fileURLToPath(new URL("../../cli/main.js", import.meta.url));
+/** The `tsync` command as installed (package.json "bin"): the one-file bundle tools/bundle.ts makes. */
+export const CLI = fileURLToPath(new URL("../../tsync.js", import.meta.url));
 
 export interface CliResult {
   readonly code: number | null;

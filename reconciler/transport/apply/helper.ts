@@ -1,11 +1,12 @@
 // Loads the target-side half of apply, helper.pl, and turns it into one shell-safe command. The Perl
 // is a plain file shipped with the package (package.json "files"); tsc does not copy it, so it is
-// read from the source tree beside this module's source: dist/reconciler/transport/apply/helper.js
-// → reconciler/transport/apply/helper.pl (the same layout in a checkout and in the npm package).
+// read from the source tree: reconciler/transport/apply/helper.pl (the same layout in a checkout and
+// in the npm package).
 import { readFileSync } from "node:fs";
+import { packageFile } from "../../model/package-files.js";
 import { WIRE } from "./protocol.js";
 
-const HELPER_PL = new URL("../../../../reconciler/transport/apply/helper.pl", import.meta.url);
+const HELPER_PL = packageFile("reconciler/transport/apply/helper.pl");
 
 /** WIRE as Perl constants: strings travel hex-encoded, so no byte of them is Perl syntax. */
 function perlConstants(): string {
