@@ -67,14 +67,14 @@ function plainOrder(a: Uint8Array, af: number, at: number, b: Uint8Array, bf: nu
 }
 
 export class Listing implements ReadonlyMap<RelPath, Entry> {
-  /** Scratch for one path's bytes at a time (load). */
-  private buf: Buffer = Buffer.allocUnsafe(256);
+  /** Scratch for one path's bytes at a time (load); #private, so equal listings deep-equal whatever was last read. */
+  #buf: Buffer = Buffer.allocUnsafe(256);
   /** A second scratch, for comparing two paths of this same listing. */
-  private spare: Buffer | undefined;
+  #spare: Buffer | undefined;
   /** The last path loaded and its listed ancestors, root-most first, and where each ends in buf. */
-  private chain = new Int32Array(32);
-  private chainEnds = new Uint32Array(32);
-  private depth = 0;
+  #chain = new Int32Array(32);
+  #chainEnds = new Uint32Array(32);
+  #depth = 0;
 
   /** @internal use ListingBuilder or toListing. */
   constructor(
@@ -113,10 +113,11 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
    * only to the first ancestor the chain shares.
    */
   private load(i: number): number {
-    const { chain, parents } = this;
-    let d = this.depth;
+    const chain = this.#chain;
+    const parents = this.parents;
+    let d = this.#depth;
     // Tree order mostly asks for the same path again, a child of the last, or a sibling of it.
-    if (d > 0 && chain[d - 1] === i) return this.chainEnds[d - 1]!;
+    if (d > 0 && chain[d - 1] === i) return this.#chainEnds[d - 1]!;
     const p = parents[i]!;
     if (p < 0) d = 0;
     else if (d > 0 && chain[d - 1] === p) {
@@ -126,9 +127,9 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
       // Any other order: up from i to the first ancestor on the chain, then down again.
       while (d > 0 && !this.isAncestor(chain[d - 1]!, i)) d--;
       if (d === 0 || chain[d - 1] !== p) {
-        this.depth = d;
+        this.#depth = d;
         this.load(p);
-        d = this.depth;
+        d = this.#depth;
       }
     }
     return this.push(d, i);
@@ -144,40 +145,40 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
   private push(d: number, i: number): number {
     const from = this.offs[i]!;
     const to = this.offs[i + 1]!;
-    let at = d > 0 ? this.chainEnds[d - 1]! : 0;
-    if (at + 1 + to - from > this.buf.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(2 * this.buf.length, at + 1 + to - from));
-      this.buf.copy(bigger, 0, 0, at);
-      this.buf = bigger;
+    let at = d > 0 ? this.#chainEnds[d - 1]! : 0;
+    if (at + 1 + to - from > this.#buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(2 * this.#buf.length, at + 1 + to - from));
+      this.#buf.copy(bigger, 0, 0, at);
+      this.#buf = bigger;
     }
-    if (d === this.chain.length) {
+    if (d === this.#chain.length) {
       const chain = new Int32Array(2 * d);
-      chain.set(this.chain);
-      this.chain = chain;
+      chain.set(this.#chain);
+      this.#chain = chain;
       const ends = new Uint32Array(2 * d);
-      ends.set(this.chainEnds);
-      this.chainEnds = ends;
+      ends.set(this.#chainEnds);
+      this.#chainEnds = ends;
     }
-    const buf = this.buf;
+    const buf = this.#buf;
     const names = this.names;
     if (d > 0) buf[at++] = 0x2f;
     for (let b = from; b < to; b++) buf[at++] = names[b]!;
-    this.chain[d] = i;
-    this.chainEnds[d] = at;
-    this.depth = d + 1;
+    this.#chain[d] = i;
+    this.#chainEnds[d] = at;
+    this.#depth = d + 1;
     return at;
   }
 
   /** The path at index i (a new string each call: callers ask only where they need one). */
   pathAt(i: number): RelPath {
     const len = this.load(i);
-    return this.buf.toString("latin1", 0, len) as RelPath;
+    return this.#buf.toString("latin1", 0, len) as RelPath;
   }
 
   /** Tree order of path i against the string p. */
   private compareTo(i: number, p: string): number {
     const len = this.load(i);
-    const a = this.buf;
+    const a = this.#buf;
     const n = Math.min(len, p.length);
     let k = 0;
     while (k < n && a[k] === p.charCodeAt(k)) k++;
@@ -190,7 +191,7 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
   /** Whether path i is `dir` or below it (compared as bytes, no string made). */
   isInside(i: number, dir: string): boolean {
     const len = this.load(i);
-    const a = this.buf;
+    const a = this.#buf;
     if (len < dir.length || (len > dir.length && a[dir.length] !== 0x2f)) return false;
     for (let k = 0; k < dir.length; k++) if (a[k] !== dir.charCodeAt(k)) return false;
     return true;
@@ -213,14 +214,14 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
   /** Tree order of this listing's path i against `other`'s path j (for a merge of two listings). */
   compareAt(i: number, other: Listing, j: number): number {
     const la = this.load(i);
-    let a = this.buf;
+    let a = this.#buf;
     if (other === this) {
-      if (this.spare === undefined || this.spare.length < la) this.spare = Buffer.allocUnsafe(Math.max(256, la));
-      this.buf.copy(this.spare, 0, 0, la);
-      a = this.spare;
+      if (this.#spare === undefined || this.#spare.length < la) this.#spare = Buffer.allocUnsafe(Math.max(256, la));
+      this.#buf.copy(this.#spare, 0, 0, la);
+      a = this.#spare;
     }
     const lb = other.load(j);
-    return compareBytes(a, 0, la, other.buf, 0, lb);
+    return compareBytes(a, 0, la, other.#buf, 0, lb);
   }
 
   /** The Entry at index i, with exactly the fields a scan of it reads (none set to undefined). */
