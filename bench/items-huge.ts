@@ -122,20 +122,20 @@ async function hugePoint(ctx: Ctx, files: number, sets: DataSet[]): Promise<Poin
   const lp = pairFor(w, set.name, "lsyncd");
   const manifest = writeHugeManifest(w, `${set.name}-huge`, set.src, tp);
   try {
-    const apply = await measured(process.execPath, [CLI, "apply", "--yes", "-q", "-f", manifest], `tsync apply ${set.name}`);
+    const apply = await measured(CLI, ["apply", "--yes", "-q", "-f", manifest], `tsync apply ${set.name}`);
     const fill = await rsyncPair(w, set.src, lp, ["-a", "--delete"], `rsync fill ${set.name}`);
     ctx.log(`  initial: tsync apply ${(apply.ms / 1000).toFixed(1)} s / ${apply.mb.toFixed(0)} MB; rsync -a pair ${(fill.ms / 1000).toFixed(1)} s`);
     // Independent check that tsync's apply converged: rsync's own itemized dry run finds nothing to do.
     const check = await rsyncPair(w, set.src, tp, ["-a", "--delete", "-n", "-i"], `rsync check ${set.name}`);
     if (check.stdout.trim() !== "") throw new Error(`after tsync apply, rsync -ani still sees changes on ${set.name}:\n${check.stdout.split("\n").slice(0, 10).join("\n")}`);
 
-    const planArgs = [CLI, "plan", "--detailed-exitcode", "-f", manifest];
+    const planArgs = ["plan", "--detailed-exitcode", "-f", manifest];
     const mbs: number[] = [];
     const reps = files >= 1_000_000 ? 1 : cfg.repsCheap;
     const s = await alternate(
       reps,
       async () => {
-        const r = await measured(process.execPath, planArgs, `tsync plan ${set.name}`);
+        const r = await measured(CLI, planArgs, `tsync plan ${set.name}`);
         if (!/No changes\./.test(r.stdout)) throw new Error(`tsync plan ${set.name} after a verified apply is not clean:\n${r.stdout.slice(-2000)}`);
         mbs.push(r.mb);
         return r.ms;

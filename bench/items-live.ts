@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Ctx } from "./context.js";
 import type { Placed } from "./items-batch.js";
-import { CLI, peakRssMb, startDaemon, type Daemon } from "./procs.js";
+import { cliArgv, peakRssMb, startDaemon, type Daemon } from "./procs.js";
 import { startLsyncd, writeLsyncdConfig } from "./lsyncd.js";
 import { quantile, summarize, verdict, type Row } from "./stats.js";
 import { forget, pollUntil } from "./verify.js";
@@ -16,7 +16,7 @@ const READY = /initial apply done/;
 
 export async function startWatch(manifest: string, timeoutMs: number, nodeFlags: readonly string[] = []): Promise<{ d: Daemon; readyMs: number }> {
   const t0 = performance.now();
-  const d = startDaemon(process.execPath, [...nodeFlags, CLI, "watch", "-f", manifest]);
+  const d = startDaemon(...cliArgv(["watch", "-f", manifest], nodeFlags));
   try {
     await d.waitFor(READY, timeoutMs);
   } catch (e) {

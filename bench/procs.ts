@@ -31,9 +31,16 @@ export function timed(cmd: string, args: readonly string[], opts: { timeoutMs?: 
   });
 }
 
-/** The tsync CLI as users run it (package.json "bin"): `node dist/tsync.js ...`. Extra node flags (e.g. --cpu-prof) go first. */
+/**
+ * The command line of the tsync CLI as users run it (package.json "bin"): `dist/tsync.js ARGS`, whose
+ * first line sets its node flags. Extra node flags (e.g. --cpu-prof) need `node FLAGS dist/tsync.js`.
+ */
+export function cliArgv(args: readonly string[], nodeFlags: readonly string[] = []): [string, string[]] {
+  return nodeFlags.length === 0 ? [CLI, [...args]] : [process.execPath, [...nodeFlags, CLI, ...args]];
+}
+
 export function tsync(args: readonly string[], nodeFlags: readonly string[] = []): Promise<Ran> {
-  return timed(process.execPath, [...nodeFlags, CLI, ...args]);
+  return timed(...cliArgv(args, nodeFlags));
 }
 
 /** Throws with the command's output unless it exited with one of `ok`. */

@@ -5,6 +5,7 @@
 // login, ssh2-lib.ts), wasmoon (loads its .wasm beside itself; only `import lsyncd` runs it), and
 // the two worker entry points, which run from dist/ (model/package-files.ts).
 import { build } from "esbuild";
+import { chmodSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const dist = fileURLToPath(new URL("../", import.meta.url));
@@ -22,3 +23,5 @@ await build({
   legalComments: "none",
   logLevel: "warning",
 });
+// Run as the file itself, like the installed bin, so its first line (cli/main.ts) takes effect.
+chmodSync(`${dist}tsync.js`, 0o755);

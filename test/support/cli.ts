@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** The `tsync` command as installed (package.json "bin"): the one-file bundle tools/bundle.ts makes. */
+/** The `tsync` command as installed (package.json "bin"): the one-file bundle tools/bundle.ts makes, run as itself (its first line says how). */
 export const CLI = fileURLToPath(new URL("../../tsync.js", import.meta.url));
 
 export interface CliResult {
@@ -35,7 +35,7 @@ function testCacheHome(): string {
 /** `prefix`: a command that runs the CLI (e.g. `ip netns exec NS`). `uid`/`gid`: run as that login (the tests run as root, who can read everything). */
 export function runTsync(args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; prefix?: readonly string[]; uid?: number; gid?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const argv = [...(opts.prefix ?? []), process.execPath, CLI, ...args];
+    const argv = [...(opts.prefix ?? []), CLI, ...args];
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: opts.cwd ?? process.cwd(),
       env: { ...process.env, NO_COLOR: "1", XDG_CACHE_HOME: testCacheHome(), ...opts.env },

@@ -69,7 +69,7 @@ export function watchManifest(o: {
 }
 
 export async function startWatch(manifest: string, files: { statusFile: string; logFile: string }, args: readonly string[] = []): Promise<WatchProcess> {
-  const child = spawn(process.execPath, [CLI, "watch", "-f", manifest, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+  const child = spawn(CLI, ["watch", "-f", manifest, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
   let out = "";
   child.stdout!.on("data", (b: Buffer) => (out += b.toString()));
   child.stderr!.on("data", (b: Buffer) => (out += b.toString()));
