@@ -65,6 +65,8 @@ export interface ListingOptions {
   readonly only?: readonly RelPath[];
   /** More records than this: "bad", with the count (limits.ts). */
   readonly maxEntries?: number;
+  /** Keep the kept regular files' names for takeFiles(), to hash them while the listing still arrives. */
+  readonly collectFiles?: boolean;
 }
 
 export type ListingResult =
@@ -137,8 +139,17 @@ export class ListingParser {
   private readonly ends = new Int32Array(FIELD_COUNT);
   private readonly dirExcluded = new Map<string, boolean>();
   private readonly blockedDirs = new Map<string, boolean>();
+  /** collectFiles: `./path\0` of each regular file kept since the last takeFiles(), as views of the input (valid until the next push). */
+  private files: Buffer[] = [];
 
   constructor(private readonly opts: ListingOptions) {}
+
+  /** The regular files kept since the last call, as hashCommand's stdin (`./path\0` each); empty when none. */
+  takeFiles(): Buffer {
+    const out = Buffer.concat(this.files);
+    this.files = [];
+    return out;
+  }
 
   // Directory verdicts, so a child of an excluded directory is excluded too (gitignore cannot
   // re-include below an excluded directory). A full walk meets parents first; an `only` walk starts
@@ -228,6 +239,8 @@ export class ListingParser {
       const size = kind === FILE ? parseUint(body, ends[1]! + 1, ends[2]!, 10) : 0;
       const text = kind === SYMLINK ? body.toString("latin1", ends[5]! + 1, ends[6]!) : undefined;
       this.builder.add(path, { kind, mode, mtimeMs, size, ...(text !== undefined ? { text } : {}), ...own });
+      // The record's last field is `./path` and its NUL: hashCommand's input as it is.
+      if (kind === FILE && opts.collectFiles) this.files.push(body.subarray(ends[6]! + 1, ends[7]! + 1));
     }
     return pos;
   }

@@ -144,3 +144,26 @@ test("ListingParser: output cut into chunks of any size, the marker and records 
   for (const b of Buffer.from("TSYNC-LIST\0TSYNC-NOROOT\0", "latin1")) noRoot.push(Buffer.from([b]));
   assert.deepEqual(noRoot.end(), { kind: "no-root" });
 });
+
+test("ListingParser collectFiles: the kept regular files, as hashCommand's stdin, whatever the chunking", () => {
+  const odd = rec("f", "644", "1", "500", "", "./wp/" + Buffer.from([0x6e, 0xff, 0x0a]).toString("latin1"));
+  const whole = out(dRoot, fA, dW, fWc, lEtc, odd, rec("f", "644", "1", "1", "", "./.tsync-tmp/x"));
+  for (const [opts, want] of [
+    [none, ["a", "wp/cache", "wp/n\xff\n"]],
+    [excludeWp, ["a"]],
+  ] as const) {
+    for (const size of [1, 5, 64, whole.length]) {
+      const p = new ListingParser({ ...opts, collectFiles: true });
+      const got: Buffer[] = [];
+      for (let at = 0; at < whole.length; at += size) {
+        p.push(whole.subarray(at, at + size));
+        got.push(p.takeFiles());
+      }
+      assert.equal(p.end().kind, "ok");
+      assert.deepEqual(Buffer.concat(got), pathsInput(want.map(R)), `chunks of ${size}`);
+    }
+  }
+  const plain = new ListingParser(none);
+  plain.push(whole);
+  assert.equal(plain.takeFiles().length, 0, "nothing is kept without collectFiles");
+});

@@ -1,14 +1,14 @@
 // The Transport for a tree on another machine: everything is a few execs over one verified connection.
 // Paths from listings only ever travel on stdin or as data; command lines hold just the manifest's root
 // (a "~/dir" root resolved against the login directory first).
-import { Transform, type TransformCallback } from "node:stream";
+import { PassThrough, Transform, type TransformCallback, type Writable } from "node:stream";
 import type { Change } from "../../model/change.js";
 import { SourceChangedError, TransportError } from "../../model/errors.js";
 import type { Host } from "../../model/manifest.js";
 import { ancestorsOf, displayPath, isInside, ROOT, type RelPath } from "../../model/paths.js";
 import { hashCommand, linksCommand, listCommand, onlyVanished, parseHashes, parseLinks, ListingParser, pathsInput, shq, afterMarker } from "../../scan/listing.js";
 import type { Snapshot } from "../../model/snapshot.js";
-import { FILE, ListingBuilder, toListing, type Listing } from "../../model/listing.js";
+import { ListingBuilder, toListing, type Listing } from "../../model/listing.js";
 import { APPLY_COMMAND } from "../apply/helper.js";
 import { applyOverStream } from "../apply/stream.js";
 import { fail } from "./auth.js";
@@ -115,18 +115,23 @@ export class SshTransport implements Transport {
   }
 
   /** One listing exec: the whole tree, the `only` subtrees, or (shallow) the named entries alone. */
-  private async list(root: string, opts: ScanOptions, paths: readonly RelPath[] | undefined, shallow: boolean): Promise<Listing | undefined> {
+  /** `files`: each kept regular file's `./path\0` is written there as it is listed (a deep scan's hashing). */
+  private async list(root: string, opts: ScanOptions, paths: readonly RelPath[] | undefined, shallow: boolean, files?: Writable): Promise<Listing | undefined> {
     const conn = await this.conn();
     const only = paths !== undefined;
     // Parsed as it arrives: the listing of a large tree is never held whole.
-    const parser = new ListingParser({ exclude: opts.exclude, owners: opts.owners, ...(only && !shallow ? { only: paths } : {}), ...(opts.maxEntries !== undefined ? { maxEntries: opts.maxEntries } : {}) });
+    const parser = new ListingParser({ exclude: opts.exclude, owners: opts.owners, ...(only && !shallow ? { only: paths } : {}), ...(opts.maxEntries !== undefined ? { maxEntries: opts.maxEntries } : {}), ...(files ? { collectFiles: true } : {}) });
     const proc = conn.spawn(this.sh(listCommand(root, { only, shallow, timeoutSec: this.scanTimeoutSec })), opts.signal ? { signal: opts.signal } : {});
     proc.stdin.end(only ? pathsInput(paths) : undefined);
     const stderr: Buffer[] = [];
     const [code] = await Promise.all([
       proc.done,
       (async () => {
-        for await (const chunk of proc.stdout) parser.push(chunk as Buffer);
+        for await (const chunk of proc.stdout) {
+          parser.push(chunk as Buffer);
+          // Not awaiting 'drain': the hashing channel may wait for a free one while this one is busy.
+          if (files) files.write(parser.takeFiles());
+        }
       })(),
       (async () => {
         for await (const chunk of proc.stderr) stderr.push(chunk as Buffer);
@@ -208,11 +213,14 @@ export class SshTransport implements Transport {
     // A partial scan also returns every ancestor as an entry alone (ScanOptions.only): a second,
     // parallel listing of just those names.
     const parents = only ? [...new Set(only.flatMap((p) => ancestorsOf(p)))].filter((a) => !only.some((o) => isInside(a, o) || a === o)) : [];
+    // A deep scan hashes the files as the listing names them (one more channel), not after it.
+    const hashing = opts.hash === "all" ? this.hashing(root, opts.signal) : undefined;
     const [listed, above, links] = await Promise.all([
-      this.list(root, opts, only, false),
+      this.list(root, opts, only, false, hashing?.stdin).finally(() => hashing?.stdin.end()),
       parents.length > 0 ? this.list(root, opts, parents, true) : Promise.resolve(undefined),
       opts.links ? this.links(root, only, opts.signal) : Promise.resolve(undefined),
     ]);
+    const hashes = await hashing?.hashes;
     if (listed === undefined) return toListing(new Map());
     let snapshot = listed;
     if (above !== undefined && above.size > 0) {
@@ -223,21 +231,31 @@ export class SshTransport implements Transport {
       snapshot = b.finish();
     }
     if (links !== undefined) snapshot = snapshot.withLinks(links);
-    if (opts.hash !== "all") return snapshot;
-    const files = snapshot.pathsOfKind(FILE);
-    return snapshot.withHashes(await this.hash(root, files, opts.signal));
+    return hashes === undefined ? snapshot : snapshot.withHashes(hashes);
   }
 
   async hash(written: string, paths: readonly RelPath[], signal?: AbortSignal): Promise<Map<RelPath, string>> {
     if (paths.length === 0) return new Map();
-    const root = await this.at(written);
-    const conn = await this.conn();
-    const r = await conn.exec(this.sh(hashCommand(root, this.scanTimeoutSec)), { stdin: pathsInput(paths), ...(signal ? { signal } : {}) });
-    // 123: some files could not be read (they are left out, as the interface says).
-    if (r.code !== 0 && r.code !== 123) throw this.error("hash-failed", `cannot hash files in ${root}: ${firstLine(r.stderr) || `exit status ${r.code}`}`);
-    const hashes = parseHashes(r.stdout);
-    if (hashes === undefined) throw this.error("hash-failed", `cannot hash files in ${root}: unexpected output`);
-    return hashes;
+    const h = this.hashing(await this.at(written), signal);
+    h.stdin.end(pathsInput(paths));
+    return h.hashes;
+  }
+
+  /** A remote hashCommand reading `./path\0` names from `stdin` as they are written; resolves once it ends. */
+  private hashing(root: string, signal?: AbortSignal): { stdin: Writable; hashes: Promise<Map<RelPath, string>> } {
+    const stdin = new PassThrough();
+    const hashes = (async () => {
+      const conn = await this.conn();
+      const r = await conn.exec(this.sh(hashCommand(root, this.scanTimeoutSec)), { stdin, ...(signal ? { signal } : {}) });
+      // 123: some files could not be read (they are left out, as the interface says).
+      if (r.code !== 0 && r.code !== 123) throw this.error("hash-failed", `cannot hash files in ${root}: ${firstLine(r.stderr) || `exit status ${r.code}`}`);
+      const parsed = parseHashes(r.stdout);
+      if (parsed === undefined) throw this.error("hash-failed", `cannot hash files in ${root}: unexpected output`);
+      return parsed;
+    })();
+    // Awaited by the caller; a listing that fails first must not leave this as an unhandled rejection.
+    hashes.catch(() => {});
+    return { stdin, hashes };
   }
 
   // The name arrives on stdin; a path that is not a regular file (or is a symlink) reads as absent.
