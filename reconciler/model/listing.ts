@@ -292,12 +292,30 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
     return this.withSide(links, "links");
   }
 
+  /** The same listing with these file hashes set by index (indexes that are not files are ignored). */
+  withHashesAt(hashes: ReadonlyMap<number, string>): Listing {
+    if (hashes.size === 0) return this;
+    const out = new Map(this.hashes);
+    for (const [i, v] of hashes) if (this.kinds[i] === FILE) out.set(i, v);
+    return new Listing(this.names, this.offs, this.parents, this.kinds, this.modes, this.mtimes, this.sizes, this.texts, out, this.links, this.uids, this.gids);
+  }
+
   private withSide(values: ReadonlyMap<RelPath, string>, side: "hashes" | "links"): Listing {
     if (values.size === 0) return this;
     const out = new Map(this[side]);
-    for (const [p, v] of values) {
-      const i = this.indexOf(p);
-      if (i >= 0 && this.kinds[i] === FILE) out.set(i, v);
+    if (values.size * 8 >= this.size) {
+      // Most files (a deep scan): one read of the paths in tree order, each a name copy, beats a
+      // binary search per value.
+      for (let i = 0; i < this.size; i++) {
+        if (this.kinds[i] !== FILE) continue;
+        const v = values.get(this.pathAt(i));
+        if (v !== undefined) out.set(i, v);
+      }
+    } else {
+      for (const [p, v] of values) {
+        const i = this.indexOf(p);
+        if (i >= 0 && this.kinds[i] === FILE) out.set(i, v);
+      }
     }
     const [hashes, links] = side === "hashes" ? [out, this.links] : [this.hashes, out];
     return new Listing(this.names, this.offs, this.parents, this.kinds, this.modes, this.mtimes, this.sizes, this.texts, hashes, links, this.uids, this.gids);

@@ -242,14 +242,24 @@ export async function scanLocal(root: string, opts: ScanOptions): Promise<Snapsh
 
 /** Hash every file of `snap` and set each hash whose file still had the size and mtime scanned. */
 async function attachHashes(root: string, snap: Listing, opts: ScanOptions): Promise<Listing> {
-  const files = snap.pathsOfKind(FILE);
-  const hashes = new Map<RelPath, string>();
-  const hashOpts = { whole: opts.only === undefined || opts.only.includes(ROOT), ...(opts.hashCache ? { cache: opts.hashCache } : {}), ...(opts.signal ? { signal: opts.signal } : {}) };
-  for (const [p, hash, size, mtimeMs] of await hashTreeFiles(root, files, hashOpts)) {
-    const i = snap.indexOf(p);
-    if (i >= 0 && snap.kinds[i] === FILE && snap.sizes[i] === size && snap.mtimes[i] === mtimeMs) hashes.set(p as RelPath, hash);
+  const files: RelPath[] = [];
+  const at: number[] = [];
+  for (let i = 0; i < snap.size; i++) {
+    if (snap.kinds[i] !== FILE) continue;
+    files.push(snap.pathAt(i));
+    at.push(i);
   }
-  return snap.withHashes(hashes);
+  const hashes = new Map<number, string>();
+  const hashOpts = { whole: opts.only === undefined || opts.only.includes(ROOT), ...(opts.hashCache ? { cache: opts.hashCache } : {}), ...(opts.signal ? { signal: opts.signal } : {}) };
+  // Records come back in the order asked, less the files that could not be hashed.
+  let j = 0;
+  for (const [p, hash, size, mtimeMs] of await hashTreeFiles(root, files, hashOpts)) {
+    while (j < files.length && files[j] !== p) j++;
+    if (j === files.length) throw new Error(`hash of ${JSON.stringify(p)} out of order`);
+    const i = at[j]!;
+    if (snap.sizes[i] === size && snap.mtimes[i] === mtimeMs) hashes.set(i, hash);
+  }
+  return snap.withHashesAt(hashes);
 }
 
 /** BLAKE2b-512 hex of each file in `paths`; a file that cannot be read or changed while read is left out. */
