@@ -68,7 +68,12 @@ function digestFileSync(abs: Buffer, afterChunk?: () => void): { digest: Buffer;
     if (!before.isFile()) return undefined;
     const digest = createHash("blake2b512");
     buffer ??= Buffer.allocUnsafe(CHUNK);
-    for (let n = readSync(fd, buffer, 0, CHUNK, null); n > 0; n = readSync(fd, buffer, 0, CHUNK, null)) {
+    // Reading stops at the size fstat gave (no read just to see the end, for the many small files of a
+    // web root); a file that grew or shrank meanwhile fails the stat comparison below.
+    const size = Number(before.size);
+    let total = 0;
+    for (let n = 1; total < size && n > 0; total += n) {
+      n = readSync(fd, buffer, 0, CHUNK, null);
       digest.update(buffer.subarray(0, n));
       afterChunk?.();
     }
