@@ -3,12 +3,15 @@
 // open. Two workers: hashing is read-bound and the machines this runs on have few cores to spare.
 import { Worker } from "node:worker_threads";
 import { packageFile } from "../model/package-files.js";
-import { WORKER_MARK, type HashRecord, type HashReply, type HashRequest } from "./hash-worker.js";
+import { setImmediate as yieldNow } from "node:timers/promises";
+import { hashBatch, WORKER_MARK, type HashRecord, type HashReply, type HashRequest } from "./hash-worker.js";
 import type { RecordBatch } from "./hash-cache-file.js";
 
 const POOL_SIZE = 2;
 /** Paths per message: large enough to amortize messaging, small enough to spread work and abort soon. */
 const BATCH = 64;
+/** Cache look-ups on the main thread between two yields to the event loop (an lstat each). */
+const LOOKUP_SLICE = 2000;
 
 interface Job {
   readonly req: HashRequest;
@@ -32,6 +35,7 @@ function retire(slot: Slot): void {
 
 function spawn(): Slot {
   const worker = new Worker(packageFile("dist/reconciler/scan/hash-worker.js"), { workerData: WORKER_MARK });
+  hashStats.workers++;
   const slot: Slot = { worker, job: undefined };
   const settle = (fn: (job: Job) => void) => {
     const job = slot.job;
@@ -96,8 +100,8 @@ function run(req: HashRequest, signal: AbortSignal | undefined): Promise<HashRep
   });
 }
 
-/** Files hashed by this process so far: bytes read, or taken from the persistent cache (tests, bench). */
-export const hashStats = { read: 0, cached: 0 };
+/** Files hashed by this process so far: bytes read, or taken from the persistent cache; workers started (tests, bench). */
+export const hashStats = { read: 0, cached: 0, workers: 0 };
 
 /** Hash `paths` (RelPaths) under `root` in the pool; files that fail or change while read are left out. */
 export async function hashRecords(root: string, paths: readonly string[], signal?: AbortSignal): Promise<HashRecord[]> {
@@ -107,10 +111,27 @@ export async function hashRecords(root: string, paths: readonly string[], signal
 /** hashRecords, consulting `cache` (HashRequest.cache) and returning the records to save it with. */
 export async function hashWithCache(root: string, paths: readonly string[], cache: HashRequest["cache"], signal?: AbortSignal): Promise<{ records: HashRecord[]; batches: RecordBatch[] }> {
   signal?.throwIfAborted();
-  const replies: Promise<HashReply>[] = [];
-  for (let i = 0; i < paths.length; i += BATCH) replies.push(run({ root, paths: paths.slice(i, i + BATCH), ...(cache ? { cache } : {}) }, signal));
   const records: HashRecord[] = [];
   const batches: RecordBatch[] = [];
+  let todo = paths;
+  if (cache) {
+    // The cache is looked up here, an lstat per file: a warm deep plan then starts no worker (each
+    // pays node's bootstrap, 30-80 ms) and posts no message. Only the misses go to the pool, so their
+    // records come after the hits'.
+    const misses: string[] = [];
+    for (let i = 0; i < paths.length; i += LOOKUP_SLICE) {
+      if (i > 0) await yieldNow();
+      signal?.throwIfAborted();
+      const r = hashBatch({ root, paths: paths.slice(i, i + LOOKUP_SLICE), cache, cachedOnly: true });
+      hashStats.cached += r.cached;
+      for (const rec of r.records) records.push(rec);
+      if (r.batch) batches.push(r.batch);
+      for (const m of r.misses!) misses.push(m);
+    }
+    todo = misses;
+  }
+  const replies: Promise<HashReply>[] = [];
+  for (let i = 0; i < todo.length; i += BATCH) replies.push(run({ root, paths: todo.slice(i, i + BATCH), ...(cache ? { cache } : {}) }, signal));
   for (const r of await Promise.all(replies)) {
     hashStats.read += r.read;
     hashStats.cached += r.cached;

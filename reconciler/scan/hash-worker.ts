@@ -16,6 +16,8 @@ export interface HashRequest {
     /** Only files whose ctime is before this (ns since the epoch) get a record: older ones are not racy. */
     readonly storeBeforeNs: bigint;
   };
+  /** With a cache: answer from it only, and name the other files in HashReply.misses (main thread). */
+  readonly cachedOnly?: boolean;
 }
 
 export interface HashReply {
@@ -26,6 +28,8 @@ export interface HashReply {
   readonly read: number;
   /** Files whose hash came from the cache. */
   readonly cached: number;
+  /** cachedOnly: the files the cache could not answer, in request order. */
+  readonly misses?: string[];
 }
 
 /** [path, BLAKE2b-512 hex, size, mtimeMs] of each file hashed; paths that failed are left out. */
@@ -95,6 +99,7 @@ export function hashBatch(req: HashRequest): HashReply {
   let stored = 0;
   let read = 0;
   let cached = 0;
+  const misses: string[] = [];
   for (const p of req.paths) {
     try {
       const abs = Buffer.concat([root, Buffer.from(sep), Buffer.from(p, "latin1")]);
@@ -104,6 +109,10 @@ export function hashBatch(req: HashRequest): HashReply {
         st = lstatSync(abs, { bigint: true });
         digest = st.isFile() ? lookupRecord(cache.table, st) : undefined;
         if (digest !== undefined) cached++;
+      }
+      if (digest === undefined && req.cachedOnly) {
+        misses.push(p);
+        continue;
       }
       if (digest === undefined) {
         read++;
@@ -117,7 +126,7 @@ export function hashBatch(req: HashRequest): HashReply {
       // Unreadable or vanished: left out; the caller treats the content as unknown.
     }
   }
-  return { records, read, cached, ...(words ? { batch: { words, count: stored } } : {}) };
+  return { records, read, cached, ...(words ? { batch: { words, count: stored } } : {}), ...(req.cachedOnly ? { misses } : {}) };
 }
 
 export const WORKER_MARK = "tsync-hash-worker";

@@ -251,12 +251,16 @@ async function attachHashes(root: string, snap: Listing, opts: ScanOptions): Pro
   }
   const hashes = new Map<number, string>();
   const hashOpts = { whole: opts.only === undefined || opts.only.includes(ROOT), ...(opts.hashCache ? { cache: opts.hashCache } : {}), ...(opts.signal ? { signal: opts.signal } : {}) };
-  // Records come back in the order asked, less the files that could not be hashed.
+  // Records come back as two runs in the order asked (the cache's hits, then the files read), less
+  // the files that could not be hashed: a cursor that wraps around once finds each in linear time.
   let j = 0;
   for (const [p, hash, size, mtimeMs] of await hashTreeFiles(root, files, hashOpts)) {
-    while (j < files.length && files[j] !== p) j++;
-    if (j === files.length) throw new Error(`hash of ${JSON.stringify(p)} out of order`);
-    const i = at[j]!;
+    let k = j;
+    while (k < files.length && files[k] !== p) k++;
+    if (k === files.length) for (k = 0; k < j && files[k] !== p; k++);
+    if (files[k] !== p) continue;
+    j = k + 1;
+    const i = at[k]!;
     if (snap.sizes[i] === size && snap.mtimes[i] === mtimeMs) hashes.set(i, hash);
   }
   return snap.withHashesAt(hashes);

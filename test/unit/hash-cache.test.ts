@@ -68,6 +68,19 @@ test("a warm deep scan after touching one file reads only that file, and its has
   assert.deepEqual(warnings, []);
 });
 
+test("a warm deep scan answered by the cache starts no hash worker; a file read after the hits still gets its hash", async () => {
+  const cold = await deepScan();
+  await closeHashPool();
+  const w0 = hashStats.workers;
+  const warm = await deepScan();
+  assert.deepEqual([warm.read, warm.cached, hashStats.workers - w0], [0, FILES, 0]);
+  writeFileSync(join(root, "d", "f0"), "first in tree order, last in the records\n");
+  const one = await deepScan();
+  assert.deepEqual([one.read, one.cached], [1, FILES - 1]);
+  assert.equal(hashOf(one.snap, "d/f0"), realHash("d/f0"));
+  for (let i = 1; i < FILES; i++) assert.equal(hashOf(one.snap, `d/f${i}`), hashOf(cold.snap, `d/f${i}`));
+});
+
 test("a rewrite with the same size and mtime but a new ctime is re-hashed", async () => {
   const p = join(root, "d", "f3");
   const T = 1_700_000_000; // whole seconds: utimes can put them back exactly
