@@ -275,13 +275,6 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
     for (let i = 0; i < this.size; i++) fn(this.entryAt(i), this.pathAt(i), this);
   }
 
-  /** The paths of the entries of this kind, in tree order. */
-  pathsOfKind(kind: number): RelPath[] {
-    const out: RelPath[] = [];
-    for (let i = 0; i < this.size; i++) if (this.kinds[i] === kind) out.push(this.pathAt(i));
-    return out;
-  }
-
   /** The same listing with these file hashes set (paths that are not files here are ignored). */
   withHashes(hashes: ReadonlyMap<RelPath, string>): Listing {
     return this.withSide(hashes, "hashes");

@@ -1,9 +1,9 @@
 // A small pool of hashing worker threads shared by every local hash in the process. Workers are
 // created on demand, kept for the next batch, and unref'd while idle so they never hold the process
 // open. Two workers: hashing is read-bound and the machines this runs on have few cores to spare.
+import { setImmediate as yieldNow } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
 import { packageFile } from "../model/package-files.js";
-import { setImmediate as yieldNow } from "node:timers/promises";
 import { hashBatch, WORKER_MARK, type HashRecord, type HashReply, type HashRequest } from "./hash-worker.js";
 import type { RecordBatch } from "./hash-cache-file.js";
 

@@ -114,8 +114,10 @@ export class SshTransport implements Transport {
     return this.endpoint ? fail(this.endpoint, code, detail) : new TransportError(this.target.name, code, detail);
   }
 
-  /** One listing exec: the whole tree, the `only` subtrees, or (shallow) the named entries alone. */
-  /** `files`: each kept regular file's `./path\0` is written there as it is listed (a deep scan's hashing). */
+  /**
+   * One listing exec: the whole tree, the `only` subtrees, or (shallow) the named entries alone.
+   * `files`: each kept regular file's `./path\0` is written there as it is listed (a deep scan's hashing).
+   */
   private async list(root: string, opts: ScanOptions, paths: readonly RelPath[] | undefined, shallow: boolean, files?: Writable): Promise<Listing | undefined> {
     const conn = await this.conn();
     const only = paths !== undefined;
