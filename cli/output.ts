@@ -22,6 +22,19 @@ export function out(text: string): void {
   process.stdout.write(text.endsWith("\n") || text === "" ? text : text + "\n");
 }
 
+/** Lines written in ~64 KiB pieces as they come: a plan of a million changes never becomes one string. */
+export function outLines(lines: Iterable<string>): void {
+  let piece = "";
+  for (const l of lines) {
+    piece += l + "\n";
+    if (piece.length >= 1 << 16) {
+      process.stdout.write(piece);
+      piece = "";
+    }
+  }
+  if (piece !== "") process.stdout.write(piece);
+}
+
 /** Messages may embed remote stderr or a plan file's text: escaped, line structure kept (model/text.ts). */
 export function err(text: string): void {
   const safe = escapeLines(text);

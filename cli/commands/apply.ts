@@ -8,7 +8,7 @@ import { applyPlan } from "../../reconciler/run/apply-run.js";
 import { parsePlanJson } from "../../reconciler/views/plan-json.js";
 import { toApplyJson } from "../../reconciler/views/apply-json.js";
 import { renderApplyHuman } from "../../reconciler/views/apply-human.js";
-import { renderPlanHuman } from "../../reconciler/views/plan-human.js";
+import { planHumanLines } from "../../reconciler/views/plan-human.js";
 import type { Plan } from "../../reconciler/model/plan.js";
 import { summarize } from "../../reconciler/model/plan.js";
 import { targetSelected } from "../../reconciler/run/plan-run.js";
@@ -16,7 +16,7 @@ import { nginxAsRendered } from "../../reconciler/run/stale.js";
 import { errorMessage } from "../../reconciler/model/errors.js";
 import type { Manifest } from "../../reconciler/model/manifest.js";
 import { requireManifest } from "../manifest.js";
-import { out, err, useColor, Exit, EXIT, type GlobalOptions } from "../output.js";
+import { out, outLines, err, useColor, Exit, EXIT, type GlobalOptions } from "../output.js";
 import { planProgressReporter, progressReporter } from "../progress.js";
 import { readPlanKey, type PlanKeyOptions } from "../plan-key.js";
 
@@ -112,7 +112,7 @@ export async function applyCommand(planFile: string | undefined, opts: ApplyComm
     planning?.done();
     const s = plan.summary;
     const hasWork = s.add + s.change + s.delete > 0 || s.nginxChanged;
-    if (!opts.json) out(renderPlanHuman(plan, { color, quiet: opts.quiet ?? false }));
+    if (!opts.json) outLines(planHumanLines(plan, { color, quiet: opts.quiet ?? false }));
     if (hasWork && !opts.yes) {
       if (!process.stdin.isTTY) {
         err("apply: refusing to change targets without confirmation: stdin is not a terminal (pass --yes)");

@@ -4,10 +4,10 @@ import { writeFileAtomic } from "../../reconciler/transport/local/atomic-write.j
 import { errorMessage } from "../../reconciler/model/errors.js";
 import { Fleet } from "../../reconciler/run/fleet.js";
 import { planManifest } from "../../reconciler/run/plan-run.js";
-import { renderPlanHuman } from "../../reconciler/views/plan-human.js";
+import { planHumanLines } from "../../reconciler/views/plan-human.js";
 import type { Plan } from "../../reconciler/model/plan.js";
 import { requireManifest } from "../manifest.js";
-import { out, err, useColor, Exit, EXIT, type GlobalOptions } from "../output.js";
+import { out, outLines, err, useColor, Exit, EXIT, type GlobalOptions } from "../output.js";
 import { planProgressReporter } from "../progress.js";
 import { readPlanKey, type PlanKeyOptions } from "../plan-key.js";
 
@@ -69,7 +69,7 @@ export async function planCommand(opts: PlanCommandOptions): Promise<void> {
     else if (format === "markdown") out((await import("../../reconciler/views/markdown.js")).renderMarkdown(plan));
     else {
       const diffs = opts.diff ? await (await import("../../reconciler/run/text-diff.js")).textDiffs(manifest, fleet, plan) : undefined;
-      out(renderPlanHuman(plan, { color: useColor(opts), quiet: opts.quiet ?? false, verbose: opts.verbose ?? false, ...(diffs ? { diffs } : {}) }));
+      outLines(planHumanLines(plan, { color: useColor(opts), quiet: opts.quiet ?? false, verbose: opts.verbose ?? false, ...(diffs ? { diffs } : {}) }));
       if (opts.out) err(`Saved the plan to ${opts.out}; apply exactly it with: tsync apply ${opts.out}`);
     }
     throw new Exit(planExitCode(plan, opts.detailedExitcode ?? false));

@@ -1,4 +1,5 @@
-// The human view of a Plan (terraform-style). Returns text; only cli/ writes to stdout. Text from a
+// The human view of a Plan (terraform-style). Yields lines (a million-file initial sync is ~130 MB of
+// text, so cli/ writes them as they come) or returns the text; only cli/ writes to stdout. Text from a
 // target or the source (names, diffs, remote errors) is escaped (model/text.ts): it can hold terminal
 // control sequences.
 import type { Change } from "../model/change.js";
@@ -36,24 +37,26 @@ function changeLine(c: Change, paint: Paint): string {
   return head + (t.detail ? paint("dim", " " + t.detail) : "");
 }
 
-function renderTarget(t: TargetPlan, paint: Paint, opts: RenderOptions): string[] {
+function* targetLines(t: TargetPlan, paint: Paint, opts: RenderOptions): Generator<string> {
   const head = `${paint("bold", t.sync)}: ${escapeText(targetLabel(t))}`;
-  if (t.state === "unreachable") return [`${head} ${paint("red", "unreachable")}: ${escapeText(t.error ?? "")}`, ...(t.hint !== undefined ? [`  hint: ${escapeText(t.hint)}`] : [])];
-  const lines: string[] = [];
+  if (t.state === "unreachable") {
+    yield `${head} ${paint("red", "unreachable")}: ${escapeText(t.error ?? "")}`;
+    if (t.hint !== undefined) yield `  hint: ${escapeText(t.hint)}`;
+    return;
+  }
   const shown = opts.verbose ? t.changes : visibleChanges(t.changes);
-  if (t.changes.length === 0) lines.push(t.problems.length === 0 ? `${head} ${paint("green", "in sync")}` : `${head} ${paint("red", "not in sync")}: ${t.problems.length} path(s) apply cannot fix`);
+  if (t.changes.length === 0) yield t.problems.length === 0 ? `${head} ${paint("green", "in sync")}` : `${head} ${paint("red", "not in sync")}: ${t.problems.length} path(s) apply cannot fix`;
   else {
-    lines.push(`${head} ${paint("yellow", `${shown.length} change${shown.length === 1 ? "" : "s"}`)}`);
+    yield `${head} ${paint("yellow", `${shown.length} change${shown.length === 1 ? "" : "s"}`)}`;
     for (const c of shown) {
-      lines.push(changeLine(c, paint));
+      yield changeLine(c, paint);
       const d = opts.diffs?.get(diffKey(t, c.path));
-      if (d) for (const l of d.trimEnd().split("\n")) lines.push("      " + colorDiffLine(escapeLines(l), paint));
+      if (d) for (const l of d.trimEnd().split("\n")) yield "      " + colorDiffLine(escapeLines(l), paint);
     }
   }
-  if (t.refused) lines.push(paint("red", `  ! refused: ${escapeText(t.refused)}`));
-  for (const p of t.problems) lines.push(paint("red", `  ! cannot read ${p.side} ${displayPath(p.path || ".")}: ${escapeText(p.error)}`));
-  for (const h of t.hooks ?? []) lines.push(`  then run: ${escapeText(h.run)} (${h.paths.length} changed path${h.paths.length === 1 ? "" : "s"})`);
-  return lines;
+  if (t.refused) yield paint("red", `  ! refused: ${escapeText(t.refused)}`);
+  for (const p of t.problems) yield paint("red", `  ! cannot read ${p.side} ${displayPath(p.path || ".")}: ${escapeText(p.error)}`);
+  for (const h of t.hooks ?? []) yield `  then run: ${escapeText(h.run)} (${h.paths.length} changed path${h.paths.length === 1 ? "" : "s"})`;
 }
 
 function colorDiffLine(l: string, paint: Paint): string {
@@ -78,32 +81,34 @@ function renderSourceFailure(t: TargetPlan, all: readonly TargetPlan[], paint: P
 }
 
 export function renderPlanHuman(plan: Plan, opts: RenderOptions): string {
+  return [...planHumanLines(plan, opts)].join("\n") + "\n";
+}
+
+/** renderPlanHuman's lines, without the newlines, one at a time. */
+export function* planHumanLines(plan: Plan, opts: RenderOptions): Generator<string> {
   const paint = painter(opts.color);
-  const out: string[] = [];
-  const lines = (t: TargetPlan) => (t.cause === "source" ? renderSourceFailure(t, plan.targets, paint) : renderTarget(t, paint, opts));
+  const lines = (t: TargetPlan) => (t.cause === "source" ? renderSourceFailure(t, plan.targets, paint) : targetLines(t, paint, opts));
   if (!opts.quiet) {
-    // One line at a time: spreading a target's lines into push() overflows the stack past ~120k changes.
-    for (const t of plan.targets) for (const l of lines(t)) out.push(l);
+    for (const t of plan.targets) yield* lines(t);
     const n = plan.nginx;
     if (n) {
       const where = `nginx ${n.host ? `${n.host}:` : ""}${n.path}`;
-      if (n.error) out.push(`${paint("bold", where)} ${paint("red", "error")}: ${escapeText(n.error)}`);
-      else if (!n.changed) out.push(`${paint("bold", where)} ${paint("green", "unchanged")}`);
+      if (n.error) yield `${paint("bold", where)} ${paint("red", "error")}: ${escapeText(n.error)}`;
+      else if (!n.changed) yield `${paint("bold", where)} ${paint("green", "unchanged")}`;
       else {
-        out.push(`${paint("bold", where)} ${paint("yellow", n.before === undefined ? "will be created" : "will change")}`);
+        yield `${paint("bold", where)} ${paint("yellow", n.before === undefined ? "will be created" : "will change")}`;
         // The deployed config is the host's text: escaped like a target file's diff.
-        for (const l of n.diff.trimEnd().split("\n")) out.push("    " + colorDiffLine(escapeLines(l), paint));
+        for (const l of n.diff.trimEnd().split("\n")) yield "    " + colorDiffLine(escapeLines(l), paint);
       }
     }
-    out.push("");
+    yield "";
   } else {
     // -q drops the changes, never which target failed and why (the summary only counts them).
     for (const t of plan.targets) {
-      if (t.state === "unreachable") out.push(...lines(t));
-      else if (t.refused) out.push(`${paint("bold", t.sync)}: ${formatLocation(t.target)} ${paint("red", "refused")}: ${t.refused}`);
+      if (t.state === "unreachable") yield* lines(t);
+      else if (t.refused) yield `${paint("bold", t.sync)}: ${formatLocation(t.target)} ${paint("red", "refused")}: ${t.refused}`;
     }
-    if (plan.nginx?.error) out.push(`${paint("bold", `nginx ${plan.nginx.host ? `${plan.nginx.host}:` : ""}${plan.nginx.path}`)} ${paint("red", "error")}: ${plan.nginx.error}`);
+    if (plan.nginx?.error) yield `${paint("bold", `nginx ${plan.nginx.host ? `${plan.nginx.host}:` : ""}${plan.nginx.path}`)} ${paint("red", "error")}: ${plan.nginx.error}`;
   }
-  out.push(paint("bold", summaryLine(plan)));
-  return out.join("\n") + "\n";
+  yield paint("bold", summaryLine(plan));
 }
