@@ -189,7 +189,11 @@ export async function applyOverStream(
   proc: HelperProcess, root: string, changes: readonly Change[], content: ContentSource, opts: StreamApplyOptions = {},
 ): Promise<ApplyResult> {
   const decoder = new ReplyDecoder();
-  const replies = new Map<number, Extract<Reply, { tag: "ok" | "problem" }>>();
+  // Per change: answered or not, in a byte each. Only problems keep their reply, and content bytes
+  // are held only until the change is answered: an initial sync of a million files kept a reply
+  // object and two map entries per change (~100 MB per target).
+  const answered = new Uint8Array(changes.length);
+  const problemReplies = new Map<number, Extract<Reply, { tag: "problem" }>>();
   const senderNotes = new Map<number, string>();
   const sent = new Map<number, number>();
   let applied = 0;
@@ -202,12 +206,15 @@ export async function applyOverStream(
   const onReply = (r: Reply): void => {
     if (r.tag === "fatal") fatal = r;
     else if (r.tag === "end") return;
-    else if (r.index < changes.length && !replies.has(r.index)) {
-      replies.set(r.index, r);
-      if (r.tag === "ok") {
+    else if (r.index < changes.length && answered[r.index] === 0) {
+      answered[r.index] = 1;
+      if (r.tag === "problem") problemReplies.set(r.index, r);
+      else {
         const c = changes[r.index]!;
         // Content bytes that went over the wire: none for a copy made on the target, no holes.
         const n = sent.get(r.index) ?? 0;
+        sent.delete(r.index);
+        senderNotes.delete(r.index);
         applied++;
         bytes += n;
         opts.onProgress?.(c, n);
@@ -239,8 +246,12 @@ export async function applyOverStream(
     w.push(encodeOp(c));
     if (sendsContent(c)) {
       const { why, bytes: n } = await sendContent(w, content, c, opts.signal);
-      sent.set(i, n);
-      if (why) senderNotes.set(i, why);
+      // The reply may already be in (a helper answers a frame as soon as it has it).
+      if (answered[i] === 0) {
+        sent.set(i, n);
+        if (why) senderNotes.set(i, why);
+      } else if (!problemReplies.has(i)) bytes += n;
+      else if (why) senderNotes.set(i, why);
     }
     await w.maybeFlush();
   }
@@ -251,13 +262,12 @@ export async function applyOverStream(
   const [code] = await Promise.all([proc.done, stdoutDone]);
 
   const problems: ApplyProblem[] = [];
-  for (const [i, c] of changes.entries()) {
-    const r = replies.get(i);
-    if (r?.tag !== "problem") continue;
+  for (const [i, r] of [...problemReplies].sort((a, b) => a[0] - b[0])) {
+    const c = changes[i]!;
     const message = r.code === WIRE.C_ABORTED ? (senderNotes.get(i) ?? r.message) : r.message;
     problems.push({ path: c.path, kind: c.kind, code: problemCode(r.code), message });
   }
-  const firstMissing = changes.findIndex((_, i) => !replies.has(i));
+  const firstMissing = answered.indexOf(0);
   if (firstMissing >= 0) {
     const cause = aborted
       ? "apply aborted before this change"
