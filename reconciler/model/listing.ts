@@ -11,6 +11,7 @@
 // directory itself, is put in this order without comparing paths at all (a walk of the tree).
 import { compareRel, parentOf, type RelPath } from "./paths.js";
 import type { Entry, EntryKind, Snapshot } from "./snapshot.js";
+import { OpenDirs } from "./open-dirs.js";
 
 /** Tree order: component by component, each by bytes (byte order, "/" first). */
 export function compareTree(a: string, b: string): number {
@@ -414,8 +415,9 @@ interface Whole {
  * records cost no object each, and finish() turns one column at a time into the listing's, freeing
  * the builder's as it goes: the peak is the records once plus one column, not twice everything.
  *
- * A record whose parent directory came before it (a walk, find's output) keeps only its name and
- * its parent's index; any other keeps its whole path, and then finish() sorts by whole paths.
+ * A record whose parent directory came before it keeps only its name and its parent's index; any
+ * other keeps its whole path, and then finish() sorts by whole paths. The parent is found while the
+ * records come in preorder (find's output), or when the walk names it (enter()).
  */
 export class ListingBuilder {
   private readonly names: Buffer[] = [];
@@ -440,8 +442,8 @@ export class ListingBuilder {
   private readonly hashes = new Map<number, string>();
   private readonly links = new Map<number, string>();
   private dropped = 0;
-  /** Index of every directory record by path, for its children's parents. */
-  private readonly dirs = new Map<string, number>();
+  /** The directory records a child may still come for (preorder), by index. */
+  private readonly openDirs = new OpenDirs<number>();
   /** False once a record came without its parent before it, or twice: finish() then sorts by comparing. */
   private structured = true;
   /** The parent directory of the last record that needed a lookup, and its index. */
@@ -488,7 +490,7 @@ export class ListingBuilder {
       return this.lastParentIndex;
     }
     const dir = parentOf(p);
-    const parent = this.dirs.get(dir);
+    const parent = this.openDirs.find(dir);
     if (parent === undefined) {
       this.unstructure();
       return -1;
@@ -500,7 +502,15 @@ export class ListingBuilder {
 
   private unstructure(): void {
     this.structured = false;
-    this.dirs.clear();
+  }
+
+  /**
+   * The records that follow, up to the next enter(), are children of directory record `index` at
+   * `dir`: a walk that reads directories in any order says so instead of adding in preorder.
+   */
+  enter(dir: RelPath, index: number): void {
+    this.lastParent = dir;
+    this.lastParentIndex = index;
   }
 
   /** Appends a record; returns its index (for set/drop while the walk goes on). */
@@ -538,10 +548,8 @@ export class ListingBuilder {
     if (r.text !== undefined) this.texts.set(i, r.text);
     if (r.hash !== undefined) this.hashes.set(i, r.hash);
     if (r.link !== undefined) this.links.set(i, r.link);
-    if (r.kind === DIR && this.structured) {
-      if (this.dirs.has(p)) this.unstructure();
-      else this.dirs.set(p, i);
-    }
+    // A directory listed twice while open: its children could not tell the two apart.
+    if (r.kind === DIR && this.structured && !this.openDirs.open(p, i)) this.unstructure();
     return i;
   }
 
@@ -668,7 +676,6 @@ export class ListingBuilder {
     // A walk's records are ordered by their parents and names; any other, by whole paths.
     const whole = this.structured && (n === 0 || (this.lenAt(0) === 0 && this.parentAt(0) < 0)) ? undefined : this.whole();
     const order = this.order(whole);
-    this.dirs.clear();
     // Kept records, in order, written over the front of `order` (k only moves ahead of m).
     let m = 0;
     for (let k = 0; k < n; k++) {

@@ -5,6 +5,7 @@ import { parentOf, type RelPath } from "../model/paths.js";
 import { STAGING_DIR } from "../model/snapshot.js";
 import { DIR, FILE, ListingBuilder, PROBLEM, SYMLINK, type Listing } from "../model/listing.js";
 import type { Matcher } from "../model/paths.js";
+import { OpenDirs } from "../model/open-dirs.js";
 import { tooManyEntries } from "./limits.js";
 
 export const LIST_MARKER = "TSYNC-LIST\0";
@@ -137,8 +138,8 @@ export class ListingParser {
   private overNuls = -1;
   private bad: string | undefined;
   private readonly ends = new Int32Array(FIELD_COUNT);
-  private readonly dirExcluded = new Map<string, boolean>();
-  private readonly blockedDirs = new Map<string, boolean>();
+  private readonly openVerdicts = new OpenDirs<boolean>();
+  private readonly unlistedVerdicts = new Map<RelPath, boolean>();
   /** collectFiles: `./path\0` of each regular file kept since the last takeFiles(), as views of the input (valid until the next push). */
   private files: Buffer[] = [];
 
@@ -152,20 +153,19 @@ export class ListingParser {
   }
 
   // Directory verdicts, so a child of an excluded directory is excluded too (gitignore cannot
-  // re-include below an excluded directory). A full walk meets parents first; an `only` walk starts
-  // below the root and asks the matcher about ancestors it never listed. `blocked` memoizes "this
-  // directory or one above it is excluded", so each record costs one lookup of its parent instead of
-  // a walk over all its ancestors.
-  private excludedDir(d: RelPath): boolean {
-    let v = this.dirExcluded.get(d);
-    if (v === undefined) this.dirExcluded.set(d, (v = this.opts.exclude(d, true)));
-    return v;
-  }
-
+  // re-include below an excluded directory): "this directory or one above it is excluded", so each
+  // record costs one lookup of its parent instead of a walk over all its ancestors. find lists a
+  // parent before its children, so the verdicts of the open directories are enough; an `only` walk
+  // starts below the root and asks the matcher about ancestors it never listed (memoized).
   private blocked(d: RelPath): boolean {
     if (d === "") return false;
-    let v = this.blockedDirs.get(d);
-    if (v === undefined) this.blockedDirs.set(d, (v = this.blocked(parentOf(d)) || this.excludedDir(d)));
+    return this.openVerdicts.find(d) ?? this.blockedUnlisted(d);
+  }
+
+  private blockedUnlisted(d: RelPath): boolean {
+    if (d === "") return false;
+    let v = this.unlistedVerdicts.get(d);
+    if (v === undefined) this.unlistedVerdicts.set(d, (v = this.blockedUnlisted(parentOf(d)) || this.opts.exclude(d, true)));
     return v;
   }
 
@@ -223,7 +223,11 @@ export class ListingParser {
       if (path === STAGING_DIR || path.startsWith(STAGING_DIR + "/")) continue;
       if (!wanted(path, opts.only)) continue;
       const isDir = type === "d" || type === "X";
-      if (path !== "" && filtering && (this.blocked(parentOf(path)) || (isDir ? this.excludedDir(path) : opts.exclude(path, false)))) continue;
+      if (path !== "" && filtering) {
+        const out = this.blocked(parentOf(path)) || opts.exclude(path, isDir);
+        if (isDir) this.openVerdicts.open(path, out);
+        if (out) continue;
+      }
       if (type === "X") {
         this.builder.add(path, { kind: PROBLEM, mode: 0, mtimeMs: 0, size: 0, text: "permission denied: directory cannot be listed" });
         continue;

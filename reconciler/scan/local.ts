@@ -118,6 +118,7 @@ class Walker {
     if (max !== undefined && this.out.count + names.length > max) throw new Error(tooManyEntries(this.out.count + names.length, max));
     // Sorted (by bytes: latin1 code units), so the listing comes out in tree order without comparing paths.
     names.sort();
+    this.out.enter(dir, index);
     for (const name of names) {
       const p = joinRel(dir, name);
       if (p !== STAGING_DIR) this.visit(p);

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { compareTree, ListingBuilder, toListing } from "../../reconciler/model/listing.js";
+import { OpenDirs } from "../../reconciler/model/open-dirs.js";
 import { compareRel, type RelPath } from "../../reconciler/model/paths.js";
 import type { Entry } from "../../reconciler/model/snapshot.js";
 import { rng } from "../support/corpus.js";
@@ -134,4 +135,22 @@ test("listing builder: children of a directory dropped after them, deep trees an
     assert.equal(l.pathAt(want.indexOf(p)), p);
   }
   assert.equal(l.indexOf("d"), -1);
+});
+
+test("open directories: a preorder listing's parents are found, closed ones are not, a directory open twice is refused", () => {
+  const d = new OpenDirs<number>();
+  const r = (s: string) => s as RelPath;
+  assert.equal(d.open(r(""), 0), true);
+  assert.equal(d.open(r("a"), 1), true);
+  assert.equal(d.open(r("a/b"), 2), true);
+  assert.equal(d.find(r("a/b")), 2);
+  assert.equal(d.find(r("a")), 1, "a/b's sibling, after a/b's subtree");
+  assert.equal(d.find(r("a/b")), undefined, "closed by the sibling");
+  assert.equal(d.open(r("a/b"), 3), true, "listed again after it closed: not seen (find never does this)");
+  assert.equal(d.open(r("a/b"), 4), false, "listed again while open");
+  assert.equal(d.find(r("a.b")), undefined, "a.b is no directory here (and not inside a)");
+  assert.equal(d.find(r("")), 0);
+  assert.equal(d.find(r("a")), undefined, "closed once the root's next child came");
+  assert.equal(d.open(r("x/y"), 5), true, "a parent that was never opened: opened below the root");
+  assert.equal(d.find(r("x/y")), 5);
 });
