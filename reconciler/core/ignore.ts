@@ -5,9 +5,11 @@ import type { RelPath } from "../model/paths.js";
 import { STAGING_DIR } from "../model/snapshot.js";
 import type { Matcher } from "../model/paths.js";
 
-// `ignore` memoizes every path it is asked about (and each parent). A watch daemon asks about every
-// path it ever sees, so the memo is dropped now and then rather than growing for the daemon's life.
-const MEMO_LIMIT = 200_000;
+// `ignore` memoizes every path it is asked about (and each parent), so the memo is dropped now and
+// then. Scans ask in preorder, where only the open directories are asked again: a small memo keeps
+// those. A no-change plan of 100k files to two targets with three exclude patterns peaked at 227 MB
+// with a memo of 200k paths per matcher, 125 MB with 5k (98 MB without excludes), at the same speed.
+const MEMO_LIMIT = 5_000;
 
 /**
  * Matcher for gitignore `patterns` (relative to the source root). Paths are RelPaths (latin1 of the
@@ -35,5 +37,5 @@ export function makeMatcher(patterns: readonly string[]): Matcher {
     // A trailing slash tells `ignore` the path is a directory, so dir-only patterns (`cache/`) apply.
     return ig.ignores(isDir ? path + "/" : path);
   };
-  return Object.assign(matcher, { patterns: rules.length });
+  return Object.assign(matcher, { patterns: rules.length, key: JSON.stringify(rules) });
 }

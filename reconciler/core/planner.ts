@@ -46,12 +46,16 @@ function prepare(source: Snapshot, target: Snapshot, rules: SyncRules): View {
     for (const a of ancestorsOf(p)) keep.add(a);
   };
   // With no exclude patterns the matcher (ignore.ts) excludes the staging directory alone: only
-  // paths below it, and problems, need their string then (a large tree has none of either).
-  const anyPath = rules.exclude.length > 0;
-  const asked = (L: Listing, i: number) => anyPath || L.kinds[i] === PROBLEM || L.isInside(i, STAGING_DIR);
+  // paths below it, and problems, need their string then (a large tree has none of either). Nor
+  // does a listing whose scan applied these same patterns (Listing.excludedBy): 1.1 s of a 3.3 s
+  // no-change plan of 100k files to two targets with three patterns.
+  const anyPath = (L: Listing) => rules.exclude.length > 0 && L.excludedBy !== excluded.key;
+  const askS = anyPath(S);
+  const askT = anyPath(T);
+  const asked = (L: Listing, all: boolean, i: number) => all || L.kinds[i] === PROBLEM || L.isInside(i, STAGING_DIR);
   const srcDrop = new Set<number>();
   for (let i = 0; i < S.size; i++) {
-    if (!asked(S, i)) continue;
+    if (!asked(S, askS, i)) continue;
     const p = S.pathAt(i);
     if (excluded(p, S.kinds[i] === DIR)) srcDrop.add(i);
     else if (S.kinds[i] === PROBLEM) frozen.add(p);
@@ -59,7 +63,7 @@ function prepare(source: Snapshot, target: Snapshot, rules: SyncRules): View {
   const src = S.without(srcDrop);
   const dstDrop = new Set<number>();
   for (let j = 0; j < T.size; j++) {
-    if (!asked(T, j)) continue;
+    if (!asked(T, askT, j)) continue;
     const p = T.pathAt(j);
     if (excluded(p, T.kinds[j] === DIR)) {
       dstDrop.add(j);

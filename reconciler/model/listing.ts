@@ -102,6 +102,11 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
     /** uid/gid per index (NaN: not read); absent when no entry has them. */
     readonly uids: Float64Array | undefined,
     readonly gids: Float64Array | undefined,
+    /**
+     * The key of the exclude matcher (Matcher.key) the scan that made this listing applied to every
+     * entry; undefined when unknown. A planner with the same patterns need not ask about each path.
+     */
+    readonly excludedBy: string | undefined = undefined,
   ) {}
 
   get size(): number {
@@ -297,7 +302,7 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
     if (hashes.size === 0) return this;
     const out = new Map(this.hashes);
     for (const [i, v] of hashes) if (this.kinds[i] === FILE) out.set(i, v);
-    return new Listing(this.names, this.offs, this.parents, this.kinds, this.modes, this.mtimes, this.sizes, this.texts, out, this.links, this.uids, this.gids);
+    return new Listing(this.names, this.offs, this.parents, this.kinds, this.modes, this.mtimes, this.sizes, this.texts, out, this.links, this.uids, this.gids, this.excludedBy);
   }
 
   private withSide(values: ReadonlyMap<RelPath, string>, side: "hashes" | "links"): Listing {
@@ -318,20 +323,20 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
       }
     }
     const [hashes, links] = side === "hashes" ? [out, this.links] : [this.hashes, out];
-    return new Listing(this.names, this.offs, this.parents, this.kinds, this.modes, this.mtimes, this.sizes, this.texts, hashes, links, this.uids, this.gids);
+    return new Listing(this.names, this.offs, this.parents, this.kinds, this.modes, this.mtimes, this.sizes, this.texts, hashes, links, this.uids, this.gids, this.excludedBy);
   }
 
   /** The same listing with these texts (symlink targets or problem errors) replaced, by index. */
   withTexts(texts: ReadonlyMap<number, string>): Listing {
     if (texts.size === 0) return this;
     const out = new Map([...this.texts, ...texts]);
-    return new Listing(this.names, this.offs, this.parents, this.kinds, this.modes, this.mtimes, this.sizes, out, this.hashes, this.links, this.uids, this.gids);
+    return new Listing(this.names, this.offs, this.parents, this.kinds, this.modes, this.mtimes, this.sizes, out, this.hashes, this.links, this.uids, this.gids, this.excludedBy);
   }
 
   /** The listing without the entries at these indexes (a copy; `this` when there are none). */
   without(drop: ReadonlySet<number>): Listing {
     if (drop.size === 0) return this;
-    const b = new ListingBuilder();
+    const b = new ListingBuilder(this.excludedBy);
     for (let i = 0; i < this.size; i++) if (!drop.has(i)) b.add(this.pathAt(i), this.recAt(i));
     return b.finish();
   }
@@ -449,6 +454,9 @@ export class ListingBuilder {
   /** The parent directory of the last record that needed a lookup, and its index. */
   private lastParent = "";
   private lastParentIndex = -1;
+
+  /** `excludedBy`: the Listing's (the exclude matcher the caller applies to every record it adds). */
+  constructor(private readonly excludedBy?: string) {}
 
   /** Records added and not dropped. */
   get count(): number {
@@ -711,7 +719,7 @@ export class ListingBuilder {
     const gids = this.hasOwners ? gather(this.gids, order, m, new Float64Array(m).fill(NaN)) : undefined;
     this.uids = [];
     this.gids = [];
-    const listing = new Listing(names, offs, parents, kinds, modes, mtimes, sizes, remap(this.texts), remap(this.hashes), remap(this.links), uids, gids);
+    const listing = new Listing(names, offs, parents, kinds, modes, mtimes, sizes, remap(this.texts), remap(this.hashes), remap(this.links), uids, gids, this.excludedBy);
     this.n = 0;
     return listing;
   }

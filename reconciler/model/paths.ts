@@ -92,5 +92,8 @@ export function displayPath(p: string): string {
 }
 
 /** Decides whether a path is excluded (gitignore semantics, see core/ignore.ts). */
-/** `patterns`: how many exclude patterns it holds, when known (0: it matches the staging directory alone). */
-export type Matcher = ((path: RelPath, isDir: boolean) => boolean) & { readonly patterns?: number };
+/**
+ * `patterns`: how many exclude patterns it holds, when known (0: it matches the staging directory
+ * alone); `key`: the same for matchers of the same patterns.
+ */
+export type Matcher = ((path: RelPath, isDir: boolean) => boolean) & { readonly patterns?: number; readonly key?: string };

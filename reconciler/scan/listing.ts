@@ -129,7 +129,7 @@ const FIELD_COUNT = 8;
  * held (at a million entries it is ~70 MB), and no string is made per field, only one per path.
  */
 export class ListingParser {
-  private readonly builder = new ListingBuilder();
+  private readonly builder: ListingBuilder;
   /** Bytes not parsed yet: noise before the marker, then at most one partial record. */
   private carry: Buffer = Buffer.alloc(0);
   private state: "marker" | "root" | "records" | "no-root" = "marker";
@@ -143,7 +143,10 @@ export class ListingParser {
   /** collectFiles: `./path\0` of each regular file kept since the last takeFiles(), as views of the input (valid until the next push). */
   private files: Buffer[] = [];
 
-  constructor(private readonly opts: ListingOptions) {}
+  constructor(private readonly opts: ListingOptions) {
+    // Every record passes opts.exclude (and its parents' verdicts) before it is added.
+    this.builder = new ListingBuilder(opts.exclude.key);
+  }
 
   /** The regular files kept since the last call, as hashCommand's stdin (`./path\0` each); empty when none. */
   takeFiles(): Buffer {

@@ -45,7 +45,7 @@ function specialKind(st: Stats): string {
 const problem = (error: string): Rec => ({ kind: PROBLEM, mode: 0, mtimeMs: 0, size: 0, text: error });
 
 class Walker {
-  readonly out = new ListingBuilder();
+  readonly out: ListingBuilder;
   /** Directories to read, with their record's index (so a failed read can replace or drop it). */
   private readonly queue: [RelPath, number][] = [];
   /** Ancestors recorded as entries alone (partial scans only). */
@@ -58,6 +58,8 @@ class Walker {
     private readonly opts: ScanOptions,
   ) {
     this.rootSlash = root.endsWith("/") ? root : root + "/";
+    // visit() asks opts.exclude about every path before adding it, and reads no excluded directory.
+    this.out = new ListingBuilder(opts.exclude.key);
   }
 
   /** The absolute path for a syscall: a string when the name is ASCII (the same bytes, no Buffer.concat), else bytes. */

@@ -4,6 +4,8 @@ import type { Change } from "../../reconciler/model/change.js";
 import type { Preserve, SyncRules } from "../../reconciler/model/manifest.js";
 import { fromBytes, type RelPath } from "../../reconciler/model/paths.js";
 import { pathsNeedingHash, planSync } from "../../reconciler/core/planner.js";
+import { makeMatcher } from "../../reconciler/core/ignore.js";
+import { ListingBuilder } from "../../reconciler/model/listing.js";
 import type { DirEntry, Entry, FileEntry, Snapshot, SymlinkEntry } from "../../reconciler/model/snapshot.js";
 
 // Tiny named fixtures. T is a realistic mtime with a sub-millisecond fraction.
@@ -256,4 +258,20 @@ test("rootMetadata: false leaves an existing root's mode and times alone, and st
   const off = { ...R, rootMetadata: false as const };
   assert.deepEqual(planSync(src, dst, off), [create("x", fA)]);
   assert.deepEqual(planSync(src, dst, R).map((c) => `${c.kind} ${c.path}`), ["create x", "chmod ", "touch "]);
+});
+
+test("a listing its scan filtered with the plan's own patterns is not asked again; with other patterns, or none known, it is", () => {
+  // A target claiming to be filtered by X, holding what X excludes: trusted, the entry is an extra.
+  // The claim is the scanners' (Listing.excludedBy); any other claim must not lose a protected file.
+  const dst = (key: string | undefined) => {
+    const b = new ListingBuilder(key);
+    b.add(p(""), { kind: 1, mode: 0o755, mtimeMs: T, size: 0 });
+    b.add(p("a.log"), { kind: 0, mode: 0o644, mtimeMs: T, size: 1 });
+    return b.finish();
+  };
+  const src = snap({ "": d });
+  const key = makeMatcher(X.exclude).key;
+  assert.deepEqual(planSync(src, dst(key), X).map((c) => `${c.kind} ${c.path}`), ["delete a.log", "touch "]);
+  assert.deepEqual(planSync(src, dst(makeMatcher(["*.tmp"]).key), X), []);
+  assert.deepEqual(planSync(src, dst(undefined), X), []);
 });

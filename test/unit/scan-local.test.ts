@@ -13,6 +13,7 @@ import { hashFileSync } from "../../reconciler/scan/hash-worker.js";
 import { hashLocal, scanLocal } from "../../reconciler/scan/local.js";
 import type { Entry, Snapshot } from "../../reconciler/model/snapshot.js";
 import type { ScanOptions } from "../../reconciler/scan/options.js";
+import type { Listing } from "../../reconciler/model/listing.js";
 
 let root = "";
 const opts = (over: Partial<ScanOptions> = {}): ScanOptions => ({ exclude: makeMatcher([]), owners: false, hash: "none", ...over });
@@ -116,15 +117,20 @@ test("scanLocal: mode keeps set-id and sticky bits; owners only when asked", asy
   assert.equal((o.get(relPath("modes")) as { gid?: number }).gid, process.getgid!());
 });
 
-test("scanLocal: excludes apply during the walk (negation, dir-only)", async () => {
-  const s = await scanLocal(root, opts({ exclude: makeMatcher(["*.log", "!keep.log", "cache/"]) }));
-  assert.equal(kind(s, "a/keep.log"), "file");
-  assert.equal(kind(s, "a/drop.log"), undefined);
-  assert.equal(kind(s, "wp-content"), "dir");
-  assert.equal(kind(s, "wp-content/cache"), undefined);
-  assert.equal(kind(s, "wp-content/cache/page/index.html"), undefined);
-  assert.equal(kind(s, "cache"), "file");
-});
+for (const only of [undefined, ["a", "wp-content"] as RelPath[]]) {
+  test(`scanLocal: excludes apply during the ${only ? "partial walk" : "walk (find)"} (negation, dir-only), and the listing says so`, async () => {
+    const exclude = makeMatcher(["*.log", "!keep.log", "cache/"]);
+    const s = await scanLocal(root, opts({ exclude, ...(only ? { only } : {}) }));
+    assert.equal(kind(s, "a/keep.log"), "file");
+    assert.equal(kind(s, "a/drop.log"), undefined);
+    assert.equal(kind(s, "wp-content"), "dir");
+    assert.equal(kind(s, "wp-content/cache"), undefined);
+    assert.equal(kind(s, "wp-content/cache/page/index.html"), undefined);
+    if (!only) assert.equal(kind(s, "cache"), "file");
+    // What lets the planner skip asking about each path again (planner.ts prepare).
+    assert.equal((s as Listing).excludedBy, exclude.key);
+  });
+}
 
 test("scanLocal: a matcher that excludes nothing still skips the staging dir", async () => {
   const s = await scanLocal(root, opts({ exclude: () => false }));
