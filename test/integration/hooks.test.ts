@@ -78,9 +78,12 @@ function rig(name: string, hooks: string[], extra: string[] = []): Rig {
   return { src, file, targets, logs, statusFile, logFile };
 }
 
-/** Appends one line per run and the paths it got, named after the target root's directory. */
+/**
+ * Appends one line per run and the paths it got, named after the target root's directory. The last
+ * field is the malloc setting the `tsync` file starts node with (cli/main.ts): a hook must not inherit it.
+ */
 const RECORD = (logs: string) =>
-  `run: 'n=$(basename "$PWD"); printf "%s|%s|%s|%s\\n" "$TSYNC_SYNC" "$TSYNC_TARGET" "$TSYNC_CHANGES" "$PWD" >> ${logs}/$n.runs; tr "\\0" "\\n" >> ${logs}/$n.paths; printf "\\n" >> ${logs}/$n.paths'`;
+  `run: 'n=$(basename "$PWD"); printf "%s|%s|%s|%s|%s\\n" "$TSYNC_SYNC" "$TSYNC_TARGET" "$TSYNC_CHANGES" "$PWD" "\${MALLOC_MMAP_THRESHOLD_-unset}" >> ${logs}/$n.runs; tr "\\0" "\\n" >> ${logs}/$n.paths; printf "\\n" >> ${logs}/$n.paths'`;
 const lines = (f: string) => (existsSync(f) ? readFileSync(f, "utf8").split("\n").filter(Boolean) : []);
 
 test("apply runs each hook once per target that changed, cwd = root, env and stdin as specified; plan lists them", () =>
@@ -98,8 +101,8 @@ test("apply runs each hook once per target that changed, cwd = root, env and std
     for (const [i, n] of names.entries()) {
       const runs = lines(join(r.logs, `${n}.runs`));
       assert.equal(runs.length, 1, `${n}: ${runs.join("\n")}`);
-      const [sync, target, count, cwd] = runs[0]!.split("|");
-      assert.deepEqual([sync, target, cwd], ["site", who[i], r.targets[i]]);
+      const [sync, target, count, cwd, malloc] = runs[0]!.split("|");
+      assert.deepEqual([sync, target, cwd, malloc], ["site", who[i], r.targets[i], "unset"]);
       const paths = lines(join(r.logs, `${n}.paths`));
       assert.equal(Number(count), paths.length);
       for (const p of ["index.php", "wp-content", "wp-content/plugins/hello/hello.php"]) assert.ok(paths.includes(p), `${n}: ${p} in ${paths.join(",")}`);
