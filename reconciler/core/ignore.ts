@@ -3,7 +3,7 @@
 import ignore, { type Ignore } from "ignore";
 import type { RelPath } from "../model/paths.js";
 import { STAGING_DIR } from "../model/snapshot.js";
-import type { Matcher } from "../model/paths.js";
+import type { Matcher, Prune } from "../model/paths.js";
 
 // `ignore` memoizes every path it is asked about (and each parent), so the memo is dropped now and
 // then. Scans ask in preorder, where only the open directories are asked again: a small memo keeps
@@ -37,5 +37,27 @@ export function makeMatcher(patterns: readonly string[]): Matcher {
     // A trailing slash tells `ignore` the path is a directory, so dir-only patterns (`cache/`) apply.
     return ig.ignores(isDir ? path + "/" : path);
   };
-  return Object.assign(matcher, { patterns: rules.length, key: JSON.stringify(rules) });
+  return Object.assign(matcher, { patterns: rules.length, key: JSON.stringify(rules), prune: prunable(rules) });
+}
+
+/**
+ * The directories `rules` exclude for certain, in a form find can skip without reading them (a large
+ * excluded cache is then neither walked nor sent): literal patterns only, and none at all when any
+ * rule negates (it could re-include such a directory). Scans still ask the matcher about every
+ * record, so this only ever saves work. "cache/" or "cache" names a directory at any depth,
+ * "/cache" or "a/cache" one path below the root (gitignore: a slash before the end anchors).
+ */
+export function prunable(rules: readonly string[]): Prune {
+  const paths: string[] = [];
+  const names: string[] = [];
+  if (rules.some((r) => r.startsWith("!"))) return { paths, names };
+  for (const r of rules) {
+    const p = r.endsWith("/") ? r.slice(0, -1) : r;
+    const anchored = p.includes("/");
+    const rel = p.startsWith("/") ? p.slice(1) : p;
+    // Printable ASCII without glob, escape, quote or comment characters; no empty, "." or ".." part.
+    if (!/^[A-Za-z0-9._+,=@%~-]+(\/[A-Za-z0-9._+,=@%~-]+)*$/.test(rel) || rel.split("/").some((c) => c === "." || c === "..")) continue;
+    (anchored ? paths : names).push(rel);
+  }
+  return { paths, names };
 }

@@ -96,4 +96,15 @@ export function displayPath(p: string): string {
  * `patterns`: how many exclude patterns it holds, when known (0: it matches the staging directory
  * alone); `key`: the same for matchers of the same patterns.
  */
-export type Matcher = ((path: RelPath, isDir: boolean) => boolean) & { readonly patterns?: number; readonly key?: string };
+export type Matcher = ((path: RelPath, isDir: boolean) => boolean) & {
+  readonly patterns?: number;
+  readonly key?: string;
+  /** Directories it surely excludes, for find to skip (see core/ignore.ts prunable). */
+  readonly prune?: Prune;
+};
+
+/** Literal directory excludes: `paths` below the root ("wp-content/cache"), `names` at any depth (".git"). */
+export interface Prune {
+  readonly paths: readonly string[];
+  readonly names: readonly string[];
+}

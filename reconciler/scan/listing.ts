@@ -1,7 +1,7 @@
 // The remote half of scanning, as pure functions: the shell command lines (GNU find / b2sum, one exec
 // each) and the parsers of their NUL-framed output. Names travel only as data — on stdin or in the
 // output — never inside a command line; only the manifest's root is, single-quoted.
-import { parentOf, type RelPath } from "../model/paths.js";
+import { parentOf, type Prune, type RelPath } from "../model/paths.js";
 import { STAGING_DIR } from "../model/snapshot.js";
 import { DIR, FILE, ListingBuilder, PROBLEM, SYMLINK, type Listing } from "../model/listing.js";
 import type { Matcher } from "../model/paths.js";
@@ -29,12 +29,15 @@ const PREDICATES = `\\( -type d ! \\( -readable -executable \\) -prune -printf '
  * find's (1 when paths vanished during the walk; the caller decides from stderr).
  * With `only`, names are read NUL-separated as `./path` from stdin (with `shallow`, just those entries).
  */
-export function listCommand(root: string, opts: { only: boolean; shallow?: boolean; timeoutSec: number }): string {
+export function listCommand(root: string, opts: { only: boolean; shallow?: boolean; timeoutSec: number; prune?: Prune }): string {
   const r = shq(root);
   const t = `timeout -k 5 ${opts.timeoutSec}`;
-  const each = (depth: string) => `${t} xargs -0 -r sh -c 'exec find "$@" ${depth}${PREDICATES.replace(/'/g, `'\\''`)}' sh`;
+  // Excluded directories find need not enter (the parser drops them and what is below them anyway).
+  const skip = [...(opts.prune?.paths ?? []).map((p) => `-path ${shq("./" + p)}`), ...(opts.prune?.names ?? []).map((n) => `-name ${shq(n)}`)];
+  const predicates = skip.length === 0 ? PREDICATES : `\\( ${skip.join(" -o ")} \\) -type d -prune -o ${PREDICATES}`;
+  const each = (depth: string) => `${t} xargs -0 -r sh -c 'exec find "$@" ${depth}${predicates.replace(/'/g, `'\\''`)}' sh`;
   // shallow: the named paths alone (ancestors of a partial scan), not their subtrees.
-  const walk = opts.shallow ? each("-maxdepth 0 ") : opts.only ? `${t} find . -maxdepth 0 ${PREDICATES} && ${each("")}` : `${t} find . ${PREDICATES}`;
+  const walk = opts.shallow ? each("-maxdepth 0 ") : opts.only ? `${t} find . -maxdepth 0 ${PREDICATES} && ${each("")}` : `${t} find . ${predicates}`;
   return [
     "LC_ALL=C; export LC_ALL",
     `printf '${LIST_MARKER.replace("\0", "\\0")}'`,

@@ -46,7 +46,7 @@ export async function findLocal(root: string, opts: ScanOptions, describe: (p: R
   const parser = new ListingParser({ exclude: opts.exclude, owners: opts.owners, ...(opts.maxEntries !== undefined ? { maxEntries: opts.maxEntries } : {}) });
   const links: Buffer[] = [];
   const [listed, linked] = await Promise.all([
-    run(listCommand(root, { only: false, timeoutSec: TIMEOUT_SEC }), (c) => parser.push(c), opts.signal),
+    run(listCommand(root, { only: false, timeoutSec: TIMEOUT_SEC, ...(opts.exclude.prune ? { prune: opts.exclude.prune } : {}) }), (c) => parser.push(c), opts.signal),
     opts.links ? run(linksCommand(root, { only: false, timeoutSec: TIMEOUT_SEC }), (c) => links.push(c), opts.signal) : undefined,
   ]);
   opts.signal?.throwIfAborted();

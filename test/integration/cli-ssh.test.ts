@@ -164,35 +164,48 @@ describe("protect (issue 19): node-only files under a protected path survive app
 });
 
 describe("exclude: excluded target files are neither copied nor deleted, with the scans' filtering trusted (Listing.excludedBy)", () => {
-  test("an SSH and a local target keep their excluded files through apply with delete; other extras go", () =>
-    check(async () => {
-      const src = join(dir, "exclude-src");
-      mkdirSync(join(src, "wp-content/cache"), { recursive: true });
-      writeFileSync(join(src, "index.php"), "<?php // index\n");
-      writeFileSync(join(src, "wp-content/cache/master.html"), "the master's cache\n");
-      const targets = [join(dir, "exclude", "node-1"), join(dir, "exclude", "local")];
-      const file = join(dir, "exclude.yaml");
-      writeFileSync(file, ["version: 1", fleet.manifestHosts(), "syncs:", "  site:", `    source: ${src}`, "    targets:", `      - node-1:${targets[0]}`, `      - ${targets[1]}`,
-        '    exclude: ["wp-content/cache/", "*.swp", "!keep.swp"]', ""].join("\n"));
-      for (const t of targets) {
-        mkdirSync(join(t, "wp-content/cache/page"), { recursive: true });
-        writeFileSync(join(t, "wp-content/cache/page/index.html"), "this node's cache\n");
-        writeFileSync(join(t, ".index.php.swp"), "an editor's swap file\n");
-        writeFileSync(join(t, "keep.swp"), "re-included: an extra like any other\n");
-        writeFileSync(join(t, "stray.php"), "not excluded\n");
-      }
-      const r = await tsync(["apply", "--yes", "-f", file]);
-      assert.equal(r.code, 0, r.stdout + r.stderr);
-      for (const t of targets) {
-        assert.equal(readFileSync(join(t, "wp-content/cache/page/index.html"), "utf8"), "this node's cache\n", t);
-        assert.equal(readFileSync(join(t, ".index.php.swp"), "utf8"), "an editor's swap file\n", t);
-        assert.equal(existsSync(join(t, "wp-content/cache/master.html")), false, `${t}: excluded source file copied`);
-        for (const gone of ["stray.php", "keep.swp"]) assert.equal(existsSync(join(t, gone)), false, `${t}/${gone}`);
-        assert.equal(readFileSync(join(t, "index.php"), "utf8"), "<?php // index\n");
-      }
-      const again = await tsync(["plan", "--detailed-exitcode", "-f", file]);
-      assert.equal(again.code, 0, again.stdout + again.stderr);
-    }));
+  // With a negation nothing is pruned from find's walk; without one, the literal directories are
+  // (core/ignore.ts prunable): the same outcome either way.
+  for (const [name, patterns, swapKept] of [
+    ["negation, no pruning", '["wp-content/cache/", "*.swp", "!keep.swp"]', true],
+    ["literal directories pruned in find", '["wp-content/cache/", ".git/"]', false],
+  ] as const) {
+    test(`${name}: an SSH and a local target keep their excluded files through apply with delete; other extras go`, () =>
+      check(async () => {
+        const base = join(dir, `exclude-${swapKept ? "neg" : "prune"}`);
+        const src = join(base, "src");
+        mkdirSync(join(src, "wp-content/cache"), { recursive: true });
+        mkdirSync(join(src, "theme/.git"), { recursive: true });
+        writeFileSync(join(src, "index.php"), "<?php // index\n");
+        writeFileSync(join(src, "wp-content/cache/master.html"), "the master's cache\n");
+        writeFileSync(join(src, "theme/.git/HEAD"), "ref: refs/heads/main\n");
+        writeFileSync(join(src, "theme/style.css"), "body {}\n");
+        const targets = [join(base, "node-1"), join(base, "local")];
+        const file = join(base, "tsync.yaml");
+        writeFileSync(file, ["version: 1", fleet.manifestHosts(), "syncs:", "  site:", `    source: ${src}`, "    targets:", `      - node-1:${targets[0]}`, `      - ${targets[1]}`,
+          `    exclude: ${patterns}`, ""].join("\n"));
+        for (const t of targets) {
+          mkdirSync(join(t, "wp-content/cache/page"), { recursive: true });
+          writeFileSync(join(t, "wp-content/cache/page/index.html"), "this node's cache\n");
+          writeFileSync(join(t, ".index.php.swp"), "an editor's swap file\n");
+          writeFileSync(join(t, "keep.swp"), "re-included or never excluded: an extra like any other\n");
+          writeFileSync(join(t, "stray.php"), "not excluded\n");
+        }
+        const r = await tsync(["apply", "--yes", "-f", file]);
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+        for (const t of targets) {
+          assert.equal(readFileSync(join(t, "wp-content/cache/page/index.html"), "utf8"), "this node's cache\n", t);
+          assert.equal(existsSync(join(t, ".index.php.swp")), swapKept, `${t}/.index.php.swp`);
+          assert.equal(existsSync(join(t, "wp-content/cache/master.html")), false, `${t}: an excluded source file was copied`);
+          // .git/ is excluded only in the second list, *.swp only in the first.
+          assert.equal(existsSync(join(t, "theme/.git")), swapKept, `${t}/theme/.git`);
+          for (const gone of ["stray.php", "keep.swp"]) assert.equal(existsSync(join(t, gone)), false, `${t}/${gone}`);
+          for (const f of ["index.php", "theme/style.css"]) assert.equal(readFileSync(join(t, f), "utf8"), readFileSync(join(src, f), "utf8"), `${t}/${f}`);
+        }
+        const again = await tsync(["plan", "--detailed-exitcode", "-f", file]);
+        assert.equal(again.code, 0, again.stdout + again.stderr);
+      }));
+  }
 });
 
 describe("safety and failures", () => {

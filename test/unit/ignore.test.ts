@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { makeMatcher } from "../../reconciler/core/ignore.js";
+import { makeMatcher, prunable } from "../../reconciler/core/ignore.js";
+import { listCommand } from "../../reconciler/scan/listing.js";
 import { fromBytes, relPath } from "../../reconciler/model/paths.js";
 
 const FILE = false;
@@ -50,4 +51,20 @@ test("ignore: memo reset keeps answers stable over many calls", () => {
   const m = makeMatcher(["*.log", "!keep.log"]);
   for (let i = 0; i < 250_000; i++) assert.equal(m(relPath(`d${i % 1000}/f${i}.log`), false), true);
   assert.equal(m(relPath("d/keep.log"), false), false);
+});
+
+test("prunable: literal directory patterns only, none when any rule negates; the root is never one", () => {
+  const cases: [string[], { paths: string[]; names: string[] }][] = [
+    [["wp-content/cache/", ".git/", "/tmp", "node_modules"], { paths: ["wp-content/cache", "tmp"], names: [".git", "node_modules"] }],
+    [["*.swp", "cache*/", "a/**/b", "[ab]", "a\\ b", "#c", "x y", "é/"], { paths: [], names: [] }],
+    [[".", "./", "..", "a/./b", "/"], { paths: [], names: [] }],
+    [["cache/", "!cache/keep"], { paths: [], names: [] }],
+  ];
+  for (const [rules, want] of cases) assert.deepEqual(prunable(rules), want, rules.join(" "));
+});
+
+test("listCommand: pruned directories are skipped before find reads them, quoted", () => {
+  const cmd = listCommand("/srv/www", { only: false, timeoutSec: 60, prune: { paths: ["wp-content/cache"], names: [".git"] } });
+  assert.match(cmd, /find \. \\\( -path '\.\/wp-content\/cache' -o -name '\.git' \\\) -type d -prune -o \\\( -type d/);
+  assert.doesNotMatch(listCommand("/srv/www", { only: false, timeoutSec: 60 }), /-prune -o \\\( -type d/);
 });

@@ -123,7 +123,8 @@ export class SshTransport implements Transport {
     const only = paths !== undefined;
     // Parsed as it arrives: the listing of a large tree is never held whole.
     const parser = new ListingParser({ exclude: opts.exclude, owners: opts.owners, ...(only && !shallow ? { only: paths } : {}), ...(opts.maxEntries !== undefined ? { maxEntries: opts.maxEntries } : {}), ...(files ? { collectFiles: true } : {}) });
-    const proc = conn.spawn(this.sh(listCommand(root, { only, shallow, timeoutSec: this.scanTimeoutSec })), opts.signal ? { signal: opts.signal } : {});
+    const prune = opts.exclude.prune;
+    const proc = conn.spawn(this.sh(listCommand(root, { only, shallow, timeoutSec: this.scanTimeoutSec, ...(prune ? { prune } : {}) })), opts.signal ? { signal: opts.signal } : {});
     proc.stdin.end(only ? pathsInput(paths) : undefined);
     const stderr: Buffer[] = [];
     const [code] = await Promise.all([
