@@ -8,32 +8,31 @@ export class OpenDirs<T> {
   private readonly paths: RelPath[] = [];
   private readonly values: T[] = [];
 
-  /**
-   * The value of `dir` if it is open, else undefined. Directories that `dir` is not inside are
-   * closed on the way: in preorder nothing below them comes again.
-   */
+  /** The value of `dir` if it is open, else undefined. */
   find(dir: RelPath): T | undefined {
-    const paths = this.paths;
-    for (let k = paths.length - 1; k >= 0; k--) {
-      const p = paths[k]!;
-      if (p === dir) return this.values[k];
-      if (isInside(dir, p)) return undefined;
-      paths.length = k;
-      this.values.length = k;
-    }
-    return undefined;
+    return this.closeOutside(dir) ? this.values.at(-1) : undefined;
   }
 
   /** Opens `dir` (its parent must be open, or nothing is); false if `dir` was already open. */
   open(dir: RelPath, value: T): boolean {
+    if (this.closeOutside(dir)) return false;
+    this.paths.push(dir);
+    this.values.push(value);
+    return true;
+  }
+
+  /**
+   * Closes the directories that are neither `dir` nor above it (in preorder nothing below them comes
+   * again); true when `dir` itself is then the innermost one open.
+   */
+  private closeOutside(dir: RelPath): boolean {
     const paths = this.paths;
-    while (paths.length > 0 && !isInside(dir, paths[paths.length - 1]!)) {
-      if (paths[paths.length - 1] === dir) return false;
+    for (let top = paths.at(-1); top !== undefined; top = paths.at(-1)) {
+      if (top === dir) return true;
+      if (isInside(dir, top)) return false;
       paths.pop();
       this.values.pop();
     }
-    paths.push(dir);
-    this.values.push(value);
-    return true;
+    return false;
   }
 }

@@ -1,6 +1,7 @@
 // The remote half of scanning, as pure functions: the shell command lines (GNU find / b2sum, one exec
 // each) and the parsers of their NUL-framed output. Names travel only as data — on stdin or in the
-// output — never inside a command line; only the manifest's root is, single-quoted.
+// output — never inside a command line; only the manifest's root and its literal directory excludes
+// (core/ignore.ts prunable: a safe character set) are, single-quoted.
 import { parentOf, type Prune, type RelPath } from "../model/paths.js";
 import { STAGING_DIR } from "../model/snapshot.js";
 import { DIR, FILE, ListingBuilder, PROBLEM, SYMLINK, type Listing } from "../model/listing.js";

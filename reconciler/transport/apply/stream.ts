@@ -214,7 +214,6 @@ export async function applyOverStream(
         // Content bytes that went over the wire: none for a copy made on the target, no holes.
         const n = sent.get(r.index) ?? 0;
         sent.delete(r.index);
-        senderNotes.delete(r.index);
         applied++;
         bytes += n;
         opts.onProgress?.(c, n);
@@ -246,12 +245,9 @@ export async function applyOverStream(
     w.push(encodeOp(c));
     if (sendsContent(c)) {
       const { why, bytes: n } = await sendContent(w, content, c, opts.signal);
-      // The reply may already be in (a helper answers a frame as soon as it has it).
-      if (answered[i] === 0) {
-        sent.set(i, n);
-        if (why) senderNotes.set(i, why);
-      } else if (!problemReplies.has(i)) bytes += n;
-      else if (why) senderNotes.set(i, why);
+      // A problem may already be answered (the helper gave up on the file early): nothing to count then.
+      if (answered[i] === 0) sent.set(i, n);
+      if (why) senderNotes.set(i, why);
     }
     await w.maybeFlush();
   }
