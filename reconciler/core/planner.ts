@@ -129,7 +129,7 @@ const pathOf = (src: Listing, dst: Listing, i: number, j: number): RelPath => (i
  * undefined: decide on the entries (owners preserved, hashes present, or anything differs).
  */
 function quickSame(src: Listing, i: number, dst: Listing, j: number, preserve: Preserve): boolean {
-  if (src.sizes[i] !== dst.sizes[j] || !preserve.times || preserve.owner || preserve.group) return false;
+  if (src.sizeAt(i) !== dst.sizeAt(j) || !preserve.times || preserve.owner || preserve.group) return false;
   if ((src.hashes.size > 0 && src.hashes.has(i)) || (dst.hashes.size > 0 && dst.hashes.has(j))) return false;
   return timesEqual(src.mtimes[i]!, dst.mtimes[j]!) && (!preserve.perms || src.modes[i] === dst.modes[j]);
 }
@@ -337,7 +337,7 @@ function copyDonors(dst: Listing, sizes: ReadonlySet<number>, frozen: ReadonlySe
   // Only files of a size some create needs: a few candidates, not an object per target file.
   const candidates: number[] = [];
   for (let j = 0; j < dst.size; j++) {
-    if (dst.kinds[j] === FILE && sizes.has(dst.sizes[j]!) && (dst.modes[j]! & 0o400) !== 0) candidates.push(j);
+    if (dst.kinds[j] === FILE && sizes.has(dst.sizeAt(j)) && (dst.modes[j]! & 0o400) !== 0) candidates.push(j);
   }
   // An initial sync has none: no set of its million paths.
   if (candidates.length === 0) return [];
@@ -473,7 +473,7 @@ export function pathsNeedingHash(source: Snapshot, target: Snapshot, rules: Sync
   const preserve = rules.preserve;
   const out: RelPath[] = [];
   merge(src, dst, (i, j) => {
-    if (i < 0 || j < 0 || src.kinds[i] !== FILE || dst.kinds[j] !== FILE || src.sizes[i] !== dst.sizes[j]) return;
+    if (i < 0 || j < 0 || src.kinds[i] !== FILE || dst.kinds[j] !== FILE || src.sizeAt(i) !== dst.sizeAt(j)) return;
     if (preserve.times && timesEqual(src.mtimes[i]!, dst.mtimes[j]!) && !src.hashes.has(i) && !dst.hashes.has(j)) return;
     const p = src.pathAt(i);
     if (within(p, frozen)) return;

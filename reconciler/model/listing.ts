@@ -94,7 +94,9 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
     readonly kinds: Uint8Array,
     readonly modes: Uint16Array,
     readonly mtimes: Float64Array,
-    readonly sizes: Float64Array,
+    /** File sizes; BIG_SIZE where the size does not fit (4 GiB and over), which bigSizes then holds. */
+    readonly sizes: Uint32Array,
+    readonly bigSizes: ReadonlyMap<number, number>,
     /** Symlink targets and problem errors by index. */
     readonly texts: ReadonlyMap<number, string>,
     readonly hashes: ReadonlyMap<number, string>,
@@ -111,6 +113,17 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
 
   get size(): number {
     return this.kinds.length;
+  }
+
+  /** The size of entry i (0 for anything but a file). */
+  sizeAt(i: number): number {
+    const s = this.sizes[i]!;
+    return s === BIG_SIZE ? this.bigSizes.get(i)! : s;
+  }
+
+  /** The same listing with other side tables (shares every column). */
+  private withSides(texts: ReadonlyMap<number, string>, hashes: ReadonlyMap<number, string>, links: ReadonlyMap<number, string>): Listing {
+    return new Listing(this.names, this.offs, this.parents, this.kinds, this.modes, this.mtimes, this.sizes, this.bigSizes, texts, hashes, links, this.uids, this.gids, this.excludedBy);
   }
 
   /**
@@ -237,11 +250,11 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
     // The common shapes as one literal each: built field by field they need a second allocation
     // for the properties (~17 B more per entry, and an initial sync holds one per file per target).
     if (this.uids === undefined && this.gids === undefined) {
-      if (kind === FILE && !this.hashes.has(i) && !this.links.has(i)) return { kind: "file", size: this.sizes[i]!, mode: this.modes[i]!, mtimeMs: this.mtimes[i]! };
+      if (kind === FILE && !this.hashes.has(i) && !this.links.has(i)) return { kind: "file", size: this.sizeAt(i), mode: this.modes[i]!, mtimeMs: this.mtimes[i]! };
       if (kind === DIR) return { kind: "dir", mode: this.modes[i]!, mtimeMs: this.mtimes[i]! };
     }
     const e: Record<string, unknown> = { kind: KINDS[kind] };
-    if (kind === FILE) e["size"] = this.sizes[i];
+    if (kind === FILE) e["size"] = this.sizeAt(i);
     if (kind === SYMLINK) e["target"] = this.texts.get(i) ?? "";
     e["mode"] = this.modes[i];
     e["mtimeMs"] = this.mtimes[i];
@@ -302,7 +315,7 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
     if (hashes.size === 0) return this;
     const out = new Map(this.hashes);
     for (const [i, v] of hashes) if (this.kinds[i] === FILE) out.set(i, v);
-    return new Listing(this.names, this.offs, this.parents, this.kinds, this.modes, this.mtimes, this.sizes, this.texts, out, this.links, this.uids, this.gids, this.excludedBy);
+    return this.withSides(this.texts, out, this.links);
   }
 
   private withSide(values: ReadonlyMap<RelPath, string>, side: "hashes" | "links"): Listing {
@@ -322,15 +335,14 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
         if (i >= 0 && this.kinds[i] === FILE) out.set(i, v);
       }
     }
-    const [hashes, links] = side === "hashes" ? [out, this.links] : [this.hashes, out];
-    return new Listing(this.names, this.offs, this.parents, this.kinds, this.modes, this.mtimes, this.sizes, this.texts, hashes, links, this.uids, this.gids, this.excludedBy);
+    return side === "hashes" ? this.withSides(this.texts, out, this.links) : this.withSides(this.texts, this.hashes, out);
   }
 
   /** The same listing with these texts (symlink targets or problem errors) replaced, by index. */
   withTexts(texts: ReadonlyMap<number, string>): Listing {
     if (texts.size === 0) return this;
     const out = new Map([...this.texts, ...texts]);
-    return new Listing(this.names, this.offs, this.parents, this.kinds, this.modes, this.mtimes, this.sizes, out, this.hashes, this.links, this.uids, this.gids, this.excludedBy);
+    return this.withSides(out, this.hashes, this.links);
   }
 
   /** The listing without the entries at these indexes (a copy; `this` when there are none). */
@@ -349,7 +361,7 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
     const hash = this.hashes.get(i);
     const link = this.links.get(i);
     return {
-      kind: this.kinds[i]!, mode: this.modes[i]!, mtimeMs: this.mtimes[i]!, size: this.sizes[i]!,
+      kind: this.kinds[i]!, mode: this.modes[i]!, mtimeMs: this.mtimes[i]!, size: this.sizeAt(i),
       ...(text !== undefined ? { text } : {}), ...(hash !== undefined ? { hash } : {}), ...(link !== undefined ? { link } : {}),
       ...(uid !== undefined && !Number.isNaN(uid) ? { uid } : {}), ...(gid !== undefined && !Number.isNaN(gid) ? { gid } : {}),
     };
@@ -395,12 +407,16 @@ export function toListing(snap: Snapshot): Listing {
 const SHIFT = 14;
 const CHUNK = 1 << SHIFT;
 const MASK = CHUNK - 1;
+/** Bytes per record of the builder's fixed columns: mtime 8; name start, parent and size 4; mode 2; kind 1. */
+const SLAB_BYTES = 23;
+/** A size column's mark for a size that does not fit in it (the size is in a side table). */
+const BIG_SIZE = 0xffffffff;
 /** Bytes per chunk of the builder's name bytes (a longer name gets a chunk of its own). */
 const NAME_SHIFT = 20;
 const NAME_CHUNK = 1 << NAME_SHIFT;
 
 /** The values at `order[0..m)` of a chunked column as one exact array. */
-function gather<T extends Uint8Array | Uint16Array | Float64Array>(chunks: readonly T[], order: Uint32Array, m: number, out: T): T {
+function gather<T extends Uint8Array | Uint16Array | Uint32Array | Float64Array>(chunks: readonly T[], order: Uint32Array, m: number, out: T): T {
   for (let j = 0; j < m; j++) {
     const i = order[j]!;
     out[j] = chunks[i >>> SHIFT]![i & MASK]!;
@@ -416,9 +432,8 @@ interface Whole {
 
 /**
  * Collects records in any order (a walk's or find's), then sorts them once into a Listing. While it
- * builds, the names sit as bytes in chunks and the numbers in chunked typed arrays, so a million
- * records cost no object each, and finish() turns one column at a time into the listing's, freeing
- * the builder's as it goes: the peak is the records once plus one column, not twice everything.
+ * builds, the names sit as bytes in chunks and the numbers in chunks of typed arrays (23 B a record),
+ * so a million records cost no object each; finish() gathers them into the listing's exact columns.
  *
  * A record whose parent directory came before it keeps only its name and its parent's index; any
  * other keeps its whole path, and then finish() sorts by whole paths. The parent is found while the
@@ -426,20 +441,25 @@ interface Whole {
  */
 export class ListingBuilder {
   private readonly names: Buffer[] = [];
+  /** Bytes used in each names chunk (the last one still fills). */
+  private readonly nameEnds: number[] = [];
   /** Bytes used in the last names chunk. */
   private used = NAME_CHUNK;
   // Columns as chunks of CHUNK records each, one typed-array type per field (so each access site
   // sees one type). Every column has the same number of chunks, except the owners (made on first use).
-  /** Where each record's name starts: names[pos >>> NAME_SHIFT] at pos & (NAME_CHUNK - 1); and its length. */
+  /**
+   * Where each record's name starts: names[pos >>> NAME_SHIFT] at pos & (NAME_CHUNK - 1). Names are
+   * appended in record order, so one ends where the next starts, or at its chunk's end.
+   */
   private starts: Uint32Array[] = [];
-  private lens: Uint32Array[] = [];
   /** The parent directory's record (the root's children: the root's, 0), or -1: the name is the whole path. */
   private parents: Int32Array[] = [];
   private n = 0;
   private kinds: Uint8Array[] = [];
   private modes: Uint16Array[] = [];
   private mtimes: Float64Array[] = [];
-  private sizes: Float64Array[] = [];
+  private sizes: Uint32Array[] = [];
+  private readonly bigSizes = new Map<number, number>();
   private uids: Float64Array[] = [];
   private gids: Float64Array[] = [];
   private hasOwners = false;
@@ -466,9 +486,11 @@ export class ListingBuilder {
   /** Appends p's bytes from `from` on (a RelPath is one code unit per byte); returns where they start. */
   private addName(p: string, from: number): number {
     const len = p.length - from;
-    if (this.used + len > (this.names.at(-1)?.length ?? 0)) {
-      // A name longer than a chunk gets one of its own, at the next chunk's position.
+    if (this.used >= NAME_CHUNK || this.used + len > this.names.at(-1)!.length) {
+      // A name longer than a chunk gets one of its own (and nothing after it), at the next chunk's
+      // position: every name starts below NAME_CHUNK in its chunk.
       this.names.push(Buffer.allocUnsafeSlow(Math.max(NAME_CHUNK, len)));
+      this.nameEnds.push(0);
       this.used = 0;
     }
     const k = this.names.length - 1;
@@ -478,6 +500,7 @@ export class ListingBuilder {
     if (len < 64) for (let b = 0; b < len; b++) chunk[at + b] = p.charCodeAt(from + b);
     else chunk.write(from === 0 ? p : p.slice(from), at, "latin1");
     this.used += len;
+    this.nameEnds[k] = this.used;
     return k * NAME_CHUNK + at;
   }
 
@@ -527,23 +550,30 @@ export class ListingBuilder {
     const c = i >>> SHIFT;
     const o = i & MASK;
     if (c === this.kinds.length) {
-      this.starts.push(new Uint32Array(CHUNK));
-      this.lens.push(new Uint32Array(CHUNK));
-      this.parents.push(new Int32Array(CHUNK));
-      this.kinds.push(new Uint8Array(CHUNK));
-      this.modes.push(new Uint16Array(CHUNK));
-      this.mtimes.push(new Float64Array(CHUNK));
-      this.sizes.push(new Float64Array(CHUNK));
+      // One allocation for a chunk of every column (widest first, so each view is aligned): at
+      // 368 KiB it is over glibc's mmap threshold (cli/main.ts), so freeing it returns it to the
+      // system. Column-sized chunks (16-128 KiB) came from malloc's arena, and a 1M-file plan
+      // ended with ~40 MB of them freed but held there between the stream buffers.
+      const slab = new ArrayBuffer(CHUNK * SLAB_BYTES);
+      this.mtimes.push(new Float64Array(slab, 0, CHUNK));
+      this.starts.push(new Uint32Array(slab, 8 * CHUNK, CHUNK));
+      this.parents.push(new Int32Array(slab, 12 * CHUNK, CHUNK));
+      this.sizes.push(new Uint32Array(slab, 16 * CHUNK, CHUNK));
+      this.modes.push(new Uint16Array(slab, 20 * CHUNK, CHUNK));
+      this.kinds.push(new Uint8Array(slab, 22 * CHUNK, CHUNK));
     }
     const parent = this.parentOf(p, i);
     const from = parent < 0 || this.lastParent.length === 0 ? 0 : this.lastParent.length + 1;
     this.parents[c]![o] = parent;
     this.starts[c]![o] = this.addName(p, from);
-    this.lens[c]![o] = p.length - from;
     this.kinds[c]![o] = r.kind;
     this.modes[c]![o] = r.mode;
     this.mtimes[c]![o] = r.mtimeMs;
-    this.sizes[c]![o] = r.size;
+    if (r.size < BIG_SIZE) this.sizes[c]![o] = r.size;
+    else {
+      this.sizes[c]![o] = BIG_SIZE;
+      this.bigSizes.set(i, r.size);
+    }
     if (r.uid !== undefined || r.gid !== undefined || this.hasOwners) {
       this.hasOwners = true;
       while (this.uids.length <= c) {
@@ -581,7 +611,10 @@ export class ListingBuilder {
   }
 
   private lenAt(i: number): number {
-    return this.lens[i >>> SHIFT]![i & MASK]!;
+    const s = this.startAt(i);
+    const k = s >>> NAME_SHIFT;
+    const end = i + 1 < this.n && this.startAt(i + 1) >>> NAME_SHIFT === k ? this.startAt(i + 1) & (NAME_CHUNK - 1) : this.nameEnds[k]!;
+    return end - (s & (NAME_CHUNK - 1));
   }
 
   private startAt(i: number): number {
@@ -631,8 +664,11 @@ export class ListingBuilder {
     return { bytes, offs };
   }
 
-  /** The records in tree order (indexes into the builder's arrays), duplicates still in. */
-  private order(whole: Whole | undefined): Uint32Array {
+  /**
+   * The records in tree order (indexes into the builder's arrays), duplicates still in. A walk's
+   * order uses `scratch` (n + 1 long), which linkWalked uses again: one array less at the peak.
+   */
+  private order(whole: Whole | undefined, scratch: Int32Array): Uint32Array {
     const n = this.n;
     const order = new Uint32Array(n);
     for (let i = 0; i < n; i++) order[i] = i;
@@ -641,17 +677,13 @@ export class ListingBuilder {
       // A typed array's sort with a comparator is stable: equal paths keep their order.
       return order.sort((a, b) => compareBytes(bytes, offs[a]!, offs[a + 1]!, bytes, offs[b]!, offs[b + 1]!));
     }
-    // Children of each directory, grouped by parent (a counting sort keeps the order they came in).
-    const first = new Int32Array(n + 1);
+    // Children of each directory, grouped by parent: a counting sort, filled from the back so each
+    // group keeps the order its children came in; first[d] ends as where d's group starts.
+    const first = scratch.fill(0);
     for (let i = 1; i < n; i++) first[this.parentAt(i)]++;
-    for (let i = 0, sum = 0; i <= n; i++) {
-      const c = first[i]!;
-      first[i] = sum;
-      sum += c;
-    }
-    const next = first.slice();
+    for (let i = 0, sum = 0; i <= n; i++) first[i] = sum += first[i]!;
     const children = new Uint32Array(Math.max(0, n - 1));
-    for (let i = 1; i < n; i++) children[next[this.parentAt(i)]!++] = i;
+    for (let i = n - 1; i >= 1; i--) children[--first[this.parentAt(i)]!] = i;
     const cmp = (a: number, b: number) => this.compareNames(a, b);
     for (let d = 0; d < n; d++) {
       const from = first[d]!;
@@ -683,7 +715,8 @@ export class ListingBuilder {
     const n = this.n;
     // A walk's records are ordered by their parents and names; any other, by whole paths.
     const whole = this.structured && (n === 0 || (this.lenAt(0) === 0 && this.parentAt(0) < 0)) ? undefined : this.whole();
-    const order = this.order(whole);
+    const scratch = new Int32Array(whole === undefined ? n + 1 : 0);
+    const order = this.order(whole, scratch);
     // Kept records, in order, written over the front of `order` (k only moves ahead of m).
     let m = 0;
     for (let k = 0; k < n; k++) {
@@ -692,13 +725,11 @@ export class ListingBuilder {
       if (this.kindAt(i) === DROPPED) continue;
       order[m++] = i;
     }
-    const { names, offs, parents } = whole === undefined ? this.linkWalked(order, m) : linkSorted(whole, order, m);
+    const { names, offs, parents } = whole === undefined ? this.linkWalked(order, m, scratch) : linkSorted(whole, order, m);
     this.names.length = 0;
-    this.starts = [];
-    this.lens = [];
-    this.parents = [];
-    const remap = (from: Map<number, string>): Map<number, string> => {
-      const to = new Map<number, string>();
+    this.nameEnds.length = 0;
+    const remap = <V>(from: Map<number, V>): Map<number, V> => {
+      const to = new Map<number, V>();
       if (from.size === 0) return to;
       for (let j = 0; j < m; j++) {
         const v = from.get(order[j]!);
@@ -706,20 +737,21 @@ export class ListingBuilder {
       }
       return to;
     };
-    // One column at a time, each dropped once gathered.
     const kinds = gather(this.kinds, order, m, new Uint8Array(m));
-    this.kinds = [];
     const modes = gather(this.modes, order, m, new Uint16Array(m));
-    this.modes = [];
     const mtimes = gather(this.mtimes, order, m, new Float64Array(m));
-    this.mtimes = [];
-    const sizes = gather(this.sizes, order, m, new Float64Array(m));
-    this.sizes = [];
+    const sizes = gather(this.sizes, order, m, new Uint32Array(m));
     const uids = this.hasOwners ? gather(this.uids, order, m, new Float64Array(m).fill(NaN)) : undefined;
     const gids = this.hasOwners ? gather(this.gids, order, m, new Float64Array(m).fill(NaN)) : undefined;
+    this.starts = [];
+    this.parents = [];
+    this.kinds = [];
+    this.modes = [];
+    this.mtimes = [];
+    this.sizes = [];
     this.uids = [];
     this.gids = [];
-    const listing = new Listing(names, offs, parents, kinds, modes, mtimes, sizes, remap(this.texts), remap(this.hashes), remap(this.links), uids, gids, this.excludedBy);
+    const listing = new Listing(names, offs, parents, kinds, modes, mtimes, sizes, remap(this.bigSizes), remap(this.texts), remap(this.hashes), remap(this.links), uids, gids, this.excludedBy);
     this.n = 0;
     return listing;
   }
@@ -729,8 +761,9 @@ export class ListingBuilder {
    * parent's new index. A record whose parent was not kept (a directory dropped after its children
    * were added) is named from the nearest kept ancestor instead.
    */
-  private linkWalked(order: Uint32Array, m: number): { names: Buffer; offs: Uint32Array; parents: Int32Array } {
-    const at = new Int32Array(this.n).fill(-1);
+  private linkWalked(order: Uint32Array, m: number, scratch: Int32Array): { names: Buffer; offs: Uint32Array; parents: Int32Array } {
+    /** Each record's new index, or -1. */
+    const at = scratch.fill(-1);
     const parents = new Int32Array(m);
     const longer = new Map<number, string>();
     let bytes = 0;

@@ -264,7 +264,7 @@ async function attachHashes(root: string, snap: Listing, opts: ScanOptions): Pro
     if (files[k] !== p) continue;
     j = k + 1;
     const i = at[k]!;
-    if (snap.sizes[i] === size && snap.mtimes[i] === mtimeMs) hashes.set(i, hash);
+    if (snap.sizeAt(i) === size && snap.mtimes[i] === mtimeMs) hashes.set(i, hash);
   }
   return snap.withHashesAt(hashes);
 }

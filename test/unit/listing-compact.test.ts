@@ -137,6 +137,29 @@ test("listing builder: children of a directory dropped after them, deep trees an
   assert.equal(l.indexOf("d"), -1);
 });
 
+test("listing builder: names past a names chunk (1 MiB) and one longer than it, sizes of 4 GiB and more, in walk and shuffled order", () => {
+  const sizes = [0, 2 ** 32 - 2, 2 ** 32 - 1, 2 ** 32, 5 * 2 ** 30 + 7, 2 ** 53 - 1];
+  const recs: [RelPath, Entry][] = [["" as RelPath, { kind: "dir", mode: 0o755, mtimeMs: T }]];
+  for (let d = 0; d < 300; d++) {
+    const dir = `dir-${String(d).padStart(3, "0")}`;
+    recs.push([dir as RelPath, { kind: "dir", mode: 0o755, mtimeMs: T }]);
+    // The middle directory holds a name longer than a chunk, then more names after it.
+    if (d === 150) recs.push([`${dir}/${"L".repeat(1_100_000)}` as RelPath, { kind: "file", size: 3, mode: 0o644, mtimeMs: T }]);
+    for (let f = 0; f < 400; f++) recs.push([`${dir}/name-${String(f).padStart(5, "0")}` as RelPath, { kind: "file", size: sizes[(d + f) % sizes.length]!, mode: 0o644, mtimeMs: T + f }]);
+  }
+  recs.sort(([a], [b]) => compareTree(a, b));
+  const r = rng(5);
+  for (const [how, order] of [["walk", recs], ["shuffled", [...recs].sort(() => r() - 0.5)]] as const) {
+    const l = toListing(new Map(order));
+    assert.deepEqual([...l.keys()], recs.map(([p]) => p), how);
+    for (let i = 0; i < recs.length; i += 997) assert.deepEqual(l.get(recs[i]![0]), recs[i]![1], `${how}: ${recs[i]![0].slice(0, 30)}`);
+    for (let i = 0; i < recs.length; i++) {
+      const e = recs[i]![1];
+      if (e.kind === "file") assert.equal(l.sizeAt(i), e.size, `${how}: size of ${recs[i]![0].slice(0, 30)}`);
+    }
+  }
+});
+
 test("open directories: a preorder listing's parents are found, closed ones are not, a directory open twice is refused", () => {
   const d = new OpenDirs<number>();
   const r = (s: string) => s as RelPath;

@@ -19,6 +19,8 @@ const fAu: FileEntry = { ...fA, uid: 33, gid: 33 };
 const fAroot: FileEntry = { ...fA, uid: 0, gid: 0 };
 const fAnh: FileEntry = { kind: "file", size: 1, mtimeMs: T, mode: 0o644 }; // not hashed
 const fAnh2: FileEntry = { ...fAnh, mtimeMs: T + 1 };
+const fBig: FileEntry = { kind: "file", size: 5 * 2 ** 30, mtimeMs: T, mode: 0o644 }; // over a size column's 32 bits
+const fBig2: FileEntry = { ...fBig, size: 2 ** 32 };
 const d: DirEntry = { kind: "dir", mode: 0o755, mtimeMs: T };
 const dOld: DirEntry = { ...d, mtimeMs: T - 9000 };
 const d700: DirEntry = { ...d, mode: 0o700 };
@@ -61,6 +63,8 @@ const pairs: Case[] = [
   ["file/absent: create", at(fA), at(), [create("x", fA), touchRoot]],
   ["file/file same", at(fA), at(fA), []],
   ["file/file differs: update", at(fB), at(fA), [update("x", fA, fB), touchRoot]],
+  ["file/file of 4 GiB and more, sizes differ: update", at(fBig), at(fBig2), [update("x", fBig2, fBig), touchRoot]],
+  ["file/file of 5 GiB same", at(fBig), at(fBig), []],
   ["file/dir: subtree removed first, then create", at(fA), at(d, fB), [del("x/y", fB), rmdir("x", d), create("x", fA, d), touchRoot]],
   ["file/symlink: create over the link", at(fA), at(lToEtc), [create("x", fA, lToEtc), touchRoot]],
   ["file/problem: left alone", at(fA), at(pX), []],
