@@ -1,8 +1,8 @@
 // The compact form of a Snapshot (issue 12): entries in tree order, each its name under its parent's
 // index, with packed metadata in typed arrays, instead of one Map slot and one object per path. A
-// scan of a million entries held ~183 B per entry as a Map of objects; this holds ~38 B (name ~11 B,
-// parent and name offset 8 B, kind, mode, mtime, size 19 B), with the rare fields (symlink targets,
-// problem texts, hashes, hard-link ids, owners) in side tables.
+// scan of a million entries held ~183 B per entry as a Map of objects; this holds ~34 B (name ~11 B,
+// parent and name offset 8 B, kind 1, mode 2, mtime 8, size 4 B), with the rare fields (sizes of
+// 4 GiB and over, symlink targets, problem texts, hashes, hard-link ids, owners) in side tables.
 // It is a ReadonlyMap<RelPath, Entry>, so every caller of a Snapshot works unchanged (get() is a
 // binary search, iteration builds each Entry as it goes); the planner reads it by index instead.
 //
