@@ -52,10 +52,13 @@ function prepare(source: Snapshot, target: Snapshot, rules: SyncRules): View {
   const anyPath = (L: Listing) => rules.exclude.length > 0 && L.excludedBy !== excluded.key;
   const askS = anyPath(S);
   const askT = anyPath(T);
-  const asked = (L: Listing, all: boolean, i: number) => all || L.kinds[i] === PROBLEM || L.isInside(i, STAGING_DIR);
+  // The staging directory's subtree is one run of indexes in tree order: found once, not per path.
+  const stagingS = S.subtree(STAGING_DIR);
+  const stagingT = T.subtree(STAGING_DIR);
+  const asked = (L: Listing, all: boolean, staging: readonly [number, number], i: number) => all || L.kinds[i] === PROBLEM || (i >= staging[0] && i < staging[1]);
   const srcDrop = new Set<number>();
   for (let i = 0; i < S.size; i++) {
-    if (!asked(S, askS, i)) continue;
+    if (!asked(S, askS, stagingS, i)) continue;
     const p = S.pathAt(i);
     if (excluded(p, S.kinds[i] === DIR)) srcDrop.add(i);
     else if (S.kinds[i] === PROBLEM) frozen.add(p);
@@ -63,7 +66,7 @@ function prepare(source: Snapshot, target: Snapshot, rules: SyncRules): View {
   const src = S.without(srcDrop);
   const dstDrop = new Set<number>();
   for (let j = 0; j < T.size; j++) {
-    if (!asked(T, askT, j)) continue;
+    if (!asked(T, askT, stagingT, j)) continue;
     const p = T.pathAt(j);
     if (excluded(p, T.kinds[j] === DIR)) {
       dstDrop.add(j);

@@ -230,6 +230,20 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
     return -1;
   }
 
+  /** The indexes [from, to) of `dir` and what is below it: one run in tree order. */
+  subtree(dir: string): [number, number] {
+    let lo = 0;
+    let hi = this.size;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.compareTo(mid, dir) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    let to = lo;
+    while (to < this.size && this.isInside(to, dir)) to++;
+    return [lo, to];
+  }
+
   /** Tree order of this listing's path i against `other`'s path j (for a merge of two listings). */
   compareAt(i: number, other: Listing, j: number): number {
     const la = this.load(i);
@@ -777,14 +791,15 @@ export class ListingBuilder {
         longer.set(j, parts.join("/"));
       }
       parents[j] = p > 0 ? at[p]! : -1;
-      bytes += longer.get(j)?.length ?? this.lenAt(i);
+      // (longer is empty but for dropped directories: no lookup per record then)
+      bytes += longer.size === 0 ? this.lenAt(i) : longer.get(j)?.length ?? this.lenAt(i);
     }
     const names = Buffer.allocUnsafeSlow(bytes);
     const offs = new Uint32Array(m + 1);
     let to = 0;
     for (let j = 0; j < m; j++) {
       const i = order[j]!;
-      const l = longer.get(j);
+      const l = longer.size === 0 ? undefined : longer.get(j);
       if (l !== undefined) to += names.write(l, to, "latin1");
       else {
         const s = this.startAt(i);

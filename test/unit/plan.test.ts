@@ -137,6 +137,8 @@ const excludeCases: Case[] = [
   ["type change over an excluded entry is left alone", snap({ "": d, old: fA }), snap({ "": d, old: d, "old/x.log": fA }), [], X],
   ["source entry over an excluded target entry is left alone", snap({ "": d, cache: fA }), snap({ "": d, cache: d, "cache/f": fB }), [], X],
   ["staging dir on the target never touched", snap({ "": d }), snap({ "": d, ".tsync-tmp": d, ".tsync-tmp/x": fA }), []],
+  ["staging dir on the source never sent, its neighbours are", snap({ "": d, ".tsync-tm": fA, ".tsync-tmp": d, ".tsync-tmp/x": d, ".tsync-tmp/x/y": fA, ".tsync-tmpz": fA }), snap({ "": d }),
+    [create(".tsync-tm", fA), create(".tsync-tmpz", fA), touchRoot]],
   ["problem below an extra dir keeps the dir", snap({ "": d }), snap({ "": d, old: d, "old/p": pX, "old/y": fB }), [del("old/y", fB), touchRoot]],
 ];
 
