@@ -132,9 +132,14 @@ const pathOf = (src: Listing, dst: Listing, i: number, j: number): RelPath => (i
  * undefined: decide on the entries (owners preserved, hashes present, or anything differs).
  */
 function quickSame(src: Listing, i: number, dst: Listing, j: number, preserve: Preserve): boolean {
-  if (src.sizeAt(i) !== dst.sizeAt(j) || !preserve.times || preserve.owner || preserve.group) return false;
-  if ((src.hashes.size > 0 && src.hashes.has(i)) || (dst.hashes.size > 0 && dst.hashes.has(j))) return false;
-  return timesEqual(src.mtimes[i]!, dst.mtimes[j]!) && (!preserve.perms || src.modes[i] === dst.modes[j]);
+  if (src.sizeAt(i) !== dst.sizeAt(j) || preserve.owner || preserve.group) return false;
+  const hs = src.hashes.size > 0 ? src.hashes.get(i) : undefined;
+  const ht = dst.hashes.size > 0 ? dst.hashes.get(j) : undefined;
+  // Hashed on both sides (a deep plan), the hashes decide the content; on one side only, the entries.
+  if (hs !== undefined || ht !== undefined) {
+    if (hs !== ht) return false;
+  } else if (!preserve.times) return false;
+  return (!preserve.times || timesEqual(src.mtimes[i]!, dst.mtimes[j]!)) && (!preserve.perms || src.modes[i] === dst.modes[j]);
 }
 
 /** Whether `p` or one of its ancestors (the root included) is in `set`. */
@@ -477,10 +482,11 @@ export function pathsNeedingHash(source: Snapshot, target: Snapshot, rules: Sync
   const out: RelPath[] = [];
   merge(src, dst, (i, j) => {
     if (i < 0 || j < 0 || src.kinds[i] !== FILE || dst.kinds[j] !== FILE || src.sizeAt(i) !== dst.sizeAt(j)) return;
-    if (preserve.times && timesEqual(src.mtimes[i]!, dst.mtimes[j]!) && !src.hashes.has(i) && !dst.hashes.has(j)) return;
+    // compareFiles' "unknown", on the packed fields: not hashed on both sides, and no quick check.
+    if (src.hashes.has(i) && dst.hashes.has(j)) return;
+    if (preserve.times && timesEqual(src.mtimes[i]!, dst.mtimes[j]!)) return;
     const p = src.pathAt(i);
-    if (within(p, frozen)) return;
-    if (compareFiles(src.entryAt(i) as FileEntry, dst.entryAt(j) as FileEntry, preserve) === "unknown") out.push(p);
+    if (!within(p, frozen)) out.push(p);
   });
   return out.sort(compareRel);
 }

@@ -605,6 +605,11 @@ export class ListingBuilder {
     return i;
   }
 
+  /** Sets record i's content hash (a deep scan's hashes arrive after its records). */
+  setHash(i: number, hash: string): void {
+    if (this.kindAt(i) === FILE) this.hashes.set(i, hash);
+  }
+
   /** Turns record i into a problem (a directory found unreadable after its own entry was taken). */
   setProblem(i: number, error: string): void {
     this.kinds[i >>> SHIFT]![i & MASK] = PROBLEM;

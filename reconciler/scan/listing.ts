@@ -146,6 +146,9 @@ export class ListingParser {
   private readonly unlistedVerdicts = new Map<RelPath, boolean>();
   /** collectFiles: `./path\0` of each regular file kept since the last takeFiles(), as views of the input (valid until the next push). */
   private files: Buffer[] = [];
+  /** collectFiles: the builder index of each file collected, and what takeFiles() handed out, in order. */
+  private readonly fileIndexes: number[] = [];
+  private readonly taken: Buffer[] = [];
 
   constructor(private readonly opts: ListingOptions) {
     // Every record passes opts.exclude (and its parents' verdicts) before it is added.
@@ -156,7 +159,34 @@ export class ListingParser {
   takeFiles(): Buffer {
     const out = Buffer.concat(this.files);
     this.files = [];
+    if (out.length > 0) this.taken.push(out);
     return out;
+  }
+
+  /**
+   * Sets the hashes that hashCommand printed for the files taken (fed to it in takeFiles' order, so
+   * its records come in that order, less the files it could not hash): matched by a cursor, with no
+   * path string or lookup per file. Before end(); false when the output is not hashCommand's.
+   */
+  applyHashes(stdout: Buffer): boolean {
+    const body = afterMarker(stdout, HASH_MARKER);
+    if (body === undefined) return false;
+    const sent = Buffer.concat(this.taken);
+    let at = 0;
+    let k = 0;
+    return eachHash(body, (hex, from, to) => {
+      // Skip the files left out (vanished, unreadable) up to the one this record names.
+      for (; at < sent.length; k++) {
+        const end = sent.indexOf(0, at);
+        const same = end - at === to - from && sent.compare(body, from, to, at, end) === 0;
+        at = end + 1;
+        if (same) {
+          this.builder.setHash(this.fileIndexes[k++]!, hex);
+          return true;
+        }
+      }
+      return false;
+    });
   }
 
   // Directory verdicts, so a child of an excluded directory is excluded too (gitignore cannot
@@ -251,7 +281,10 @@ export class ListingParser {
       const text = kind === SYMLINK ? body.toString("latin1", ends[5]! + 1, ends[6]!) : undefined;
       this.builder.add(path, { kind, mode, mtimeMs, size, ...(text !== undefined ? { text } : {}), ...own });
       // The record's last field is `./path` and its NUL: hashCommand's input as it is.
-      if (kind === FILE && opts.collectFiles) this.files.push(body.subarray(ends[6]! + 1, ends[7]! + 1));
+      if (kind === FILE && opts.collectFiles) {
+        this.fileIndexes.push(this.builder.count - 1);
+        this.files.push(body.subarray(ends[6]! + 1, ends[7]! + 1));
+      }
     }
     return pos;
   }
@@ -321,16 +354,36 @@ export function hashCommand(root: string, timeoutSec: number): string {
   ].join("\n");
 }
 
+const HEX_LEN = 128;
+const HEX = /^[0-9a-f]{128}$/;
+
+/**
+ * Each `HASH  ./path\0` record of b2sum -z: `fn(hash, from, to)` with body[from, to) the `./path`
+ * bytes; stops with false at a record that is not one, or when fn says false.
+ */
+function eachHash(body: Buffer, fn: (hash: string, from: number, to: number) => boolean): boolean {
+  for (let pos = 0; pos < body.length; ) {
+    const end = body.indexOf(0, pos);
+    if (end < 0) return false;
+    if (end > pos) {
+      const name = pos + HEX_LEN + 2;
+      const ok = end >= name + 2 && body[pos + HEX_LEN] === 0x20 && (body[pos + HEX_LEN + 1] === 0x20 || body[pos + HEX_LEN + 1] === 0x2a) && body[name] === 0x2e && body[name + 1] === 0x2f;
+      const hash = ok ? body.toString("latin1", pos, pos + HEX_LEN) : "";
+      if (!ok || !HEX.test(hash) || !fn(hash, name, end)) return false;
+    }
+    pos = end + 1;
+  }
+  return true;
+}
+
 /** Parse `HASH  ./path\0` records after the marker; undefined when the output is not ours. */
 export function parseHashes(stdout: Buffer): Map<RelPath, string> | undefined {
   const body = afterMarker(stdout, HASH_MARKER);
   if (body === undefined) return undefined;
   const out = new Map<RelPath, string>();
-  for (const rec of body.toString("latin1").split("\0")) {
-    if (rec === "") continue;
-    const m = /^([0-9a-f]{128}) [ *]\.\/(.*)$/s.exec(rec);
-    if (m === null) return undefined;
-    out.set(m[2] as RelPath, m[1]!);
-  }
-  return out;
+  const ok = eachHash(body, (hash, from, to) => {
+    out.set(body.toString("latin1", from + 2, to) as RelPath, hash);
+    return true;
+  });
+  return ok ? out : undefined;
 }

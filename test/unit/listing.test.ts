@@ -167,3 +167,30 @@ test("ListingParser collectFiles: the kept regular files, as hashCommand's stdin
   plain.push(whole);
   assert.equal(plain.takeFiles().length, 0, "nothing is kept without collectFiles");
 });
+
+test("ListingParser applyHashes: hashCommand's records set on the files taken, in order, skipping those left out", () => {
+  // find order (z before a) is not tree order: each hash must still land on its own path.
+  const listed = out(dRoot, rec("f", "644", "1", "1", "", "./z"), dW, fWc, fA, rec("f", "644", "1", "1", "", "./b"));
+  const hz = "1".repeat(128);
+  const hc = "2".repeat(128);
+  const hb = "3".repeat(128);
+  const hashOut = (...r: [string, string][]) => Buffer.from("noise TSYNC-HASH\0" + r.map(([h, q]) => `${h}  ./${q}\0`).join(""), "latin1");
+  const run = (stdout: Buffer) => {
+    const p = new ListingParser({ ...none, collectFiles: true });
+    p.push(listed.subarray(0, 40));
+    p.takeFiles();
+    p.push(listed.subarray(40));
+    p.takeFiles();
+    const ok = p.applyHashes(stdout);
+    const r = p.end();
+    return { ok, hashes: r.kind === "ok" ? Object.fromEntries([...r.snapshot].filter(([, e]) => e.kind === "file").map(([q, e]) => [q, e.kind === "file" ? e.hash : undefined])) : r };
+  };
+  // wp/cache's hash is missing (it vanished before b2sum read it): the cursor passes it by.
+  assert.deepEqual(run(hashOut([hz, "z"], [hc, "a"], [hb, "b"])), { ok: true, hashes: { z: hz, "wp/cache": undefined, a: hc, b: hb } });
+  assert.deepEqual(run(hashOut([hz, "z"], [hc, "wp/cache"], [hb, "a"])).hashes, { z: hz, "wp/cache": hc, a: hb, b: undefined });
+  assert.equal(run(hashOut([hc, "wp/cache"], [hz, "z"])).ok, false, "out of order: not hashCommand's output");
+  assert.equal(run(hashOut([hz, "nope"])).ok, false, "a path never sent");
+  assert.equal(run(Buffer.from(`TSYNC-HASH\0${"g".repeat(128)}  ./z\0`)).ok, false, "not hex");
+  assert.equal(run(Buffer.from(`${hz}  ./z\0`)).ok, false, "no marker");
+  assert.equal(run(Buffer.from(`TSYNC-HASH\0${hz}  ./z`)).ok, false, "truncated record");
+});

@@ -29,6 +29,12 @@ export interface SshTransportOptions {
   readonly commandTimeoutSec?: number;
 }
 
+/** A running remote hashCommand: names go to stdin, its stdout comes once it has ended. */
+interface Hashing {
+  readonly stdin: Writable;
+  readonly output: Promise<Buffer>;
+}
+
 const FILE_MARKER = "TSYNC-FILE\0";
 const ABSENT_MARKER = "TSYNC-ABSENT\0";
 const RUN_MARKER = "TSYNC-RUN\0";
@@ -116,9 +122,19 @@ export class SshTransport implements Transport {
 
   /**
    * One listing exec: the whole tree, the `only` subtrees, or (shallow) the named entries alone.
-   * `files`: each kept regular file's `./path\0` is written there as it is listed (a deep scan's hashing).
+   * `hashing`: each kept regular file's `./path\0` is written to its stdin as it is listed (a deep
+   * scan's hashing), and its hashes are set on the listing's files.
    */
-  private async list(root: string, opts: ScanOptions, paths: readonly RelPath[] | undefined, shallow: boolean, files?: Writable): Promise<Listing | undefined> {
+  private async list(root: string, opts: ScanOptions, paths: readonly RelPath[] | undefined, shallow: boolean, hashing?: Hashing): Promise<Listing | undefined> {
+    try {
+      return await this.listing(root, opts, paths, shallow, hashing);
+    } finally {
+      hashing?.stdin.end();
+    }
+  }
+
+  private async listing(root: string, opts: ScanOptions, paths: readonly RelPath[] | undefined, shallow: boolean, hashing: Hashing | undefined): Promise<Listing | undefined> {
+    const files = hashing?.stdin;
     const conn = await this.conn();
     const only = paths !== undefined;
     // Parsed as it arrives: the listing of a large tree is never held whole.
@@ -144,6 +160,10 @@ export class SshTransport implements Transport {
     const okCode = r.code === 0 || ((r.code === 1 || r.code === 123) && onlyVanished(r.stderr));
     if (r.code === 124) throw this.error("scan-timeout", `listing ${root} took longer than ${this.scanTimeoutSec} s`);
     if (!okCode) throw this.error("scan-failed", `cannot list ${root}: ${firstLine(r.stderr) || `exit status ${r.code}`}`);
+    if (hashing !== undefined) {
+      hashing.stdin.end();
+      if (!parser.applyHashes(await hashing.output)) throw this.error("hash-failed", `cannot hash files in ${root}: unexpected output`);
+    }
     const parsed = parser.end();
     if (parsed.kind === "no-root") return undefined;
     if (parsed.kind === "bad") throw this.error("scan-failed", `cannot list ${root}: ${parsed.error}`);
@@ -219,11 +239,10 @@ export class SshTransport implements Transport {
     // A deep scan hashes the files as the listing names them (one more channel), not after it.
     const hashing = opts.hash === "all" ? this.hashing(root, opts.signal) : undefined;
     const [listed, above, links] = await Promise.all([
-      this.list(root, opts, only, false, hashing?.stdin).finally(() => hashing?.stdin.end()),
+      this.list(root, opts, only, false, hashing),
       parents.length > 0 ? this.list(root, opts, parents, true) : Promise.resolve(undefined),
       opts.links ? this.links(root, only, opts.signal) : Promise.resolve(undefined),
     ]);
-    const hashes = await hashing?.hashes;
     if (listed === undefined) return toListing(new Map());
     let snapshot = listed;
     if (above !== undefined && above.size > 0) {
@@ -234,31 +253,32 @@ export class SshTransport implements Transport {
       snapshot = b.finish();
     }
     if (links !== undefined) snapshot = snapshot.withLinks(links);
-    return hashes === undefined ? snapshot : snapshot.withHashes(hashes);
+    return snapshot;
   }
 
   async hash(written: string, paths: readonly RelPath[], signal?: AbortSignal): Promise<Map<RelPath, string>> {
     if (paths.length === 0) return new Map();
-    const h = this.hashing(await this.at(written), signal);
+    const root = await this.at(written);
+    const h = this.hashing(root, signal);
     h.stdin.end(pathsInput(paths));
-    return h.hashes;
+    const parsed = parseHashes(await h.output);
+    if (parsed === undefined) throw this.error("hash-failed", `cannot hash files in ${root}: unexpected output`);
+    return parsed;
   }
 
-  /** A remote hashCommand reading `./path\0` names from `stdin` as they are written; resolves once it ends. */
-  private hashing(root: string, signal?: AbortSignal): { stdin: Writable; hashes: Promise<Map<RelPath, string>> } {
+  /** A remote hashCommand reading `./path\0` names from `stdin` as they are written; its output once it ends. */
+  private hashing(root: string, signal?: AbortSignal): Hashing {
     const stdin = new PassThrough();
-    const hashes = (async () => {
+    const output = (async () => {
       const conn = await this.conn();
       const r = await conn.exec(this.sh(hashCommand(root, this.scanTimeoutSec)), { stdin, ...(signal ? { signal } : {}) });
       // 123: some files could not be read (they are left out, as the interface says).
       if (r.code !== 0 && r.code !== 123) throw this.error("hash-failed", `cannot hash files in ${root}: ${firstLine(r.stderr) || `exit status ${r.code}`}`);
-      const parsed = parseHashes(r.stdout);
-      if (parsed === undefined) throw this.error("hash-failed", `cannot hash files in ${root}: unexpected output`);
-      return parsed;
+      return r.stdout;
     })();
     // Awaited by the caller; a listing that fails first must not leave this as an unhandled rejection.
-    hashes.catch(() => {});
-    return { stdin, hashes };
+    output.catch(() => {});
+    return { stdin, output };
   }
 
   // The name arrives on stdin; a path that is not a regular file (or is a symlink) reads as absent.
