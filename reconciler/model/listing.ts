@@ -731,6 +731,11 @@ export class ListingBuilder {
 
   /** The Listing in tree order; a path added twice keeps its last record. The builder is spent. */
   finish(): Listing {
+    return this.finishMapped(false).listing;
+  }
+
+  /** finish(), and (`mapped`) each record's index in the listing (-1: not kept), for side values that come later. */
+  finishMapped(mapped = true): { listing: Listing; at: Int32Array } {
     const n = this.n;
     // A walk's records are ordered by their parents and names; any other, by whole paths.
     const whole = this.structured && (n === 0 || (this.lenAt(0) === 0 && this.parentAt(0) < 0)) ? undefined : this.whole();
@@ -771,8 +776,10 @@ export class ListingBuilder {
     this.uids = [];
     this.gids = [];
     const listing = new Listing(names, offs, parents, kinds, modes, mtimes, sizes, remap(this.bigSizes), remap(this.texts), remap(this.hashes), remap(this.links), uids, gids, this.excludedBy);
+    const at = new Int32Array(mapped ? n : 0).fill(-1);
+    if (mapped) for (let j = 0; j < m; j++) at[order[j]!] = j;
     this.n = 0;
-    return listing;
+    return { listing, at };
   }
 
   /**

@@ -151,8 +151,11 @@ function cmpKey(a: Uint32Array, ai: number, b: Uint32Array, bi: number): number 
   return a[ai + 1]! - b[bi + 1]! || a[ai]! - b[bi]! || a[ai + 3]! - b[bi + 3]! || a[ai + 2]! - b[bi + 2]!;
 }
 
-/** Writes the record of a file (its stat and its digest) at record index `i` of `w`. */
-export function putRecord(w: Uint32Array, i: number, st: BigIntStats, digest: Uint8Array): void {
+/** What a record is keyed by, as lstat (bigint) gives it, or a listing's record with keys (scan/listing.ts). */
+export type FileKey = Pick<BigIntStats, "dev" | "ino" | "size" | "mtimeNs" | "ctimeNs">;
+
+/** Writes the record of a file (its key and its digest) at record index `i` of `w`. */
+export function putRecord(w: Uint32Array, i: number, st: FileKey, digest: Uint8Array): void {
   const at = i * WORDS;
   put64(w, at, st.dev);
   put64(w, at + 2, st.ino);
@@ -163,7 +166,18 @@ export function putRecord(w: Uint32Array, i: number, st: BigIntStats, digest: Ui
 }
 
 /** The cached digest of the file `st` describes, if its whole key matches a record; else undefined. */
-export function lookupRecord(t: HashTable, st: BigIntStats): Uint8Array | undefined {
+export function lookupRecord(t: HashTable, st: FileKey): Uint8Array | undefined {
+  const r = findRecord(t, st);
+  return r < 0 ? undefined : digestAt(t, r);
+}
+
+/** The digest of record `r` (a view into the table). */
+export function digestAt(t: HashTable, r: number): Uint8Array {
+  return new Uint8Array(t.words.buffer, t.words.byteOffset + (r * WORDS + DIGEST_AT) * 4, 64);
+}
+
+/** The index of the record whose whole key is `st`'s, or -1. */
+export function findRecord(t: HashTable, st: FileKey): number {
   const probe = new Uint32Array(4);
   put64(probe, 0, st.dev);
   put64(probe, 2, st.ino);
@@ -176,11 +190,11 @@ export function lookupRecord(t: HashTable, st: BigIntStats): Uint8Array | undefi
     else if (c > 0) hi = mid - 1;
     else {
       const at = mid * WORDS;
-      if (get64(t.words, at + 4) !== st.size || get64(t.words, at + 6) !== st.mtimeNs || get64(t.words, at + 8) !== st.ctimeNs) return undefined;
-      return new Uint8Array(t.words.buffer, t.words.byteOffset + (at + DIGEST_AT) * 4, 64);
+      if (get64(t.words, at + 4) !== st.size || get64(t.words, at + 6) !== st.mtimeNs || get64(t.words, at + 8) !== st.ctimeNs) return -1;
+      return mid;
     }
   }
-  return undefined;
+  return -1;
 }
 
 /** A batch of records (RecordBatch.words holds `count` of them). */

@@ -6,8 +6,9 @@
 import { homedir } from "node:os";
 import { posix } from "node:path";
 import type { HashRecord } from "./hash-worker.js";
-import { DEFAULT_RACY_MS, loadHashCache, saveHashCache, type HashCacheOptions } from "./hash-cache-file.js";
-import { hashRecords, hashWithCache } from "./hash-pool.js";
+import { DEFAULT_RACY_MS, loadHashCache, saveHashCache, type HashCacheOptions, type HashTable } from "./hash-cache-file.js";
+import type { CacheResult } from "./listing.js";
+import { hashRecords, hashStats, hashWithCache } from "./hash-pool.js";
 
 export type { HashCacheOptions } from "./hash-cache-file.js";
 
@@ -33,5 +34,17 @@ export async function hashTreeFiles(root: string, paths: readonly string[], opts
   // The old table is not held past the hashing: the save below holds the new records only.
   const { records, batches } = await hashWithCache(root, paths, { table: loadHashCache(cache, root), storeBeforeNs }, opts.signal);
   if (opts.whole) saveHashCache(cache, root, batches);
+  return records;
+}
+
+/**
+ * A whole-tree scan whose listing took the cache's hits itself (a keyed find listing): hash the
+ * misses, then save the cache unless it would come out the same (no miss, every record hit).
+ */
+export async function hashCacheMisses(root: string, table: HashTable, found: CacheResult, cache: HashCacheOptions, signal?: AbortSignal): Promise<HashRecord[]> {
+  hashStats.cached += found.hitCount;
+  const storeBeforeNs = BigInt(Date.now() - (cache.racyMs ?? DEFAULT_RACY_MS)) * 1_000_000n;
+  const { records, batches } = await hashWithCache(root, found.misses, { table, storeBeforeNs }, signal, false);
+  if (found.misses.length > 0 || !found.wholeTable) saveHashCache(cache, root, [...found.hits, ...batches]);
   return records;
 }

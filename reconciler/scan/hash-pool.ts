@@ -109,12 +109,13 @@ export async function hashRecords(root: string, paths: readonly string[], signal
 }
 
 /** hashRecords, consulting `cache` (HashRequest.cache) and returning the records to save it with. */
-export async function hashWithCache(root: string, paths: readonly string[], cache: HashRequest["cache"], signal?: AbortSignal): Promise<{ records: HashRecord[]; batches: RecordBatch[] }> {
+export async function hashWithCache(root: string, paths: readonly string[], cache: HashRequest["cache"], signal?: AbortSignal, lookFirst = true): Promise<{ records: HashRecord[]; batches: RecordBatch[] }> {
   signal?.throwIfAborted();
   const records: HashRecord[] = [];
   const batches: RecordBatch[] = [];
   let todo = paths;
-  if (cache) {
+  // lookFirst false: the caller looked them up already (misses); the workers still check each key.
+  if (cache && lookFirst) {
     // The cache is looked up here, an lstat per file: a warm deep plan then starts no worker (each
     // pays node's bootstrap, 30-80 ms) and posts no message. Only the misses go to the pool, so their
     // records come after the hits'.

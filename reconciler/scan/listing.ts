@@ -8,6 +8,7 @@ import { DIR, FILE, ListingBuilder, PROBLEM, SYMLINK, type Listing } from "../mo
 import type { Matcher } from "../model/paths.js";
 import { OpenDirs } from "../model/open-dirs.js";
 import { tooManyEntries } from "./limits.js";
+import { digestAt, findRecord, newBatch, putRecord, type FileKey, type HashTable, type RecordBatch } from "./hash-cache-file.js";
 
 export const LIST_MARKER = "TSYNC-LIST\0";
 export const NO_ROOT_MARKER = "TSYNC-NOROOT\0";
@@ -20,25 +21,30 @@ export function shq(s: string): string {
 
 // %y type, %m octal mode, %s size, %T@ mtime, %U uid, %G gid, %l link target, %p path: 8 fields.
 const FIELDS = "%m\\0%s\\0%T@\\0%U\\0%G\\0";
-const FORMAT = `'%y\\0${FIELDS}%l\\0%p\\0'`;
 // A directory we cannot list is reported as such ("X") instead of as a find error on stderr, whose
-// quoting of names is not parseable.
-const PREDICATES = `\\( -type d ! \\( -readable -executable \\) -prune -printf 'X\\0${FIELDS}\\0%p\\0' \\) -o -printf ${FORMAT}`;
+// quoting of names is not parseable. `extra`: fields printed after the path.
+const printed = (extra: string) =>
+  `\\( -type d ! \\( -readable -executable \\) -prune -printf 'X\\0${FIELDS}\\0%p\\0${extra}' \\) -o -printf '%y\\0${FIELDS}%l\\0%p\\0${extra}'`;
+const PREDICATES = printed("");
+// `keys`: three more fields, %D device, %i inode, %C@ ctime: with size and mtime, a file's key in the
+// source hash cache (hash-cache-file.ts), so a warm deep scan looks hashes up without an lstat each.
+const KEYED = printed("%D\\0%i\\0%C@\\0");
 
 /**
  * Prints the marker, then either NO_ROOT_MARKER (root absent) or one record per path. Exit status is
  * find's (1 when paths vanished during the walk; the caller decides from stderr).
  * With `only`, names are read NUL-separated as `./path` from stdin (with `shallow`, just those entries).
  */
-export function listCommand(root: string, opts: { only: boolean; shallow?: boolean; timeoutSec: number; prune?: Prune }): string {
+export function listCommand(root: string, opts: { only: boolean; shallow?: boolean; timeoutSec: number; prune?: Prune; keys?: boolean }): string {
   const r = shq(root);
   const t = `timeout -k 5 ${opts.timeoutSec}`;
   // Excluded directories find need not enter (the parser drops them and what is below them anyway).
   const skip = [...(opts.prune?.paths ?? []).map((p) => `-path ${shq("./" + p)}`), ...(opts.prune?.names ?? []).map((n) => `-name ${shq(n)}`)];
-  const predicates = skip.length === 0 ? PREDICATES : `\\( ${skip.join(" -o ")} \\) -type d -prune -o ${PREDICATES}`;
+  const fields = opts.keys ? KEYED : PREDICATES;
+  const predicates = skip.length === 0 ? fields : `\\( ${skip.join(" -o ")} \\) -type d -prune -o ${fields}`;
   const each = (depth: string) => `${t} xargs -0 -r sh -c 'exec find "$@" ${depth}${predicates.replace(/'/g, `'\\''`)}' sh`;
   // shallow: the named paths alone (ancestors of a partial scan), not their subtrees.
-  const walk = opts.shallow ? each("-maxdepth 0 ") : opts.only ? `${t} find . -maxdepth 0 ${PREDICATES} && ${each("")}` : `${t} find . ${predicates}`;
+  const walk = opts.shallow ? each("-maxdepth 0 ") : opts.only ? `${t} find . -maxdepth 0 ${fields} && ${each("")}` : `${t} find . ${predicates}`;
   return [
     "LC_ALL=C; export LC_ALL",
     `printf '${LIST_MARKER.replace("\0", "\\0")}'`,
@@ -72,6 +78,11 @@ export interface ListingOptions {
   readonly maxEntries?: number;
   /** Keep the kept regular files' names for takeFiles(), to hash them while the listing still arrives. */
   readonly collectFiles?: boolean;
+  /**
+   * The output is listCommand's with `keys`: each kept file whose key is in this source hash cache
+   * gets its hash from it, the others are named by cacheResult().
+   */
+  readonly cache?: HashTable;
 }
 
 export type ListingResult =
@@ -127,6 +138,47 @@ function parseUint(body: Buffer, from: number, to: number, base: number): number
 }
 
 const FIELD_COUNT = 8;
+const KEYED_COUNT = 11;
+/** Cache records per batch of hits (ListingParser's cache). */
+const HITS_BATCH = 4096;
+
+/** What a keyed listing's look-ups in the source hash cache found. */
+export interface CacheResult {
+  /** Kept files the cache had no record for (or whose key changed): to hash. */
+  readonly misses: RelPath[];
+  /** The records of the hits, to save the cache with. */
+  readonly hits: RecordBatch[];
+  /** Files answered by the cache. */
+  readonly hitCount: number;
+  /** Whether every record of the table was hit: saving would write the same cache again. */
+  readonly wholeTable: boolean;
+}
+
+/** find's %T@ / %C@ (seconds, 10 fraction digits) as integer ns; undefined for times before 1970 (not cached). */
+function nsAt(body: Buffer, from: number, to: number): bigint | undefined {
+  if (body[from] === 0x2d) return undefined;
+  let dot = body.indexOf(0x2e, from);
+  if (dot < 0 || dot > to) dot = to;
+  const sec = parseUint(body, from, dot, 10);
+  if (Number.isNaN(sec)) return undefined;
+  let nsec = 0;
+  for (let k = dot + 1; k < dot + 10; k++) {
+    const d = k < to ? body[k]! - 0x30 : 0;
+    if (d < 0 || d > 9) return undefined;
+    nsec = nsec * 10 + d;
+  }
+  return BigInt(sec) * 1_000_000_000n + BigInt(nsec);
+}
+
+/** A decimal field as a bigint (device and inode numbers are u64). */
+function u64At(body: Buffer, from: number, to: number): bigint | undefined {
+  if (to - from <= 15) {
+    const n = parseUint(body, from, to, 10);
+    return Number.isNaN(n) ? undefined : BigInt(n);
+  }
+  const t = body.toString("latin1", from, to);
+  return /^\d+$/.test(t) ? BigInt(t) : undefined;
+}
 
 /**
  * Parses `listCommand` output as it arrives, chunk by chunk, into a Listing: the whole output is never
@@ -141,7 +193,8 @@ export class ListingParser {
   /** NULs seen after the maxEntries-th record (counted, not parsed: the error says how many). */
   private overNuls = -1;
   private bad: string | undefined;
-  private readonly ends = new Int32Array(FIELD_COUNT);
+  private readonly fields: number;
+  private readonly ends: Int32Array;
   private readonly openVerdicts = new OpenDirs<boolean>();
   private readonly unlistedVerdicts = new Map<RelPath, boolean>();
   /** collectFiles: `./path\0` of each regular file kept since the last takeFiles(), as views of the input (valid until the next push). */
@@ -149,10 +202,53 @@ export class ListingParser {
   /** collectFiles: the builder index of each file collected, and what takeFiles() handed out, in order. */
   private readonly fileIndexes: number[] = [];
   private readonly taken: Buffer[] = [];
+  /** collectFiles, after end(): each builder record's index in the listing. */
+  private finalIndex: Int32Array | undefined;
+  /** cache: the files to hash, the hits' records, and which table records were hit. */
+  private readonly misses: RelPath[] = [];
+  private readonly hits: RecordBatch[] = [];
+  private hitWords: Uint32Array | undefined;
+  private hitCount = 0;
+  private readonly hitRecords: Uint8Array | undefined;
+  private distinctHits = 0;
 
   constructor(private readonly opts: ListingOptions) {
     // Every record passes opts.exclude (and its parents' verdicts) before it is added.
     this.builder = new ListingBuilder(opts.exclude.key);
+    this.fields = opts.cache ? KEYED_COUNT : FIELD_COUNT;
+    this.ends = new Int32Array(this.fields);
+    this.hitRecords = opts.cache ? new Uint8Array(opts.cache.count) : undefined;
+  }
+
+  /** cache: what the look-ups found (after end()). */
+  cacheResult(): CacheResult {
+    const n = this.hitCount % HITS_BATCH;
+    const hits = n === 0 || this.hitWords === undefined ? this.hits : [...this.hits, { words: this.hitWords, count: n }];
+    return { misses: this.misses, hits, hitCount: this.hitCount, wholeTable: this.distinctHits === (this.opts.cache?.count ?? -1) };
+  }
+
+  /** A kept file of a keyed listing: its hash from the cache, or named as a miss. */
+  private lookUp(i: number, path: RelPath, body: Buffer, size: number, table: HashTable): void {
+    const ends = this.ends;
+    const dev = u64At(body, ends[7]! + 1, ends[8]!);
+    const ino = u64At(body, ends[8]! + 1, ends[9]!);
+    const mtimeNs = nsAt(body, ends[2]! + 1, ends[3]!);
+    const ctimeNs = nsAt(body, ends[9]! + 1, ends[10]!);
+    const r = dev === undefined || ino === undefined || mtimeNs === undefined || ctimeNs === undefined || Number.isNaN(size) ? -1 : findRecord(table, { dev, ino, size: BigInt(size), mtimeNs, ctimeNs });
+    if (r < 0) return void this.misses.push(path);
+    const key: FileKey = { dev: dev!, ino: ino!, size: BigInt(size), mtimeNs: mtimeNs!, ctimeNs: ctimeNs! };
+    const digest = digestAt(table, r);
+    this.builder.setHash(i, Buffer.from(digest.buffer, digest.byteOffset, digest.length).toString("hex"));
+    const at = this.hitCount++ % HITS_BATCH;
+    if (at === 0) {
+      if (this.hitWords !== undefined) this.hits.push({ words: this.hitWords, count: HITS_BATCH });
+      this.hitWords = newBatch(HITS_BATCH);
+    }
+    putRecord(this.hitWords!, at, key, digest);
+    if (this.hitRecords![r] === 0) {
+      this.hitRecords![r] = 1;
+      this.distinctHits++;
+    }
   }
 
   /** The regular files kept since the last call, as hashCommand's stdin (`./path\0` each); empty when none. */
@@ -164,29 +260,34 @@ export class ListingParser {
   }
 
   /**
-   * Sets the hashes that hashCommand printed for the files taken (fed to it in takeFiles' order, so
-   * its records come in that order, less the files it could not hash): matched by a cursor, with no
-   * path string or lookup per file. Before end(); false when the output is not hashCommand's.
+   * `listing` (what end() gave) with the hashes that hashCommand printed for the files taken (fed to
+   * it in takeFiles' order, so its records come in that order, less the files it could not hash):
+   * matched by a cursor, with no path string or lookup per file; undefined when the output is not
+   * hashCommand's.
    */
-  applyHashes(stdout: Buffer): boolean {
+  withHashes(listing: Listing, stdout: Buffer): Listing | undefined {
     const body = afterMarker(stdout, HASH_MARKER);
-    if (body === undefined) return false;
+    if (body === undefined || this.finalIndex === undefined) return undefined;
     const sent = Buffer.concat(this.taken);
+    const final = this.finalIndex;
+    const hashes = new Map<number, string>();
     let at = 0;
     let k = 0;
-    return eachHash(body, (hex, from, to) => {
+    const ok = eachHash(body, (hex, from, to) => {
       // Skip the files left out (vanished, unreadable) up to the one this record names.
       for (; at < sent.length; k++) {
         const end = sent.indexOf(0, at);
         const same = end - at === to - from && sent.compare(body, from, to, at, end) === 0;
         at = end + 1;
         if (same) {
-          this.builder.setHash(this.fileIndexes[k++]!, hex);
+          const j = final[this.fileIndexes[k++]!]!;
+          if (j >= 0) hashes.set(j, hex);
           return true;
         }
       }
       return false;
     });
+    return ok ? listing.withHashesAt(hashes) : undefined;
   }
 
   // Directory verdicts, so a child of an excluded directory is excluded too (gitignore cannot
@@ -238,7 +339,7 @@ export class ListingParser {
     }
     while (pos < body.length) {
       const start = pos;
-      for (let f = 0; f < FIELD_COUNT; f++) {
+      for (let f = 0; f < this.fields; f++) {
         const end = body.indexOf(0, pos);
         if (end < 0) return start;
         ends[f] = end;
@@ -279,12 +380,13 @@ export class ListingParser {
       const own = opts.owners ? { uid: Number(body.toString("latin1", ends[3]! + 1, ends[4]!)), gid: Number(body.toString("latin1", ends[4]! + 1, ends[5]!)) } : undefined;
       const size = kind === FILE ? parseUint(body, ends[1]! + 1, ends[2]!, 10) : 0;
       const text = kind === SYMLINK ? body.toString("latin1", ends[5]! + 1, ends[6]!) : undefined;
-      this.builder.add(path, { kind, mode, mtimeMs, size, ...(text !== undefined ? { text } : {}), ...own });
-      // The record's last field is `./path` and its NUL: hashCommand's input as it is.
+      const i = this.builder.add(path, { kind, mode, mtimeMs, size, ...(text !== undefined ? { text } : {}), ...own });
+      // The path field and its NUL: hashCommand's input as it is.
       if (kind === FILE && opts.collectFiles) {
-        this.fileIndexes.push(this.builder.count - 1);
+        this.fileIndexes.push(i);
         this.files.push(body.subarray(ends[6]! + 1, ends[7]! + 1));
       }
+      if (kind === FILE && opts.cache) this.lookUp(i, path, body, size, opts.cache);
     }
     return pos;
   }
@@ -294,10 +396,14 @@ export class ListingParser {
     if (this.bad !== undefined) return { kind: "bad", error: this.bad };
     if (this.state === "marker") return { kind: "bad", error: "no listing in the remote output" };
     if (this.state === "no-root") return { kind: "no-root" };
-    if (this.overNuls >= 0) return { kind: "bad", error: tooManyEntries(this.records + Math.floor(this.overNuls / FIELD_COUNT), this.opts.maxEntries!), tooMany: true };
+    if (this.overNuls >= 0) return { kind: "bad", error: tooManyEntries(this.records + Math.floor(this.overNuls / this.fields), this.opts.maxEntries!), tooMany: true };
     // A complete listing ends with the NUL after the 8th field of its last record.
     if (this.carry.length > 0) return { kind: "bad", error: "truncated listing" };
-    return { kind: "ok", snapshot: this.builder.finish() };
+    if (!this.opts.collectFiles) return { kind: "ok", snapshot: this.builder.finish() };
+    // Kept for withHashes(): the hashes arrive after the listing is built (its sort overlaps the hashing).
+    const { listing, at } = this.builder.finishMapped();
+    this.finalIndex = at;
+    return { kind: "ok", snapshot: listing };
   }
 }
 

@@ -8,7 +8,8 @@ import type { RelPath } from "../model/paths.js";
 import { PROBLEM, type Listing } from "../model/listing.js";
 import { TransportError } from "../model/errors.js";
 import type { ScanOptions } from "./options.js";
-import { linksCommand, listCommand, ListingParser, onlyVanished, parseLinks } from "./listing.js";
+import { linksCommand, listCommand, ListingParser, onlyVanished, parseLinks, type CacheResult } from "./listing.js";
+import type { HashTable } from "./hash-cache-file.js";
 
 /** Upper bound for one local listing (a hung NFS mount must not hang a plan forever); as for SSH. */
 const TIMEOUT_SEC = 1800;
@@ -40,13 +41,14 @@ function checkExit(root: string, what: string, r: { code: number; stderr: Buffer
 /**
  * The listing of the whole tree at `root` (a directory: the caller checked), with `describe` giving
  * each problem entry this scanner's own words; "gone" when the root vanished meanwhile, "unenterable"
- * when find cannot enter it (the caller's walk then records the root as a problem entry).
+ * when find cannot enter it (the caller's walk then records the root as a problem entry). With
+ * `cache` (a deep scan of a source), the files the cache knows come with their hashes (`cached`).
  */
-export async function findLocal(root: string, opts: ScanOptions, describe: (p: RelPath) => string | undefined): Promise<Listing | "gone" | "unenterable"> {
-  const parser = new ListingParser({ exclude: opts.exclude, owners: opts.owners, ...(opts.maxEntries !== undefined ? { maxEntries: opts.maxEntries } : {}) });
+export async function findLocal(root: string, opts: ScanOptions, describe: (p: RelPath) => string | undefined, cache?: HashTable): Promise<{ listing: Listing; cached?: CacheResult } | "gone" | "unenterable"> {
+  const parser = new ListingParser({ exclude: opts.exclude, owners: opts.owners, ...(opts.maxEntries !== undefined ? { maxEntries: opts.maxEntries } : {}), ...(cache ? { cache } : {}) });
   const links: Buffer[] = [];
   const [listed, linked] = await Promise.all([
-    run(listCommand(root, { only: false, timeoutSec: TIMEOUT_SEC, ...(opts.exclude.prune ? { prune: opts.exclude.prune } : {}) }), (c) => parser.push(c), opts.signal),
+    run(listCommand(root, { only: false, timeoutSec: TIMEOUT_SEC, keys: cache !== undefined, ...(opts.exclude.prune ? { prune: opts.exclude.prune } : {}) }), (c) => parser.push(c), opts.signal),
     opts.links ? run(linksCommand(root, { only: false, timeoutSec: TIMEOUT_SEC }), (c) => links.push(c), opts.signal) : undefined,
   ]);
   opts.signal?.throwIfAborted();
@@ -71,5 +73,5 @@ export async function findLocal(root: string, opts: ScanOptions, describe: (p: R
     if (ids === undefined) throw failure(root, "unexpected output of find (hard links)");
     listing = listing.withLinks(ids);
   }
-  return listing;
+  return cache ? { listing, cached: parser.cacheResult() } : { listing };
 }

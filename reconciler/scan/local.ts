@@ -8,7 +8,9 @@ import { DIR, FILE, Listing, ListingBuilder, PROBLEM, SYMLINK, type Rec } from "
 import { TransportError } from "../model/errors.js";
 import type { ScanOptions } from "./options.js";
 import { hashRecords } from "./hash-pool.js";
-import { hashTreeFiles } from "./hash-cache.js";
+import { hashCacheMisses, hashTreeFiles } from "./hash-cache.js";
+import { loadHashCache } from "./hash-cache-file.js";
+import type { HashRecord } from "./hash-worker.js";
 import { tooManyEntries } from "./limits.js";
 import { findLocal } from "./local-find.js";
 
@@ -223,10 +225,14 @@ export async function scanLocal(root: string, opts: ScanOptions): Promise<Snapsh
   if (!st.isDirectory()) throw new TransportError("local", "scan", `cannot list ${root}: cannot enter the root directory (it is ${st.isFile() ? "a regular file" : specialKind(st)})`);
   const whole = opts.only === undefined || opts.only.includes(ROOT);
   if (whole) {
-    const found = await findLocal(root, opts, (p) => describeProblem(root, p));
+    // A deep scan of a source looks its files up in the hash cache as find lists them.
+    const table = opts.hash === "all" && opts.hashCache ? loadHashCache(opts.hashCache, root) : undefined;
+    const found = await findLocal(root, opts, (p) => describeProblem(root, p), table);
+    if (found === "gone") return new ListingBuilder().finish();
     if (found !== "unenterable") {
-      const listing = found === "gone" ? new ListingBuilder().finish() : found;
-      return opts.hash === "all" ? await attachHashes(root, listing, opts) : listing;
+      if (found.cached === undefined) return opts.hash === "all" ? await attachHashes(root, found.listing, opts) : found.listing;
+      const records = await hashCacheMisses(root, table!, found.cached, opts.hashCache!, opts.signal);
+      return withRecords(found.listing, records);
     }
   }
   const only = whole ? [ROOT] : outermost(opts.only!);
@@ -265,6 +271,16 @@ async function attachHashes(root: string, snap: Listing, opts: ScanOptions): Pro
     j = k + 1;
     const i = at[k]!;
     if (snap.sizeAt(i) === size && snap.mtimes[i] === mtimeMs) hashes.set(i, hash);
+  }
+  return snap.withHashesAt(hashes);
+}
+
+/** The listing with the hashes of `records` set where the file still had the size and mtime listed. */
+function withRecords(snap: Listing, records: readonly HashRecord[]): Listing {
+  const hashes = new Map<number, string>();
+  for (const [p, hash, size, mtimeMs] of records) {
+    const i = snap.indexOf(p as RelPath);
+    if (i >= 0 && snap.kinds[i] === FILE && snap.sizeAt(i) === size && snap.mtimes[i] === mtimeMs) hashes.set(i, hash);
   }
   return snap.withHashesAt(hashes);
 }

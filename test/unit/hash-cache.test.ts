@@ -180,6 +180,18 @@ test("a partial deep scan uses the cache but leaves it as it was; excluded files
   assert.deepEqual(readFileSync(file), bytes);
 });
 
+test("a warm whole-tree scan that hit every record leaves the cache file as it was; one change rewrites it", async () => {
+  await deepScan();
+  const file = hashCacheFile(cacheDir, root);
+  const ino = statSync(file).ino;
+  assert.deepEqual((await deepScan()).cached, FILES);
+  assert.equal(statSync(file).ino, ino, "not rewritten");
+  writeFileSync(join(root, "d", "new"), "new\n");
+  await deepScan();
+  assert.notEqual(statSync(file).ino, ino, "rewritten with the new file");
+  assert.deepEqual([(await deepScan()).read, statSync(file).size], [0, 64 + 104 * (FILES + 1) + 32]);
+});
+
 test("deleted files drop out of the cache on the next whole-tree scan", async () => {
   await deepScan();
   const file = hashCacheFile(cacheDir, root);

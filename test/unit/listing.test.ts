@@ -168,7 +168,7 @@ test("ListingParser collectFiles: the kept regular files, as hashCommand's stdin
   assert.equal(plain.takeFiles().length, 0, "nothing is kept without collectFiles");
 });
 
-test("ListingParser applyHashes: hashCommand's records set on the files taken, in order, skipping those left out", () => {
+test("ListingParser withHashes: hashCommand's records set on the files taken, in order, skipping those left out", () => {
   // find order (z before a) is not tree order: each hash must still land on its own path.
   const listed = out(dRoot, rec("f", "644", "1", "1", "", "./z"), dW, fWc, fA, rec("f", "644", "1", "1", "", "./b"));
   const hz = "1".repeat(128);
@@ -181,9 +181,10 @@ test("ListingParser applyHashes: hashCommand's records set on the files taken, i
     p.takeFiles();
     p.push(listed.subarray(40));
     p.takeFiles();
-    const ok = p.applyHashes(stdout);
     const r = p.end();
-    return { ok, hashes: r.kind === "ok" ? Object.fromEntries([...r.snapshot].filter(([, e]) => e.kind === "file").map(([q, e]) => [q, e.kind === "file" ? e.hash : undefined])) : r };
+    assert.equal(r.kind, "ok");
+    const hashed = r.kind === "ok" ? p.withHashes(r.snapshot, stdout) : undefined;
+    return { ok: hashed !== undefined, hashes: hashed && Object.fromEntries([...hashed].filter(([, e]) => e.kind === "file").map(([q, e]) => [q, e.kind === "file" ? e.hash : undefined])) };
   };
   // wp/cache's hash is missing (it vanished before b2sum read it): the cursor passes it by.
   assert.deepEqual(run(hashOut([hz, "z"], [hc, "a"], [hb, "b"])), { ok: true, hashes: { z: hz, "wp/cache": undefined, a: hc, b: hb } });

@@ -160,14 +160,14 @@ export class SshTransport implements Transport {
     const okCode = r.code === 0 || ((r.code === 1 || r.code === 123) && onlyVanished(r.stderr));
     if (r.code === 124) throw this.error("scan-timeout", `listing ${root} took longer than ${this.scanTimeoutSec} s`);
     if (!okCode) throw this.error("scan-failed", `cannot list ${root}: ${firstLine(r.stderr) || `exit status ${r.code}`}`);
-    if (hashing !== undefined) {
-      hashing.stdin.end();
-      if (!parser.applyHashes(await hashing.output)) throw this.error("hash-failed", `cannot hash files in ${root}: unexpected output`);
-    }
+    hashing?.stdin.end();
     const parsed = parser.end();
     if (parsed.kind === "no-root") return undefined;
     if (parsed.kind === "bad") throw this.error("scan-failed", `cannot list ${root}: ${parsed.error}`);
-    return parsed.snapshot;
+    if (hashing === undefined) return parsed.snapshot;
+    const hashed = parser.withHashes(parsed.snapshot, await hashing.output);
+    if (hashed === undefined) throw this.error("hash-failed", `cannot hash files in ${root}: unexpected output`);
+    return hashed;
   }
 
   /** Which files share an inode (ScanOptions.links): path → "dev:ino". */
