@@ -1,8 +1,9 @@
 // Hashing a tree's files through the persistent hash cache (hash-cache-file.ts): the cache is read
-// only when a hash starts, the workers take each file's hash from it when the file's whole key still
-// matches and read the file otherwise, and a hash of the whole tree writes the cache anew (so files
-// deleted since drop out). A partial hash only reads it: rewriting a whole cache for a few files
-// would cost more than it saves.
+// only when a hash starts, each file's hash is taken from it when the file's whole key still matches
+// (by an lstat here, or from the key a whole-tree find printed: hashCacheMisses) and the file is read
+// otherwise, and a hash of the whole tree writes the cache anew (so files deleted since drop out),
+// unless every record was hit and nothing read. A partial hash only reads it: rewriting a whole cache
+// for a few files would cost more than it saves.
 import { homedir } from "node:os";
 import { posix } from "node:path";
 import type { HashRecord } from "./hash-worker.js";
