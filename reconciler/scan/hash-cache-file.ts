@@ -172,12 +172,12 @@ export function lookupRecord(t: HashTable, st: FileKey): Uint8Array | undefined 
 }
 
 /** The digest of record `r` (a view into the table). */
-export function digestAt(t: HashTable, r: number): Uint8Array {
+function digestAt(t: HashTable, r: number): Uint8Array {
   return new Uint8Array(t.words.buffer, t.words.byteOffset + (r * WORDS + DIGEST_AT) * 4, 64);
 }
 
 /** The index of the record whose whole key is `st`'s, or -1. */
-export function findRecord(t: HashTable, st: FileKey): number {
+function findRecord(t: HashTable, st: FileKey): number {
   const probe = new Uint32Array(4);
   put64(probe, 0, st.dev);
   put64(probe, 2, st.ino);
@@ -205,6 +205,55 @@ export interface RecordBatch {
 
 export function newBatch(capacity: number): Uint32Array {
   return new Uint32Array(capacity * WORDS);
+}
+
+/** Records per batch of HitRecords. */
+const HITS_BATCH = 4096;
+
+/**
+ * Look-ups of one whole-tree scan in a loaded table by keys the scan already has (a keyed find
+ * listing), keeping the hits' records to save the cache with.
+ */
+export class HitRecords {
+  private readonly full: RecordBatch[] = [];
+  private words: Uint32Array | undefined;
+  /** Files answered by the table. */
+  count = 0;
+  private readonly seen: Uint8Array;
+  private distinct = 0;
+
+  constructor(private readonly table: HashTable) {
+    this.seen = new Uint8Array(table.count);
+  }
+
+  /** The digest cached for the file with this key (recorded as a hit), or undefined. */
+  lookUp(key: FileKey): Uint8Array | undefined {
+    const r = findRecord(this.table, key);
+    if (r < 0) return undefined;
+    const digest = digestAt(this.table, r);
+    const at = this.count++ % HITS_BATCH;
+    if (at === 0) {
+      if (this.words !== undefined) this.full.push({ words: this.words, count: HITS_BATCH });
+      this.words = newBatch(HITS_BATCH);
+    }
+    putRecord(this.words!, at, key, digest);
+    if (this.seen[r] === 0) {
+      this.seen[r] = 1;
+      this.distinct++;
+    }
+    return digest;
+  }
+
+  /** The hits' records. */
+  batches(): RecordBatch[] {
+    const n = this.count % HITS_BATCH;
+    return n === 0 || this.words === undefined ? this.full : [...this.full, { words: this.words, count: n }];
+  }
+
+  /** Whether every record of the table was hit: saving the hits alone would write the same cache again. */
+  get wholeTable(): boolean {
+    return this.distinct === this.table.count;
+  }
 }
 
 /**

@@ -43,9 +43,9 @@ export async function hashTreeFiles(root: string, paths: readonly string[], opts
  * misses, then save the cache unless it would come out the same (no miss, every record hit).
  */
 export async function hashCacheMisses(root: string, table: HashTable, found: CacheResult, cache: HashCacheOptions, signal?: AbortSignal): Promise<HashRecord[]> {
-  hashStats.cached += found.hitCount;
+  hashStats.cached += found.hits.count;
   const storeBeforeNs = BigInt(Date.now() - (cache.racyMs ?? DEFAULT_RACY_MS)) * 1_000_000n;
   const { records, batches } = await hashWithCache(root, found.misses, { table, storeBeforeNs }, signal, false);
-  if (found.misses.length > 0 || !found.wholeTable) saveHashCache(cache, root, [...found.hits, ...batches]);
+  if (found.misses.length > 0 || !found.hits.wholeTable) saveHashCache(cache, root, [...found.hits.batches(), ...batches]);
   return records;
 }

@@ -8,7 +8,7 @@ import { DIR, FILE, ListingBuilder, PROBLEM, SYMLINK, type Listing } from "../mo
 import type { Matcher } from "../model/paths.js";
 import { OpenDirs } from "../model/open-dirs.js";
 import { tooManyEntries } from "./limits.js";
-import { digestAt, findRecord, newBatch, putRecord, type FileKey, type HashTable, type RecordBatch } from "./hash-cache-file.js";
+import { HitRecords, type HashTable } from "./hash-cache-file.js";
 
 export const LIST_MARKER = "TSYNC-LIST\0";
 export const NO_ROOT_MARKER = "TSYNC-NOROOT\0";
@@ -139,19 +139,12 @@ function parseUint(body: Buffer, from: number, to: number, base: number): number
 
 const FIELD_COUNT = 8;
 const KEYED_COUNT = 11;
-/** Cache records per batch of hits (ListingParser's cache). */
-const HITS_BATCH = 4096;
 
 /** What a keyed listing's look-ups in the source hash cache found. */
 export interface CacheResult {
   /** Kept files the cache had no record for (or whose key changed): to hash. */
   readonly misses: RelPath[];
-  /** The records of the hits, to save the cache with. */
-  readonly hits: RecordBatch[];
-  /** Files answered by the cache. */
-  readonly hitCount: number;
-  /** Whether every record of the table was hit: saving would write the same cache again. */
-  readonly wholeTable: boolean;
+  readonly hits: HitRecords;
 }
 
 /** find's %T@ / %C@ (seconds, 10 fraction digits) as integer ns; undefined for times before 1970 (not cached). */
@@ -204,51 +197,34 @@ export class ListingParser {
   private readonly taken: Buffer[] = [];
   /** collectFiles, after end(): each builder record's index in the listing. */
   private finalIndex: Int32Array | undefined;
-  /** cache: the files to hash, the hits' records, and which table records were hit. */
+  /** cache: the files to hash, and the hits. */
   private readonly misses: RelPath[] = [];
-  private readonly hits: RecordBatch[] = [];
-  private hitWords: Uint32Array | undefined;
-  private hitCount = 0;
-  private readonly hitRecords: Uint8Array | undefined;
-  private distinctHits = 0;
+  private readonly hits: HitRecords | undefined;
 
   constructor(private readonly opts: ListingOptions) {
     // Every record passes opts.exclude (and its parents' verdicts) before it is added.
     this.builder = new ListingBuilder(opts.exclude.key);
     this.fields = opts.cache ? KEYED_COUNT : FIELD_COUNT;
     this.ends = new Int32Array(this.fields);
-    this.hitRecords = opts.cache ? new Uint8Array(opts.cache.count) : undefined;
+    this.hits = opts.cache ? new HitRecords(opts.cache) : undefined;
   }
 
   /** cache: what the look-ups found (after end()). */
-  cacheResult(): CacheResult {
-    const n = this.hitCount % HITS_BATCH;
-    const hits = n === 0 || this.hitWords === undefined ? this.hits : [...this.hits, { words: this.hitWords, count: n }];
-    return { misses: this.misses, hits, hitCount: this.hitCount, wholeTable: this.distinctHits === (this.opts.cache?.count ?? -1) };
+  cacheResult(): CacheResult | undefined {
+    return this.hits && { misses: this.misses, hits: this.hits };
   }
 
   /** A kept file of a keyed listing: its hash from the cache, or named as a miss. */
-  private lookUp(i: number, path: RelPath, body: Buffer, size: number, table: HashTable): void {
+  private lookUp(i: number, path: RelPath, body: Buffer, size: number, hits: HitRecords): void {
     const ends = this.ends;
     const dev = u64At(body, ends[7]! + 1, ends[8]!);
     const ino = u64At(body, ends[8]! + 1, ends[9]!);
     const mtimeNs = nsAt(body, ends[2]! + 1, ends[3]!);
     const ctimeNs = nsAt(body, ends[9]! + 1, ends[10]!);
-    const r = dev === undefined || ino === undefined || mtimeNs === undefined || ctimeNs === undefined || Number.isNaN(size) ? -1 : findRecord(table, { dev, ino, size: BigInt(size), mtimeNs, ctimeNs });
-    if (r < 0) return void this.misses.push(path);
-    const key: FileKey = { dev: dev!, ino: ino!, size: BigInt(size), mtimeNs: mtimeNs!, ctimeNs: ctimeNs! };
-    const digest = digestAt(table, r);
+    const unreadable = dev === undefined || ino === undefined || mtimeNs === undefined || ctimeNs === undefined || Number.isNaN(size);
+    const digest = unreadable ? undefined : hits.lookUp({ dev, ino, size: BigInt(size), mtimeNs, ctimeNs });
+    if (digest === undefined) return void this.misses.push(path);
     this.builder.setHash(i, Buffer.from(digest.buffer, digest.byteOffset, digest.length).toString("hex"));
-    const at = this.hitCount++ % HITS_BATCH;
-    if (at === 0) {
-      if (this.hitWords !== undefined) this.hits.push({ words: this.hitWords, count: HITS_BATCH });
-      this.hitWords = newBatch(HITS_BATCH);
-    }
-    putRecord(this.hitWords!, at, key, digest);
-    if (this.hitRecords![r] === 0) {
-      this.hitRecords![r] = 1;
-      this.distinctHits++;
-    }
   }
 
   /** The regular files kept since the last call, as hashCommand's stdin (`./path\0` each); empty when none. */
@@ -386,7 +362,7 @@ export class ListingParser {
         this.fileIndexes.push(i);
         this.files.push(body.subarray(ends[6]! + 1, ends[7]! + 1));
       }
-      if (kind === FILE && opts.cache) this.lookUp(i, path, body, size, opts.cache);
+      if (kind === FILE && this.hits) this.lookUp(i, path, body, size, this.hits);
     }
     return pos;
   }

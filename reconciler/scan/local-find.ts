@@ -73,5 +73,6 @@ export async function findLocal(root: string, opts: ScanOptions, describe: (p: R
     if (ids === undefined) throw failure(root, "unexpected output of find (hard links)");
     listing = listing.withLinks(ids);
   }
-  return cache ? { listing, cached: parser.cacheResult() } : { listing };
+  const cached = parser.cacheResult();
+  return cached ? { listing, cached } : { listing };
 }
