@@ -26,6 +26,8 @@ test("npm pack → npm i -g → the installed tsync runs --version, validate, pl
   const inTarball = new Set(info!.files.map((f) => f.path));
   assert.ok(inTarball.has(pkg.bin.tsync!), `the bin ${pkg.bin.tsync} is in the tarball`);
   assert.ok(inTarball.has("schemas/manifest.schema.json") && inTarball.has("schemas/plan.schema.json"));
+  // The bundle's ssh2 and node-ssh, loaded on the first SSH login (tools/bundle.ts).
+  assert.ok(inTarball.has("dist/ssh-libs.cjs"), "dist/ssh-libs.cjs is in the tarball");
   // Files the built code reads at run time besides its own .js (the apply helper's Perl source).
   for (const f of filesUnder(join(ROOT, "reconciler"), ".pl")) {
     const rel = relative(ROOT, f);
