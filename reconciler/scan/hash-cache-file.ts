@@ -142,10 +142,6 @@ function put64(w: Uint32Array, at: number, v: bigint): void {
   w[at + 1] = Number((v >> 32n) & LO);
 }
 
-function get64(w: Uint32Array, at: number): bigint {
-  return (BigInt(w[at + 1]!) << 32n) | BigInt(w[at]!);
-}
-
 /** Order of records by (dev, ino): words 1, 0 (dev high, low), then 3, 2 (ino). */
 function cmpKey(a: Uint32Array, ai: number, b: Uint32Array, bi: number): number {
   return a[ai + 1]! - b[bi + 1]! || a[ai]! - b[bi]! || a[ai + 3]! - b[bi + 3]! || a[ai + 2]! - b[bi + 2]!;
@@ -165,9 +161,22 @@ export function putRecord(w: Uint32Array, i: number, st: FileKey, digest: Uint8A
   new Uint8Array(w.buffer, w.byteOffset + (at + DIGEST_AT) * 4, 64).set(digest);
 }
 
+/** The words of a record's key: its five u64 (dev, ino, size, mtimeNs, ctimeNs), each low word first. */
+export const KEY_WORDS = 10;
+
+/** `st`'s key as KEY_WORDS words. */
+export function keyWords(st: FileKey, out = new Uint32Array(KEY_WORDS)): Uint32Array {
+  put64(out, 0, st.dev);
+  put64(out, 2, st.ino);
+  put64(out, 4, st.size);
+  put64(out, 6, st.mtimeNs);
+  put64(out, 8, st.ctimeNs);
+  return out;
+}
+
 /** The cached digest of the file `st` describes, if its whole key matches a record; else undefined. */
 export function lookupRecord(t: HashTable, st: FileKey): Uint8Array | undefined {
-  const r = findRecord(t, st);
+  const r = findRecord(t, keyWords(st));
   return r < 0 ? undefined : digestAt(t, r);
 }
 
@@ -176,21 +185,18 @@ function digestAt(t: HashTable, r: number): Uint8Array {
   return new Uint8Array(t.words.buffer, t.words.byteOffset + (r * WORDS + DIGEST_AT) * 4, 64);
 }
 
-/** The index of the record whose whole key is `st`'s, or -1. */
-function findRecord(t: HashTable, st: FileKey): number {
-  const probe = new Uint32Array(4);
-  put64(probe, 0, st.dev);
-  put64(probe, 2, st.ino);
+/** The index of the record whose whole key is `key` (keyWords), or -1. */
+function findRecord(t: HashTable, key: Uint32Array): number {
   let lo = 0;
   let hi = t.count - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >>> 1;
-    const c = cmpKey(t.words, mid * WORDS, probe, 0);
+    const c = cmpKey(t.words, mid * WORDS, key, 0);
     if (c < 0) lo = mid + 1;
     else if (c > 0) hi = mid - 1;
     else {
       const at = mid * WORDS;
-      if (get64(t.words, at + 4) !== st.size || get64(t.words, at + 6) !== st.mtimeNs || get64(t.words, at + 8) !== st.ctimeNs) return -1;
+      for (let k = 4; k < KEY_WORDS; k++) if (t.words[at + k] !== key[k]) return -1;
       return mid;
     }
   }
@@ -207,16 +213,13 @@ export function newBatch(capacity: number): Uint32Array {
   return new Uint32Array(capacity * WORDS);
 }
 
-/** Records per batch of HitRecords. */
-const HITS_BATCH = 4096;
 
 /**
  * Look-ups of one whole-tree scan in a loaded table by keys the scan already has (a keyed find
- * listing), keeping the hits' records to save the cache with.
+ * listing). A hit's record is the table's own (same key, same digest), so a hit only marks it; the
+ * records to save are copied out of the table when asked for.
  */
 export class HitRecords {
-  private readonly full: RecordBatch[] = [];
-  private words: Uint32Array | undefined;
   /** Files answered by the table. */
   count = 0;
   private readonly seen: Uint8Array;
@@ -226,28 +229,23 @@ export class HitRecords {
     this.seen = new Uint8Array(table.count);
   }
 
-  /** The digest cached for the file with this key (recorded as a hit), or undefined. */
-  lookUp(key: FileKey): Uint8Array | undefined {
+  /** The digest cached for the file with this key (keyWords; recorded as a hit), or undefined. */
+  lookUp(key: Uint32Array): Uint8Array | undefined {
     const r = findRecord(this.table, key);
     if (r < 0) return undefined;
-    const digest = digestAt(this.table, r);
-    const at = this.count++ % HITS_BATCH;
-    if (at === 0) {
-      if (this.words !== undefined) this.full.push({ words: this.words, count: HITS_BATCH });
-      this.words = newBatch(HITS_BATCH);
-    }
-    putRecord(this.words!, at, key, digest);
+    this.count++;
     if (this.seen[r] === 0) {
       this.seen[r] = 1;
       this.distinct++;
     }
-    return digest;
+    return digestAt(this.table, r);
   }
 
-  /** The hits' records. */
+  /** The records hit, one per record (files sharing an inode share it). */
   batches(): RecordBatch[] {
-    const n = this.count % HITS_BATCH;
-    return n === 0 || this.words === undefined ? this.full : [...this.full, { words: this.words, count: n }];
+    const words = newBatch(this.distinct);
+    for (let r = 0, k = 0; r < this.table.count; r++) if (this.seen[r] === 1) words.set(this.table.words.subarray(r * WORDS, (r + 1) * WORDS), WORDS * k++);
+    return [{ words, count: this.distinct }];
   }
 
   /** Whether every record of the table was hit: saving the hits alone would write the same cache again. */

@@ -8,7 +8,7 @@ import { DIR, FILE, ListingBuilder, PROBLEM, SYMLINK, type Listing } from "../mo
 import type { Matcher } from "../model/paths.js";
 import { OpenDirs } from "../model/open-dirs.js";
 import { tooManyEntries } from "./limits.js";
-import { HitRecords, type HashTable } from "./hash-cache-file.js";
+import { HitRecords, KEY_WORDS, type HashTable } from "./hash-cache-file.js";
 
 export const LIST_MARKER = "TSYNC-LIST\0";
 export const NO_ROOT_MARKER = "TSYNC-NOROOT\0";
@@ -147,30 +147,56 @@ export interface CacheResult {
   readonly hits: HitRecords;
 }
 
-/** find's %T@ / %C@ (seconds, 10 fraction digits) as integer ns; undefined for times before 1970 (not cached). */
-function nsAt(body: Buffer, from: number, to: number): bigint | undefined {
-  if (body[from] === 0x2d) return undefined;
+const TWO32 = 2 ** 32;
+
+/** Writes the integer n (below 2^53) as a u64's two words, low first. */
+function putNumber(out: Uint32Array, at: number, n: number): void {
+  const lo = n % TWO32;
+  out[at] = lo;
+  out[at + 1] = (n - lo) / TWO32;
+}
+
+/**
+ * find's %T@ / %C@ (seconds, 10 fraction digits) as integer ns, written as two words (low first):
+ * sec * 1e9 + nsec is past 2^53, so it is assembled from parts that are each exact as doubles
+ * (sec = sh * 2^16 + sl, sh * 1e9 = ah * 2^16 + al). False for times before 1970 or from 2514 on (2^34 s: past it the ns overflow a u64; not cached).
+ */
+function putNsAt(body: Buffer, from: number, to: number, out: Uint32Array, at: number): boolean {
+  if (body[from] === 0x2d) return false;
   let dot = body.indexOf(0x2e, from);
   if (dot < 0 || dot > to) dot = to;
   const sec = parseUint(body, from, dot, 10);
-  if (Number.isNaN(sec)) return undefined;
+  if (Number.isNaN(sec) || sec >= 2 ** 34) return false;
   let nsec = 0;
   for (let k = dot + 1; k < dot + 10; k++) {
     const d = k < to ? body[k]! - 0x30 : 0;
-    if (d < 0 || d > 9) return undefined;
+    if (d < 0 || d > 9) return false;
     nsec = nsec * 10 + d;
   }
-  return BigInt(sec) * 1_000_000_000n + BigInt(nsec);
+  const sl = sec % 65536;
+  const a = ((sec - sl) / 65536) * 1e9;
+  const al = a % 65536;
+  const c = al * 65536 + sl * 1e9 + nsec;
+  const cl = c % TWO32;
+  out[at] = cl;
+  out[at + 1] = (a - al) / 65536 + (c - cl) / TWO32;
+  return true;
 }
 
-/** A decimal field as a bigint (device and inode numbers are u64). */
-function u64At(body: Buffer, from: number, to: number): bigint | undefined {
+/** A decimal field (device and inode numbers are u64) written as two words; false when it is not one. */
+function putU64At(body: Buffer, from: number, to: number, out: Uint32Array, at: number): boolean {
   if (to - from <= 15) {
     const n = parseUint(body, from, to, 10);
-    return Number.isNaN(n) ? undefined : BigInt(n);
+    if (Number.isNaN(n)) return false;
+    putNumber(out, at, n);
+    return true;
   }
   const t = body.toString("latin1", from, to);
-  return /^\d+$/.test(t) ? BigInt(t) : undefined;
+  if (!/^\d+$/.test(t) || BigInt(t) >= 2n ** 64n) return false;
+  const v = BigInt(t);
+  out[at] = Number(v & 0xffffffffn);
+  out[at + 1] = Number(v >> 32n);
+  return true;
 }
 
 /**
@@ -200,6 +226,8 @@ export class ListingParser {
   /** cache: the files to hash, and the hits. */
   private readonly misses: RelPath[] = [];
   private readonly hits: HitRecords | undefined;
+  /** cache: the key of the record being looked up (keyWords' layout). */
+  private readonly key = new Uint32Array(KEY_WORDS);
 
   constructor(private readonly opts: ListingOptions) {
     // Every record passes opts.exclude (and its parents' verdicts) before it is added.
@@ -217,12 +245,15 @@ export class ListingParser {
   /** A kept file of a keyed listing: its hash from the cache, or named as a miss. */
   private lookUp(i: number, path: RelPath, body: Buffer, size: number, hits: HitRecords): void {
     const ends = this.ends;
-    const dev = u64At(body, ends[7]! + 1, ends[8]!);
-    const ino = u64At(body, ends[8]! + 1, ends[9]!);
-    const mtimeNs = nsAt(body, ends[2]! + 1, ends[3]!);
-    const ctimeNs = nsAt(body, ends[9]! + 1, ends[10]!);
-    const unreadable = dev === undefined || ino === undefined || mtimeNs === undefined || ctimeNs === undefined || Number.isNaN(size);
-    const digest = unreadable ? undefined : hits.lookUp({ dev, ino, size: BigInt(size), mtimeNs, ctimeNs });
+    const key = this.key;
+    const readable =
+      !Number.isNaN(size) &&
+      putU64At(body, ends[7]! + 1, ends[8]!, key, 0) &&
+      putU64At(body, ends[8]! + 1, ends[9]!, key, 2) &&
+      putNsAt(body, ends[2]! + 1, ends[3]!, key, 6) &&
+      putNsAt(body, ends[9]! + 1, ends[10]!, key, 8);
+    if (readable) putNumber(key, 4, size);
+    const digest = readable ? hits.lookUp(key) : undefined;
     if (digest === undefined) return void this.misses.push(path);
     this.builder.setHash(i, Buffer.from(digest.buffer, digest.byteOffset, digest.length).toString("hex"));
   }
@@ -437,7 +468,15 @@ export function hashCommand(root: string, timeoutSec: number): string {
 }
 
 const HEX_LEN = 128;
-const HEX = /^[0-9a-f]{128}$/;
+
+/** Whether body[from, from + HEX_LEN) is lowercase hex (a loop: a regex per record was ~2 % of a deep plan). */
+function isHexAt(body: Buffer, from: number): boolean {
+  for (let k = from; k < from + HEX_LEN; k++) {
+    const c = body[k]!;
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
+  }
+  return true;
+}
 
 /**
  * Each `HASH  ./path\0` record of b2sum -z: `fn(hash, from, to)` with body[from, to) the `./path`
@@ -450,8 +489,7 @@ function eachHash(body: Buffer, fn: (hash: string, from: number, to: number) => 
     if (end > pos) {
       const name = pos + HEX_LEN + 2;
       const ok = end >= name + 2 && body[pos + HEX_LEN] === 0x20 && (body[pos + HEX_LEN + 1] === 0x20 || body[pos + HEX_LEN + 1] === 0x2a) && body[name] === 0x2e && body[name + 1] === 0x2f;
-      const hash = ok ? body.toString("latin1", pos, pos + HEX_LEN) : "";
-      if (!ok || !HEX.test(hash) || !fn(hash, name, end)) return false;
+      if (!ok || !isHexAt(body, pos) || !fn(body.toString("latin1", pos, pos + HEX_LEN), name, end)) return false;
     }
     pos = end + 1;
   }

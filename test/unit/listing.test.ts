@@ -17,6 +17,7 @@ import {
   type ListingOptions,
 } from "../../reconciler/scan/listing.js";
 import type { Entry } from "../../reconciler/model/snapshot.js";
+import { newBatch, putRecord } from "../../reconciler/scan/hash-cache-file.js";
 
 const R = (s: string) => s as RelPath;
 const none: ListingOptions = { exclude: () => false, owners: false };
@@ -191,7 +192,32 @@ test("ListingParser withHashes: hashCommand's records set on the files taken, in
   assert.deepEqual(run(hashOut([hz, "z"], [hc, "wp/cache"], [hb, "a"])).hashes, { z: hz, "wp/cache": hc, a: hb, b: undefined });
   assert.equal(run(hashOut([hc, "wp/cache"], [hz, "z"])).ok, false, "out of order: not hashCommand's output");
   assert.equal(run(hashOut([hz, "nope"])).ok, false, "a path never sent");
-  assert.equal(run(Buffer.from(`TSYNC-HASH\0${"g".repeat(128)}  ./z\0`)).ok, false, "not hex");
+  // Each byte just outside 0-9 and a-f, and uppercase (b2sum prints lowercase), in the last position.
+  for (const c of ["/", ":", "`", "g", "A"]) assert.equal(run(Buffer.from(`TSYNC-HASH\0${hz.slice(0, 127)}${c}  ./z\0`)).ok, false, `not hex: ${c}`);
   assert.equal(run(Buffer.from(`${hz}  ./z\0`)).ok, false, "no marker");
   assert.equal(run(Buffer.from(`TSYNC-HASH\0${hz}  ./z`)).ok, false, "truncated record");
+});
+
+test("a keyed listing finds its files in the hash cache by exact key, times and numbers past 2^53 included", () => {
+  // find's %D %i %C@ after the path; mtime is the record's %T@. Keys near the edges of the conversion
+  // without bigints: u64 dev and ino, ns times past 2^53 and near 2^64, a second's 65536 boundary.
+  const keys = [
+    { dev: 2049n, ino: 12n, size: 3n, mtime: "1700000000.1234567890", ctime: "1700000001.0000000005" },
+    { dev: 2049n, ino: 2n ** 40n + 7n, size: 2n ** 40n, mtime: "65536.0000000001", ctime: "65535.9999999999" },
+    { dev: 2n ** 63n + 1n, ino: 2n ** 64n - 1n, size: 0n, mtime: "17179869183.9999999999", ctime: "4294967296.5000000000" },
+  ];
+  const ns = (t: string) => BigInt(t.split(".")[0]!) * 1_000_000_000n + BigInt(t.split(".")[1]!.slice(0, 9));
+  const words = newBatch(keys.length);
+  keys.forEach((k, i) => putRecord(words, i, { dev: k.dev, ino: k.ino, size: k.size, mtimeNs: ns(k.mtime), ctimeNs: ns(k.ctime) }, new Uint8Array(64).fill(i + 1)));
+  const cache = { words, count: keys.length };
+  const keyed = (k: (typeof keys)[number], path: string, ctime = k.ctime) => [rec("f", "644", String(k.size), k.mtime, "", path).slice(0, -1), `${k.dev}`, `${k.ino}`, ctime].join("\0") + "\0";
+  const p = new ListingParser({ ...none, cache });
+  p.push(out(rec("d", "755", "4096", "100", "", ".") + "2049\0" + "2\0" + "100\0", keyed(keys[0]!, "./a"), keyed(keys[1]!, "./b"), keyed(keys[2]!, "./c"), keyed(keys[0]!, "./d", "1700000001.0000000015")));
+  const r = p.end();
+  assert.equal(r.kind, "ok");
+  const hash = (q: string) => (r.kind === "ok" ? (r.snapshot.get(R(q)) as { hash?: string }).hash : undefined);
+  assert.deepEqual(["a", "b", "c"].map(hash), ["01", "02", "03"].map((b) => b.repeat(64)));
+  assert.equal(hash("d"), undefined, "a ctime 1 ns later is another key");
+  assert.deepEqual(p.cacheResult()?.misses, ["d"]);
+  assert.equal(p.cacheResult()?.hits.wholeTable, true);
 });
