@@ -26,7 +26,7 @@ export interface BenchConfig {
 }
 
 const USAGE = `usage: npm run bench -- [--quick | --huge [--huge-files N,N]] [--reps N] [--profile | --no-profile] [--keep] [--out FILE] [--only item,...]
-items: initial, plan, floor, deep, changes, audit, live, burst, rss, shared, many, scale`;
+items: validate, initial, plan, floor, deep, changes, audit, live, burst, rss, shared, many, scale`;
 
 export function parseConfig(argv: readonly string[]): BenchConfig {
   const { values } = parseArgs({

@@ -5,7 +5,7 @@ import { resolve } from "node:path";
 import { parseConfig } from "./config.js";
 import type { Ctx } from "./context.js";
 import { makeBig, makeMixed, makeScale, makeSmall, makeWordpress, type DataSet } from "./datasets.js";
-import { deepAudit, initialSync, noChangePlan, place, scalePoint, smallChange, type Placed } from "./items-batch.js";
+import { deepAudit, initialSync, noChangePlan, place, scalePoint, smallChange, validateSeed, type Placed } from "./items-batch.js";
 import { liveItems, rssItem } from "./items-live.js";
 import { hugeSeries } from "./items-huge.js";
 import { listingFloor, manyTargets, sharedHost } from "./items-oneshot.js";
@@ -55,6 +55,7 @@ async function standard(sets: DataSet[]): Promise<void> {
   const big = place(ctx, makeBig(w.dir, cfg.bigBytes));
   sets.push(wp.set, small.set, big.set);
 
+  if (want("validate")) await validateSeed(ctx);
   // Initial sync also leaves every target in sync for the items after it.
   for (const p of [wp, small, big]) await (want("initial") ? initialSync(ctx, p) : prime(ctx, p));
   if (want("plan")) for (const p of [wp, small]) await noChangePlan(ctx, p, false);
