@@ -161,16 +161,16 @@ export function putRecord(w: Uint32Array, i: number, st: FileKey, digest: Uint8A
   new Uint8Array(w.buffer, w.byteOffset + (at + DIGEST_AT) * 4, 64).set(digest);
 }
 
-/** The words of a record's key: its five u64 (dev, ino, size, mtimeNs, ctimeNs), each low word first. */
-export const KEY_WORDS = 10;
+/** A record's key as words: five u64, each low word first, at these offsets (what findRecord takes). */
+export const KEY = { dev: 0, ino: 2, size: 4, mtimeNs: 6, ctimeNs: 8, words: 10 } as const;
 
-/** `st`'s key as KEY_WORDS words. */
-export function keyWords(st: FileKey, out = new Uint32Array(KEY_WORDS)): Uint32Array {
-  put64(out, 0, st.dev);
-  put64(out, 2, st.ino);
-  put64(out, 4, st.size);
-  put64(out, 6, st.mtimeNs);
-  put64(out, 8, st.ctimeNs);
+function keyWords(st: FileKey): Uint32Array {
+  const out = new Uint32Array(KEY.words);
+  put64(out, KEY.dev, st.dev);
+  put64(out, KEY.ino, st.ino);
+  put64(out, KEY.size, st.size);
+  put64(out, KEY.mtimeNs, st.mtimeNs);
+  put64(out, KEY.ctimeNs, st.ctimeNs);
   return out;
 }
 
@@ -196,7 +196,7 @@ function findRecord(t: HashTable, key: Uint32Array): number {
     else if (c > 0) hi = mid - 1;
     else {
       const at = mid * WORDS;
-      for (let k = 4; k < KEY_WORDS; k++) if (t.words[at + k] !== key[k]) return -1;
+      for (let k = KEY.size; k < KEY.words; k++) if (t.words[at + k] !== key[k]) return -1;
       return mid;
     }
   }
@@ -213,7 +213,6 @@ export function newBatch(capacity: number): Uint32Array {
   return new Uint32Array(capacity * WORDS);
 }
 
-
 /**
  * Look-ups of one whole-tree scan in a loaded table by keys the scan already has (a keyed find
  * listing). A hit's record is the table's own (same key, same digest), so a hit only marks it; the
@@ -229,7 +228,7 @@ export class HitRecords {
     this.seen = new Uint8Array(table.count);
   }
 
-  /** The digest cached for the file with this key (keyWords; recorded as a hit), or undefined. */
+  /** The digest cached for the file with this key (KEY's layout; recorded as a hit), or undefined. */
   lookUp(key: Uint32Array): Uint8Array | undefined {
     const r = findRecord(this.table, key);
     if (r < 0) return undefined;

@@ -8,7 +8,7 @@ import { DIR, FILE, ListingBuilder, PROBLEM, SYMLINK, type Listing } from "../mo
 import type { Matcher } from "../model/paths.js";
 import { OpenDirs } from "../model/open-dirs.js";
 import { tooManyEntries } from "./limits.js";
-import { HitRecords, KEY_WORDS, type HashTable } from "./hash-cache-file.js";
+import { HitRecords, KEY, type HashTable } from "./hash-cache-file.js";
 
 export const LIST_MARKER = "TSYNC-LIST\0";
 export const NO_ROOT_MARKER = "TSYNC-NOROOT\0";
@@ -159,7 +159,8 @@ function putNumber(out: Uint32Array, at: number, n: number): void {
 /**
  * find's %T@ / %C@ (seconds, 10 fraction digits) as integer ns, written as two words (low first):
  * sec * 1e9 + nsec is past 2^53, so it is assembled from parts that are each exact as doubles
- * (sec = sh * 2^16 + sl, sh * 1e9 = ah * 2^16 + al). False for times before 1970 or from 2514 on (2^34 s: past it the ns overflow a u64; not cached).
+ * (sec = sh * 2^16 + sl, sh * 1e9 = ah * 2^16 + al). False, so not cached, for times before 1970
+ * or from 2514 on (2^34 s, where the ns would overflow a u64).
  */
 function putNsAt(body: Buffer, from: number, to: number, out: Uint32Array, at: number): boolean {
   if (body[from] === 0x2d) return false;
@@ -192,8 +193,9 @@ function putU64At(body: Buffer, from: number, to: number, out: Uint32Array, at: 
     return true;
   }
   const t = body.toString("latin1", from, to);
-  if (!/^\d+$/.test(t) || BigInt(t) >= 2n ** 64n) return false;
+  if (!/^\d+$/.test(t)) return false;
   const v = BigInt(t);
+  if (v >= 2n ** 64n) return false;
   out[at] = Number(v & 0xffffffffn);
   out[at + 1] = Number(v >> 32n);
   return true;
@@ -226,8 +228,8 @@ export class ListingParser {
   /** cache: the files to hash, and the hits. */
   private readonly misses: RelPath[] = [];
   private readonly hits: HitRecords | undefined;
-  /** cache: the key of the record being looked up (keyWords' layout). */
-  private readonly key = new Uint32Array(KEY_WORDS);
+  /** cache: the key of the record being looked up (KEY's layout). */
+  private readonly key = new Uint32Array(KEY.words);
 
   constructor(private readonly opts: ListingOptions) {
     // Every record passes opts.exclude (and its parents' verdicts) before it is added.
@@ -248,11 +250,11 @@ export class ListingParser {
     const key = this.key;
     const readable =
       !Number.isNaN(size) &&
-      putU64At(body, ends[7]! + 1, ends[8]!, key, 0) &&
-      putU64At(body, ends[8]! + 1, ends[9]!, key, 2) &&
-      putNsAt(body, ends[2]! + 1, ends[3]!, key, 6) &&
-      putNsAt(body, ends[9]! + 1, ends[10]!, key, 8);
-    if (readable) putNumber(key, 4, size);
+      putU64At(body, ends[7]! + 1, ends[8]!, key, KEY.dev) &&
+      putU64At(body, ends[8]! + 1, ends[9]!, key, KEY.ino) &&
+      putNsAt(body, ends[2]! + 1, ends[3]!, key, KEY.mtimeNs) &&
+      putNsAt(body, ends[9]! + 1, ends[10]!, key, KEY.ctimeNs);
+    if (readable) putNumber(key, KEY.size, size);
     const digest = readable ? hits.lookUp(key) : undefined;
     if (digest === undefined) return void this.misses.push(path);
     this.builder.setHash(i, Buffer.from(digest.buffer, digest.byteOffset, digest.length).toString("hex"));
