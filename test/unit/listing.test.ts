@@ -17,7 +17,7 @@ import {
   type ListingOptions,
 } from "../../reconciler/scan/listing.js";
 import type { Entry } from "../../reconciler/model/snapshot.js";
-import { newBatch, putRecord } from "../../reconciler/scan/hash-cache-file.js";
+import { HitRecords, KEY, newBatch, putRecord } from "../../reconciler/scan/hash-cache-file.js";
 
 const R = (s: string) => s as RelPath;
 const none: ListingOptions = { exclude: () => false, owners: false };
@@ -196,6 +196,28 @@ test("ListingParser withHashes: hashCommand's records set on the files taken, in
   for (const c of ["/", ":", "`", "g", "A"]) assert.equal(run(Buffer.from(`TSYNC-HASH\0${hz.slice(0, 127)}${c}  ./z\0`)).ok, false, `not hex: ${c}`);
   assert.equal(run(Buffer.from(`${hz}  ./z\0`)).ok, false, "no marker");
   assert.equal(run(Buffer.from(`TSYNC-HASH\0${hz}  ./z`)).ok, false, "truncated record");
+});
+
+test("hash cache look-ups find each record by its whole key, among records sharing a device and inode", () => {
+  // 600 records: inodes in runs (as a tree's files get them) on two devices, and 100 more that
+  // repeat an inode with another size or time, so slots collide and keys differ only past (dev, ino).
+  type K = { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint };
+  const keys: K[] = [];
+  for (let i = 0; i < 500; i++) keys.push({ dev: i % 2 === 0 ? 2049n : 2n ** 40n, ino: 1000n + BigInt(i >> 1), size: 4096n, mtimeNs: 1n, ctimeNs: 2n });
+  for (let i = 0; i < 100; i++) keys.push({ ...keys[i * 5]!, ...(i % 2 === 0 ? { size: 4097n } : { ctimeNs: 3n }) });
+  const words = newBatch(keys.length);
+  keys.forEach((k, i) => putRecord(words, i, k, new Uint8Array(64).fill(i % 251)));
+  const hits = new HitRecords({ words, count: keys.length });
+  const asWords = (k: K) => {
+    const w = newBatch(1);
+    putRecord(w, 0, k, new Uint8Array(64));
+    return w.subarray(0, KEY.words);
+  };
+  keys.forEach((k, i) => assert.equal(hits.lookUp(asWords(k))?.[0], i % 251, `record ${i}`));
+  assert.equal(hits.lookUp(asWords({ ...keys[0]!, mtimeNs: 5n })), undefined, "another mtime");
+  assert.equal(hits.lookUp(asWords({ ...keys[0]!, ino: 99n })), undefined, "an inode the table lacks");
+  assert.equal(hits.count, keys.length);
+  assert.equal(hits.wholeTable, true);
 });
 
 test("a keyed listing finds its files in the hash cache by exact key, times and numbers past 2^53 included", () => {
