@@ -19,3 +19,19 @@ export function remoteB2sumAll(w: World, targets: readonly string[]): Promise<nu
     "ssh find | xargs b2sum",
   );
 }
+
+/**
+ * The least a no-change deep plan does on this machine: a local `find -printf` of the source (its
+ * hashes come from the cache) while each target is listed and every target file hashed by b2sum,
+ * both at once, as tsync runs them.
+ */
+export function deepFloorAll(w: World, src: string, targets: readonly string[]): Promise<number> {
+  const fmt = "'%y %m %s %T@ %U %G %p\\0'";
+  return timedAll(
+    [
+      ["sh", ["-c", `find '${src}' -printf ${fmt} > /dev/null`]] as const,
+      ...targets.map((t, i) => ["ssh", ["-F", w.sshConfig, w.hostNames[i]!, `cd '${t}' && { find . -printf ${fmt} > /dev/null & find . -type f -print0 | xargs -0 -r b2sum > /dev/null; wait; }`]] as const),
+    ],
+    "deep floor",
+  );
+}

@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { alternate, type Ctx } from "./context.js";
 import type { DataSet } from "./datasets.js";
-import { rsyncAll, remoteB2sumAll } from "./anchors.js";
+import { deepFloorAll, rsyncAll, remoteB2sumAll } from "./anchors.js";
 import { tsync, expectCode, timed, timedAll, type Ran } from "./procs.js";
 import { profileTsync } from "./profile.js";
 import { summarize, verdict, type Row } from "./stats.js";
@@ -110,11 +110,28 @@ export async function initialSync(ctx: Ctx, p: Placed): Promise<void> {
 export async function noChangePlan(ctx: Ctx, p: Placed, deep: boolean): Promise<void> {
   const args = ["plan", "--detailed-exitcode", ...(deep ? ["--deep"] : []), "-f", p.manifest];
   ctx.log(`no-change ${deep ? "deep " : ""}plan: ${p.set.name}`);
+  // A deep plan's floor (anchors.ts deepFloorAll) runs after each rsync, as the initial sync's does.
+  const floor: number[] = [];
   const s = await alternate(
     ctx.cfg.repsCheap,
     async () => expectClean(ctx, await tsync(args), `tsync plan${deep ? " --deep" : ""} ${p.set.name}`).ms,
-    () => rsyncAll(ctx.w, p.set.src, p.rsyncTargets, deep ? ["-ac", "--delete", "--dry-run"] : ["-a", "--delete", "--dry-run"]),
+    async () => {
+      const ms = await rsyncAll(ctx.w, p.set.src, p.rsyncTargets, deep ? ["-ac", "--delete", "--dry-run"] : ["-a", "--delete", "--dry-run"]);
+      if (deep) floor.push(await deepFloorAll(ctx.w, p.set.src, p.tsyncTargets));
+      return ms;
+    },
   );
+  if (deep) {
+    const f = summarize(floor);
+    ctx.rows.push({
+      work: `no-change deep plan vs its floor: ${p.set.name}`,
+      unit: "ms",
+      tsync: summarize(s.tsync),
+      anchor: f,
+      anchorName: `local find + 4 ssh (find & find | xargs b2sum), in parallel; the floor is ${(f.median / summarize(s.anchor).median).toFixed(2)}× rsync -acn`,
+      target: { label: "report" },
+    });
+  }
   const row: Row = deep
     ? { work: `no-change deep plan: ${p.set.name}`, unit: "ms", tsync: summarize(s.tsync), anchor: summarize(s.anchor), anchorName: "rsync -ac --delete -n ×4", target: { max: 1.0, label: "≤ 1.0" } }
     : { work: `no-change plan: ${p.set.name}`, unit: "ms", tsync: summarize(s.tsync), anchor: summarize(s.anchor), anchorName: "rsync -a --delete -n ×4", target: { max: 1.0, label: "≤ 1.0" } };
