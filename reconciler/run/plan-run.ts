@@ -105,9 +105,26 @@ type TargetScan = { probe: RootProbe; snap: Snapshot };
 function startTargetScan(sync: Sync, target: Location, fleet: Fleet, opts: PlanOptions, trees: number): Promise<TargetScan | { error: unknown }> {
   return (async () => {
     const t = fleet.transport(target.host);
+    const list = (path: string, signal: AbortSignal | undefined) => t.scan(path, { ...scanOptions(sync, opts, trees), ...(signal ? { signal } : {}) });
     return await fleet.limit(async () => {
-      const probe = await probeTarget(t, sync, target, opts.signal);
-      const snap = await step(opts, sync.name, formatLocation(target), "scan", () => t.scan(probe.path, scanOptions(sync, opts, trees)), (m) => m.size);
+      // The root as written is listed while the probe runs, not after its round trip (which waited
+      // behind the source's parse: the last of 4 listings started ~130 ms later). A root the probe
+      // finds to be a symlink is listed where it leads instead (the early listing is stopped), so
+      // plan and apply read the same directory even if the link moves meanwhile; under followRoot:
+      // false, where such a root must not be read, nothing is listed before the probe.
+      const stop = new AbortController();
+      const early = sync.followRoot === false ? undefined : list(target.path, opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal);
+      early?.catch(() => {});
+      let probe: RootProbe;
+      try {
+        probe = await probeTarget(t, sync, target, opts.signal);
+      } catch (err) {
+        stop.abort();
+        throw err;
+      }
+      const reuse = early !== undefined && probe.path === target.path;
+      if (!reuse) stop.abort();
+      const snap = await step(opts, sync.name, formatLocation(target), "scan", () => (reuse ? early : list(probe.path, opts.signal)), (m) => m.size);
       return { probe, snap };
     });
   })().catch((error: unknown) => ({ error }));

@@ -71,7 +71,7 @@ export class SshTransport implements Transport {
   private endpoint: Endpoint | undefined;
   private readonly probes = new WeakMap<SshConnection, Map<string, Promise<RootProbe>>>();
   private readonly sudoChecked = new WeakSet<SshConnection>();
-  private readonly homes = new WeakMap<SshConnection, string>();
+  private readonly homes = new WeakMap<SshConnection, Promise<{ ok: true; dir: string } | { ok: false; why: string }>>();
 
   private async conn(): Promise<SshConnection> {
     const c = await this.pool.get(this.target);
@@ -104,15 +104,26 @@ export class SshTransport implements Transport {
   private async at(root: string): Promise<string> {
     if (!root.startsWith("~/")) return root;
     const conn = await this.conn();
+    // One lookup per connection, shared by callers that ask at once (a target's probe and its scan).
     let home = this.homes.get(conn);
-    if (home === undefined) {
+    if (home === undefined) this.homes.set(conn, (home = this.loginDir(conn)));
+    const h = await home;
+    if (!h.ok) throw this.error("no-home", `cannot resolve ${root}: no login directory for ${conn.endpoint.user} (${h.why})`);
+    return `${h.dir === "/" ? "" : h.dir}${root.slice(1)}`;
+  }
+
+  /** The login directory, or why there is none (a failed lookup is not cached: the next root asks again). */
+  private async loginDir(conn: SshConnection): Promise<{ ok: true; dir: string } | { ok: false; why: string }> {
+    try {
       const r = await conn.exec(`${printfMarker(HOME_MARKER)}; cd && pwd`);
-      home = afterMarker(r.stdout, HOME_MARKER)?.toString("utf8").replace(/\n$/, "");
-      if (r.code !== 0 || home === undefined || !home.startsWith("/") || home.includes("\n"))
-        throw this.error("no-home", `cannot resolve ${root}: no login directory for ${conn.endpoint.user} (${firstLine(r.stderr) || `$HOME is ${JSON.stringify(home ?? "")}`})`);
-      this.homes.set(conn, home);
+      const dir = afterMarker(r.stdout, HOME_MARKER)?.toString("utf8").replace(/\n$/, "");
+      if (r.code === 0 && dir !== undefined && dir.startsWith("/") && !dir.includes("\n")) return { ok: true, dir };
+      this.homes.delete(conn);
+      return { ok: false, why: firstLine(r.stderr) || `$HOME is ${JSON.stringify(dir ?? "")}` };
+    } catch (err) {
+      this.homes.delete(conn);
+      throw err;
     }
-    return `${home === "/" ? "" : home}${root.slice(1)}`;
   }
 
   // Every caller holds a connection by now, so messages show where the host was reached.
