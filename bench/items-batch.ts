@@ -121,20 +121,21 @@ export async function noChangePlan(ctx: Ctx, p: Placed, deep: boolean): Promise<
       return ms;
     },
   );
+  const [tsyncMs, anchorMs] = [summarize(s.tsync), summarize(s.anchor)];
   if (deep) {
     const f = summarize(floor);
     ctx.rows.push({
       work: `no-change deep plan vs its floor: ${p.set.name}`,
       unit: "ms",
-      tsync: summarize(s.tsync),
+      tsync: tsyncMs,
       anchor: f,
-      anchorName: `local find + 4 ssh (find & find | xargs b2sum), in parallel; the floor is ${(f.median / summarize(s.anchor).median).toFixed(2)}× rsync -acn`,
+      anchorName: `local find + ${p.tsyncTargets.length} ssh (find & find | xargs b2sum), in parallel; the floor is ${(f.median / anchorMs.median).toFixed(2)}× rsync -acn`,
       target: { label: "report" },
     });
   }
   const row: Row = deep
-    ? { work: `no-change deep plan: ${p.set.name}`, unit: "ms", tsync: summarize(s.tsync), anchor: summarize(s.anchor), anchorName: "rsync -ac --delete -n ×4", target: { max: 1.0, label: "≤ 1.0" } }
-    : { work: `no-change plan: ${p.set.name}`, unit: "ms", tsync: summarize(s.tsync), anchor: summarize(s.anchor), anchorName: "rsync -a --delete -n ×4", target: { max: 1.0, label: "≤ 1.0" } };
+    ? { work: `no-change deep plan: ${p.set.name}`, unit: "ms", tsync: tsyncMs, anchor: anchorMs, anchorName: "rsync -ac --delete -n ×4", target: { max: 1.0, label: "≤ 1.0" } }
+    : { work: `no-change plan: ${p.set.name}`, unit: "ms", tsync: tsyncMs, anchor: anchorMs, anchorName: "rsync -a --delete -n ×4", target: { max: 1.0, label: "≤ 1.0" } };
   await addRow(ctx, row, args, [0, 2]);
 }
 

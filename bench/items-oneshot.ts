@@ -5,8 +5,9 @@ import { join } from "node:path";
 import pLimit from "p-limit";
 import { alternate, type Ctx } from "./context.js";
 import type { DataSet } from "./datasets.js";
+import { listingFloorAll } from "./anchors.js";
 import { addRow } from "./items-batch.js";
-import { expectCode, timed, timedAll, tsync } from "./procs.js";
+import { expectCode, timed, tsync } from "./procs.js";
 import { summarize, type Row } from "./stats.js";
 import { verifyTargets } from "./verify.js";
 import { writeManifest, type World } from "./world.js";
@@ -56,21 +57,10 @@ function loginNote(ctx: Ctx, what: string, seen: readonly number[][], used: Read
   return `SSH logins per host per tsync run: ${worst.join(", ")} (goal ≤ 1)`;
 }
 
-/**
- * The floor of a no-change plan on this machine: one local `find -printf` of the source while a remote
- * `find -printf` lists each target, all at once (the work a plan cannot skip), against tsync's plan.
- */
+/** A no-change plan against its listing floor (anchors.ts listingFloorAll). */
 export async function listingFloor(ctx: Ctx, set: DataSet, targets: readonly string[], file: string): Promise<void> {
   ctx.log(`listing floor: ${set.name}`);
-  const fmt = "'%y %m %s %T@ %U %G %p\\0'";
-  const floor = () =>
-    timedAll(
-      [
-        ["sh", ["-c", `find '${set.src}' -printf ${fmt} > /dev/null`]] as const,
-        ...targets.map((t, i) => ["ssh", ["-F", ctx.w.sshConfig, ctx.w.hostNames[i]!, `find '${t}' -printf ${fmt} > /dev/null`]] as const),
-      ],
-      "listing floor",
-    );
+  const floor = () => listingFloorAll(ctx.w, set.src, targets);
   const args = ["plan", "--detailed-exitcode", "-f", file];
   const s = await alternate(ctx.cfg.repsCheap, async () => expectCode(await tsync(args), "tsync plan", [0]).ms, floor);
   await addRow(ctx, { work: `no-change plan vs the listing floor: ${set.name}`, unit: "ms", tsync: summarize(s.tsync), anchor: summarize(s.anchor), anchorName: `local find + ${targets.length} ssh find, in parallel`, target: { max: 1.2, label: "≤ 1.2" } }, args);

@@ -232,7 +232,8 @@ export class HitRecords {
   /**
    * Record indexes by a hash of (dev, ino), open addressing, -1 where free: a scan looks up every
    * file, and a binary search's ~15 steps, each a cache miss in a large table, were ~5 % of a warm
-   * deep plan's main thread (small-20k). 8 bytes per record.
+   * deep plan's main thread (small-20k). 8–16 bytes per record. The worker threads'
+   * lookupRecord keeps findRecord: they get the table anew with each batch of paths.
    */
   private readonly slots: Int32Array;
   private readonly mask: number;

@@ -29,6 +29,9 @@ export interface SshTransportOptions {
   readonly commandTimeoutSec?: number;
 }
 
+/** The login directory (what `~/` is relative to), or why there is none. */
+type LoginDir = { readonly ok: true; readonly dir: string } | { readonly ok: false; readonly why: string };
+
 /** A running remote hashCommand: names go to stdin, its stdout comes once it has ended. */
 interface Hashing {
   readonly stdin: Writable;
@@ -71,7 +74,7 @@ export class SshTransport implements Transport {
   private endpoint: Endpoint | undefined;
   private readonly probes = new WeakMap<SshConnection, Map<string, Promise<RootProbe>>>();
   private readonly sudoChecked = new WeakSet<SshConnection>();
-  private readonly homes = new WeakMap<SshConnection, Promise<{ ok: true; dir: string } | { ok: false; why: string }>>();
+  private readonly homes = new WeakMap<SshConnection, Promise<LoginDir>>();
 
   private async conn(): Promise<SshConnection> {
     const c = await this.pool.get(this.target);
@@ -113,7 +116,7 @@ export class SshTransport implements Transport {
   }
 
   /** The login directory, or why there is none (a failed lookup is not cached: the next root asks again). */
-  private async loginDir(conn: SshConnection): Promise<{ ok: true; dir: string } | { ok: false; why: string }> {
+  private async loginDir(conn: SshConnection): Promise<LoginDir> {
     try {
       const r = await conn.exec(`${printfMarker(HOME_MARKER)}; cd && pwd`);
       const dir = afterMarker(r.stdout, HOME_MARKER)?.toString("utf8").replace(/\n$/, "");
