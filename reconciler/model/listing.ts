@@ -425,6 +425,8 @@ const MASK = CHUNK - 1;
 const SLAB_BYTES = 23;
 /** A size column's mark for a size that does not fit in it (the size is in a side table). */
 const BIG_SIZE = 0xffffffff;
+/** The most children of one directory finish() sorts by insertion (more: the engine's merge sort). */
+const INSERTION_MAX = 32;
 /** Bytes per chunk of the builder's name bytes (a longer name gets a chunk of its own). */
 const NAME_SHIFT = 20;
 const NAME_CHUNK = 1 << NAME_SHIFT;
@@ -436,6 +438,22 @@ function gather<T extends Uint8Array | Uint16Array | Uint32Array | Float64Array>
     out[j] = chunks[i >>> SHIFT]![i & MASK]!;
   }
   return out;
+}
+
+/** at[order[j]] = j for the first m. */
+function placeAll(order: Uint32Array, m: number, at: Int32Array): void {
+  for (let j = 0; j < m; j++) at[order[j]!] = j;
+}
+
+/** The records in tree order into `order`: a preorder walk from the root, without recursion (a tree may be deep). */
+function preorder(first: Int32Array, children: Uint32Array, order: Uint32Array): void {
+  let out = 0;
+  const stack: number[] = [0];
+  while (stack.length > 0) {
+    const i = stack.pop()!;
+    order[out++] = i;
+    for (let k = first[i + 1]! - 1; k >= first[i]!; k--) stack.push(children[k]!);
+  }
 }
 
 /** Every record's whole path as bytes (for sorting records that did not come as a walk). */
@@ -497,16 +515,20 @@ export class ListingBuilder {
     return this.n - this.dropped;
   }
 
+  /**
+   * A new chunk for names (a name longer than a chunk gets one of its own, and nothing after it, at
+   * the next chunk's position: every name starts below NAME_CHUNK in its chunk).
+   */
+  private nameChunk(len: number): void {
+    this.names.push(Buffer.allocUnsafeSlow(Math.max(NAME_CHUNK, len)));
+    this.nameEnds.push(0);
+    this.used = 0;
+  }
+
   /** Appends p's bytes from `from` on (a RelPath is one code unit per byte); returns where they start. */
   private addName(p: string, from: number): number {
     const len = p.length - from;
-    if (this.used >= NAME_CHUNK || this.used + len > this.names.at(-1)!.length) {
-      // A name longer than a chunk gets one of its own (and nothing after it), at the next chunk's
-      // position: every name starts below NAME_CHUNK in its chunk.
-      this.names.push(Buffer.allocUnsafeSlow(Math.max(NAME_CHUNK, len)));
-      this.nameEnds.push(0);
-      this.used = 0;
-    }
+    if (this.used >= NAME_CHUNK || this.used + len > this.names.at(-1)!.length) this.nameChunk(len);
     const k = this.names.length - 1;
     const chunk = this.names[k]!;
     const at = this.used;
@@ -558,24 +580,29 @@ export class ListingBuilder {
     this.lastParentIndex = index;
   }
 
+  /**
+   * One more chunk of every column, in one allocation (widest first, so each view is aligned): at
+   * 368 KiB it is over glibc's mmap threshold (cli/main.ts), so freeing it returns it to the system.
+   * Column-sized chunks (16-128 KiB) came from malloc's arena, and a 1M-file plan ended with ~40 MB
+   * of them freed but held there between the stream buffers. (Not inside add(): code there that runs
+   * once per 16k records made V8 throw away add()'s optimized code each time it ran.)
+   */
+  private grow(): void {
+    const slab = new ArrayBuffer(CHUNK * SLAB_BYTES);
+    this.mtimes.push(new Float64Array(slab, 0, CHUNK));
+    this.starts.push(new Uint32Array(slab, 8 * CHUNK, CHUNK));
+    this.parents.push(new Int32Array(slab, 12 * CHUNK, CHUNK));
+    this.sizes.push(new Uint32Array(slab, 16 * CHUNK, CHUNK));
+    this.modes.push(new Uint16Array(slab, 20 * CHUNK, CHUNK));
+    this.kinds.push(new Uint8Array(slab, 22 * CHUNK, CHUNK));
+  }
+
   /** Appends a record; returns its index (for set/drop while the walk goes on). */
   add(p: RelPath, r: Rec): number {
     const i = this.n++;
     const c = i >>> SHIFT;
     const o = i & MASK;
-    if (c === this.kinds.length) {
-      // One allocation for a chunk of every column (widest first, so each view is aligned): at
-      // 368 KiB it is over glibc's mmap threshold (cli/main.ts), so freeing it returns it to the
-      // system. Column-sized chunks (16-128 KiB) came from malloc's arena, and a 1M-file plan
-      // ended with ~40 MB of them freed but held there between the stream buffers.
-      const slab = new ArrayBuffer(CHUNK * SLAB_BYTES);
-      this.mtimes.push(new Float64Array(slab, 0, CHUNK));
-      this.starts.push(new Uint32Array(slab, 8 * CHUNK, CHUNK));
-      this.parents.push(new Int32Array(slab, 12 * CHUNK, CHUNK));
-      this.sizes.push(new Uint32Array(slab, 16 * CHUNK, CHUNK));
-      this.modes.push(new Uint16Array(slab, 20 * CHUNK, CHUNK));
-      this.kinds.push(new Uint8Array(slab, 22 * CHUNK, CHUNK));
-    }
+    if (c === this.kinds.length) this.grow();
     const parent = this.parentOf(p, i);
     const from = parent < 0 || this.lastParent.length === 0 ? 0 : this.lastParent.length + 1;
     this.parents[c]![o] = parent;
@@ -644,13 +671,31 @@ export class ListingBuilder {
     return this.parents[i >>> SHIFT]![i & MASK]!;
   }
 
-  /** Byte order of the names of records a and b. */
+  /**
+   * Byte order of the names of records a and b. It runs for every comparison of finish()'s sort, so
+   * startAt and lenAt are written out: the one-shot commands run without TurboFan's inlining (cli/main.ts).
+   */
   private compareNames(a: number, b: number): number {
-    const sa = this.startAt(a);
-    const sb = this.startAt(b);
+    const starts = this.starts;
+    const sa = starts[a >>> SHIFT]![a & MASK]!;
+    const sb = starts[b >>> SHIFT]![b & MASK]!;
+    const ka = sa >>> NAME_SHIFT;
+    const kb = sb >>> NAME_SHIFT;
     const fa = sa & (NAME_CHUNK - 1);
     const fb = sb & (NAME_CHUNK - 1);
-    return plainOrder(this.names[sa >>> NAME_SHIFT]!, fa, fa + this.lenAt(a), this.names[sb >>> NAME_SHIFT]!, fb, fb + this.lenAt(b));
+    // A name ends where the next record's starts, unless that one begins a new chunk.
+    const na = a + 1 < this.n ? starts[(a + 1) >>> SHIFT]![(a + 1) & MASK]! : -1;
+    const nb = b + 1 < this.n ? starts[(b + 1) >>> SHIFT]![(b + 1) & MASK]! : -1;
+    const ea = na >= 0 && na >>> NAME_SHIFT === ka ? na & (NAME_CHUNK - 1) : this.nameEnds[ka]!;
+    const eb = nb >= 0 && nb >>> NAME_SHIFT === kb ? nb & (NAME_CHUNK - 1) : this.nameEnds[kb]!;
+    const x = this.names[ka]!;
+    const y = this.names[kb]!;
+    const len = Math.min(ea - fa, eb - fb);
+    for (let k = 0; k < len; k++) {
+      const d = x[fa + k]! - y[fb + k]!;
+      if (d !== 0) return d;
+    }
+    return ea - fa - (eb - fb);
   }
 
   /** Every record's whole path: a parent's comes before its children's, so one pass in index order. */
@@ -696,30 +741,48 @@ export class ListingBuilder {
       // A typed array's sort with a comparator is stable: equal paths keep their order.
       return order.sort((a, b) => compareBytes(bytes, offs[a]!, offs[a + 1]!, bytes, offs[b]!, offs[b + 1]!));
     }
-    // Children of each directory, grouped by parent: a counting sort, filled from the back so each
-    // group keeps the order its children came in; first[d] ends as where d's group starts.
     const first = scratch.fill(0);
+    const children = this.groupChildren(first);
+    this.sortChildren(first, children);
+    preorder(first, children, order);
+    return order;
+  }
+
+  /**
+   * Children of each directory, grouped by parent: a counting sort, filled from the back so each
+   * group keeps the order its children came in; first[d] ends as where d's group starts.
+   */
+  private groupChildren(first: Int32Array): Uint32Array {
+    const n = this.n;
     for (let i = 1; i < n; i++) first[this.parentAt(i)]++;
     for (let i = 0, sum = 0; i <= n; i++) first[i] = sum += first[i]!;
     const children = new Uint32Array(Math.max(0, n - 1));
     for (let i = n - 1; i >= 1; i--) children[--first[this.parentAt(i)]!] = i;
+    return children;
+  }
+
+  /** Each directory's group of children sorted by name. */
+  private sortChildren(first: Int32Array, children: Uint32Array): void {
+    const n = this.n;
     const cmp = (a: number, b: number) => this.compareNames(a, b);
     for (let d = 0; d < n; d++) {
       const from = first[d]!;
       const to = first[d + 1]!;
+      if (to - from <= INSERTION_MAX) {
+        // A directory's few children: an insertion sort (stable, n - 1 comparisons when already
+        // sorted) makes no call from the engine's sort back into JS per comparison.
+        for (let k = from + 1; k < to; k++) {
+          const c = children[k]!;
+          let j = k - 1;
+          for (; j >= from && this.compareNames(children[j]!, c) > 0; j--) children[j + 1] = children[j]!;
+          children[j + 1] = c;
+        }
+        continue;
+      }
       let sorted = true;
       for (let k = from + 1; k < to && sorted; k++) if (cmp(children[k - 1]!, children[k]!) > 0) sorted = false;
       if (!sorted) children.subarray(from, to).sort(cmp);
     }
-    // Preorder walk from the root, without recursion (a tree may be deep).
-    let out = 0;
-    const stack: number[] = [0];
-    while (stack.length > 0) {
-      const i = stack.pop()!;
-      order[out++] = i;
-      for (let k = first[i + 1]! - 1; k >= first[i]!; k--) stack.push(children[k]!);
-    }
-    return order;
   }
 
   /** Whether records a and b have the same path. */
@@ -741,14 +804,7 @@ export class ListingBuilder {
     const whole = this.structured && (n === 0 || (this.lenAt(0) === 0 && this.parentAt(0) < 0)) ? undefined : this.whole();
     const scratch = new Int32Array(whole === undefined ? n + 1 : 0);
     const order = this.order(whole, scratch);
-    // Kept records, in order, written over the front of `order` (k only moves ahead of m).
-    let m = 0;
-    for (let k = 0; k < n; k++) {
-      const i = order[k]!;
-      if (k + 1 < n && this.samePath(order[k + 1]!, i, whole)) continue;
-      if (this.kindAt(i) === DROPPED) continue;
-      order[m++] = i;
-    }
+    const m = this.keep(order, whole);
     const { names, offs, parents } = whole === undefined ? this.linkWalked(order, m, scratch) : linkSorted(whole, order, m);
     this.names.length = 0;
     this.nameEnds.length = 0;
@@ -777,9 +833,27 @@ export class ListingBuilder {
     this.gids = [];
     const listing = new Listing(names, offs, parents, kinds, modes, mtimes, sizes, remap(this.bigSizes), remap(this.texts), remap(this.hashes), remap(this.links), uids, gids, this.excludedBy);
     const at = new Int32Array(mapped ? n : 0).fill(-1);
-    if (mapped) for (let j = 0; j < m; j++) at[order[j]!] = j;
+    if (mapped) placeAll(order, m, at);
     this.n = 0;
     return { listing, at };
+  }
+
+  // finish() runs once per listing: each of its loops is a function of its own that ends with the
+  // loop. V8 optimizes a hot loop alone (on-stack replacement) and keeps that code for the next call,
+  // so code after a loop, not run before it was optimized, sent every listing back to the interpreter
+  // (finish and its helpers were optimized ~20 times in a small-20k plan).
+
+  /** The kept records of `order` written over its front, in order (k only moves ahead of m); returns m. */
+  private keep(order: Uint32Array, whole: Whole | undefined): number {
+    const n = this.n;
+    let m = 0;
+    for (let k = 0; k < n; k++) {
+      const i = order[k]!;
+      if (k + 1 < n && this.samePath(order[k + 1]!, i, whole)) continue;
+      if (this.kindAt(i) === DROPPED) continue;
+      order[m++] = i;
+    }
+    return m;
   }
 
   /**
@@ -788,10 +862,20 @@ export class ListingBuilder {
    * were added) is named from the nearest kept ancestor instead.
    */
   private linkWalked(order: Uint32Array, m: number, scratch: Int32Array): { names: Buffer; offs: Uint32Array; parents: Int32Array } {
-    /** Each record's new index, or -1. */
-    const at = scratch.fill(-1);
     const parents = new Int32Array(m);
     const longer = new Map<number, string>();
+    const bytes = this.linkParents(order, m, scratch.fill(-1), parents, longer);
+    const names = Buffer.allocUnsafeSlow(bytes);
+    const offs = new Uint32Array(m + 1);
+    this.copyNames(order, m, longer, names, offs);
+    return { names, offs, parents };
+  }
+
+  /**
+   * Sets each kept record's new parent index (`at`: each record's new index, or -1, filled as it
+   * goes) and the whole name of those named from a further ancestor; returns the names' bytes.
+   */
+  private linkParents(order: Uint32Array, m: number, at: Int32Array, parents: Int32Array, longer: Map<number, string>): number {
     let bytes = 0;
     for (let j = 0; j < m; j++) {
       const i = order[j]!;
@@ -806,8 +890,11 @@ export class ListingBuilder {
       // (longer is empty but for dropped directories: no lookup per record then)
       bytes += longer.size === 0 ? this.lenAt(i) : longer.get(j)?.length ?? this.lenAt(i);
     }
-    const names = Buffer.allocUnsafeSlow(bytes);
-    const offs = new Uint32Array(m + 1);
+    return bytes;
+  }
+
+  /** The kept records' names back to back into `names`, each one's end in offs[j + 1]. */
+  private copyNames(order: Uint32Array, m: number, longer: Map<number, string>, names: Buffer, offs: Uint32Array): void {
     let to = 0;
     for (let j = 0; j < m; j++) {
       const i = order[j]!;
@@ -821,7 +908,6 @@ export class ListingBuilder {
       }
       offs[j + 1] = to;
     }
-    return { names, offs, parents };
   }
 
   private nameAt(i: number): string {

@@ -346,11 +346,15 @@ export class ListingParser {
       for (let k = body.indexOf(0); k >= 0; k = body.indexOf(0, k + 1)) this.overNuls++;
       return body.length;
     }
-    while (pos < body.length) {
+    const len = body.length;
+    while (pos < len) {
       const start = pos;
+      // The fields' NULs found by a loop: 8 Buffer#indexOf calls per record cost more than the
+      // ~70 bytes they skip (~30 ms of a small-20k plan's 5 listings).
       for (let f = 0; f < this.fields; f++) {
-        const end = body.indexOf(0, pos);
-        if (end < 0) return start;
+        let end = pos;
+        while (end < len && body[end] !== 0) end++;
+        if (end === len) return start;
         ends[f] = end;
         pos = end + 1;
       }
