@@ -456,6 +456,11 @@ function preorder(first: Int32Array, children: Uint32Array, order: Uint32Array):
   }
 }
 
+/** src[from, to) as a RelPath (one code unit per byte). */
+function latin1(src: Buffer, from: number, to: number): RelPath {
+  return src.toString("latin1", from, to) as RelPath;
+}
+
 /** Every record's whole path as bytes (for sorting records that did not come as a walk). */
 interface Whole {
   readonly bytes: Buffer;
@@ -506,6 +511,9 @@ export class ListingBuilder {
   /** The parent directory of the last record that needed a lookup, and its index. */
   private lastParent = "";
   private lastParentIndex = -1;
+  /** lastParent's bytes for addPlain(), when bytesOf is lastParent (else they are stale). */
+  private parentBytes = Buffer.allocUnsafe(256);
+  private bytesOf: string | undefined;
 
   /** `excludedBy`: the Listing's (the exclude matcher the caller applies to every record it adds). */
   constructor(private readonly excludedBy?: string) {}
@@ -630,6 +638,86 @@ export class ListingBuilder {
     // A directory listed twice while open: its children could not tell the two apart.
     if (r.kind === DIR && this.structured && !this.openDirs.open(p, i)) this.unstructure();
     return i;
+  }
+
+  /**
+   * add() of a file or directory record with no text, hash, link or owners, its path given as the
+   * bytes src[from, to). A find listing's records mostly follow a sibling: such a record's parent is
+   * found and its name copied from the bytes, and no string is made for it (the others, and every
+   * directory, which OpenDirs keeps by path, make theirs).
+   */
+  addPlain(src: Buffer, from: number, to: number, kind: number, mode: number, mtimeMs: number, size: number): number {
+    const i = this.n;
+    const L = this.lastParent.length;
+    let parent: number;
+    let nameFrom: number;
+    let p: RelPath | undefined;
+    if (this.lastParentIndex >= 0 && this.structured && this.bytesOf === this.lastParent && i > 0 && this.siblingBytes(src, from, to, L)) {
+      parent = this.lastParentIndex;
+      nameFrom = L === 0 ? from : from + L + 1;
+    } else {
+      p = latin1(src, from, to);
+      parent = this.parentOf(p, i);
+      nameFrom = parent < 0 || this.lastParent.length === 0 ? from : from + this.lastParent.length + 1;
+      if (this.bytesOf !== this.lastParent) this.keepParentBytes();
+    }
+    this.n++;
+    const c = i >>> SHIFT;
+    const o = i & MASK;
+    if (c === this.kinds.length) this.grow();
+    this.parents[c]![o] = parent;
+    this.starts[c]![o] = this.addNameBytes(src, nameFrom, to);
+    this.kinds[c]![o] = kind;
+    this.modes[c]![o] = mode;
+    this.mtimes[c]![o] = mtimeMs;
+    if (size < BIG_SIZE) this.sizes[c]![o] = size;
+    else {
+      this.sizes[c]![o] = BIG_SIZE;
+      this.bigSizes.set(i, size);
+    }
+    if (this.hasOwners) this.noOwners(c, o);
+    if (kind === DIR && this.structured && !this.openDirs.open(p ?? latin1(src, from, to), i)) this.unstructure();
+    return i;
+  }
+
+  /** Whether src[from, to) is a child of the L bytes in parentBytes (L = 0: the root's child). */
+  private siblingBytes(src: Uint8Array, from: number, to: number, L: number): boolean {
+    const at = L === 0 ? from : from + L + 1;
+    if (at >= to || (L > 0 && src[from + L] !== 0x2f)) return false;
+    for (let k = at; k < to; k++) if (src[k] === 0x2f) return false;
+    const q = this.parentBytes;
+    for (let k = 0; k < L; k++) if (src[from + k] !== q[k]) return false;
+    return true;
+  }
+
+  private keepParentBytes(): void {
+    const q = this.lastParent;
+    if (q.length > this.parentBytes.length) this.parentBytes = Buffer.allocUnsafe(2 * q.length);
+    this.parentBytes.write(q, 0, "latin1");
+    this.bytesOf = q;
+  }
+
+  /** addName() from bytes: src[from, to). */
+  private addNameBytes(src: Uint8Array, from: number, to: number): number {
+    const len = to - from;
+    if (this.used >= NAME_CHUNK || this.used + len > this.names.at(-1)!.length) this.nameChunk(len);
+    const k = this.names.length - 1;
+    const chunk = this.names[k]!;
+    const at = this.used;
+    for (let b = 0; b < len; b++) chunk[at + b] = src[from + b]!;
+    this.used += len;
+    this.nameEnds[k] = this.used;
+    return k * NAME_CHUNK + at;
+  }
+
+  /** Record (c, o) has no owners, in a builder that holds some. */
+  private noOwners(c: number, o: number): void {
+    while (this.uids.length <= c) {
+      this.uids.push(new Float64Array(CHUNK).fill(NaN));
+      this.gids.push(new Float64Array(CHUNK).fill(NaN));
+    }
+    this.uids[c]![o] = NaN;
+    this.gids[c]![o] = NaN;
   }
 
   /** Sets record i's content hash (a deep scan's hashes arrive after its records). */

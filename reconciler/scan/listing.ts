@@ -102,11 +102,27 @@ export function parseMtime(s: string): number {
   return sec < 0 ? sec * 1e3 - nsec / 1e6 : sec * 1e3 + nsec / 1e6;
 }
 
-/** The record's `./path` (or `.`) in body[from, to) as a RelPath; undefined when it is neither. */
-function relAt(body: Buffer, from: number, to: number): RelPath | undefined {
-  if (to - from === 1 && body[from] === 0x2e) return "" as RelPath;
-  if (to - from < 3 || body[from] !== 0x2e || body[from + 1] !== 0x2f) return undefined;
-  return body.toString("latin1", from + 2, to) as RelPath;
+/** Where the RelPath of the record's `./path` (or `.`) in body[from, to) starts; -1 when it is neither. */
+function pathStart(body: Buffer, from: number, to: number): number {
+  if (to - from === 1 && body[from] === 0x2e) return to;
+  if (to - from < 3 || body[from] !== 0x2e || body[from + 1] !== 0x2f) return -1;
+  return from + 2;
+}
+
+const STAGING = Buffer.from(STAGING_DIR, "latin1");
+
+/** Whether the RelPath body[from, to) is the staging directory or below it. */
+function underStaging(body: Buffer, from: number, to: number): boolean {
+  const n = STAGING.length;
+  if (to - from < n || (to - from > n && body[from + n] !== 0x2f)) return false;
+  for (let k = 0; k < n; k++) if (body[from + k] !== STAGING[k]) return false;
+  return true;
+}
+
+/** The problem a record of find type `type` other than f, d, l is. */
+function problemText(type: string): string {
+  if (type === "X") return "permission denied: directory cannot be listed";
+  return `${SPECIAL[type] ?? `unknown file type ${type}`} cannot be synced`;
 }
 
 /** parseMtime of body[from, to) without a string: the same integers, so the same double. */
@@ -244,8 +260,8 @@ export class ListingParser {
     return this.hits && { misses: this.misses, hits: this.hits };
   }
 
-  /** A kept file of a keyed listing: its hash from the cache, or named as a miss. */
-  private lookUp(i: number, path: RelPath, body: Buffer, size: number, hits: HitRecords): void {
+  /** A kept file of a keyed listing: its hash from the cache; false when the cache has none. */
+  private lookUp(i: number, body: Buffer, size: number, hits: HitRecords): boolean {
     const ends = this.ends;
     const key = this.key;
     const readable =
@@ -256,8 +272,9 @@ export class ListingParser {
       putNsAt(body, ends[9]! + 1, ends[10]!, key, KEY.ctimeNs);
     if (readable) putNumber(key, KEY.size, size);
     const digest = readable ? hits.lookUp(key) : undefined;
-    if (digest === undefined) return void this.misses.push(path);
+    if (digest === undefined) return false;
     this.builder.setHash(i, Buffer.from(digest.buffer, digest.byteOffset, digest.length).toString("hex"));
+    return true;
   }
 
   /** The regular files kept since the last call, as hashCommand's stdin (`./path\0` each); empty when none. */
@@ -341,6 +358,7 @@ export class ListingParser {
     const ends = this.ends;
     // No patterns: nothing but the staging directory (skipped below) is excluded.
     const filtering = opts.exclude.patterns !== 0;
+    const matching = filtering || opts.only !== undefined;
     let pos = 0;
     if (this.overNuls >= 0) {
       for (let k = body.indexOf(0); k >= 0; k = body.indexOf(0, k + 1)) this.overNuls++;
@@ -365,41 +383,48 @@ export class ListingParser {
         return pos + this.parse(body.subarray(pos));
       }
       const record = this.records++;
-      const type = ends[0]! - start === 1 ? String.fromCharCode(body[start]!) : body.toString("latin1", start, ends[0]!);
-      const path = relAt(body, ends[6]! + 1, ends[7]!);
-      if (path === undefined) {
+      const pt = ends[7]!;
+      const from = pathStart(body, ends[6]! + 1, pt);
+      if (from < 0) {
         this.bad = `unexpected path in listing at record ${record}`;
         return body.length;
       }
-      if (path === STAGING_DIR || path.startsWith(STAGING_DIR + "/")) continue;
-      if (!wanted(path, opts.only)) continue;
-      const isDir = type === "d" || type === "X";
-      if (path !== "" && filtering) {
-        const out = this.blocked(parentOf(path)) || opts.exclude(path, isDir);
-        if (isDir) this.openVerdicts.open(path, out);
-        if (out) continue;
-      }
-      if (type === "X") {
-        this.builder.add(path, { kind: PROBLEM, mode: 0, mtimeMs: 0, size: 0, text: "permission denied: directory cannot be listed" });
-        continue;
-      }
-      const kind = type === "f" ? FILE : type === "d" ? DIR : type === "l" ? SYMLINK : PROBLEM;
-      if (kind === PROBLEM) {
-        this.builder.add(path, { kind, mode: 0, mtimeMs: 0, size: 0, text: `${SPECIAL[type] ?? `unknown file type ${type}`} cannot be synced` });
-        continue;
+      if (underStaging(body, from, pt)) continue;
+      const t = ends[0]! - start === 1 ? body[start]! : 0;
+      let kind = t === 0x66 ? FILE : t === 0x64 ? DIR : t === 0x6c ? SYMLINK : PROBLEM;
+      // A file or directory needs its path as a string only to be matched (excludes, `only`) or
+      // looked up (cache misses); the builder takes its bytes.
+      let path: RelPath | undefined;
+      if (matching || kind === SYMLINK || kind === PROBLEM) {
+        path = body.toString("latin1", from, pt) as RelPath;
+        if (!wanted(path, opts.only)) continue;
+        const isDir = kind === DIR || t === 0x58;
+        if (path !== "" && filtering) {
+          const out = this.blocked(parentOf(path)) || opts.exclude(path, isDir);
+          if (isDir) this.openVerdicts.open(path, out);
+          if (out) continue;
+        }
+        if (kind === PROBLEM) {
+          this.builder.add(path, { kind, mode: 0, mtimeMs: 0, size: 0, text: problemText(t === 0 ? body.toString("latin1", start, ends[0]!) : String.fromCharCode(t)) });
+          continue;
+        }
       }
       const mode = parseUint(body, ends[0]! + 1, ends[1]!, 8) & 0o7777;
       const mtimeMs = mtimeAt(body, ends[2]! + 1, ends[3]!);
-      const own = opts.owners ? { uid: Number(body.toString("latin1", ends[3]! + 1, ends[4]!)), gid: Number(body.toString("latin1", ends[4]! + 1, ends[5]!)) } : undefined;
       const size = kind === FILE ? parseUint(body, ends[1]! + 1, ends[2]!, 10) : 0;
-      const text = kind === SYMLINK ? body.toString("latin1", ends[5]! + 1, ends[6]!) : undefined;
-      const i = this.builder.add(path, { kind, mode, mtimeMs, size, ...(text !== undefined ? { text } : {}), ...own });
+      let i: number;
+      if (kind === SYMLINK || opts.owners) {
+        const own = opts.owners ? { uid: Number(body.toString("latin1", ends[3]! + 1, ends[4]!)), gid: Number(body.toString("latin1", ends[4]! + 1, ends[5]!)) } : undefined;
+        const text = kind === SYMLINK ? body.toString("latin1", ends[5]! + 1, ends[6]!) : undefined;
+        i = this.builder.add(path ?? (body.toString("latin1", from, pt) as RelPath), { kind, mode, mtimeMs, size, ...(text !== undefined ? { text } : {}), ...own });
+      } else i = this.builder.addPlain(body, from, pt, kind, mode, mtimeMs, size);
+      if (kind !== FILE) continue;
       // The path field and its NUL: hashCommand's input as it is.
-      if (kind === FILE && opts.collectFiles) {
+      if (opts.collectFiles) {
         this.fileIndexes.push(i);
-        this.files.push(body.subarray(ends[6]! + 1, ends[7]! + 1));
+        this.files.push(body.subarray(ends[6]! + 1, pt + 1));
       }
-      if (kind === FILE && this.hits) this.lookUp(i, path, body, size, this.hits);
+      if (this.hits && !this.lookUp(i, body, size, this.hits)) this.misses.push(path ?? (body.toString("latin1", from, pt) as RelPath));
     }
     return pos;
   }
