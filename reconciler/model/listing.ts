@@ -327,9 +327,16 @@ export class Listing implements ReadonlyMap<RelPath, Entry> {
   /** The same listing with these file hashes set by index (indexes that are not files are ignored). */
   withHashesAt(hashes: ReadonlyMap<number, string>): Listing {
     if (hashes.size === 0) return this;
+    // A deep scan's hashes, all of files, for a listing that has none yet: the map as it is.
+    if (this.hashes.size === 0 && this.allFiles(hashes.keys())) return this.withSides(this.texts, hashes, this.links);
     const out = new Map(this.hashes);
     for (const [i, v] of hashes) if (this.kinds[i] === FILE) out.set(i, v);
     return this.withSides(this.texts, out, this.links);
+  }
+
+  private allFiles(indexes: Iterable<number>): boolean {
+    for (const i of indexes) if (this.kinds[i] !== FILE) return false;
+    return true;
   }
 
   private withSide(values: ReadonlyMap<RelPath, string>, side: "hashes" | "links"): Listing {

@@ -301,9 +301,11 @@ export class ListingParser {
     let k = 0;
     const ok = eachHash(body, (hex, from, to) => {
       // Skip the files left out (vanished, unreadable) up to the one this record names.
+      // (Byte loops: a name is ~30 bytes, less than a call to Buffer#indexOf or #compare costs.)
       for (; at < sent.length; k++) {
-        const end = sent.indexOf(0, at);
-        const same = end - at === to - from && sent.compare(body, from, to, at, end) === 0;
+        let end = at;
+        while (sent[end] !== 0) end++;
+        const same = end - at === to - from && sameBytes(sent, at, body, from, to - from);
         at = end + 1;
         if (same) {
           const j = final[this.fileIndexes[k++]!]!;
@@ -500,12 +502,19 @@ export function hashCommand(root: string, timeoutSec: number): string {
 
 const HEX_LEN = 128;
 
-/** Whether body[from, from + HEX_LEN) is lowercase hex (a loop: a regex per record was ~2 % of a deep plan). */
+/** Whether a[af, af + n) and b[bf, bf + n) hold the same bytes. */
+function sameBytes(a: Buffer, af: number, b: Buffer, bf: number, n: number): boolean {
+  for (let k = 0; k < n; k++) if (a[af + k] !== b[bf + k]) return false;
+  return true;
+}
+
+/** 1 at the bytes of lowercase hex digits. */
+const HEX = new Uint8Array(256);
+for (const c of "0123456789abcdef") HEX[c.charCodeAt(0)] = 1;
+
+/** Whether body[from, from + HEX_LEN) is lowercase hex (a table: a regex per record was ~2 % of a deep plan, four comparisons per byte ~50 ms of 80k records). */
 function isHexAt(body: Buffer, from: number): boolean {
-  for (let k = from; k < from + HEX_LEN; k++) {
-    const c = body[k]!;
-    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
-  }
+  for (let k = from, end = from + HEX_LEN; k < end; k++) if (HEX[body[k]!] === 0) return false;
   return true;
 }
 

@@ -79,6 +79,10 @@ test("listing: withHashes sets hashes on files only, leaving the original as it 
   assert.deepEqual(h.get("f" as RelPath), { kind: "file", size: 1, mode: 0o644, mtimeMs: T, hash: "abc" });
   assert.deepEqual(h.get("" as RelPath), { kind: "dir", mode: 0o755, mtimeMs: T });
   assert.equal((l.get("f" as RelPath) as { hash?: string }).hash, undefined);
+  // By index, as a deep scan sets them: on files only, into a listing with no hashes or with some.
+  const byIndex = l.withHashesAt(new Map([[1, "def"], [0, "x"]]));
+  assert.deepEqual([...byIndex.hashes], [[1, "def"]]);
+  assert.deepEqual([...h.withHashesAt(new Map([[0, "x"]])).hashes], [[1, "abc"]]);
 });
 
 /** Every path of `l` read back in `order` (pathAt, indexOf, isInside, compareAt), checked against `want`. */
