@@ -1,12 +1,8 @@
-#!/usr/bin/env -S MALLOC_MMAP_THRESHOLD_=131072 node
-// The command line: parse, call the reconciler, render, exit with SPEC §2's codes.
-//
-// The first line fixes glibc's mmap threshold (bench/ANALYSIS.md section 5c): with the default,
-// dynamic one, the listing builders' freed arrays stay in the malloc arena, ~35 MB of a 1M-file plan's
-// peak. It costs no start-up time; a V8 flag there would (--max-semi-space-size=1 saves ~45 MB more at
-// 1M, but with any V8 flag, even its default value, `tsync --version` took ~40 ms longer). `node dist/tsync.js`
-// runs without it. The variable is dropped below so that hooks and other children get the caller's
-// environment.
+// The command line: parse, call the reconciler, render, exit with SPEC §2's codes. It runs as
+// dist/tsync-main.cjs, started by cli/launch.ts (dist/tsync.js), whose first line sets
+// MALLOC_MMAP_THRESHOLD_; the variable is dropped below so that hooks and other children get the
+// caller's environment.
+import { setFlagsFromString } from "node:v8";
 import { Argument, Command, Option } from "commander";
 import { Exit, EXIT, err, type GlobalOptions } from "./output.js";
 import { TsyncError, errorMessage } from "../reconciler/model/errors.js";
@@ -46,12 +42,12 @@ function run<A extends unknown[]>(fn: (...args: A) => unknown) {
  * parsers and builders while they run, and TurboFan's inlining makes each of those compiles
  * several times larger (a builder's add() was compiled 4 times, ~120 ms); without it a small-20k
  * plan takes ~90 ms less CPU (bench/ANALYSIS.md). Set at run time, not on the command line, where
- * any V8 flag costs ~40 ms of start-up (see the first line). `watch` keeps the default: a daemon
- * runs its code warm.
+ * any V8 flag costs ~40 ms of start-up (cli/launch.ts), and after the bundle was compiled from its
+ * code cache, which V8 refuses under other flags. `watch` keeps the default: a daemon runs its code warm.
  */
 function runOneShot<A extends unknown[]>(fn: (...args: A) => unknown) {
   return run(async (...args: A) => {
-    (await import("node:v8")).setFlagsFromString("--no-turbo-inlining");
+    setFlagsFromString("--no-turbo-inlining");
     await fn(...args);
   });
 }
@@ -167,4 +163,7 @@ async function main(): Promise<number> {
   }
 }
 
-process.exitCode = await main();
+// Not a top-level await: the bundle is CommonJS (tools/bundle.ts).
+void main().then((code) => {
+  process.exitCode = code;
+});

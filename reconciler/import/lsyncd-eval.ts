@@ -189,17 +189,20 @@ async function runJob(factory: Factory, job: Job): Promise<string> {
 const data = workerData as { tsyncLsyncdEval?: boolean } | null;
 if (!isMainThread && data?.tsyncLsyncdEval === true && parentPort) {
   const port = parentPort;
-  const { LuaFactory } = await import("wasmoon");
-  const factory = new LuaFactory();
-  port.on("message", (job: Job) => {
-    runJob(factory, job).then(
-      (json) => port.postMessage(json),
-      (e: unknown) => {
-        const msg = e instanceof Error ? e.message : String(e);
-        const empty: Raw = { error: msg.split("\n")[0] ?? msg, fatal: [], notes: [], syncs: [], settingsCalls: [], settingsAssigned: null, limit: null };
-        port.postMessage(JSON.stringify(empty));
-      },
-    );
+  // Not a top-level await: this module is also in the CLI's CommonJS bundle (tools/bundle.ts); only
+  // the worker, which runs this file itself, takes this branch.
+  void import("wasmoon").then(({ LuaFactory }) => {
+    const factory = new LuaFactory();
+    port.on("message", (job: Job) => {
+      runJob(factory, job).then(
+        (json) => port.postMessage(json),
+        (e: unknown) => {
+          const msg = e instanceof Error ? e.message : String(e);
+          const empty: Raw = { error: msg.split("\n")[0] ?? msg, fatal: [], notes: [], syncs: [], settingsCalls: [], settingsAssigned: null, limit: null };
+          port.postMessage(JSON.stringify(empty));
+        },
+      );
+    });
+    port.postMessage("ready");
   });
-  port.postMessage("ready");
 }
