@@ -71,11 +71,11 @@ class BatchWriter {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.size > 0) {
-      const buf = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.size);
+      const parts = this.parts;
       this.parts = [];
       this.size = 0;
       if (this.broken || this.out.destroyed || this.out.writableEnded) this.broken = true;
-      else this.out.write(buf);
+      else writeBatched(this.out, parts);
     }
     return this.broken || !this.out.writableNeedDrain;
   }
@@ -89,6 +89,29 @@ class BatchWriter {
     ac.abort();
     if (!drained) this.broken = true;
   }
+}
+
+/** A part this big is written as it is: copying a large file's chunks into batches cost a copy per byte sent. */
+const OWN_WRITE = 64 * 1024;
+
+/** Writes the small parts joined into batches and each large part on its own. */
+export function writeBatched(out: Writable, parts: readonly Buffer[]): void {
+  let from = 0;
+  let size = 0;
+  const joined = (to: number) => {
+    if (to > from) out.write(to - from === 1 ? parts[from]! : Buffer.concat(parts.slice(from, to), size));
+    size = 0;
+  };
+  for (let i = 0; i < parts.length; i++) {
+    const b = parts[i]!;
+    if (b.length < OWN_WRITE) size += b.length;
+    else {
+      joined(i);
+      out.write(b);
+      from = i + 1;
+    }
+  }
+  joined(parts.length);
 }
 
 const BLOCK = 4096;

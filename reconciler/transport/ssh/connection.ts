@@ -137,6 +137,7 @@ async function dial(ep: Endpoint, opts: Required<ConnectOptions>, sock?: Duplex)
   // are runs of small writes, and with it on the server's delayed ACK held each login ~40 ms per round
   // (loopback: ready in 29 ms instead of 72). ssh2 waits for the socket's connect and reports its errors.
   const tcp = sock ?? tcpConnect({ host: ep.hostname, port: ep.port, noDelay: true });
+  coalesceWrites(tcp);
   const config: ConnectConfig = {
     host: ep.hostname,
     port: ep.port,
@@ -160,6 +161,21 @@ async function dial(ep: Endpoint, opts: Required<ConnectOptions>, sock?: Duplex)
     throw refusal ?? connectFailure(ep, err, auth, opts.readyTimeoutMs);
   }
   return ssh.connection as unknown as Client;
+}
+
+/**
+ * ssh2 writes every SSH packet (32 KiB at most) to the socket by itself: a 1 MiB chunk of a file was
+ * 32 send calls, each waking the server. What is written in one tick goes out as one writev.
+ */
+export function coalesceWrites(sock: Duplex): void {
+  const write = sock.write;
+  sock.write = function (this: Duplex, ...args: Parameters<Duplex["write"]>): boolean {
+    if (this.writableCorked === 0) {
+      this.cork();
+      process.nextTick(() => this.uncork());
+    }
+    return write.apply(this, args);
+  } as Duplex["write"];
 }
 
 /** A TCP stream to `to` opened by the jump host `via` (sshd's direct-tcpip). */
