@@ -96,22 +96,23 @@ const OWN_WRITE = 64 * 1024;
 
 /** Writes the small parts joined into batches and each large part on its own. */
 export function writeBatched(out: Writable, parts: readonly Buffer[]): void {
-  let from = 0;
+  let run: Buffer[] = [];
   let size = 0;
-  const joined = (to: number) => {
-    if (to > from) out.write(to - from === 1 ? parts[from]! : Buffer.concat(parts.slice(from, to), size));
+  const writeRun = () => {
+    if (run.length > 0) out.write(run.length === 1 ? run[0]! : Buffer.concat(run, size));
+    run = [];
     size = 0;
   };
-  for (let i = 0; i < parts.length; i++) {
-    const b = parts[i]!;
-    if (b.length < OWN_WRITE) size += b.length;
-    else {
-      joined(i);
+  for (const b of parts) {
+    if (b.length >= OWN_WRITE) {
+      writeRun();
       out.write(b);
-      from = i + 1;
+    } else {
+      run.push(b);
+      size += b.length;
     }
   }
-  joined(parts.length);
+  writeRun();
 }
 
 const BLOCK = 4096;
